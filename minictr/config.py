@@ -1,0 +1,152 @@
+"""L2: one frozen ``ContainerConfig`` that says everything about a container.
+
+It is built from the image's config and the command-line flags, and validated
+*before* anything forks, so a bad flag is a clean one-line error and never a
+half-made container. Later, the OCI runtime command line will build the same
+object from a bundle's ``config.json``.
+
+The image-config rules follow docker exactly (see the OCI image spec,
+"config.md", and docker's run reference):
+
+- arguments after the image replace ``Cmd``; ``--entrypoint`` replaces
+  ``Entrypoint`` *and* clears ``Cmd``;
+- ``Env`` is the image's, then each ``-e`` in order (a later one wins);
+- ``WorkingDir`` is used unless ``-w`` is given, and is created if missing;
+- ``User`` is used unless ``-u`` is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+#: Namespaces a container gets by default. "user" and "time" are later lessons.
+DEFAULT_NAMESPACES = frozenset({"mount", "uts", "ipc", "net", "pid", "cgroup"})
+
+_ID_RE = re.compile(r"^[a-f0-9]{64}$")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
+_HOST_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+_ENV_KEY_RE = re.compile(r"^[^=\0]+$")
+
+
+@dataclass(frozen=True)
+class Rootfs:
+    """The directory that becomes ``/``.
+
+    With ``lowers`` set, the container's init mounts an overlayfs at ``path``
+    (inside its own mount namespace, so the mount dies with the container):
+    ``lowerdir`` is the image layers, topmost first, ``upper``/``work`` are the
+    container's own writable layer.
+    """
+
+    path: str
+    lowers: tuple[str, ...] = ()
+    upper: str | None = None
+    work: str | None = None
+    readonly: bool = False
+
+    @property
+    def is_overlay(self) -> bool:
+        return bool(self.lowers)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """cgroup limits, in the kernel's units (bytes, microseconds). None means no limit."""
+
+    memory: int | None = None
+    memory_swap: int | None = None
+    pids_limit: int | None = None
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+
+    def any(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in dataclasses.fields(self))
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    """Everything needed to create and start one container. Immutable once built."""
+
+    id: str
+    name: str
+    image: str
+    rootfs: Rootfs
+    args: tuple[str, ...]
+    env: tuple[str, ...] = ()
+    cwd: str = "/"
+    user: str | None = None
+    hostname: str = ""
+    tty: bool = False
+    interactive: bool = False
+    init: bool = False
+    pivot: bool = True
+    auto_remove: bool = False
+    namespaces: frozenset[str] = DEFAULT_NAMESPACES
+    resources: Resources = field(default_factory=Resources)
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def validate(self) -> "ContainerConfig":
+        """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""
+        if not _ID_RE.match(self.id):
+            raise ConfigError("container id", self.id, "must be 64 lower-case hex digits")
+        validate_name(self.name)
+        if not self.args:
+            raise ConfigError("command", "", "the image has no Cmd or Entrypoint and none was given",
+                              hint="name a command after the image, e.g. `minictr run busybox sh`")
+        if self.hostname and not _HOST_RE.match(self.hostname):
+            raise ConfigError("hostname", self.hostname, "must be letters, digits, '-' and '.', at most 63 per label")
+        if not self.cwd.startswith("/"):
+            raise ConfigError("working dir", self.cwd, "must be an absolute path", hint="use -w /some/dir")
+        for item in self.env:
+            key = item.split("=", 1)[0]
+            if "=" not in item or not _ENV_KEY_RE.match(key):
+                raise ConfigError("environment variable", item, "must look like KEY=VALUE", hint="use -e KEY=VALUE")
+        unknown = self.namespaces - {"mount", "uts", "ipc", "net", "pid", "cgroup", "user", "time"}
+        if unknown:
+            raise ConfigError("namespaces", sorted(unknown), "unknown namespace kind")
+        if self.pivot is False and "mount" not in self.namespaces:
+            raise ConfigError("namespaces", "no mount", "a chroot container still needs its own mount namespace")
+        return self
+
+
+def validate_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise ConfigError("container name", name, "must start with a letter or digit and use only [a-zA-Z0-9_.-]",
+                          hint="for example --name web_1")
+    return name
+
+
+def merge_env(image_env: list[str] | tuple[str, ...], cli_env: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The image's Env, then ``-e`` flags; a later KEY replaces an earlier one in place."""
+    out: dict[str, str] = {}
+    for item in list(image_env) + list(cli_env):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError("environment variable", item, "must look like KEY=VALUE", hint="use -e KEY=VALUE")
+        out[key] = value
+    return tuple(f"{k}={v}" for k, v in out.items())
+
+
+def command_line(entrypoint: list[str] | None, cmd: list[str] | None, cli_args: list[str],
+                 cli_entrypoint: str | None) -> tuple[str, ...]:
+    """docker's rule for the final argv.
+
+    ======================  ===========================
+    given                   argv
+    ======================  ===========================
+    nothing                 Entrypoint + Cmd
+    args                    Entrypoint + args
+    --entrypoint E          [E]            (Cmd is cleared)
+    --entrypoint E + args   [E] + args
+    ======================  ===========================
+    """
+    if cli_entrypoint is not None:
+        ep = [cli_entrypoint] if cli_entrypoint else []
+        return tuple(ep + list(cli_args))
+    ep = list(entrypoint or [])
+    return tuple(ep + (list(cli_args) if cli_args else list(cmd or [])))

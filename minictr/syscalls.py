@@ -1,0 +1,227 @@
+"""L0: the thin layer between minictr and the kernel.
+
+This is the only module that touches ``ctypes``. Everything above it calls a
+``Syscalls`` object, so a test can pass a ``FakeSyscalls`` that records each
+call as data instead of changing the machine (the idea of youki's syscall
+trait and test double).
+
+Python 3.11 has no ``os.unshare``/``os.setns`` (they arrived in 3.12), and no
+Python has ``mount``, ``umount2``, ``pivot_root`` or ``sethostname``, so we
+call libc directly. Where the ``os`` module has the call, we use it.
+
+Man pages: unshare(2), setns(2), mount(2), umount2(2), pivot_root(2),
+sethostname(2), prctl(2), netdevice(7).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import platform
+from typing import Protocol
+
+from .errors import SyscallError
+
+
+class CloneFlags(enum.IntFlag):
+    """Namespace flags for unshare(2) and setns(2) (from <linux/sched.h>)."""
+
+    NEWTIME = 0x00000080
+    NEWNS = 0x00020000
+    NEWCGROUP = 0x02000000
+    NEWUTS = 0x04000000
+    NEWIPC = 0x08000000
+    NEWUSER = 0x10000000
+    NEWPID = 0x20000000
+    NEWNET = 0x40000000
+
+
+class MountFlags(enum.IntFlag):
+    """Flags for mount(2) (from <sys/mount.h>)."""
+
+    NONE = 0
+    RDONLY = 1
+    NOSUID = 2
+    NODEV = 4
+    NOEXEC = 8
+    REMOUNT = 32
+    NOATIME = 1024
+    BIND = 4096
+    MOVE = 8192
+    REC = 16384
+    UNBINDABLE = 1 << 17
+    PRIVATE = 1 << 18
+    SLAVE = 1 << 19
+    SHARED = 1 << 20
+    RELATIME = 1 << 21
+    STRICTATIME = 1 << 24
+
+
+class UmountFlags(enum.IntFlag):
+    """Flags for umount2(2)."""
+
+    NONE = 0
+    FORCE = 1
+    DETACH = 2
+    EXPIRE = 4
+    NOFOLLOW = 8
+
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_SET_CHILD_SUBREAPER = 36
+PR_CAPBSET_READ = 23
+
+# glibc has no pivot_root() wrapper, so we go through syscall(2) by number.
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217, "armv7l": 218}
+
+
+def _enc(s: str | None) -> bytes | None:
+    return None if s is None else os.fsencode(s)
+
+
+def flag_names(flags: int, enum_type: type[enum.IntFlag] = MountFlags, prefix: str = "MS_") -> str:
+    """``MS_NOSUID|MS_NODEV`` for a flags value, in the words of the man page."""
+    names = [prefix + m.name for m in enum_type if m.value and (flags & m.value) == m.value]
+    return "|".join(names) or "0"
+
+
+class Syscalls(Protocol):
+    """What the runtime asks of the kernel. ``LinuxSyscalls`` does it, ``FakeSyscalls`` records it."""
+
+    def unshare(self, flags: int) -> None: ...
+    def setns(self, fd: int, nstype: int = 0) -> None: ...
+    def mount(self, source: str | None, target: str, fstype: str | None = None,
+              flags: int = 0, data: str | None = None) -> None: ...
+    def umount2(self, target: str, flags: int = 0) -> None: ...
+    def pivot_root(self, new_root: str, put_old: str) -> None: ...
+    def sethostname(self, name: str) -> None: ...
+    def prctl(self, option: int, arg2: int = 0) -> int: ...
+    def set_link_up(self, ifname: str) -> None: ...
+
+
+class LinuxSyscalls:
+    """The real thing: libc through ctypes. One instance per process is enough."""
+
+    def __init__(self) -> None:
+        import ctypes  # imported here: the runtime pays for ctypes only when it needs the kernel
+
+        self._ctypes = ctypes
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        for name in ("mount", "umount2", "sethostname", "unshare", "setns"):
+            getattr(self._libc, name).restype = ctypes.c_int
+        self._libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                     ctypes.c_ulong, ctypes.c_char_p]
+        self._libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        self._libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        self._libc.unshare.argtypes = [ctypes.c_int]
+        self._libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+        self._libc.prctl.restype = ctypes.c_int
+        self._libc.syscall.restype = ctypes.c_long
+
+    def _check(self, ret: int, call: str, detail: str = "") -> int:
+        if ret < 0:
+            raise SyscallError(call, self._ctypes.get_errno(), detail)
+        return ret
+
+    def unshare(self, flags: int) -> None:
+        # Python 3.12+ has os.unshare; use it where it exists.
+        if hasattr(os, "unshare"):
+            try:
+                os.unshare(flags)
+            except OSError as e:
+                raise SyscallError("unshare", e.errno, flag_names(flags, CloneFlags, "CLONE_")) from None
+            return
+        self._check(self._libc.unshare(flags), "unshare", flag_names(flags, CloneFlags, "CLONE_"))
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        self._check(self._libc.setns(fd, nstype), "setns", flag_names(nstype, CloneFlags, "CLONE_"))
+
+    def mount(self, source, target, fstype=None, flags=0, data=None) -> None:
+        ret = self._libc.mount(_enc(source), _enc(target), _enc(fstype), flags, _enc(data))
+        detail = f"{source or fstype} on {target} ({flag_names(flags)})"
+        self._check(ret, "mount", detail)
+
+    def umount2(self, target: str, flags: int = 0) -> None:
+        self._check(self._libc.umount2(os.fsencode(target), flags), "umount2",
+                    f"{target} ({flag_names(flags, UmountFlags, 'MNT_')})")
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        nr = _SYS_PIVOT_ROOT.get(platform.machine())
+        if nr is None:
+            raise SyscallError("pivot_root", 38, f"(no syscall number known for {platform.machine()})")
+        c = self._ctypes
+        ret = self._libc.syscall(c.c_long(nr), c.c_char_p(os.fsencode(new_root)), c.c_char_p(os.fsencode(put_old)))
+        self._check(ret, "pivot_root", f"{new_root} {put_old}")
+
+    def sethostname(self, name: str) -> None:
+        raw = name.encode()
+        self._check(self._libc.sethostname(raw, len(raw)), "sethostname", repr(name))
+
+    def prctl(self, option: int, arg2: int = 0) -> int:
+        c = self._ctypes
+        return self._check(self._libc.prctl(c.c_int(option), c.c_ulong(arg2), c.c_ulong(0), c.c_ulong(0),
+                                            c.c_ulong(0)), "prctl", str(option))
+
+    def set_link_up(self, ifname: str) -> None:
+        # SIOCGIFFLAGS/SIOCSIFFLAGS on any socket of the namespace (netdevice(7)).
+        # This is what `ip link set lo up` does, without needing iproute2 in the image.
+        import fcntl
+        import socket
+        import struct
+
+        SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                req = struct.pack("16sh14x", ifname.encode(), 0)
+                flags = struct.unpack("16sh14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
+                fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sh14x", ifname.encode(), flags | IFF_UP))
+            except OSError as e:
+                raise SyscallError("ioctl", e.errno, f"SIOCSIFFLAGS {ifname} up") from None
+
+
+class FakeSyscalls:
+    """A recording double: every call is appended to ``calls`` as ``(name, args)``.
+
+    ``fail`` maps a call name to an errno, to test how the runtime reacts when
+    the kernel says no::
+
+        fake = FakeSyscalls(fail={"pivot_root": errno.EINVAL})
+    """
+
+    def __init__(self, fail: dict[str, int] | None = None) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+        self.fail = dict(fail or {})
+
+    def _record(self, name: str, *args) -> None:
+        self.calls.append((name, args))
+        if name in self.fail:
+            raise SyscallError(name, self.fail[name], " ".join(str(a) for a in args))
+
+    def unshare(self, flags): self._record("unshare", int(flags))
+    def setns(self, fd, nstype=0): self._record("setns", fd, int(nstype))
+    def mount(self, source, target, fstype=None, flags=0, data=None):
+        self._record("mount", source, target, fstype, int(flags), data)
+    def umount2(self, target, flags=0): self._record("umount2", target, int(flags))
+    def pivot_root(self, new_root, put_old): self._record("pivot_root", new_root, put_old)
+    def sethostname(self, name): self._record("sethostname", name)
+    def prctl(self, option, arg2=0):
+        self._record("prctl", option, arg2)
+        return 0
+    def set_link_up(self, ifname): self._record("set_link_up", ifname)
+
+    def names(self) -> list[str]:
+        """Just the call names, in order: handy in asserts."""
+        return [name for name, _ in self.calls]
+
+
+_real: LinuxSyscalls | None = None
+
+
+def linux() -> LinuxSyscalls:
+    """The process-wide real syscall layer, created on first use."""
+    global _real
+    if _real is None:
+        _real = LinuxSyscalls()
+    return _real
