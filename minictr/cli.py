@@ -59,9 +59,16 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="command to run (default: the image's Entrypoint and Cmd)")
 
 
+def require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        raise MinictrError(f"{what} needs root: namespaces, mounts and cgroups are privileged",
+                           hint="run it with sudo, or use the lab VM; `minictr doctor` explains what is missing")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from . import cgroups, container
 
+    require_root("minictr run")
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
@@ -222,3 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug or an unforeseen OS error: still one line unless --debug
+        if debug:
+            raise
+        print(f"minictr: unexpected error: {type(e).__name__}: {e} (hint: rerun with --debug, "
+              "and report it if it looks like a bug)", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR

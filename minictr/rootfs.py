@@ -125,7 +125,6 @@ def apply(steps: list[Step], sys: Syscalls) -> None:
             # the device itself. (In a user namespace mknod is refused; runc
             # then bind-mounts the host's nodes instead.)
             sys.mknod(step.path, stat.S_IFCHR | step.mode, step.major, step.minor)
-            os.chmod(step.path, step.mode)  # mknod's mode is filtered by the umask
         elif isinstance(step, Symlink):
             _replace(step.path)
             os.symlink(step.target, step.path)

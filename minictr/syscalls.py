@@ -196,6 +196,7 @@ class LinuxSyscalls:
     def mknod(self, path: str, mode: int, major: int, minor: int) -> None:
         try:
             os.mknod(path, mode, os.makedev(major, minor))
+            os.chmod(path, mode & 0o7777)  # mknod's mode was filtered by the umask
         except OSError as e:
             raise SyscallError("mknod", e.errno, path) from None
 
