@@ -279,7 +279,7 @@ class _Resolver:
         pending = list(reversed(parts))
         followed = 0
         escaping: list[str] = []
-        missing = False
+        missing_at: int | None = None  # depth of the first component that does not exist
         while pending:
             comp = pending.pop()
             if comp in ("", "."):
@@ -289,9 +289,11 @@ class _Resolver:
                     resolved.pop()
                 # else: clamped at the root, like "/.." (only a symlink target gets here,
                 # and _climbs_out already noted that symlink as escaping)
+                if missing_at is not None and len(resolved) < missing_at:
+                    missing_at = None  # back above the missing part: look at the disk again
                 continue
             resolved.append(comp)
-            if missing:  # nothing exists below a missing directory
+            if missing_at is not None:  # nothing exists below a missing directory
                 continue
             key = "/".join(resolved)
             if key in self.dirs:
@@ -299,8 +301,8 @@ class _Resolver:
             full = self.abspath(resolved)
             try:
                 st = os.lstat(full)
-            except FileNotFoundError:
-                missing = True
+            except (FileNotFoundError, NotADirectoryError):
+                missing_at = len(resolved)
                 continue
             if stat.S_ISDIR(st.st_mode):
                 self.dirs.add(key)
@@ -320,6 +322,25 @@ class _Resolver:
                 escaping.append("/".join(resolved + [comp]))
             pending.extend(reversed(target.split("/")))
         return resolved, escaping
+
+    def check_real(self, member: str, parts: list[str]) -> bool:
+        """Belt and braces before link(2) or a delete: every component of a resolved
+        path is a real directory (True), or one is missing (False). A symlink here
+        would mean a bug in resolve(): refuse rather than let the kernel follow it."""
+        for i in range(1, len(parts) + 1):
+            key = "/".join(parts[:i])
+            if key in self.dirs:
+                continue
+            try:
+                st = os.lstat(self.abspath(parts[:i]))
+            except (FileNotFoundError, NotADirectoryError):
+                return False
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafeLayerEntry(member, f"its path still goes through symlink {key!r}")
+            if not stat.S_ISDIR(st.st_mode):
+                return False
+            self.dirs.add(key)
+        return True
 
     def parent(self, member: str, parts: list[str]) -> tuple[list[str], list[str]]:
         """Resolve all but the last component; the last is kept as it is (never followed)."""
@@ -516,6 +537,9 @@ class _Extractor:
             raise UnsafeLayerEntry(m.name, f"its hardlink target {m.linkname!r} goes through symlink "
                                            f"{escaping[0]!r}, which leaves the root")
         target = self.res.abspath(treal)
+        if not self.res.check_real(m.name, treal[:-1]):
+            raise UnsafeLayerEntry(m.name, f"its hardlink target {m.linkname!r} is not in the archive "
+                                           f"(links may only point at earlier members)")
         if treal == real:
             raise UnsafeLayerEntry(m.name, "a hardlink to itself")
         try:
@@ -559,6 +583,8 @@ class _Extractor:
         if name in ("", ".", "..") or "/" in name:
             raise UnsafeLayerEntry(m.name, f"whiteout names no entry ({name!r})")
         victim = self.res.abspath(real_dir + [name])
+        if self.whiteouts == "apply" and not self.res.check_real(m.name, real_dir):
+            return  # its directory does not exist: nothing to delete
         if self.whiteouts == "overlay":
             self._mkparents(m.name, real_dir)
             self._clear(victim)
