@@ -446,6 +446,8 @@ class _Extractor:
         self.whiteouts = whiteouts
         self.same_owner = same_owner
         self.stats = Stats()
+        #: names of members we skipped (devices), so hardlinks to them are skipped too
+        self.skipped_paths: set[str] = set()
         self.copy: Callable[[tarfile.TarFile, tarfile.TarInfo, int], int] = _stream_copy
         #: directory metadata, applied at the end: abs path -> TarInfo
         self.dir_meta: dict[str, tarfile.TarInfo] = {}
@@ -456,6 +458,21 @@ class _Extractor:
 
     def member(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         self.stats.members += 1
+        try:
+            self._member(tf, m)
+        except OSError as e:
+            if isinstance(e, SyscallError):
+                raise
+            # A full disk, a name too long...: one line that names the member.
+            where = f" ({e.filename})" if e.filename else ""
+            raise SyscallError("extract", e.errno or errno.EIO, f"tar member {m.name!r}{where}") from None
+
+    def _skip(self, m: tarfile.TarInfo) -> None:
+        self.stats.skipped += 1
+        self.stats.skipped_names.append(m.name)
+        self.skipped_paths.add("/".join(_clean_name(m.name, m.name)))
+
+    def _member(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         parts = _clean_name(m.name, m.name)
         base = parts[-1] if parts else ""
 
@@ -463,8 +480,7 @@ class _Extractor:
             self._whiteout(m, parts)
             return
         if m.ischr() or m.isblk():
-            self.stats.skipped += 1
-            self.stats.skipped_names.append(m.name)
+            self._skip(m)
             return
         if not parts:
             if m.isdir():
@@ -497,8 +513,7 @@ class _Extractor:
             self.stats.fifos += 1
             self._meta(path, m)
         else:  # unknown type (e.g. a vendor extension): skip, say so
-            self.stats.skipped += 1
-            self.stats.skipped_names.append(m.name)
+            self._skip(m)
 
     # -- kinds ---------------------------------------------------------------
 
@@ -532,6 +547,9 @@ class _Extractor:
         tparts = _clean_name(m.name, m.linkname, "hardlink target")
         if not tparts:
             raise UnsafeLayerEntry(m.name, "a hardlink to the root directory")
+        if "/".join(tparts) in self.skipped_paths:  # a second name for a device we skipped
+            self._skip(m)
+            return
         treal, escaping = self.res.parent(m.name, tparts)
         if escaping:
             raise UnsafeLayerEntry(m.name, f"its hardlink target {m.linkname!r} goes through symlink "
@@ -687,6 +705,8 @@ class _Extractor:
         """Give directories their real owner, mode and mtime: deepest first."""
         for path in sorted(self.dir_meta, key=lambda p: p.count("/"), reverse=True):
             m = self.dir_meta[path]
+            if not stat.S_ISDIR(os.lstat(path).st_mode):  # cannot happen: _clear forgets; be sure
+                continue
             if self.same_owner:
                 os.lchown(path, m.uid, m.gid)
             os.chmod(path, stat.S_IMODE(m.mode))

@@ -460,3 +460,21 @@ def test_file_object_progress_has_unknown_total(tmp_path):
     tarball.extract(io.BytesIO(make_tar(SIMPLE)), tmp_path / "r", progress=lambda d, t: totals.append((d, t)))
     assert totals and all(t is None for _, t in totals)
     assert totals[-1][0] == len(make_tar(SIMPLE))
+
+
+def test_hardlink_to_a_skipped_device_is_skipped_too(tmp_path):
+    data = make_tar([("dir", "dev/"), ("chr", "dev/null", 1, 3), ("link", "dev/null2", "dev/null")])
+    st = extract_bytes(data, tmp_path / "r")
+    assert st.skipped == 2 and st.hardlinks == 0
+    assert os.listdir(tmp_path / "r/dev") == []
+
+
+def test_os_errors_become_one_line_naming_the_member(tmp_path):
+    from minictr.errors import SyscallError
+
+    long = "x" * 300  # NAME_MAX is 255
+    with pytest.raises(SyscallError) as info:
+        extract_bytes(make_tar([("file", f"d/{long}", b"x")]), tmp_path / "r")
+    msg = str(info.value)
+    assert msg.startswith("extract tar member 'd/xxx") and "File name too long" in msg
+    assert "\n" not in msg
