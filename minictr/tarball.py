@@ -41,17 +41,34 @@ that leaves ``dest`` (absolute or clamped)                 (a real archive names
 hardlink to a missing target or a directory      refuse    broken or malicious archive
 hardlink to itself                               refuse    nonsense
 a non-directory named ``.`` (the root itself)    refuse    would replace ``dest``
-char / block device                              skip      counted in ``Stats.skipped``; /dev
+char / block device (and hardlinks to one)      skip      counted in ``Stats.skipped``; /dev
                                                            is made fresh when a container runs
 whiteout (``overlay``/``apply``) that climbs     refuse    it would delete or hide a host file
 out, or goes through a symlink leaving ``dest``
 whiteout ``.wh..`` / ``.wh...`` / ``.wh.``        refuse    names no entry
 ==============================================  ========  =================================
 
+A ``..`` met while resolving goes back up the components already resolved
+(so ``missing/../evil`` looks at ``evil`` on disk again, and follows it if it is
+a symlink). Before ``link(2)`` and before a whiteout deletes anything, every
+directory of the resolved path is checked once more with ``lstat`` to be a real
+directory (belt and braces).
+
 On a refusal we raise ``errors.UnsafeLayerEntry`` (one line: the member and
 why) before touching anything for that member. Members before it are already
 extracted *inside* ``dest``; the caller removes ``dest`` (the image store
 extracts into a temporary directory and renames it only on success).
+
+Other failures: an archive that cannot be read (truncated, not tar, zstd) is
+``errors.InvalidImage``; an ``OSError`` while writing (disk full, name too
+long) is one ``errors.SyscallError`` line that names the member.
+
+Speed: a plain tar in a regular file is read in tarfile's random-access mode
+(only the headers go through Python) and each file's bytes are copied by the
+kernel with copy_file_range(2); a compressed or streamed source is read once,
+in tarfile's stream mode. Measured on a tmpfs with the 51 MB, 1501-member
+Python stdlib: GNU tar 61 ms, minictr 148 ms (Python's 28 ms start included);
+gzip: GNU tar 415 ms, minictr 477 ms.
 
 Metadata: modes (setuid, setgid, sticky included), owners (``lchown``, when we
 run as root), mtimes, ``SCHILY.xattr.*`` pax records (file capabilities, when
