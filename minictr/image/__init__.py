@@ -1,0 +1,41 @@
+"""L1: container images: the local OCI store, the default busybox, layers and rootfs.
+
+The pieces, each in its own module::
+
+    oci.py       media types, descriptors, digests, the host platform
+    refs.py      "busybox" == "docker.io/library/busybox:latest" (docker's normalisation)
+    store.py     the OCI image layout on disk: blobs, index.json, names, lookup, rmi, gc
+    default.py   build the default busybox image offline
+    layers.py    the layer cache and a container's rootfs (overlay, or a copy)
+
+Typical use (what ``minictr run`` does)::
+
+    store = image.Store()                    # $MINICTR_ROOT or /var/lib/minictr
+    img = store.lookup("busybox")            # builds busybox if it is missing
+    rootfs = image.prepare_rootfs(store, img, container_dir)
+
+Spec: https://github.com/opencontainers/image-spec
+"""
+
+from __future__ import annotations
+
+from .store import DEFAULT_IMAGE, Image, Store, store_root
+
+__all__ = ["DEFAULT_IMAGE", "Image", "Store", "store_root", "build_default", "prepare_rootfs", "overlay_available"]
+
+
+def build_default(store: Store | None = None, name: str = "busybox", **kw) -> Image:
+    """Build the default busybox image into ``store`` (see default.py)."""
+    from .default import build_default as _build
+    return _build(store, name, **kw)
+
+
+def prepare_rootfs(store: Store, img: Image, container_dir, *, overlay: bool | None = None):
+    """Directories for a container's ``/``; returns a ``config.Rootfs`` (see layers.py)."""
+    from .layers import prepare_rootfs as _prepare
+    return _prepare(store, img, container_dir, overlay=overlay)
+
+
+def overlay_available() -> bool:
+    from .layers import overlay_available as _ov
+    return _ov()

@@ -1,0 +1,108 @@
+"""L1: image references, normalised the way docker does it.
+
+``busybox``, ``busybox:latest``, ``library/busybox`` and
+``docker.io/library/busybox:latest`` are one image. A reference is::
+
+    [REGISTRY/]REPOSITORY[:TAG][@sha256:DIGEST]
+
+The first path part is a registry only if it has a ``.`` or a ``:`` or is
+``localhost``; otherwise the registry is Docker Hub, where one-part names live
+under ``library/``. The store keeps the short ("familiar") form, as ``docker
+images`` shows it: ``busybox:latest``, ``127.0.0.1:5000/demo:v1``.
+
+See the grammar in github.com/distribution/reference (reference.go), docs only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+DOCKER_HUB = "docker.io"
+_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
+_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_REGISTRY = re.compile(r"^(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$")
+
+
+@dataclass(frozen=True)
+class Reference:
+    registry: str          # "docker.io", "127.0.0.1:5000"
+    repository: str        # "library/busybox", "demo/app"
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def familiar_name(self) -> str:
+        """``busybox`` for docker.io/library/busybox, else the full name."""
+        if self.registry == DOCKER_HUB:
+            repo = self.repository
+            return repo[len("library/"):] if repo.startswith("library/") else repo
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def name(self) -> str:
+        """What the store records: ``familiar:tag`` (a digest-only ref has no name)."""
+        return f"{self.familiar_name}:{self.tag or 'latest'}"
+
+    def __str__(self) -> str:
+        s = self.familiar_name
+        if self.tag:
+            s += ":" + self.tag
+        if self.digest:
+            s += "@" + self.digest
+        return s
+
+    @property
+    def reference(self) -> str:
+        """What a registry's /manifests/<reference> wants: the digest, else the tag."""
+        return self.digest or self.tag or "latest"
+
+
+def parse(ref: str) -> Reference:
+    """Parse and normalise ``ref``; raise ConfigError for a malformed one."""
+    def bad(why: str) -> ConfigError:
+        return ConfigError("image reference", ref, why,
+                           hint="use NAME[:TAG][@sha256:DIGEST], e.g. busybox:latest")
+
+    if not ref or ref != ref.strip():
+        raise bad("must not be empty or have spaces")
+    rest, digest = ref, None
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+        if not _DIGEST.match(digest):
+            raise bad("the digest must be sha256: and 64 lower-case hex digits")
+    tag = None
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > slash:  # a ':' after the last '/' starts the tag (before it, it is a port)
+        rest, tag = rest[:colon], rest[colon + 1:]
+        if not _TAG.match(tag):
+            raise bad("a tag is letters, digits, '_', '.' and '-', at most 128")
+    parts = rest.split("/")
+    registry = DOCKER_HUB
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        registry = parts.pop(0)
+        if not _REGISTRY.match(registry):
+            raise bad(f"bad registry host {registry!r}")
+        if registry in _HUB_ALIASES:
+            registry = DOCKER_HUB
+    if not parts or not all(_COMPONENT.match(p) for p in parts):
+        raise bad("a repository name is lower-case letters, digits and separators ('.', '_', '-', '/')")
+    repository = "/".join(parts)
+    if registry == DOCKER_HUB and len(parts) == 1:
+        repository = "library/" + repository
+    if tag is None and digest is None:
+        tag = "latest"
+    return Reference(registry, repository, tag, digest)
+
+
+def is_reference(text: str) -> bool:
+    try:
+        parse(text)
+    except ConfigError:
+        return False
+    return True
