@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Mapping
 
 OK, WARN, FAIL = "ok", "warn", "fail"
+_EPERM = os.strerror(1)  # "Operation not permitted", as the probes report it
 
 #: The lessons that exist, and what each needs. Used to say what a failure blocks.
 ALL_LESSONS = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09")
@@ -162,7 +163,11 @@ def in_child(fn: Callable[[], str], timeout: float = 10.0) -> tuple[bool, str]:
             code = 0
         except BaseException as e:  # report anything, then exit: this is a throwaway process
             try:
-                os.write(w, b"err:" + str(e).encode()[:4000])
+                # A MinictrError's message without its hint: the check brings its own fix.
+                text = getattr(e, "message", None) or str(e)
+                if isinstance(e, OSError) and e.strerror and not hasattr(e, "message"):
+                    text = e.strerror + (f": {e.filename}" if e.filename else "")
+                os.write(w, b"err:" + text.encode()[:4000])
             except OSError:
                 pass
         finally:
@@ -193,9 +198,9 @@ NAMESPACE_NEEDS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "ipc": (("05", "09"), FAIL, PRIVILEGED_FIX),
     "net": (("05", "09"), FAIL, PRIVILEGED_FIX),
     "pid": (("06", "09"), FAIL, PRIVILEGED_FIX),
-    "cgroup": (("07", "09"), FAIL, "needs Linux 4.6+ and " + PRIVILEGED_FIX),
-    "user": (("10+",), WARN, "enable user namespaces: sysctl user.max_user_namespaces=15000"),
-    "time": (("10+",), WARN, "needs Linux 5.6+"),
+    "cgroup": (("07", "09"), FAIL, PRIVILEGED_FIX),
+    "user": (("10+",), WARN, "enable user namespaces: sysctl -w user.max_user_namespaces=15000"),
+    "time": (("10+",), WARN, "needs Linux 5.6+ built with CONFIG_TIME_NS"),
 }
 
 
@@ -245,6 +250,8 @@ def probe_namespace(kind: str, sc=None, proc: str = "/proc") -> Check:
     ok, msg = in_child(_probe_body(kind, sc))
     if ok:
         return Check(name, OK, msg)
+    if _EPERM in msg:  # the kernel has it, we may not use it
+        fix = PRIVILEGED_FIX
     return Check(name, bad, msg, fix, lessons)
 
 
@@ -322,6 +329,8 @@ def check_overlay(filesystems: str = "/proc/filesystems", sc=None, workdir: str 
     if ok:
         return Check("overlayfs", OK, msg)
     note = "" if listed else f" (not in {filesystems})"
+    if _EPERM in msg:  # mknod, trusted.* xattrs and mount need root
+        fix = PRIVILEGED_FIX + "; until then minictr copies layers"
     return Check("overlayfs", WARN, f"test mount failed: {msg}{note}", fix, ("08",))
 
 
@@ -460,13 +469,15 @@ def check_container(root: str = "/", environ: Mapping[str, str] | None = None,
         pass
     if not signs:
         return Check("container", OK, "no sign of an outer container: bare metal or a VM")
-    eff = caps_of(status.get("CapEff", "0"))
+    # The bounding set, not the effective one: it is what even root gets in this
+    # container (an ordinary user has an empty CapEff on any host).
+    bnd = caps_of(status.get("CapBnd", "0"))
     filtered = status.get("Seccomp") == "2"
     where = ", ".join(signs)
-    if "SYS_ADMIN" in eff and not filtered:
+    if "SYS_ADMIN" in bnd and not filtered:
         return Check("container", OK, f"inside a container ({where}), but a privileged one: "
-                                      "CAP_SYS_ADMIN and no seccomp filter")
-    why = ", ".join(w for w, bad in (("no CAP_SYS_ADMIN", "SYS_ADMIN" not in eff),
+                                      "CAP_SYS_ADMIN in the bounding set and no seccomp filter")
+    why = ", ".join(w for w, bad in (("no CAP_SYS_ADMIN even for root", "SYS_ADMIN" not in bnd),
                                      ("a seccomp filter", filtered)) if bad)
     return Check("container", FAIL, f"inside an unprivileged container ({where}): {why}",
                  "Binder and JupyterHub cannot run these lessons; use the lab VM, or docker run "
@@ -515,10 +526,12 @@ def format_table(checks: list[Check]) -> str:
     """The aligned table ``minictr doctor`` prints; a fix line under each problem."""
     w = max(len(c.name) for c in checks)
     lines = [f"{'CHECK':{w}}  {'STATUS':6}  DETAIL"]
+    shown: set[str] = set()
     for c in checks:
         lines.append(f"{c.name:{w}}  {c.status:6}  {c.detail}")
         if c.status != OK and c.fix:
-            lines.append(f"{'':{w}}  {'':6}  fix: {c.fix}")
+            lines.append(f"{'':{w}}  {'':6}  fix: " + ("(as above)" if c.fix in shown else c.fix))
+            shown.add(c.fix)
     blocked = blocked_lessons(checks)
     if blocked:
         lines.append(f"\nlessons that cannot run here: {', '.join(blocked)}")

@@ -74,7 +74,7 @@ def test_container_detection(tmp_path):
     (root / "run").mkdir(parents=True)
     cg = tmp_path / "cgroup1"
     cg.write_text("0::/\n")
-    full = {"CapEff": FULL, "Seccomp": "0"}
+    full = {"CapEff": FULL, "CapBnd": FULL, "Seccomp": "0"}
     c = doctor.check_container(str(root), {}, full, str(cg))
     assert c.status == "ok" and "no sign" in c.detail
 
@@ -82,13 +82,16 @@ def test_container_detection(tmp_path):
     c = doctor.check_container(str(root), {}, full, str(cg))
     assert c.status == "ok" and "/.dockerenv" in c.detail and "privileged" in c.detail
 
-    c = doctor.check_container(str(root), {}, {"CapEff": DOCKER_DEFAULT, "Seccomp": "2"}, str(cg))
+    c = doctor.check_container(str(root), {}, {"CapBnd": DOCKER_DEFAULT, "Seccomp": "2"}, str(cg))
     assert c.status == "fail" and "no CAP_SYS_ADMIN" in c.detail and "seccomp" in c.detail
+    # an ordinary user in a privileged container: CapEff is empty, the container is still privileged
+    c = doctor.check_container(str(root), {}, {"CapEff": "0", "CapBnd": FULL, "Seccomp": "0"}, str(cg))
+    assert c.status == "ok"
 
     (root / ".dockerenv").unlink()
     cg.write_text("0::/kubepods/burstable/pod1234\n")
     env = {"JUPYTERHUB_API_URL": "http://hub:8081/hub/api", "BINDER_SERVICE_HOST": "10.0.0.1"}
-    c = doctor.check_container(str(root), env, {"CapEff": DOCKER_DEFAULT, "Seccomp": "2"}, str(cg))
+    c = doctor.check_container(str(root), env, {"CapBnd": DOCKER_DEFAULT, "Seccomp": "2"}, str(cg))
     assert c.status == "fail"
     for word in ("Binder", "JupyterHub", "kubepods"):
         assert word in c.detail
@@ -158,7 +161,13 @@ def test_namespace_probe_failure_becomes_fail_or_warn(kind):
     lessons, bad, _ = doctor.NAMESPACE_NEEDS[kind]
     assert c.status == bad and c.lessons == lessons
     assert "unshare" in c.detail and "Operation not permitted" in c.detail
-    assert c.fix
+    assert "hint" not in c.detail  # the check's own fix replaces the error's hint
+    assert c.fix == doctor.PRIVILEGED_FIX  # EPERM: the kernel has it, we may not use it
+
+
+def test_namespace_probe_einval_gets_the_kinds_own_fix():
+    c = doctor.probe_namespace("time", FakeSyscalls(fail={"unshare": errno.EINVAL}))
+    assert c.status == "warn" and "Invalid argument" in c.detail and "5.6" in c.fix
 
 
 def test_namespace_probe_success_with_a_fake(tmp_path):
@@ -248,6 +257,8 @@ def test_table_json_and_exit_logic():
     assert lines[0].split() == ["CHECK", "STATUS", "DETAIL"]
     assert lines[0].index("STATUS") == lines[1].index("ok")  # aligned
     assert "fix: modprobe overlay" in table and "fix: use the VM" in table
+    again = doctor.format_table(checks + [doctor.Check("pid namespace", "fail", "no", "use the VM", ("06",))])
+    assert again.count("use the VM") == 1 and "fix: (as above)" in again
     assert table.endswith("lessons that cannot run here: 05, 09")
     d = json.loads(json.dumps(doctor.as_dict(checks)))
     assert d["ok"] is False and d["checks"][2]["lessons"] == ["05", "09"]
