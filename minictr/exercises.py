@@ -107,6 +107,7 @@ class Result:
 
 
 _REGISTRY: dict[str, Exercise] = {}
+_MAX_SHOWN = 8  # failures printed by check(); run_checks() has them all
 
 
 def register(exercise: Exercise) -> Exercise:
@@ -115,7 +116,22 @@ def register(exercise: Exercise) -> Exercise:
     return exercise
 
 
+def _load_lesson(exercise_id: str) -> None:
+    """Exercises of later lessons live in ``minictr/labs/lNN.py``, registered when first asked for."""
+    import importlib
+
+    lesson = exercise_id.split(".", 1)[0]
+    if lesson.isdigit():
+        try:
+            importlib.import_module(f"minictr.labs.l{lesson}")
+        except ModuleNotFoundError as e:
+            if e.name != f"minictr.labs.l{lesson}":
+                raise
+
+
 def get(exercise_id: str) -> Exercise:
+    if exercise_id not in _REGISTRY:
+        _load_lesson(exercise_id)
     try:
         return _REGISTRY[exercise_id]
     except KeyError:
@@ -124,6 +140,12 @@ def get(exercise_id: str) -> Exercise:
 
 
 def ids() -> list[str]:
+    """Every exercise id, the later lessons' (minictr/labs/) included."""
+    import pkgutil
+
+    from . import labs
+    for mod in pkgutil.iter_modules(labs.__path__):
+        _load_lesson(mod.name[1:] + ".")
     return sorted(_REGISTRY)
 
 
@@ -213,19 +235,21 @@ def check(exercise_id: str, learner_fn: Callable | None = None) -> Callable:
     ref = ex.reference()
     ref_name = f"{ref.__module__}.{ref.__qualname__}"
     if learner_fn is None:
-        print(f"{tag} no function given: using minictr's {ref_name}.")
+        print(f"{tag} no function given: using the reference {ref_name}.")
     elif result.not_written:
         print(f"{tag} {ex.function} is not written yet (it raises NotImplementedError).")
-        print(f"Using minictr's {ref_name} instead, so the rest of the notebook runs.")
+        print(f"Using the reference {ref_name} instead, so the rest of the notebook runs.")
     elif result.skipped_no_root:
         print(f"{tag} these checks need root (see the probe cell at the top); your {ex.function} was not checked.")
-        print(f"Using minictr's {ref_name} instead.")
+        print(f"Using the reference {ref_name} instead.")
     else:
         failed = result.failures
         print(f"{tag} {len(failed)} of {len(result.outcomes)} checks failed:")
-        for o in failed:
+        for o in failed[:_MAX_SHOWN]:
             print(f"  x {o.case}: {o.why}")
-        print(f"Using minictr's {ref_name} instead. Fix {ex.function} and run its cell and this one again.")
+        if len(failed) > _MAX_SHOWN:
+            print(f"  ... and {len(failed) - _MAX_SHOWN} more (run_checks({ex.id!r}, fn).failures lists them all)")
+        print(f"Using the reference {ref_name} instead. Fix {ex.function} and run its cell and this one again.")
     return ref
 
 
@@ -238,16 +262,6 @@ def _import(module: str, name: str) -> Callable:
     import importlib
 
     return getattr(importlib.import_module(module), name)
-
-
-def _first_available(*candidates: tuple[str, str]) -> Callable:
-    """The first (module, name) that exists: the runtime's own code before minictr.reference."""
-    for module, name in candidates:
-        try:
-            return _import(module, name)
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError(f"none of {candidates} is available")
 
 
 # -- running a function in a forked child ------------------------------------------------
@@ -323,7 +337,7 @@ def _private_mount_namespace() -> None:
 # -- 00.ns_differences ---------------------------------------------------------------------
 
 class _ChildInNamespaces:
-    """A forked child that unshares ``flags`` and waits; ``with`` kills and reaps it."""
+    """A forked child that unshares ``flags`` and waits; leaving the ``with`` lets it exit and reaps it."""
 
     def __init__(self, flags: int):
         self.flags = flags
@@ -437,22 +451,6 @@ def _status_cases() -> list[Case]:
 
 # -- 02.member_filter ----------------------------------------------------------------------
 
-def _corpus() -> list[tuple[str, bytes, str, str]]:
-    """(name, tar bytes, "refuse"|"contain", why) from minictr.tarcorpus, plus benign cases."""
-    from . import tarcorpus
-
-    out = []
-    for c in tarcorpus.cases():
-        if isinstance(c, tuple):
-            name, data, expect, why = c[:4]
-        else:
-            name, data = c.name, c.data
-            expect = getattr(c, "expect", None) or getattr(c, "expectation")
-            why = getattr(c, "why", None) or getattr(c, "explanation", "")
-        out.append((name, data, expect, why))
-    return out
-
-
 def _tar_bytes(entries: list[tuple[Any, bytes | None]]) -> bytes:
     import tarfile
 
@@ -502,63 +500,94 @@ def _benign_tarballs() -> list[tuple[str, bytes, str, str]]:
 
 
 def _member_cases() -> list[Case]:
-    import tarfile
+    """One case per tarball of minictr.tarcorpus (the flat-rootfs ones), plus two honest ones.
 
-    from . import tarball
+    Each member is handed to the learner's filter in order, with ``dest``
+    holding what minictr's safe extractor made of the members kept so far (so
+    the filter can look at symlinks already there). Nothing the learner keeps
+    is ever written by anything but ``minictr.tarball.extract``.
 
-    def kind(m) -> str:
-        return ("directory" if m.isdir() else "symlink" if m.issym() else "hard link" if m.islnk()
-                else "device node" if m.isdev() else "fifo" if m.isfifo() else "file")
+    - "refuse": the filter must raise UnsafeLayerEntry on some member;
+    - "contain": the extractor keeps it inside, so any member may be kept, and
+      refusing is accepted too (strict, but safe); skipping is not;
+    - "keep" (the honest tarballs): every member kept, device nodes skipped.
+    """
+    from . import tarcorpus
 
-    def make(name: str, data: bytes, expect: str, why: str) -> Case:
-        def run(fn):
+    names = [c.name for c in tarcorpus.build("/nonexistent/sentinel") if c.whiteouts == "keep"]
+    cases = [Case(f"corpus: {n}", _member_run(n)) for n in names]
+    cases += [Case(name, _member_run(name, (data, expect, why))) for name, data, expect, why in _benign_tarballs()]
+    return cases
+
+
+def _member_run(corpus_name: str, given: tuple[bytes, str, str] | None = None) -> Callable[[Callable], None]:
+    def run(fn):
+        import tarfile
+
+        from . import tarball, tarcorpus
+
+        work = tempfile.mkdtemp(prefix="minictr-ex02-")
+        try:
+            _dest, sentinel = tarcorpus.prepare(work)
+            if given is None:
+                case = next(c for c in tarcorpus.build(sentinel) if c.name == corpus_name)
+                data, expect, why = case.data, case.expect, case.why
+            else:
+                data, expect, why = given
+
+            def say(text: str) -> str:  # no temporary paths in what the notebook prints
+                return (text.replace(work + "/root", "DEST").replace(work, "HOST")
+                        .replace(work.lstrip("/"), "HOST"))
+
             with tarfile.open(fileobj=io.BytesIO(data)) as tar:
                 members = [(m, tar.extractfile(m).read() if m.isreg() else None) for m in tar.getmembers()]
-            with tempfile.TemporaryDirectory(prefix="minictr-ex02-") as tmp:
-                def say(text: str) -> str:
-                    return text.replace(tmp + "/rootfs", "DEST").replace(tmp, "DEST")
-                kept: list = []
-                for n, (m, payload) in enumerate(members):
-                    # The tree so far, as minictr's safe extractor makes it from the members you kept,
-                    # so that your function can look at what a symlink already extracted points to.
-                    dest = os.path.join(tmp, "rootfs")
-                    if os.path.exists(dest):
-                        _rmtree(dest)
-                    os.mkdir(dest)
-                    if kept:
-                        try:
-                            tarball.extract(io.BytesIO(_tar_bytes(kept)), dest)
-                        except UnsafeLayerEntry:
-                            raise CaseFailed(f"you kept {kept[-1][0].name!r}, but this tarball must be refused: {why}")
+            kept: list = []
+            for m, payload in members:
+                dest, _ = tarcorpus.prepare(work)  # a fresh dest, with the kept members extracted again
+                if kept:
                     try:
-                        verdict = fn(_copy_info(m), dest)
-                    except UnsafeLayerEntry as e:
-                        if expect == "keep":
-                            raise CaseFailed(say(f"you refused the honest member {m.name!r} ({e.message})"))
-                        return  # refusing is right for "refuse", and safe (if strict) for "contain"
-                    except (NotImplementedError, CaseFailed):
-                        raise
-                    except Exception as e:
-                        raise CaseFailed(say(f"your function raised {_exc_line(e)} for {m.name!r}; "
-                                             "raise minictr.errors.UnsafeLayerEntry to refuse a member"))
-                    if verdict is not True and verdict is not False:
-                        raise CaseFailed(f"returned {verdict!r} for {m.name!r}: return True (keep) or "
-                                         "False (skip), or raise UnsafeLayerEntry (refuse)")
-                    if m.isdev() and verdict:
-                        raise CaseFailed(f"you kept the device node {m.name!r}: return False for device "
-                                         "nodes, /dev is made fresh at run time")
-                    if not m.isdev() and not verdict:
-                        if expect == "refuse":
-                            raise CaseFailed(f"you skipped {m.name!r}, but the tarball must be refused "
-                                             f"(raise UnsafeLayerEntry): {why}")
-                        raise CaseFailed(f"you skipped {m.name!r}, a harmless {kind(m)}: only device nodes are skipped")
-                    if verdict:
-                        kept.append((m, payload))
-                if expect == "refuse":
-                    raise CaseFailed(f"you kept every member, but this tarball must be refused: {why}")
-        return Case(name, run)
+                        tarball.extract(io.BytesIO(_tar_bytes(kept)), str(dest))
+                    except UnsafeLayerEntry:
+                        raise CaseFailed(say(f"you kept {kept[-1][0].name!r}, but this tarball must be "
+                                             f"refused: {why}")) from None
+                try:
+                    verdict = fn(_copy_info(m), str(dest))
+                except UnsafeLayerEntry as e:
+                    if expect == "keep":
+                        raise CaseFailed(say(f"you refused the honest member {m.name!r} ({e.message})")) from None
+                    return  # right for "refuse"; strict but safe for "contain"
+                except (NotImplementedError, CaseFailed):
+                    raise
+                except Exception as e:
+                    raise CaseFailed(say(f"your function raised {_exc_line(e)} for {m.name!r}; raise "
+                                         "minictr.errors.UnsafeLayerEntry to refuse a member")) from None
+                if verdict is not True and verdict is not False:
+                    raise CaseFailed(say(f"returned {verdict!r} for {m.name!r}: return True (keep) or False "
+                                         "(skip), or raise UnsafeLayerEntry (refuse)"))
+                device = m.ischr() or m.isblk()  # TarInfo.isdev() is true for a FIFO too
+                if m.isfifo():
+                    pass  # a FIFO is harmless: keeping or skipping it are both fine
+                elif device and verdict:
+                    raise CaseFailed(say(f"you kept the device node {m.name!r}: return False for device nodes, "
+                                         "/dev is made fresh at run time"))
+                elif not device and not verdict:
+                    if expect == "refuse":
+                        raise CaseFailed(say(f"you skipped {m.name!r}, but the whole tarball must be refused "
+                                             f"(raise UnsafeLayerEntry): {why}"))
+                    raise CaseFailed(say(f"you skipped {m.name!r}, a harmless {_kind(m)}: only device nodes "
+                                         "are skipped"))
+                if verdict:
+                    kept.append((m, payload))
+            if expect == "refuse":
+                raise CaseFailed(say(f"you kept every member, but this tarball must be refused: {why}"))
+        finally:
+            _rmtree(work)
+    return run
 
-    return [make(*c) for c in _corpus() + _benign_tarballs()]
+
+def _kind(m) -> str:
+    return ("directory" if m.isdir() else "symlink" if m.issym() else "hard link" if m.islnk()
+            else "fifo" if m.isfifo() else "device node" if m.isdev() else "file")
 
 
 def _copy_info(m):
@@ -815,14 +844,13 @@ register(Exercise(
     id="00.ns_differences", title="Compare the namespaces of two processes",
     function="ns_differences", signature="def ns_differences(pid_a, pid_b) -> set[str]",
     cases=_ns_cases,
-    reference=lambda: _first_available(("minictr.namespaces", "ns_differences"),
-                                       ("minictr.reference", "ns_differences")),
+    reference=lambda: _import("minictr.reference", "ns_differences"),
 ))
 register(Exercise(
     id="01.decode_status", title="Decode a wait status into an exit code",
     function="decode", signature="def decode(status: int) -> int",
     cases=_status_cases,
-    reference=lambda: _import("minictr.reference", "decode_status"),
+    reference=lambda: _import("minictr.process", "exit_status"),
 ))
 register(Exercise(
     id="02.member_filter", title="Write the tar member filter",
@@ -841,6 +869,5 @@ register(Exercise(
     id="04.pivot_sequence", title="Write the pivot_root sequence",
     function="enter_root", signature="def enter_root(sys: Syscalls, new_root: str) -> None",
     cases=_pivot_cases,
-    reference=lambda: _first_available(("minictr.rootfs", "pivot_into"),
-                                       ("minictr.reference", "enter_root")),
+    reference=lambda: _import("minictr.reference", "enter_root"),
 ))

@@ -1,8 +1,8 @@
 """Reference answers for the lesson exercises that are not a piece of the runtime.
 
 Most exercises in the notebooks ask the learner to write a piece that minictr
-already has (the pivot sequence is ``rootfs.pivot_into``), and the check falls
-back to that real code. A few exercises are experiments rather than runtime
+already has (the exit status rule is ``process.exit_status``), and the check
+falls back to that real code. A few exercises are experiments rather than runtime
 code (the chroot breakout is an *attack*; the runtime never does it), so their
 reference answers live here, written the way a learner would write them.
 
@@ -19,7 +19,7 @@ import posixpath
 import tarfile
 
 from .errors import UnsafeLayerEntry
-from .syscalls import MountFlags, Syscalls, UmountFlags
+from .syscalls import Syscalls
 
 
 # -- 00: namespaces of two processes -------------------------------------------------
@@ -35,45 +35,48 @@ def ns_differences(pid_a, pid_b) -> set[str]:
             if os.readlink(f"/proc/{pid_a}/ns/{k}") != os.readlink(f"/proc/{pid_b}/ns/{k}")}
 
 
-# -- 01: the wait status --------------------------------------------------------------
-
-def decode_status(status: int) -> int:
-    """A wait(2) status as a shell (and docker) reports it: the exit code, or 128+N for signal N.
-
-    The status packs two cases into one int: if the low 7 bits are 0 the child
-    exited and the code is in bits 8-15; otherwise the low 7 bits are the signal
-    that killed it (bit 7 says whether it dumped core).
-    """
-    if os.WIFEXITED(status):
-        return os.WEXITSTATUS(status)
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    raise ValueError(f"not the status of a finished process: {status:#06x}")
-
-
 # -- 02: the tar member filter ---------------------------------------------------------
 
-def _resolve_inside(dest: str, path: str, *, follow_last: bool, depth: int = 0) -> str:
-    """Resolve ``path`` below ``dest`` as a process chrooted into ``dest`` would.
+def _parts(name: str, member: str) -> list[str]:
+    """The components of a member path, with ``.`` dropped and ``..`` applied.
 
-    An absolute symlink target starts again at ``dest``; ``..`` stops at ``dest``.
-    The answer is always inside ``dest`` (this is what filepath-securejoin and
-    openat2(RESOLVE_IN_ROOT) do).
+    A leading ``/`` is dropped too (GNU tar does the same: the path lands inside
+    the root). A ``..`` that would climb above the root is refused.
     """
-    if depth > 40:
-        raise UnsafeLayerEntry(path, "too many levels of symbolic links (a loop?)")
+    parts: list[str] = []
+    for p in name.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if not parts:
+                raise UnsafeLayerEntry(member, "its '..' climbs out of the root")
+            parts.pop()
+        else:
+            parts.append(p)
+    return parts
+
+
+def _resolve_inside(dest: str, parts: list[str], member: str, depth: int = 0) -> str:
+    """Resolve a path below ``dest`` the way a process chrooted into ``dest`` would.
+
+    An absolute symlink target starts again at ``dest``, and ``..`` stops at
+    ``dest`` (this is what filepath-securejoin and openat2(RESOLVE_IN_ROOT) do),
+    so the answer is always inside ``dest``. Every component is followed.
+    """
     current = dest
-    parts = [p for p in path.split("/") if p not in ("", ".")]
     for i, part in enumerate(parts):
         if part == "..":
             current = dest if current == dest else os.path.dirname(current)
             continue
         candidate = os.path.join(current, part)
-        last = i == len(parts) - 1
-        if os.path.islink(candidate) and (follow_last or not last):
+        if os.path.islink(candidate):
+            if depth >= 40:
+                raise UnsafeLayerEntry(member, "too many levels of symbolic links (a loop?)")
             target = os.readlink(candidate)
-            base = "/" if target.startswith("/") else "/" + os.path.relpath(current, dest)
-            current = _resolve_inside(dest, posixpath.join(base, target), follow_last=True, depth=depth + 1)
+            base = "" if target.startswith("/") else os.path.relpath(current, dest)
+            inner = [p for p in posixpath.join(base, target).split("/") if p not in ("", ".")]
+            current = _resolve_inside(dest, inner, member, depth + 1)
+            depth += 1
         else:
             current = candidate
     return current
@@ -83,22 +86,32 @@ def member_filter(member: tarfile.TarInfo, dest: str) -> bool:
     """Decide about one tar member before it is extracted into ``dest``.
 
     ``True``: extract it. ``False``: skip it (device nodes: /dev is made fresh at
-    run time). Raise ``UnsafeLayerEntry``: refuse the whole tarball.
+    run time). Raise ``UnsafeLayerEntry``: refuse the whole tarball. ``dest``
+    holds the members extracted so far, so symlinks can be looked at.
     """
     dest = os.path.realpath(dest)
-    if member.isdev():
-        return False
     name = member.name
+    if member.ischr() or member.isblk():  # not isdev(): that is true for a FIFO too
+        return False
     if "\0" in name:
         raise UnsafeLayerEntry(name, "a NUL byte in the name")
-    if ".." in name.split("/"):
-        raise UnsafeLayerEntry(name, "'..' in the name: no honest image needs it")
-    # An absolute name is made relative, as GNU tar does: it lands inside dest.
-    _resolve_inside(dest, name.lstrip("/"), follow_last=False)  # raises on a symlink loop
+    parts = _parts(name, name)
+    if not parts and not member.isdir():
+        raise UnsafeLayerEntry(name, "a file cannot replace the root directory itself")
+    # Where it will be written: the parents are followed inside dest (the last
+    # component never is: the extractor replaces it). A symlink loop fails here.
+    _resolve_inside(dest, parts[:-1], name)
     if member.islnk():
-        link = member.linkname
-        if link.startswith("/") or ".." in link.split("/"):
-            raise UnsafeLayerEntry(name, f"a hard link to {link!r}, outside the root")
+        # link(2) follows symlinks on the *host*, so the target must be a plain
+        # path of real directories inside dest, ending at an existing non-directory.
+        target = _parts(member.linkname, name)
+        path = dest
+        for i, p in enumerate(target):
+            path = os.path.join(path, p)
+            if os.path.islink(path) and i < len(target) - 1:
+                raise UnsafeLayerEntry(name, f"its hard link target {member.linkname!r} goes through a symlink")
+        if not target or not os.path.lexists(path) or os.path.isdir(path) and not os.path.islink(path):
+            raise UnsafeLayerEntry(name, f"its hard link target {member.linkname!r} is not a file in the root")
     return True
 
 
@@ -125,15 +138,15 @@ def breakout() -> list[str]:
 def enter_root(sys: Syscalls, new_root: str) -> None:
     """Make ``new_root`` the root of this mount namespace and drop the old root.
 
-    The sequence from pivot_root(2), the one runc uses:
-    1. make every mount private, so nothing below propagates to the host;
-    2. bind-mount new_root onto itself: pivot_root needs a mount point;
-    3. chdir into it and ``pivot_root(".", ".")``: the old root is stacked on top;
-    4. unmount the old root lazily (``.`` resolves to it now), and chdir to ``/``.
+    This is minictr's own code, put together: the first two steps of
+    ``rootfs.plan`` (make every mount private, so nothing propagates to the
+    host; bind-mount new_root onto itself, because pivot_root needs a mount
+    point), then ``rootfs.pivot_into`` (chdir, ``pivot_root(".", ".")``,
+    unmount the old root stacked on top, chdir to ``/``).
     """
-    sys.mount(None, "/", None, MountFlags.REC | MountFlags.PRIVATE)
-    sys.mount(new_root, new_root, None, MountFlags.BIND | MountFlags.REC)
-    os.chdir(new_root)
-    sys.pivot_root(".", ".")
-    sys.umount2(".", UmountFlags.DETACH)
-    os.chdir("/")
+    from . import rootfs
+    from .config import Rootfs
+
+    private, bind = rootfs.plan(Rootfs(path=new_root))[:2]
+    rootfs.apply([private, bind], sys)
+    rootfs.pivot_into(sys, new_root)

@@ -218,29 +218,24 @@ def _retry_vanished(make, attempts: int = 5):
                 raise
 
 
-def _candidate_dirs(fs: CgroupFS, h: Hierarchy, layout: Layout) -> list[str]:
-    """``minictr/`` dirs in a tree: the one under our own base first, then any found by a bounded walk."""
-    found: list[str] = []
+def _candidate_dirs(fs: CgroupFS, h: Hierarchy, layout: Layout):
+    """``minictr/`` dirs in a tree: the one under our own base first, then (lazily,
+    only if the caller keeps asking) any found by a walk a few levels deep."""
     enable = h.version == 2 and any(layout.controllers.get(c) is h for c in V2_CONTROLLERS)
-    try:
-        own = os.path.join(pick_base(fs, h, enable) if h.version == 2 else h.own_dir, "minictr")
-    except OSError:
-        own = os.path.join(h.own_dir, "minictr")
+    own = os.path.join(pick_base(fs, h, enable) if h.version == 2 else h.own_dir, "minictr")
     if fs.exists(own):
-        found.append(own)
+        yield own
     level = [h.mount]
     for _ in range(SEARCH_DEPTH):
         nxt = []
         for d in level:
             for name in fs.listdir(d):
                 sub = os.path.join(d, name)
-                if name == "minictr":
-                    if sub not in found:
-                        found.append(sub)
-                else:
+                if name != "minictr":
                     nxt.append(sub)
+                elif os.path.normpath(sub) != os.path.normpath(own):
+                    yield sub
         level = nxt
-    return found
 
 
 def _groups_for(fs: CgroupFS, layout: Layout, container_id: str) -> list:
