@@ -218,3 +218,32 @@ def test_stats_and_sample_see_memory_climb(make_group):
     assert 20 << 20 < peak < 64 << 20
     assert readings[-1].memory_limit == 64 << 20
     assert mgr.stats().pids == 0  # a zombie still counts in pids.current until it is reaped
+
+
+def test_parallel_create_and_destroy_share_the_parent_safely():
+    # containers start and stop at the same time: one's destroy() removes the
+    # shared minictr/ parent just as another's create() needs it
+    import threading
+
+    prefix = f"minictrtest-{uuid.uuid4().hex[:8]}"
+    errors = []
+
+    def worker(n):
+        for i in range(30):
+            mgr = None
+            try:
+                mgr = cgroups.create(f"{prefix}-{n}-{i}", Resources(memory=32 << 20, pids_limit=5))
+                assert all(os.path.isdir(g.path) for g in mgr.groups)
+            except Exception as e:  # collected, the main thread asserts
+                errors.append(e)
+            finally:
+                if mgr is not None:
+                    mgr.destroy()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert our_groups(prefix) == []

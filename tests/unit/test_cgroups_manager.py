@@ -387,3 +387,31 @@ def test_sample_for_a_duration_and_cpu_percent(tmp_path):
     host = mgr.fs
     host.set_procs(mgr.groups[0].path, [])
     mgr.destroy()
+
+
+def test_read_only_cgroupfs_is_a_clear_error(tmp_path, monkeypatch):
+    import errno as errno_mod
+
+    host = build_v2(str(tmp_path))
+
+    def read_only(path, *a):
+        raise OSError(errno_mod.EROFS, os.strerror(errno_mod.EROFS), path)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    with pytest.raises(CgroupsUnavailable, match="read-only") as e:
+        make(host, CID, Resources(memory=32 << 20))
+    assert "--privileged" in str(e.value)
+
+
+def test_mkdir_refused_names_the_path(tmp_path, monkeypatch):
+    import errno as errno_mod
+
+    host = build_v2(str(tmp_path))
+
+    def refused(path, *a):
+        raise PermissionError(errno_mod.EACCES, os.strerror(errno_mod.EACCES), path)
+
+    monkeypatch.setattr(os, "mkdir", refused)
+    with pytest.raises(CgroupError, match=r"cannot create cgroup .*minictr: Permission denied") as e:
+        make(host, CID)
+    assert "needs root" in str(e.value)
