@@ -124,6 +124,16 @@ def _read_words(path: str) -> tuple[str, ...]:
         return ()
 
 
+def _comounts(root: str, ctrls: tuple[str, ...]) -> list[str]:
+    """Entries of ``root`` naming the same controllers in another order."""
+    if len(ctrls) < 2:
+        return []
+    try:
+        return [n for n in os.listdir(root) if set(n.split(",")) == set(ctrls)]
+    except OSError:
+        return []
+
+
 def detect(root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/self/cgroup") -> Layout:
     """Look at ``root`` and ``proc_self_cgroup`` and say what kind of host this is.
 
@@ -147,9 +157,9 @@ def detect(root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/self/cgr
     for hid, ctrls, path in entries:
         if hid == 0 or not ctrls or any(c.startswith("name=") for c in ctrls):
             continue  # the v2 line, or a named tree (name=systemd) with no controllers
-        # A co-mounted tree is mounted at "cpu,cpuacct", usually with "cpu" and
-        # "cpuacct" symlinks next to it; accept any of those names.
-        for candidate in (",".join(ctrls), *ctrls):
+        # A co-mounted tree is mounted at "cpu,cpuacct" (some distros: "cpuacct,cpu"),
+        # usually with "cpu" and "cpuacct" symlinks next to it; accept any of those.
+        for candidate in (",".join(ctrls), *ctrls, *_comounts(root, ctrls)):
             mount = os.path.join(root, candidate)
             if os.path.isfile(os.path.join(mount, "cgroup.procs")) and not _is_v2(mount):
                 h = Hierarchy(1, mount, path, ctrls)
