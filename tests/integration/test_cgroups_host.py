@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from cpuload import Spinner, assert_about_half
 from minictr import cgroups
 from minictr.config import Resources
 from minictr.syscalls import CloneFlags, linux
@@ -160,11 +161,12 @@ def test_cpus_half_a_cpu(make_group):
             pass
         return 0
 
-    before = mgr.stats()
-    wait(spawn_in(mgr, busy))
-    after = mgr.stats()
-    share = (after.cpu_usage_ns - before.cpu_usage_ns) / ((after.time - before.time) * 1e9)
-    assert 0.35 < share < 0.62, f"busy loop got {share:.2f} of a CPU under --cpus 0.5"
+    with Spinner() as control:
+        c0, before = control.cpu_ns(), mgr.stats()
+        wait(spawn_in(mgr, busy))
+        c1, after = control.cpu_ns(), mgr.stats()
+    wall = (after.time - before.time) * 1e9
+    assert_about_half((after.cpu_usage_ns - before.cpu_usage_ns) / wall, (c1 - c0) / wall)
 
 
 def test_cgroup_namespace_shows_root(make_group):
