@@ -116,7 +116,22 @@ def register(exercise: Exercise) -> Exercise:
     return exercise
 
 
+def _load_lesson(exercise_id: str) -> None:
+    """Exercises of later lessons live in ``minictr/labs/lNN.py``, registered when first asked for."""
+    import importlib
+
+    lesson = exercise_id.split(".", 1)[0]
+    if lesson.isdigit():
+        try:
+            importlib.import_module(f"minictr.labs.l{lesson}")
+        except ModuleNotFoundError as e:
+            if e.name != f"minictr.labs.l{lesson}":
+                raise
+
+
 def get(exercise_id: str) -> Exercise:
+    if exercise_id not in _REGISTRY:
+        _load_lesson(exercise_id)
     try:
         return _REGISTRY[exercise_id]
     except KeyError:
@@ -125,6 +140,12 @@ def get(exercise_id: str) -> Exercise:
 
 
 def ids() -> list[str]:
+    """Every exercise id, the later lessons' (minictr/labs/) included."""
+    import pkgutil
+
+    from . import labs
+    for mod in pkgutil.iter_modules(labs.__path__):
+        _load_lesson(mod.name[1:] + ".")
     return sorted(_REGISTRY)
 
 

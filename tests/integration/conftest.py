@@ -24,6 +24,7 @@ def static_busybox() -> str:
 def rootfs_dir(tmp_path_factory) -> str:
     """A busybox root filesystem as a plain directory (used in place, as runc uses a bundle)."""
     root = tmp_path_factory.mktemp("rootfs")
+    root.chmod(0o755)  # pytest makes 0700 dirs; a real image root is 0755, or non-root users cannot enter it
     (root / "bin").mkdir()
     (root / "etc").mkdir()
     shutil.copy(static_busybox(), root / "bin" / "busybox")

@@ -38,9 +38,12 @@ def test_only_loopback_and_it_is_up(mc, rootfs_dir):
 def test_host_paths_are_invisible(mc, rootfs_dir, tmp_path):
     secret = tmp_path / "host-secret"
     secret.write_text("host only")
-    r = mc("run", "--rm", rootfs_dir, "sh", "-c", f"cat {secret} 2>&1; ls /")
-    assert "host only" not in r.stdout
-    assert set(r.stdout.split()[-6:]) <= {"bin", "dev", "etc", "proc", "sys", "tmp", "root", "mnt"}
+    r = mc("run", "--rm", rootfs_dir, "sh", "-c", f"test -e {secret} && echo visible || echo invisible; ls /")
+    lines = r.stdout.split()
+    assert lines[0] == "invisible"
+    # The root holds what the rootfs holds (plus the mount points the runtime made), nothing of the host's.
+    assert set(lines[1:]) <= set(os.listdir(rootfs_dir)) | {"dev", "proc", "sys"}
+    assert "tmp" not in lines[1:] or os.path.isdir(os.path.join(rootfs_dir, "tmp"))
 
 
 def test_container_mounts_never_reach_the_host(mc, rootfs_dir):
@@ -165,3 +168,13 @@ def test_interactive_tty_shell_with_job_control(mc, rootfs_dir):
         except (ProcessLookupError, ChildProcessError):
             pass
         os.close(fd)
+
+
+def test_the_container_sees_its_own_cgroup_read_only(mc):
+    r = mc("run", "--rm", "--memory", "64m", "--pids-limit", "50", "busybox", "sh", "-c",
+           "cat /proc/self/cgroup | grep -v ':/$' | wc -l; "
+           "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; "
+           "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; "
+           "touch /sys/fs/cgroup/x 2>/dev/null || echo read-only")
+    lines = r.stdout.split()
+    assert lines == ["0", "67108864", "50", "read-only"], r.stdout + r.stderr
