@@ -109,6 +109,15 @@ def test_normalize_is_stable_and_drops_volatile_things():
     assert once.metadata.minictr.executed_sources == nbtool.sources_hash(nb)
 
 
+def test_normalize_merges_consecutive_streams_like_nbval():
+    nb = _executed(["print(1)"])
+    cell = nb.cells[1]
+    cell.outputs = [new_output("stream", name="stdout", text="a\n"), new_output("stream", name="stdout", text="b\n"),
+                    new_output("stream", name="stderr", text="w\n"), new_output("stream", name="stdout", text="c\n")]
+    out = nbtool.normalize(nb).cells[1].outputs
+    assert [(o.name, o.text) for o in out] == [("stdout", "a\nb\n"), ("stderr", "w\n"), ("stdout", "c\n")]
+
+
 def test_check_accepts_a_normalised_executed_notebook(tmp_path):
     nb = _executed(["print(1)", "print(2)"])
     path = _write(tmp_path, nbtool.normalize(nb, executed_hash=nbtool.sources_hash(nb)))
