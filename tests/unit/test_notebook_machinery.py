@@ -239,3 +239,28 @@ def test_lab_kernel_installs_and_starts(tmp_path, monkeypatch):
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     assert log.read_text() == f"JPY_PARENT_PID={os.getpid()}\n"
+
+
+# -- the notebooks are committed unsolved, with an exercise each -------------------------------
+
+def _check_cells(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        ids = re.findall(r"\bcheck\(\s*[\"']([^\"']+)[\"']", cell.source)
+        if ids:
+            out = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            yield ids[0], out
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb")), ids=lambda p: p.name)
+def test_lesson_notebook_is_committed_unsolved(path):
+    from minictr import exercises
+
+    found = list(_check_cells(path))
+    assert found, f"{path.name} has no exercise check cell"
+    for exercise_id, out in found:
+        ex = exercises.get(exercise_id)
+        assert out.startswith(f"[{exercise_id}] {ex.function} is not written yet"), (
+            f"{path.name}: the {exercise_id} check cell is not committed unsolved: {out[:120]!r}")
