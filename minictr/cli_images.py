@@ -1,4 +1,4 @@
-"""L4: the image commands: ``images``, ``rmi``, ``load``, ``import``, ``save``, ``inspect``,
+"""L4: the image commands: ``images``, ``rmi``, ``pull``, ``load``, ``import``, ``save``, ``inspect``,
 ``image build-default`` (and ``image ls|rm|prune``).
 
 Flag names and output columns follow docker's (``docker images``, ``docker
@@ -20,6 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("rmi", help="remove one or more images")
     _rmi_flags(p)
+
+    p = sub.add_parser("pull", help="pull an image from a registry")
+    p.add_argument("image", metavar="NAME[:TAG|@DIGEST]")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow plain http and unverified TLS (127.0.0.0/8 is always allowed plain http)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="pull this platform instead of the host's")
+    p.set_defaults(func=cmd_pull)
 
     p = sub.add_parser("load", help="load images from a docker-archive, oci-archive or OCI layout dir")
     p.add_argument("-i", "--input", required=True, metavar="FILE|DIR", help="the archive or layout directory")
@@ -359,4 +367,84 @@ def cmd_prune(args) -> int:
     store.gc()
     after = count()
     print(f"removed {images} unnamed images, {before[0] - after[0]} blobs, {before[1] - after[1]} unpacked layers")
+    return 0
+
+
+class ProgressBars:
+    """docker-style progress on stderr: one line per layer, with bytes, and a total line.
+
+    On a terminal the lines are redrawn in place (ANSI "cursor up", at most 10
+    times a second); otherwise one line is printed per finished layer.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.layers: dict[str, list] = {}  # digest -> [done, total, status]
+        self.drawn = 0
+        self.last = 0.0
+
+    def __call__(self, digest: str, done: int, total: int, status: str) -> None:
+        old = self.layers.get(digest)
+        self.layers[digest] = [done, total, status]
+        if self.tty:
+            now = time.monotonic()
+            if status in ("downloading",) and now - self.last < 0.1:
+                return
+            self.last = now
+            self.draw()
+        elif status in ("complete", "exists") and (old is None or old[2] != status):
+            word = "Pull complete" if status == "complete" else "Already exists"
+            print(f"{digest[7:19]}: {word} ({human_size(total)})", file=self.stream, flush=True)
+
+    def line(self, digest: str, done: int, total: int, status: str) -> str:
+        if status == "exists":
+            return f"{digest[7:19]}: Already exists"
+        if status == "complete":
+            return f"{digest[7:19]}: Pull complete {human_size(total):>10}"
+        if status == "waiting":
+            return f"{digest[7:19]}: Waiting"
+        frac = min(1.0, done / total) if total else 0.0
+        fill = int(frac * self.WIDTH)
+        bar = "=" * fill + (">" if fill < self.WIDTH else "") + " " * (self.WIDTH - fill - 1)
+        return f"{digest[7:19]}: Downloading [{bar[:self.WIDTH]}] {human_size(done):>8}/{human_size(total)}"
+
+    def total_line(self) -> str:
+        done = sum(v[0] for v in self.layers.values())
+        total = sum(v[1] for v in self.layers.values())
+        return f"total: {human_size(done)}/{human_size(total)}"
+
+    def draw(self) -> None:
+        lines = [self.line(d, *v) for d, v in self.layers.items()] + [self.total_line()]
+        out = ("\x1b[1A\x1b[2K" * self.drawn) if self.drawn else ""
+        out += "".join(f"\x1b[2K{l}\n" for l in lines)
+        self.stream.write(out)
+        self.stream.flush()
+        self.drawn = len(lines)
+
+
+def cmd_pull(args) -> int:
+    from .errors import ConfigError
+    from .image import Store, refs, registry
+
+    ref = refs.parse(args.image)
+    platform = None
+    if args.platform:
+        parts = args.platform.split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ConfigError("platform", args.platform, "must be OS/ARCH or OS/ARCH/VARIANT", hint="e.g. linux/arm64")
+        platform = {"os": parts[0], "architecture": parts[1], **({"variant": parts[2]} if len(parts) == 3 else {})}
+    if not args.quiet:
+        print(f"{ref.tag or ref.digest}: Pulling from {ref.familiar_name if ref.registry != 'docker.io' else ref.repository}",
+              file=sys.stderr)
+    bars = None if args.quiet else ProgressBars()
+    img = registry.pull(Store(), args.image, insecure=args.insecure, progress=bars, platform=platform)
+    if bars is not None:
+        if not bars.tty:
+            print(bars.total_line(), file=sys.stderr)
+        print(f"Digest: {img.manifest_digest}", file=sys.stderr)
+        print(f"Status: Downloaded image for {ref}", file=sys.stderr)
+    print(f"{ref.registry}/{ref.repository}{':' + ref.tag if ref.tag else ''}{'@' + ref.digest if ref.digest else ''}")
     return 0
