@@ -174,11 +174,7 @@ class Client:
                 header_digest = r.headers.get("Docker-Content-Digest")
         except _HTTPError as e:
             if e.code == 404:
-                what = (f"repository {self.repository}" if "NAME_UNKNOWN" in e.codes
-                        else f"manifest {reference} of {self.repository}")
-                raise ImageNotFound(f"{what} not found on registry {self.registry}",
-                                    hint="check the name and tag (the registry's tag list: "
-                                         f"/v2/{self.repository}/tags/list)") from None
+                raise self._not_found(reference, e.codes) from None
             raise RegistryError(f"registry {self.registry} answered {e.code} for {self.repository}:{reference}"
                                 f"{' (' + ', '.join(e.codes) + ')' if e.codes else ''}") from None
         if len(body) > MAX_MANIFEST:
@@ -195,6 +191,26 @@ class Client:
             raise InvalidImage(f"{self.repository}:{reference} uses Docker schema 1, which minictr does not read",
                                hint="push the image again with a current tool (it will write schema 2 or OCI)")
         return body, media_type, digest
+
+    def _not_found(self, reference: str, codes: list[str]) -> ImageNotFound:
+        """Say whether the repository or only the tag is missing.
+
+        distribution answers MANIFEST_UNKNOWN for both, so we ask for the tag list too.
+        """
+        tags = None
+        if "NAME_UNKNOWN" not in codes:
+            try:
+                with self.get("tags/list") as r:
+                    tags = json.loads(r.read(1 << 20)).get("tags") or []
+            except (_HTTPError, ImageError, ValueError):
+                tags = None
+        if tags is None:
+            return ImageNotFound(f"repository {self.repository} not found on registry {self.registry}",
+                                 hint="check the image name")
+        shown = ", ".join(sorted(tags)[:10]) + (" ..." if len(tags) > 10 else "")
+        what = "manifest" if reference.startswith("sha256:") else "tag"
+        return ImageNotFound(f"{what} {reference} not found in {self.repository} on registry {self.registry}",
+                             hint=f"it has the tags: {shown}" if tags else "the repository has no tags")
 
     def blob(self, store: Store, desc: dict, progress: Progress | None = None) -> str:
         """Fetch a blob into the store unless it is there; verify digest and size."""

@@ -99,8 +99,6 @@ class FakeRegistry:
                 if "manifests" in parts:
                     i = parts.index("manifests")
                     repo, ref = "/".join(parts[2:i]), parts[i + 1]
-                    if not any(r == repo for r, _ in reg.tags):
-                        return self.error(404, "NAME_UNKNOWN")
                     digest = ref if ref.startswith("sha256:") else reg.tags.get((repo, ref))
                     if digest not in reg.manifests:
                         return self.error(404, "MANIFEST_UNKNOWN")
@@ -109,6 +107,12 @@ class FakeRegistry:
                         return self.error(404, "MANIFEST_UNKNOWN")
                     hdr = oci.sha256_digest(b"lie") if reg.lie_about_digest else digest
                     return self.send(200, body, {"Content-Type": mt, "Docker-Content-Digest": hdr})
+                if parts[-2:] == ["tags", "list"]:
+                    repo = "/".join(parts[2:-2])
+                    tags = sorted(t for r, t in reg.tags if r == repo)
+                    if not tags:
+                        return self.error(404, "NAME_UNKNOWN")
+                    return self.send(200, json.dumps({"name": repo, "tags": tags}).encode())
                 if "blobs" in parts:
                     digest = parts[-1]
                     if reg.redirect_blobs:

@@ -90,12 +90,15 @@ def test_index_picks_the_host_platform_or_the_one_asked(reg, source, tmp_path):
                       platform={"os": "linux", "architecture": "s390x"})
 
 
-@pytest.mark.parametrize("ref, match", [("nope/none:v1", "repository nope/none not found"),
-                                        ("demo/app:v9", "manifest v9 of demo/app not found")])
-def test_unknown_repo_or_tag(reg, ref, match):
+@pytest.mark.parametrize("ref, match, hint", [
+    ("nope/none:v1", "repository nope/none not found", "check the image name"),
+    ("demo/app:v9", "tag v9 not found in demo/app", "it has the tags: v1"),
+    ("demo/app@sha256:" + "0" * 64, "manifest sha256:0+ not found in demo/app", "v1")])
+def test_unknown_repo_or_tag(reg, ref, match, hint):
     store = Store()
-    with pytest.raises(ImageNotFound, match=match):
+    with pytest.raises(ImageNotFound, match=match) as e:
         registry.pull(store, f"{reg.host}/{ref}")
+    assert hint in e.value.hint
     assert_nothing_new(store)
 
 
