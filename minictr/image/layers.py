@@ -32,9 +32,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -67,6 +65,7 @@ def overlay_available() -> bool:
 
 def remove_tree(path: str | os.PathLike) -> None:
     """rm -rf that also copes with read-only directories (an image may have 0555 dirs)."""
+    import shutil
     def onerror(func, p, exc_info):
         parent = os.path.dirname(p)
         with contextlib.suppress(OSError):
@@ -182,6 +181,7 @@ def ensure_layer(store: Store, blob_digest: str, diff_id: str, *, whiteouts: str
     final = layer_dir(store, diff_id)
     if final.is_dir():
         return final
+    import tempfile
     store.ensure()
     with _layer_lock(store, final.name):
         if final.is_dir():  # another process unpacked it while we waited
