@@ -58,7 +58,7 @@ integration: venv
 	$(PY) -m pytest -q tests/integration
 
 demo: setup
-	$(PY) -m minictr run --rm busybox -- sh -c 'echo "hello from PID $$$$ in $$(hostname)"; ls /'
+	$(PY) -m minictr run --rm busybox -- sh -c 'echo "hello from PID $$$$ in $$(hostname), and / holds: $$(ls / | tr "\n" " ")"'
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

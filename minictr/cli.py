@@ -10,10 +10,11 @@ N     otherwise the container's own exit status
 128+N the container was killed by signal N
 ====  =====================================================
 
-Every subcommand area lives in its own ``cli_*.py`` module with a
-``register(subparsers)`` function, listed in ``SUBCOMMAND_MODULES``. Each
-command's function takes the parsed args and returns an exit code; errors are
-raised as ``MinictrError`` and printed here, once, as one line.
+The core commands (run, ps, rm) are here. Every other area lives in its own
+``cli_*.py`` module with a ``register(subparsers)`` function, listed in
+``SUBCOMMAND_MODULES``. Each command function takes the parsed args and
+returns an exit code; errors are raised as ``MinictrError`` and printed
+here, once, as one line.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import importlib
 import os
 import sys
+import time
 
 from . import __version__
 from .errors import MinictrError
@@ -32,14 +34,176 @@ EXIT_RUNTIME_ERROR = 125
 SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images",)
 
 
+# ---------------------------------------------------------------- run
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--help", action="help", help="show this help message and exit")
+    p.add_argument("--name", help="assign a name to the container")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
+                   help="set an environment variable (repeatable)")
+    p.add_argument("-w", "--workdir", help="working directory inside the container")
+    p.add_argument("-u", "--user", help="user[:group] or uid[:gid] to run as")
+    p.add_argument("--entrypoint", help="override the image's Entrypoint (clears its Cmd)")
+    p.add_argument("-h", "--hostname", help="container hostname (default: the short id)")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin attached")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
+    p.add_argument("--init", action="store_true", help="run a small init as PID 1 that reaps zombies and forwards signals")
+    p.add_argument("--read-only", action="store_true", help="mount the container's root read-only")
+    p.add_argument("--no-pivot", action="store_true",
+                   help="use chroot instead of pivot_root (insecure: lesson 03 shows the breakout)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    from . import cgroups
+    cgroups.add_resource_flags(p)
+    p.add_argument("image", metavar="IMAGE", help="image name, rootfs tarball (.tar, .tar.gz) or rootfs directory")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
+                   help="command to run (default: the image's Entrypoint and Cmd)")
+
+
+def require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        raise MinictrError(f"{what} needs root: namespaces, mounts and cgroups are privileged",
+                           hint="run it with sudo, or use the lab VM; `minictr doctor` explains what is missing")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import cgroups, container
+
+    require_root("minictr run")
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    cfg = container.prepare(
+        args.image, command, name=args.name, env=args.env, workdir=args.workdir, user=args.user,
+        hostname=args.hostname, entrypoint=args.entrypoint, tty=args.tty, interactive=args.interactive,
+        init=args.init, pivot=not args.no_pivot, rm=args.rm, readonly=args.read_only,
+        resources=cgroups.resources_from_args(args),
+    )
+    c = container.run(cfg)
+    st = c.state
+    if st.oom_killed:
+        limit = f" (limit {cgroups.format_bytes(cfg.resources.memory)})" if cfg.resources.memory else ""
+        print(f"container {st.name} was killed: out of memory{limit}", file=sys.stderr)
+    return st.exit_code
+
+
+# ---------------------------------------------------------------- ps
+def _ago(t: float, now: float) -> str:
+    """docker's wording: '5 seconds ago', 'About a minute ago', '3 hours ago'."""
+    return _duration(now - t) + " ago"
+
+
+def _duration(s: float) -> str:
+    s = max(0, int(s))
+    if s < 1:
+        return "Less than a second"
+    if s < 60:
+        return f"{s} second{'s' if s != 1 else ''}"
+    if s < 120:
+        return "About a minute"
+    if s < 3600:
+        return f"{s // 60} minutes"
+    if s < 7200:
+        return "About an hour"
+    if s < 172800:
+        return f"{s // 3600} hours"
+    return f"{s // 86400} days"
+
+
+def _status(st, now: float) -> str:
+    if st.status == "running":
+        return f"Up {_duration(now - st.started)}"
+    if st.status == "stopped":
+        return f"Exited ({st.exit_code}) {_ago(st.finished, now)}"
+    return st.status.capitalize()
+
+
+def _command(st, trunc: bool) -> str:
+    import shlex
+    text = " ".join(shlex.quote(a) for a in st.command)
+    if trunc and len(text) > 20:
+        text = text[:19] + "…"
+    return f'"{text}"'
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from . import container
+
+    states = container.list_containers(all=args.all)
+    if args.quiet:
+        for st in states:
+            print(st.id if args.no_trunc else st.short_id)
+        return 0
+    now = time.time()
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
+    for st in reversed(states):  # newest first, as docker
+        rows.append((st.id if args.no_trunc else st.short_id, st.image, _command(st, not args.no_trunc),
+                     _ago(st.created, now), _status(st, now), ", ".join(st.ports), st.name))
+    print(format_table(rows))
+    return 0
+
+
+def format_table(rows: list[tuple]) -> str:
+    """Columns padded to their widest cell, three spaces apart, as docker prints them."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("   ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+# ---------------------------------------------------------------- rm
+def cmd_rm(args: argparse.Namespace) -> int:
+    from . import container
+
+    container.gc()
+    failed = 0
+    for ref in args.containers:
+        try:
+            container.remove(ref, force=args.force)
+            print(ref)
+        except MinictrError as e:
+            print(f"minictr: {e}", file=sys.stderr)
+            failed = 1
+    return EXIT_RUNTIME_ERROR if failed else 0
+
+
+# ---------------------------------------------------------------- main
+class UsageError(MinictrError):
+    """A bad command line: one line, and where to read more."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is a one-line MinictrError (exit 125, as docker), not usage + exit 2."""
+
+    def error(self, message: str):
+        where = self.prog.replace("minictr", "", 1).strip()
+        raise UsageError(f"{where}: {message}" if where else message, hint=f"see `{self.prog} --help`")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="minictr",
         description="A small, real container runtime for learning how containers work.",
     )
     parser.add_argument("--version", action="version", version=f"minictr {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and setup details")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command_name", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", add_help=False, help="run a command in a new container",
+                         usage="minictr run [OPTIONS] IMAGE [COMMAND [ARG...]]",
+                         description="Run a command in a new container. Everything after IMAGE "
+                                     "belongs to the command, as in docker.")
+    add_run_flags(run)
+    run.set_defaults(func=cmd_run)
+
+    ps = sub.add_parser("ps", help="list containers")
+    ps.add_argument("-a", "--all", action="store_true", help="show all containers (default: running)")
+    ps.add_argument("-q", "--quiet", action="store_true", help="only show ids")
+    ps.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    ps.set_defaults(func=cmd_ps)
+
+    rm = sub.add_parser("rm", help="remove one or more containers")
+    rm.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    rm.add_argument("containers", nargs="+", metavar="CONTAINER", help="id, id prefix or name")
+    rm.set_defaults(func=cmd_rm)
+
     for modname in SUBCOMMAND_MODULES:
         importlib.import_module(modname).register(sub)
     return parser
@@ -47,21 +211,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    debug = "--debug" in argv[: argv.index("run") if "run" in argv else len(argv)] or \
+        bool(os.environ.get("MINICTR_DEBUG"))
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse exits 2 on bad usage; docker uses 125
-        return EXIT_RUNTIME_ERROR if e.code not in (0, None) else 0
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
-    try:
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
+        debug = debug or getattr(args, "debug", False)
         return int(args.func(args) or 0)
     except MinictrError as e:
-        if args.debug or os.environ.get("MINICTR_DEBUG"):
+        if debug:
             import traceback
             traceback.print_exc()
         print(f"minictr: {e}", file=sys.stderr)
-        return EXIT_RUNTIME_ERROR
+        return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug or an unforeseen OS error: still one line unless --debug
+        if debug:
+            raise
+        print(f"minictr: unexpected error: {type(e).__name__}: {e} (hint: rerun with --debug, "
+              "and report it if it looks like a bug)", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR

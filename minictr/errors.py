@@ -35,6 +35,7 @@ class MinictrError(Exception):
     """
 
     hint: str | None = None
+    exit_code: int = 125  # what the CLI exits with (docker: 125 = the runtime itself failed)
 
     def __init__(self, message: str, *, hint: str | None = None):
         super().__init__(message)
@@ -133,7 +134,9 @@ class ContainerSetupError(MinictrError):
     the kernel's answer where there was one.
     """
 
-    def __init__(self, stage: str, message: str, *, errno: int | None = None, hint: str | None = None):
+    def __init__(self, stage: str, message: str, *, errno: int | None = None, hint: str | None = None,
+                 exit_code: int = 125):
         self.stage = stage
         self.errno = errno
+        self.exit_code = exit_code
         super().__init__(f"container setup failed at {stage}: {message}", hint=hint)

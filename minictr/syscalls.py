@@ -99,6 +99,9 @@ class Syscalls(Protocol):
     def sethostname(self, name: str) -> None: ...
     def prctl(self, option: int, arg2: int = 0) -> int: ...
     def set_link_up(self, ifname: str) -> None: ...
+    def chdir(self, path: str) -> None: ...
+    def chroot(self, path: str) -> None: ...
+    def mknod(self, path: str, mode: int, major: int, minor: int) -> None: ...
 
 
 class LinuxSyscalls:
@@ -181,6 +184,23 @@ class LinuxSyscalls:
                 raise SyscallError("ioctl", e.errno, f"SIOCSIFFLAGS {ifname} up") from None
 
 
+    def chdir(self, path: str) -> None:
+        os.chdir(path)
+
+    def chroot(self, path: str) -> None:
+        try:
+            os.chroot(path)
+        except OSError as e:
+            raise SyscallError("chroot", e.errno, path) from None
+
+    def mknod(self, path: str, mode: int, major: int, minor: int) -> None:
+        try:
+            os.mknod(path, mode, os.makedev(major, minor))
+            os.chmod(path, mode & 0o7777)  # mknod's mode was filtered by the umask
+        except OSError as e:
+            raise SyscallError("mknod", e.errno, path) from None
+
+
 class FakeSyscalls:
     """A recording double: every call is appended to ``calls`` as ``(name, args)``.
 
@@ -210,6 +230,9 @@ class FakeSyscalls:
         self._record("prctl", option, arg2)
         return 0
     def set_link_up(self, ifname): self._record("set_link_up", ifname)
+    def chdir(self, path): self._record("chdir", path)
+    def chroot(self, path): self._record("chroot", path)
+    def mknod(self, path, mode, major, minor): self._record("mknod", path, mode, major, minor)
 
     def names(self) -> list[str]:
         """Just the call names, in order: handy in asserts."""

@@ -137,7 +137,7 @@ def build(sentinel: str | os.PathLike) -> list[Case]:
         C("symlink-relative-write-through", _tar([("sym", "evil", f"../{s}"), ("file", "evil/pwned", pw)]),
           "contain", "'..' in a symlink target stops at the root, like '/..'",
           inside=(f"{s}/pwned",)),
-        C("symlink-deep-up", _tar([("dir", "a/"), ("dir", "a/b/"), ("sym", "a/b/up", "../../../../../../.."),
+        C("symlink-deep-up", _tar([("dir", "a/"), ("dir", "a/b/"), ("sym", "a/b/up", up.rstrip("/")),
                                    ("file", f"a/b/up/{Srel}/pwned", pw)]), "contain",
           "a symlink deep in the tree that climbs many levels still stops at the root",
           inside=(f"{Srel}/pwned",)),

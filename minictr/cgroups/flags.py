@@ -1,0 +1,66 @@
+"""docker's resource flags for ``run`` (and later ``create``), turned into ``Resources``.
+
+The values are parsed here, not by argparse ``type=``, so that a bad value is
+a ``ConfigError``: one clear line and exit 125, as docker does, rather than
+argparse's usage message.
+
+See docker-run(1), "Runtime constraints on resources".
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..config import Resources
+from ..errors import ConfigError
+from . import units
+
+
+def add_resource_flags(parser) -> None:
+    """Add --memory --memory-swap --pids-limit --cpus --cpu-shares --cpuset-cpus to ``parser``."""
+    g = parser.add_argument_group("resource limits (cgroups)")
+    g.add_argument("-m", "--memory", metavar="BYTES",
+                   help="memory limit, e.g. 32m or 1g (b, k, m, g); the kernel OOM-kills above it")
+    g.add_argument("--memory-swap", metavar="BYTES",
+                   help="memory plus swap; -1 for unlimited swap (default: twice --memory)")
+    g.add_argument("--pids-limit", metavar="N", help="at most N processes and threads; -1 for unlimited")
+    g.add_argument("--cpus", metavar="N", help="CPU time, e.g. 0.5 for half a CPU")
+    g.add_argument("-c", "--cpu-shares", metavar="N", help="relative CPU weight when CPUs are busy (1024 = normal)")
+    g.add_argument("--cpuset-cpus", metavar="LIST", help="CPUs the container may use, e.g. 0 or 0-1 or 0,2")
+
+
+def resources_from_args(args, *, ncpu: int | None = None, available_cpus=None) -> Resources:
+    """The ``Resources`` asked for by the flags. Raises ``ConfigError`` for a bad value.
+
+    ``ncpu`` and ``available_cpus`` default to this machine's (tests pass their own).
+    """
+    def get(name):
+        return getattr(args, name, None)
+
+    memory = swap = None
+    if get("memory") is not None:
+        memory = units.parse_bytes(get("memory"), "--memory")
+        if memory < units.MIN_MEMORY:
+            raise ConfigError("--memory", get("memory"), "is below the 6MiB minimum",
+                              hint="a container needs a few MiB just to start; try 32m")
+    if get("memory_swap") is not None:
+        raw = str(get("memory_swap")).strip()
+        swap = -1 if raw == "-1" else units.parse_bytes(raw, "--memory-swap")
+        if memory is None:
+            raise ConfigError("--memory-swap", raw, "needs --memory as well",
+                              hint="--memory-swap is memory plus swap; set --memory too")
+        if swap != -1 and swap < memory:
+            raise ConfigError("--memory-swap", raw, "must be at least --memory (it is memory plus swap)",
+                              hint=f"use --memory-swap {get('memory')} for no swap, or -1 for unlimited")
+    pids = units.parse_pids_limit(get("pids_limit")) if get("pids_limit") is not None else None
+    if ncpu is None:
+        ncpu = os.cpu_count() or 1
+    cpus = units.parse_cpus(get("cpus"), ncpu) if get("cpus") is not None else None
+    shares = units.parse_cpu_shares(get("cpu_shares")) if get("cpu_shares") is not None else None
+    cpuset = None
+    if get("cpuset_cpus") is not None:
+        if available_cpus is None:
+            available_cpus = os.sched_getaffinity(0)
+        cpuset = units.parse_cpuset(get("cpuset_cpus"), available_cpus)
+    return Resources(memory=memory, memory_swap=swap, pids_limit=pids, cpus=cpus,
+                     cpu_shares=shares, cpuset_cpus=cpuset)

@@ -1,0 +1,163 @@
+"""A container's group in a cgroup v2 tree: one directory for every controller.
+
+The rules that matter (Documentation/admin-guide/cgroup-v2.rst):
+
+- **Controllers are enabled top-down.** A group can use a controller only if
+  its parent lists it in ``cgroup.subtree_control``; so for
+  ``<base>/minictr/<id>`` we write ``+memory +pids ...`` into the
+  ``subtree_control`` of ``<base>`` and of ``<base>/minictr``.
+- **No internal processes.** A non-root group that has processes of its own
+  cannot enable controllers for its children (the write fails with EBUSY).
+  When our own group has processes (a shell's session scope, say), we put
+  ``minictr/`` next to it, in the nearest ancestor without processes, or the
+  root, which is exempt from the rule.
+- **Files.** ``memory.max``, ``memory.swap.max`` (swap only, not memory+swap as
+  on v1), ``pids.max``, ``cpu.max`` ("QUOTA PERIOD"), ``cpu.weight``
+  (1..10000), ``cpuset.cpus``; ``memory.events`` counts ``oom_kill``;
+  ``cgroup.kill`` (Linux 5.14) kills every process in the group at once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..config import Resources
+from ..errors import ControllerMissing
+from . import units
+from .detect import V2_CONTROLLERS, Hierarchy
+from .fs import CgroupFS
+
+SIGKILL = 9
+
+
+def pick_base(fs: CgroupFS, h: Hierarchy, enable: bool) -> str:
+    """Where ``minictr/`` goes in this tree: our own group, or (when controllers
+    must be enabled and our group has processes) the nearest ancestor without."""
+    base = h.own_dir
+    if not enable:
+        return base
+    mount = os.path.normpath(h.mount)
+    while os.path.normpath(base) != mount and fs.procs(base):
+        base = os.path.dirname(os.path.normpath(base))
+    return base
+
+
+class V2Group:
+    """``<base>/minictr/<id>`` in one cgroup2 tree, with ``controllers`` enabled."""
+
+    version = 2
+
+    def __init__(self, fs: CgroupFS, hierarchy: Hierarchy, path: str, controllers: tuple[str, ...]):
+        self.fs = fs
+        self.hierarchy = hierarchy
+        self.path = path
+        self.controllers = controllers
+
+    @classmethod
+    def create(cls, fs: CgroupFS, h: Hierarchy, container_id: str, need: set[str],
+               want: tuple[str, ...] = V2_CONTROLLERS) -> "V2Group":
+        """Make the group and enable the controllers we want that the tree offers.
+
+        ``need`` are controllers the limits cannot do without: ControllerMissing
+        if the base group does not offer them.
+        """
+        wanted = [c for c in want if c in h.controllers]
+        base = pick_base(fs, h, enable=bool(wanted))
+        offered = set(fs.read(os.path.join(base, "cgroup.controllers")).split())
+        missing = sorted(need - offered)
+        if missing:
+            raise ControllerMissing(
+                f"cgroup v2 controller {', '.join(missing)} is not available in {base}",
+                hint="enable it in the parent's cgroup.subtree_control (or, with systemd, Delegate=yes)")
+        enable = [c for c in wanted if c in offered]
+        parent = os.path.join(base, "minictr")
+        path = os.path.join(parent, container_id)
+        if enable:
+            _enable(fs, base, enable)
+        fs.mkdir(parent)
+        if enable:
+            _enable(fs, parent, enable)
+        fs.mkdir(path)
+        return cls(fs, h, path, tuple(enable))
+
+    # -- limits --------------------------------------------------------
+    def apply(self, r: Resources) -> None:
+        j = os.path.join
+        has = self.controllers.__contains__  # on hybrid this tree may carry none of them
+        if r.memory is not None and has("memory"):
+            self.fs.write(j(self.path, "memory.max"), r.memory)
+            swap_file = j(self.path, "memory.swap.max")
+            # docker's --memory-swap is memory+swap; v2's knob is swap alone.
+            if r.memory_swap is None:
+                swap = r.memory  # docker's default: as much swap as memory
+            elif r.memory_swap == -1:
+                swap = "max"
+            else:
+                swap = r.memory_swap - r.memory
+            if self.fs.exists(swap_file):
+                self.fs.write(swap_file, swap)
+            elif r.memory_swap not in (None, -1, r.memory):
+                raise ControllerMissing(f"no {swap_file}: this kernel does not account swap",
+                                        hint="drop --memory-swap, or boot with swap accounting")
+        if r.pids_limit is not None and has("pids"):
+            self.fs.write(j(self.path, "pids.max"), r.pids_limit)
+        if r.cpus is not None and has("cpu"):
+            self.fs.write(j(self.path, "cpu.max"), f"{units.cpu_quota(r.cpus)} {units.CPU_PERIOD_US}")
+        if r.cpu_shares is not None and has("cpu"):
+            self.fs.write(j(self.path, "cpu.weight"), units.shares_to_weight(r.cpu_shares))
+        if r.cpuset_cpus is not None and has("cpuset"):
+            self.fs.write(j(self.path, "cpuset.cpus"), r.cpuset_cpus)
+
+    # -- tasks ---------------------------------------------------------
+    def add(self, pid: int) -> None:
+        self.fs.write(os.path.join(self.path, "cgroup.procs"), pid)
+
+    def groups(self) -> list[str]:
+        """This group and any groups the container made below it, deepest first."""
+        out = []
+        for name in self.fs.listdir(self.path):
+            out += V2Group(self.fs, self.hierarchy, os.path.join(self.path, name), ()).groups()
+        return out + [self.path]
+
+    def pids(self) -> list[int]:
+        return [p for g in self.groups() for p in self.fs.procs(g)]
+
+    def kill(self) -> None:
+        """SIGKILL every process in the group, at once where cgroup.kill exists."""
+        kill_file = os.path.join(self.path, "cgroup.kill")
+        if self.fs.exists(kill_file):
+            self.fs.write(kill_file, 1)
+            return
+        for pid in self.pids():  # before Linux 5.14: one by one
+            self.fs.signal(pid, SIGKILL)
+
+    # -- what happened -------------------------------------------------
+    def oom_killed(self) -> bool:
+        events = self.fs.read_keys(os.path.join(self.path, "memory.events"))
+        return events.get("oom_kill", 0) > 0
+
+    def stats(self) -> dict:
+        j = os.path.join
+        out: dict = {}
+        cpu = self.fs.read_keys(j(self.path, "cpu.stat"))
+        if "usage_usec" in cpu:
+            out["cpu_usage_ns"] = cpu["usage_usec"] * 1000
+        if "memory" in self.controllers:
+            usage = self.fs.read_int(j(self.path, "memory.current"), 0) or 0
+            # like docker: page cache that could be dropped at once is not "used"
+            inactive = self.fs.read_keys(j(self.path, "memory.stat")).get("inactive_file", 0)
+            out["memory_usage"] = max(0, usage - inactive)
+            out["memory_limit"] = self.fs.read_int(j(self.path, "memory.max"), None)
+        if "pids" in self.controllers:
+            out["pids"] = self.fs.read_int(j(self.path, "pids.current"), 0)
+        return out
+
+
+def _enable(fs: CgroupFS, group: str, controllers: list[str]) -> None:
+    """Add ``controllers`` to ``group``'s cgroup.subtree_control (only the missing ones)."""
+    path = os.path.join(group, "cgroup.subtree_control")
+    have = {w.lstrip("+") for w in fs.read(path).split()}
+    todo = [c for c in controllers if c not in have]
+    if todo:
+        # one write for all: "+cpu +memory +pids"
+        fs.write(path, " ".join("+" + c for c in todo))

@@ -1,0 +1,351 @@
+"""L3: a container's life: prepare, create, start, wait, kill, delete, list.
+
+These are kept apart on purpose (the OCI runtime's verbs): ``create`` builds
+the namespaces and the root and leaves the init waiting at exec; ``start``
+lets it exec; ``wait`` reaps it; ``delete`` removes what is left. ``run`` is
+just all of them in a row, which is what ``minictr run`` does::
+
+    cfg = prepare("busybox", ["echo", "hi"], rm=True)
+    with Container.create(cfg) as c:     # namespaces, mounts, pivot_root; waits at exec
+        c.start()                        # exec: the command is running now, as PID 1
+        code = c.wait()                  # its exit status (128+N for signal N)
+
+Nothing may leak. The container's mounts live in its own mount namespace
+and vanish with it. What lives on the host (the cgroup, the state file, the
+container's storage) is removed by ``wait``/``delete``, and by ``gc()`` when
+the supervising process was killed before it could.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+
+from . import process, state
+from .config import ContainerConfig, Resources, Rootfs, command_line, merge_env, validate_name
+from .errors import ImageNotFound, InvalidTransition
+from .names import random_name
+from .syscalls import Syscalls, linux
+
+
+def _store_root() -> str:
+    from .image import store_root
+    return str(store_root())
+
+
+def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: str | None = None,
+            user: str | None = None, hostname: str | None = None, entrypoint: str | None = None,
+            tty: bool = False, interactive: bool = False, init: bool = False, pivot: bool = True,
+            rm: bool = False, resources: Resources | None = None, readonly: bool = False) -> ContainerConfig:
+    """Resolve the image, make the container's root, and return a validated config.
+
+    ``image`` is an image in the store (``busybox``), a rootfs tarball
+    (``.tar``, ``.tar.gz``) or a rootfs directory (used in place, as runc does).
+    """
+    container_id = os.urandom(32).hex()
+    if name is None:
+        name = random_name({s.name for s in state.list_states()})
+    else:
+        validate_name(name)
+        state.check_name_free(name)
+    bundle = os.path.join(_store_root(), "containers", container_id)
+    image_config: dict = {}
+    try:
+        if os.path.isdir(image):
+            root = Rootfs(path=os.path.abspath(image), readonly=readonly)
+        elif os.path.isfile(image):
+            from .tarball import extract
+            os.makedirs(os.path.join(bundle, "rootfs"), mode=0o700)
+            extract(image, os.path.join(bundle, "rootfs"))
+            root = Rootfs(path=os.path.join(bundle, "rootfs"), readonly=readonly)
+        elif "/" in image and (image.endswith((".tar", ".tar.gz", ".tgz")) or image.startswith((".", "/"))):
+            raise ImageNotFound(f"no such file: {image}", hint="check the path to the rootfs tarball")
+        else:
+            from . import image as images
+            store = images.Store()
+            img = store.lookup(image)
+            image_config = img.config or {}
+            os.makedirs(bundle, mode=0o700)
+            root = images.prepare_rootfs(store, img, bundle)
+            if readonly:
+                root = Rootfs(root.path, root.lowers, root.upper, root.work, readonly=True)
+        argv = command_line(image_config.get("Entrypoint"), image_config.get("Cmd"), list(args), entrypoint)
+        cfg = ContainerConfig(
+            id=container_id, name=name, image=image, rootfs=root, args=argv,
+            env=merge_env(image_config.get("Env") or [], list(env)),
+            cwd=workdir or image_config.get("WorkingDir") or "/",
+            user=user if user is not None else (image_config.get("User") or None),
+            hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
+            pivot=pivot, auto_remove=rm, resources=resources or Resources(),
+            labels=tuple(sorted((image_config.get("Labels") or {}).items())),
+        )
+        return cfg.validate()
+    except BaseException:
+        shutil.rmtree(bundle, ignore_errors=True)
+        raise
+
+
+def bundle_of(cfg: ContainerConfig) -> str:
+    """The container's own storage directory, when it has one."""
+    candidate = os.path.join(_store_root(), "containers", cfg.id)
+    return candidate if os.path.isdir(candidate) else ""
+
+
+class Container:
+    """One container, from create to delete. Use ``Container.create(cfg)``."""
+
+    def __init__(self, cfg: ContainerConfig, st: state.State, sys: Syscalls):
+        self.config = cfg
+        self.state = st
+        self.sys = sys
+        self.init: process.Init | None = None
+        self.cgroup = None
+
+    @property
+    def pid(self) -> int:
+        return self.state.pid
+
+    @property
+    def id(self) -> str:
+        return self.state.id
+
+    @property
+    def name(self) -> str:
+        return self.state.name
+
+    @classmethod
+    def create(cls, cfg: ContainerConfig, sys: Syscalls | None = None) -> "Container":
+        """Fork the init, build the container around it, and stop just before exec."""
+        sys = sys or linux()
+        st = state.State(id=cfg.id, name=cfg.name, image=cfg.image, command=list(cfg.args),
+                         auto_remove=cfg.auto_remove, bundle=bundle_of(cfg),
+                         labels=dict(cfg.labels), config=_config_dict(cfg))
+        st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
+        st.save()
+        c = cls(cfg, st, sys)
+        try:
+            c.cgroup = _cgroup_create(cfg)
+            c.init = process.spawn(cfg, sys, _cgroupfs_view(c.cgroup, cfg))
+            st.pid, st.pid_start = c.init.pid, state.process_start(c.init.pid) or 0
+            if c.cgroup is not None:
+                c.cgroup.add(c.init.pid)
+            c.init.setup()
+        except BaseException:
+            c._abort()
+            raise
+        st.status = "created"
+        st.save()
+        return c
+
+    def start(self) -> None:
+        if self.state.status != "created" or self.init is None:
+            raise InvalidTransition(f"container {self.name} is {self.state.status}, not created")
+        try:
+            self.init.start()
+        except BaseException:
+            self._finish(self._reap())
+            raise
+        self.state.status = "running"
+        self.state.started = time.time()
+        self.state.save()
+
+    @property
+    def pty_master(self) -> int | None:
+        return self.init.pty_master if self.init else None
+
+    def kill(self, sig: int = signal.SIGTERM) -> None:
+        if self.state.status in ("created", "running") and self.pid:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait(self, timeout: float | None = None, wait_status: int | None = None) -> int:
+        """Reap the container's init and record how it ended. Returns its exit status."""
+        if self.state.status == "stopped":
+            return self.state.exit_code
+        if wait_status is None:
+            wait_status = self._reap(timeout)
+        self._finish(wait_status)
+        return self.state.exit_code
+
+    def _reap(self, timeout: float | None = None) -> int:
+        if timeout is None:
+            return os.waitpid(self.pid, 0)[1]
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"container {self.name} still running after {timeout}s")
+            time.sleep(0.01)
+
+    def _finish(self, wait_status: int) -> None:
+        st = self.state
+        st.exit_code = process.exit_status(wait_status)
+        st.finished = time.time()
+        if self.cgroup is not None:
+            st.oom_killed = bool(self.cgroup.oom_killed())
+            self.cgroup.destroy()
+            self.cgroup = None
+        st.status = "stopped"
+        if os.path.isdir(os.path.dirname(st.path())):  # `rm -f` from elsewhere may have removed us
+            st.save()
+
+    def delete(self, force: bool = False) -> None:
+        """Remove everything the container left on the host."""
+        if self.state.status in ("created", "running"):
+            if not force:
+                raise InvalidTransition(f"container {self.name} is {self.state.status}",
+                                        hint=f"stop it first, or use `minictr rm -f {self.name}`")
+            self.kill(signal.SIGKILL)
+            self.wait(timeout=10)
+        _remove_leftovers(self.state)
+
+    def _abort(self) -> None:
+        """create() failed half-way: undo what was done."""
+        if self.init is not None:
+            try:
+                os.kill(self.init.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.init.pid, 0)
+            self.init.channel.close()
+        if self.cgroup is not None:
+            self.cgroup.destroy()
+            self.cgroup = None
+        _remove_leftovers(self.state)
+
+    def __enter__(self) -> "Container":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.delete(force=True)
+
+
+def _config_dict(cfg: ContainerConfig) -> dict:
+    import dataclasses
+    d = dataclasses.asdict(cfg)
+    d["namespaces"] = sorted(cfg.namespaces)
+    return d
+
+
+def _cgroup_create(cfg: ContainerConfig):
+    from . import cgroups
+    return cgroups.create(cfg.id, cfg.resources)
+
+
+def _cgroupfs_view(mgr, cfg: ContainerConfig) -> tuple:
+    """The host's cgroup hierarchies, as the plain data ``rootfs.plan`` mounts inside.
+
+    Only with a cgroup namespace: without one, the container would see the host's whole tree.
+    """
+    if mgr is None or "cgroup" not in cfg.namespaces:
+        return ()
+    out = []
+    for h in mgr.layout.hierarchies:
+        sub = os.path.relpath(h.mount, mgr.layout.root)
+        if h.version == 2:
+            out.append((sub, "cgroup2", None))
+        elif h.controllers:
+            out.append((sub, "cgroup", ",".join(h.controllers)))
+    return tuple(out)
+
+
+def _destroy_cgroup(container_id: str) -> None:
+    from . import cgroups
+    mgr = cgroups.open(container_id)
+    if mgr is not None:
+        mgr.destroy()
+
+
+def _remove_leftovers(st: state.State) -> None:
+    _destroy_cgroup(st.id)
+    if st.bundle:
+        shutil.rmtree(st.bundle, ignore_errors=True)
+    st.remove()
+
+
+def run(cfg: ContainerConfig, sys: Syscalls | None = None) -> Container:
+    """What ``minictr run`` does: create, start, forward signals, wait, clean up.
+
+    Returns the stopped container; its ``state`` has ``exit_code`` and ``oom_killed``.
+    """
+    c = Container.create(cfg, sys)
+    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+    old = {sig: signal.signal(sig, lambda signum, _f: c.kill(signum)) for sig in forwarded}
+    try:
+        c.start()
+        status = None
+        if cfg.tty:
+            from .tty import relay
+            status = relay(c.pty_master, c.pid)
+        c.wait(wait_status=status)
+        return c
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if c.state.status != "stopped":  # an exception on the way: never leave it running
+            c.kill(signal.SIGKILL)
+            c.wait()
+        if cfg.auto_remove:
+            _remove_leftovers(c.state)
+
+
+def gc() -> list[str]:
+    """Finish containers whose supervisor died (a SIGKILLed CLI): returns their ids.
+
+    A container is orphaned when neither its init nor the process that
+    supervised it is alive. Its cgroup is removed and it is marked stopped;
+    an ``--rm`` container is removed entirely.
+    """
+    done = []
+    for st in state.list_states():
+        if st.status == "stopped" or st.is_alive():
+            continue
+        sup_alive = state.process_start(st.supervisor_pid) == st.supervisor_start if st.supervisor_pid else False
+        if sup_alive:
+            continue
+        _destroy_cgroup(st.id)
+        if st.auto_remove:
+            _remove_leftovers(st)
+        else:
+            st.status, st.finished = "stopped", st.finished or time.time()
+            if st.exit_code is None:
+                st.exit_code = 137 if st.pid else 125
+            st.save()
+        done.append(st.id)
+    return done
+
+
+def remove(ref: str, force: bool = False) -> state.State:
+    st = state.load(ref)
+    if st.status in ("created", "running") and st.is_alive():
+        if not force:
+            raise InvalidTransition(f"container {st.name} is running",
+                                    hint=f"stop it first, or use `minictr rm -f {st.name}`")
+        os.kill(st.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while st.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    _remove_leftovers(st)
+    return st
+
+
+def inspect(ref: str) -> dict:
+    """The container's state as docker-ish JSON data."""
+    import dataclasses
+    st = state.load(ref)
+    d = dataclasses.asdict(st)
+    d["alive"] = st.is_alive()
+    return d
+
+
+def list_containers(all: bool = False) -> list[state.State]:
+    gc()
+    states = state.list_states()
+    return states if all else [s for s in states if s.status in ("created", "running")]
+

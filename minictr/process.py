@@ -1,0 +1,318 @@
+"""L2: the container's init process, and how its parent talks to it.
+
+A container is just a process. This module forks it, and the child turns
+itself into the container step by step: new namespaces, a hostname, ``lo``
+up, the mount plan, pivot_root, the user, then exec of the command.
+
+Parent and child talk over a ``SOCK_SEQPACKET`` socket pair, one JSON
+message per packet. The child's end is close-on-exec, so a successful exec
+*is* the last message: the parent reads end-of-file. A failure is a
+structured error naming the stage, the call and the errno, never a bare
+exit status 1::
+
+    parent (supervisor)                        child: the container's init, PID 1
+    -------------------                        ----------------------------------
+    socketpair(SEQPACKET)
+    unshare(CLONE_NEWPID); fork()  ─────────►  prctl(PR_SET_PDEATHSIG, SIGKILL)
+    setns(own pid ns)  (undo for later forks)  wait for "go"
+    put the child in its cgroup
+    send {"go"}  ──────────────────────────►  unshare(mnt uts ipc net cgroup)
+                                               sethostname, lo up, mounts, pivot_root
+                                               [-t: open a pty, pass its master over the socket]
+                 ◄──────────────────────────  {"ready"}  or  {"error", stage, call, errno}
+    status: created
+    send {"start"}  ───────────────────────►  user, workdir, stdio, execve(command)
+                 ◄──────────────────────────  end-of-file (exec closed the socket)
+    status: running                            or {"error", stage: "exec", errno}, exit 126/127
+    waitpid(child)
+
+Why the cgroup is joined before ``unshare(CLONE_NEWCGROUP)``: a cgroup
+namespace is rooted at the cgroup the process is in *when it unshares*, so the
+container sees its own cgroup as ``/``.
+
+Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7),
+prctl(2) (PR_SET_PDEATHSIG), unix(7) (SOCK_SEQPACKET, SCM_RIGHTS), pty(7).
+"""
+
+from __future__ import annotations
+
+import errno as errno_mod
+import fcntl
+import json
+import os
+import signal
+import socket
+import termios
+
+# Everything the child needs must be imported here, at the top: after
+# pivot_root the host's files (and so Python's own modules) are out of reach.
+from . import namespaces, rootfs
+from .config import ContainerConfig
+from .errors import ContainerSetupError, MinictrError
+from .syscalls import PR_SET_PDEATHSIG, CloneFlags, Syscalls
+from .users import resolve_user
+
+#: The child exits with these when it could not exec, as docker's runtime does.
+EXIT_SETUP_FAILED, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND = 125, 126, 127
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Channel:
+    """One end of the parent<->child socket: JSON messages, optionally with file descriptors."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def send(self, kind: str, fds: list[int] = (), **fields) -> None:
+        data = json.dumps({"type": kind, **fields}).encode()
+        try:
+            socket.send_fds(self.sock, [data], list(fds))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the other side is gone; its absence is noticed by recv or waitpid
+
+    def recv(self) -> tuple[dict | None, list[int]]:
+        """The next message and any fds with it; ``(None, [])`` at end-of-file."""
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 4)
+        except ConnectionResetError:
+            return None, []
+        if not data:
+            return None, []
+        return json.loads(data), fds
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Init:
+    """The parent's handle on a forked container init."""
+
+    def __init__(self, pid: int, channel: Channel):
+        self.pid = pid
+        self.channel = channel
+        self.pty_master: int | None = None
+
+    def setup(self) -> None:
+        """Let the child build the container; return when it waits at exec."""
+        self.channel.send("go")
+        msg, fds = self.channel.recv()
+        self._raise_if_error(msg, expected="ready")
+        if fds:
+            self.pty_master = fds[0]
+
+    def start(self) -> None:
+        """Let the child exec the command; return once exec has happened."""
+        self.channel.send("start")
+        msg, _ = self.channel.recv()
+        self.channel.close()
+        if msg is not None:
+            self._raise_if_error(msg, expected=None)
+
+    def _raise_if_error(self, msg: dict | None, expected: str | None) -> None:
+        if msg is None:
+            raise ContainerSetupError("init", "the container's init exited before it was ready")
+        if msg["type"] == "error":
+            raise ContainerSetupError(msg["stage"], msg["message"], errno=msg.get("errno"),
+                                      hint=msg.get("hint"), exit_code=msg.get("exit_code", EXIT_SETUP_FAILED))
+        if msg["type"] != expected:
+            raise ContainerSetupError("init", f"unexpected message {msg!r}")
+
+
+def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = ()) -> Init:
+    """Fork the container's init. It waits for ``Init.setup()`` before it does anything.
+
+    ``cgroupfs`` is what ``rootfs.plan`` mounts at /sys/fs/cgroup (see there).
+    """
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = _fork(sys, new_pid_ns="pid" in config.namespaces)
+    if pid == 0:  # the child: never returns into the caller's code
+        code = EXIT_SETUP_FAILED
+        try:
+            parent_sock.close()
+            code = _child(config, Channel(child_sock), sys, cgroupfs)
+        finally:
+            os._exit(code)
+    child_sock.close()
+    return Init(pid, Channel(parent_sock))
+
+
+def _fork(sys: Syscalls, new_pid_ns: bool) -> int:
+    if not new_pid_ns:
+        return os.fork()
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        # Why: unshare(CLONE_NEWPID) does not move the caller. It sets where
+        # the caller's *next child* is born: PID 1 of a new namespace. So the
+        # supervisor stays the container init's real parent and can waitpid()
+        # it directly. Right after the fork we set pid_for_children back, so
+        # that later forks of this process (a notebook kernel, say) are normal.
+        sys.unshare(CloneFlags.NEWPID)
+        pid = os.fork()
+        if pid != 0:
+            sys.setns(own, CloneFlags.NEWPID)
+        return pid
+    finally:
+        os.close(own)
+
+
+def _error_message(stage: str, exc: BaseException) -> dict:
+    if isinstance(exc, MinictrError):
+        message, hint = exc.message, exc.hint
+    else:
+        message, hint = str(exc), None
+    return {"stage": stage, "message": message, "hint": hint,
+            "errno": getattr(exc, "errno", None)}
+
+
+def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = ()) -> int:
+    """Everything the container's init does before exec. Returns an exit code on failure."""
+    stage = "init"
+    try:
+        # If the supervisor dies (even by SIGKILL), the kernel kills us, and
+        # with PID 1 gone, the kernel kills the whole PID namespace.
+        sys.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        msg, _ = ch.recv()
+        if msg is None:  # the parent died before saying go
+            return EXIT_SETUP_FAILED
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+
+        stage = "namespaces"
+        flags = namespaces.flags_for(cfg.namespaces - {"pid", "user"})
+        if flags:
+            sys.unshare(flags)
+        if "uts" in cfg.namespaces:
+            stage = "hostname"
+            sys.sethostname(cfg.hostname)
+        if "net" in cfg.namespaces:
+            stage = "network"
+            sys.set_link_up("lo")
+
+        stage = "mounts"
+        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs), sys)
+        stage = "pivot_root" if cfg.pivot else "chroot"
+        (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(sys, cfg.rootfs.path)
+
+        fds = []
+        if cfg.tty:
+            stage = "pty"
+            # Opened after pivot_root, so the pty lives in the container's own
+            # devpts (it is /dev/pts/0 inside); its master goes to the parent.
+            master, slave = os.openpty()
+            fds = [master]
+        ch.send("ready", fds=fds)
+        if cfg.tty:
+            os.close(master)
+
+        msg, _ = ch.recv()
+        if msg is None:
+            return EXIT_SETUP_FAILED
+
+        stage = "user"
+        user = resolve_user(cfg.user, "/")
+        env = _environment(cfg, user)
+
+        stage = "workdir"
+        os.makedirs(cfg.cwd, exist_ok=True)  # docker creates a missing WorkingDir, owned by root
+        os.chdir(cfg.cwd)
+
+        stage = "stdio"
+        if cfg.tty:
+            os.setsid()  # a new session, so the pty can become our controlling terminal
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            for fd in (0, 1, 2):
+                os.dup2(slave, fd)
+            os.close(slave)
+        elif not cfg.interactive:
+            devnull = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.close(devnull)
+
+        stage = "user"
+        os.setgroups(list(user.groups))
+        os.setgid(user.gid)
+        os.setuid(user.uid)
+
+        # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored
+        # across execve, so give the command the defaults a shell would.
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_DFL)
+
+        if cfg.init:
+            return _init_and_exec(cfg, ch, env)
+        stage = "exec"
+        _exec(cfg.args, env)
+    except BaseException as exc:  # the child must report *anything*, and never unwind into the caller
+        report = _error_message(stage, exc)
+        report["exit_code"] = getattr(exc, "exit_code", EXIT_SETUP_FAILED)
+        ch.send("error", **report)
+        return report["exit_code"]
+    return EXIT_SETUP_FAILED  # not reached: exec replaced us
+
+
+def _exec(args: tuple[str, ...], env: dict[str, str]) -> None:
+    try:
+        os.execvpe(args[0], list(args), env)
+    except OSError as e:
+        if e.errno == errno_mod.ENOENT:
+            raise _ExecFailed(f'exec "{args[0]}": executable file not found in $PATH', e.errno,
+                              EXIT_NOT_FOUND) from None
+        raise _ExecFailed(f'exec "{args[0]}": {e.strerror}', e.errno, EXIT_CANNOT_INVOKE) from None
+
+
+class _ExecFailed(Exception):
+    def __init__(self, message: str, err: int, exit_code: int):
+        super().__init__(message)
+        self.errno = err
+        self.exit_code = exit_code
+
+
+def _environment(cfg: ContainerConfig, user) -> dict[str, str]:
+    env = dict(item.split("=", 1) for item in cfg.env)
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.setdefault("HOSTNAME", cfg.hostname)
+    env.setdefault("HOME", user.home or "/")
+    if cfg.tty:
+        env.setdefault("TERM", "xterm")
+    return env
+
+
+def _init_and_exec(cfg: ContainerConfig, ch: Channel, env: dict[str, str]) -> int:
+    """``--init``: stay as PID 1, reap every zombie, forward signals to the command.
+
+    A PID 1 gets no default signal actions (a SIGTERM without a handler is
+    ignored) and inherits every orphan in the namespace. Most programs are not
+    written for that job; this loop is.
+    """
+    child = os.fork()
+    if child == 0:
+        try:
+            _exec(cfg.args, env)
+        except _ExecFailed as e:
+            ch.send("error", stage="exec", message=str(e), errno=e.errno, exit_code=e.exit_code, hint=None)
+            os._exit(e.exit_code)
+        os._exit(EXIT_SETUP_FAILED)
+    ch.close()  # only the command's exec (or its error) may end the parent's wait
+
+    def forward(signum, _frame):
+        os.kill(child, signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                signal.SIGUSR2, signal.SIGWINCH):
+        signal.signal(sig, forward)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 0
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code
+
+
+def exit_status(wait_status: int) -> int:
+    """A wait status as a shell shows it: the exit code, or 128+N for death by signal N."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return code if code >= 0 else 128 - code
+

@@ -1,0 +1,195 @@
+"""L1: what the container sees mounted, as a plan (data), and the short loop that applies it.
+
+Building the mounts is split in two, as bubblewrap does it:
+
+1. ``plan(rootfs)`` returns a list of steps (``Mount``, ``Device``, ``Symlink``)
+   with every path, flag and option spelled out. It touches nothing, so a
+   test compares it as data and a lesson prints it.
+2. ``apply(plan, sys)`` walks the list and makes each step happen, through a
+   ``Syscalls`` object (real, or a recording fake).
+
+Then ``pivot_into`` (or ``chroot_into`` for the lesson that shows why chroot is
+not enough) makes the prepared directory the new ``/``.
+
+All of this runs inside the container's own, new mount namespace, so none of
+these mounts is ever seen by the host, and all of them vanish with the
+container's last process.
+
+Man pages: mount(2), mount_namespaces(7), pivot_root(2), umount2(2), chroot(2),
+proc(5), sysfs(5), pts(4), tmpfs(5), overlayfs (Documentation/filesystems/overlayfs.rst).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+from .config import Rootfs
+from .syscalls import MountFlags as MS
+from .syscalls import Syscalls, UmountFlags
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One mount(2) call. ``target`` is a path on the host side of the new root."""
+
+    source: str | None
+    target: str
+    fstype: str | None = None
+    flags: int = 0
+    data: str | None = None
+    mkdir: bool = True  # create the target directory first
+
+
+@dataclass(frozen=True)
+class Device:
+    """A character device node in the container's fresh /dev."""
+
+    path: str
+    major: int
+    minor: int
+    mode: int = 0o666
+
+
+@dataclass(frozen=True)
+class Symlink:
+    path: str
+    target: str
+
+
+Step = Mount | Device | Symlink
+
+#: The devices every container gets (the OCI runtime spec's default list).
+DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
+                   ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+
+
+def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = ()) -> list[Step]:
+    """Every step that turns ``rootfs.path`` into a container root, in order.
+
+    ``cgroupfs`` lists the host's cgroup hierarchies as ``(dir under
+    /sys/fs/cgroup, fstype, options)``, e.g. ``("memory", "cgroup", "memory")``
+    on v1 or ``(".", "cgroup2", None)`` on pure v2. They are mounted read-only;
+    in the container's cgroup namespace each one shows the container's own
+    group as its root.
+    """
+    r = rootfs.path.rstrip("/") or "/"
+    nosuid_nodev_noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC
+    steps: list[Step] = [
+        # Why: on systemd hosts "/" is a *shared* mount, so anything we mount
+        # would propagate back to the host, and pivot_root(2) refuses to work
+        # (EINVAL) when the new root's parent is shared. Make every mount in
+        # our new namespace private first.
+        Mount(None, "/", None, MS.REC | MS.PRIVATE, mkdir=False),
+    ]
+    if rootfs.is_overlay:
+        # The image layers (read-only, shared by every container of the image)
+        # under the container's own writable upper dir.
+        data = f"lowerdir={':'.join(rootfs.lowers)},upperdir={rootfs.upper},workdir={rootfs.work}"
+        steps.append(Mount("overlay", r, "overlay", 0, data))
+    else:
+        # Why: pivot_root needs new_root to be a mount point. Binding the
+        # directory onto itself makes it one.
+        steps.append(Mount(r, r, None, MS.BIND | MS.REC, mkdir=False))
+    steps += [
+        Mount("proc", f"{r}/proc", "proc", nosuid_nodev_noexec),
+        Mount("tmpfs", f"{r}/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k"),
+    ]
+    steps += [Device(f"{r}/dev/{name}", major, minor) for name, major, minor in DEFAULT_DEVICES]
+    steps += [
+        # A devpts of our own ("newinstance"): the container's ptys are numbered
+        # from 0 and the host's are invisible. /dev/ptmx must point into it.
+        Mount("devpts", f"{r}/dev/pts", "devpts", MS.NOSUID | MS.NOEXEC,
+              "newinstance,ptmxmode=0666,mode=0620"),
+        Symlink(f"{r}/dev/ptmx", "pts/ptmx"),
+        Symlink(f"{r}/dev/fd", "/proc/self/fd"),
+        Symlink(f"{r}/dev/stdin", "/proc/self/fd/0"),
+        Symlink(f"{r}/dev/stdout", "/proc/self/fd/1"),
+        Symlink(f"{r}/dev/stderr", "/proc/self/fd/2"),
+        Mount("shm", f"{r}/dev/shm", "tmpfs", nosuid_nodev_noexec, "mode=1777,size=65536k"),
+        Mount("mqueue", f"{r}/dev/mqueue", "mqueue", nosuid_nodev_noexec),
+        # sysfs shows the network devices of the mounting process's network
+        # namespace; read-only so that the container cannot tune the host's kernel.
+        Mount("sysfs", f"{r}/sys", "sysfs", nosuid_nodev_noexec | MS.RDONLY),
+    ]
+    steps += _cgroup_steps(f"{r}/sys/fs/cgroup", cgroupfs)
+    if rootfs.readonly:
+        steps.append(Mount(r, r, None, MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir=False))
+    return steps
+
+
+def _cgroup_steps(base: str, cgroupfs) -> list[Step]:
+    ro = MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY
+    if not cgroupfs:
+        return []
+    if len(cgroupfs) == 1 and cgroupfs[0][0] == ".":  # pure v2: one tree, right at /sys/fs/cgroup
+        return [Mount("cgroup2", base, "cgroup2", ro, mkdir=False)]
+    # v1 or hybrid: a small tmpfs to hold one directory per hierarchy (as runc does).
+    steps: list[Step] = [Mount("tmpfs", base, "tmpfs", MS.NOSUID | MS.NODEV | MS.NOEXEC, "mode=755", mkdir=False)]
+    for sub, fstype, options in cgroupfs:
+        steps.append(Mount("cgroup", f"{base}/{sub}", fstype, ro, options))
+        if options and "," in options:  # co-mounted "cpu,cpuacct": also reachable as cpu and cpuacct
+            steps += [Symlink(f"{base}/{name}", sub) for name in options.split(",") if name != sub]
+    # Now that the mount points exist, make the holder read-only too.
+    steps.append(Mount(None, base, None, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, mkdir=False))
+    return steps
+
+
+def apply(steps: list[Step], sys: Syscalls) -> None:
+    """Make every step happen, in order. Raises ``SyscallError`` naming the step that failed."""
+    for step in steps:
+        if isinstance(step, Mount):
+            if step.mkdir:
+                os.makedirs(step.target, exist_ok=True)
+            sys.mount(step.source, step.target, step.fstype, step.flags, step.data)
+        elif isinstance(step, Device):
+            _replace(step.path)
+            # Why mknod and not a bind mount of the host's node: we are real
+            # root here, and a fresh node cannot be used to reach anything but
+            # the device itself. (In a user namespace mknod is refused; runc
+            # then bind-mounts the host's nodes instead.)
+            sys.mknod(step.path, stat.S_IFCHR | step.mode, step.major, step.minor)
+        elif isinstance(step, Symlink):
+            _replace(step.path)
+            os.symlink(step.target, step.path)
+
+
+def _replace(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def pivot_into(sys: Syscalls, new_root: str) -> None:
+    """Make ``new_root`` the root of this mount namespace and drop the old one.
+
+    The sequence, as runc does it:
+
+    1. ``chdir(new_root)``
+    2. ``pivot_root(".", ".")``: the new root goes to ``/`` and the old root is
+       stacked on top of it, at the same place. No put_old directory is needed,
+       so it works on a read-only root too.
+    3. ``umount2(".", MNT_DETACH)``: unmount the old root that sits on top.
+       Lazily, because processes may still hold files open in it.
+    4. ``chdir("/")``: so that our working directory is in the new root.
+
+    After this, no path leads back to the host's files: the old root is not
+    mounted anywhere in this namespace.
+    """
+    sys.chdir(new_root)
+    sys.pivot_root(".", ".")
+    sys.umount2(".", UmountFlags.DETACH)
+    sys.chdir("/")
+
+
+def chroot_into(sys: Syscalls, new_root: str) -> None:
+    """The old way: only this process's idea of ``/`` changes.
+
+    The host's root stays mounted in the namespace, so a root process can
+    climb out again (lesson 03 shows how). Kept for teaching: ``run --no-pivot``.
+    """
+    sys.chdir(new_root)
+    sys.chroot(".")
+    sys.chdir("/")

@@ -1,0 +1,76 @@
+"""Fixtures for tests on real containers: a private store and runtime dir, a busybox rootfs,
+and a check after every test that nothing leaked (state, mounts, processes)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def static_busybox() -> str:
+    for path in ("/bin/busybox", "/usr/bin/busybox"):
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                head = f.read(4096)
+            if b"/lib64/ld-linux" not in head and b"/lib/ld-" not in head:  # no ELF interpreter
+                return path
+    raise RuntimeError("no static busybox on this machine: `make setup` installs busybox-static")
+
+
+@pytest.fixture(scope="session")
+def rootfs_dir(tmp_path_factory) -> str:
+    """A busybox root filesystem as a plain directory (used in place, as runc uses a bundle)."""
+    root = tmp_path_factory.mktemp("rootfs")
+    root.chmod(0o755)  # pytest makes 0700 dirs; a real image root is 0755, or non-root users cannot enter it
+    (root / "bin").mkdir()
+    (root / "etc").mkdir()
+    shutil.copy(static_busybox(), root / "bin" / "busybox")
+    applets = subprocess.run([str(root / "bin" / "busybox"), "--list"], capture_output=True, text=True).stdout
+    for applet in applets.split():
+        if applet != "busybox":
+            (root / "bin" / applet).symlink_to("busybox")
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\nnobody:x:65534:\n")
+    return str(root)
+
+
+class Minictr:
+    """Runs ``python -m minictr`` with a private store and runtime dir."""
+
+    def __init__(self, tmp: Path):
+        self.env = dict(os.environ, MINICTR_ROOT=str(tmp / "store"), MINICTR_RUNTIME_DIR=str(tmp / "run"))
+        self.tmp = tmp
+
+    def argv(self, *args) -> list[str]:
+        return [sys.executable, "-m", "minictr", *args]
+
+    def __call__(self, *args, timeout=60, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args), env=self.env, capture_output=True, text=True,
+                              timeout=timeout, **kw)
+
+    def popen(self, *args, **kw) -> subprocess.Popen:
+        return subprocess.Popen(self.argv(*args), env=self.env, **kw)
+
+    def states(self) -> list[str]:
+        run = self.tmp / "run"
+        return sorted(os.listdir(run)) if run.exists() else []
+
+
+def _mounts_mentioning(text: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line for line in f if text in line]
+
+
+@pytest.fixture
+def mc(tmp_path) -> Minictr:
+    m = Minictr(tmp_path)
+    yield m
+    # Whatever the test did, remove its containers, then check nothing was left behind.
+    leftover = m("ps", "-aq", "--no-trunc").stdout.split()
+    if leftover:
+        m("rm", "-f", *leftover)
+    assert m.states() == [], "state left behind"
+    assert _mounts_mentioning(str(tmp_path)) == [], "mounts left behind"

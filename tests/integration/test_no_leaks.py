@@ -1,0 +1,59 @@
+"""50 runs, including failing ones and SIGKILLed CLIs, leave nothing behind:
+no state, no container storage, no mounts, no cgroups, no processes."""
+
+import json
+import os
+import signal
+import time
+
+from minictr import cgroups
+from minictr.state import process_start
+
+
+def running_state(mc, name, timeout=10) -> dict:
+    """The state file of the container called ``name``, once it runs."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for cid in mc.states():
+            try:
+                with open(mc.tmp / "run" / cid / "state.json") as f:
+                    st = json.load(f)
+            except (OSError, ValueError):
+                continue
+            if st["name"] == name and st["status"] == "running":
+                return st
+        time.sleep(0.02)
+    raise AssertionError(f"{name} never started")
+
+
+def test_fifty_runs_leave_nothing(mc, rootfs_dir, tmp_path):
+    killed = []
+    for i in range(50):
+        kind = i % 5
+        if kind == 0:
+            assert mc("run", "--rm", rootfs_dir, "true").returncode == 0
+        elif kind == 1:
+            assert mc("run", "--rm", rootfs_dir, "nosuchcommand").returncode == 127
+        elif kind == 2:
+            assert mc("run", "--rm", "busybox", "sh", "-c", "exit 7").returncode == 7
+        elif kind == 3:  # the CLI is SIGKILLed while its container runs
+            p = mc.popen("run", "--rm", "--name", f"k{i}", rootfs_dir, "sleep", "60")
+            killed.append(running_state(mc, f"k{i}"))
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        else:  # not --rm: stays listed until removed
+            assert mc("run", "--name", f"keep{i}", rootfs_dir, "true").returncode == 0
+            assert f"keep{i}" in mc("ps", "-a").stdout
+            assert mc("rm", f"keep{i}").returncode == 0
+
+    mc("ps", "-a")  # garbage-collects what the killed CLIs left
+    assert mc.states() == []
+    store = tmp_path / "store" / "containers"
+    assert not store.exists() or os.listdir(store) == []
+    for st in killed:
+        # PR_SET_PDEATHSIG killed the init with its CLI: gone, or a zombie the host's PID 1 has not reaped.
+        deadline = time.time() + 5
+        while process_start(st["pid"]) == st["pid_start"] and time.time() < deadline:
+            time.sleep(0.05)
+        assert process_start(st["pid"]) != st["pid_start"]
+    assert not {st["id"] for st in killed} & set(cgroups.leftovers()), "cgroups left behind"

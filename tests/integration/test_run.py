@@ -1,0 +1,180 @@
+"""`minictr run` on real namespaces: what the container sees, exit codes, signals, a pty."""
+
+import os
+import pty
+import select
+import signal
+import socket
+import time
+
+import pytest
+
+
+def test_command_is_pid_1_with_its_own_hostname(mc, rootfs_dir):
+    r = mc("run", "--rm", rootfs_dir, "sh", "-c", "echo $$; hostname")
+    assert r.returncode == 0, r.stderr
+    pid, hostname = r.stdout.split()
+    assert pid == "1"
+    assert hostname != socket.gethostname() and len(hostname) == 12
+
+
+def test_hostname_flag(mc, rootfs_dir):
+    assert mc("run", "--rm", "-h", "box", rootfs_dir, "hostname").stdout == "box\n"
+
+
+def test_proc_shows_only_the_containers_processes(mc, rootfs_dir):
+    r = mc("run", "--rm", rootfs_dir, "sh", "-c", "ls -d /proc/[0-9]*")
+    pids = sorted(int(p.rsplit("/", 1)[1]) for p in r.stdout.split())
+    assert pids[0] == 1 and len(pids) <= 3, r.stdout  # sh, ls (and maybe a subshell)
+
+
+def test_only_loopback_and_it_is_up(mc, rootfs_dir):
+    r = mc("run", "--rm", rootfs_dir, "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok")
+    lines = r.stdout.split()
+    assert lines[0] == "lo" and lines[-1] == "ping-ok", r.stdout + r.stderr
+    assert "eth0" not in r.stdout
+
+
+def test_host_paths_are_invisible(mc, rootfs_dir, tmp_path):
+    secret = tmp_path / "host-secret"
+    secret.write_text("host only")
+    r = mc("run", "--rm", rootfs_dir, "sh", "-c", f"test -e {secret} && echo visible || echo invisible; ls /")
+    lines = r.stdout.split()
+    assert lines[0] == "invisible"
+    # The root holds what the rootfs holds (plus the mount points the runtime made), nothing of the host's.
+    assert set(lines[1:]) <= set(os.listdir(rootfs_dir)) | {"dev", "proc", "sys"}
+    assert "tmp" not in lines[1:] or os.path.isdir(os.path.join(rootfs_dir, "tmp"))
+
+
+def test_container_mounts_never_reach_the_host(mc, rootfs_dir):
+    r = mc("run", "--rm", rootfs_dir, "sh", "-c", "mkdir -p /mnt/t && mount -t tmpfs minictr-test-tmpfs /mnt/t && grep -c minictr-test-tmpfs /proc/mounts")
+    assert r.stdout.strip() == "1", r.stderr
+    with open("/proc/self/mountinfo") as f:
+        assert "minictr-test-tmpfs" not in f.read()
+
+
+def test_dev_is_fresh_and_has_the_usual_nodes(mc, rootfs_dir):
+    r = mc("run", "--rm", rootfs_dir, "sh", "-c", "ls /dev; echo x > /dev/null && head -c4 /dev/zero | wc -c")
+    names = set(r.stdout.split())
+    assert {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue", "ptmx"} <= names
+    assert "sda" not in names and "vda" not in names
+    assert r.stdout.split()[-1] == "4"
+
+
+def test_sys_is_read_only(mc, rootfs_dir):
+    r = mc("run", "--rm", rootfs_dir, "sh", "-c", "touch /sys/x 2>&1; echo rc=$?")
+    assert "Read-only file system" in r.stdout and "rc=1" in r.stdout
+
+
+def test_env_workdir_user(mc, rootfs_dir):
+    r = mc("run", "--rm", "-e", "GREETING=hi", "-w", "/work/dir", "-u", "nobody", rootfs_dir,
+           "sh", "-c", "echo $GREETING; pwd; id -u; id -g")
+    assert r.stdout.split() == ["hi", "/work/dir", "65534", "65534"], r.stderr
+
+
+@pytest.mark.parametrize("cmd,code", [(["sh", "-c", "exit 3"], 3), (["true"], 0), (["false"], 1),
+                                      (["nosuchcommand"], 127), (["/etc/passwd"], 126)])
+def test_exit_codes(mc, rootfs_dir, cmd, code):
+    r = mc("run", "--rm", rootfs_dir, *cmd)
+    assert r.returncode == code, r.stderr
+    if code in (126, 127):
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_death_by_signal_is_128_plus_n(mc, rootfs_dir):
+    # With --init, sh is not PID 1, so it can be killed from inside.
+    r = mc("run", "--rm", "--init", rootfs_dir, "sh", "-c", "kill -KILL $$")
+    assert r.returncode == 137
+
+
+def test_init_reaps_orphans(mc, rootfs_dir):
+    script = "sh -c 'sleep 0.2 &' ; sleep 0.5; ps -o stat,comm | grep -c '^Z' || true"
+    r = mc("run", "--rm", "--init", rootfs_dir, "sh", "-c", script)
+    assert r.stdout.strip() == "0", r.stdout
+
+
+def test_unknown_image_is_a_one_line_error(mc):
+    r = mc("run", "--rm", "/no/such/rootfs.tar")
+    assert r.returncode == 125
+    assert r.stderr.startswith("minictr: ") and r.stderr.count("\n") == 1 and "hint" in r.stderr
+
+
+def wait_running(mc, name, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if name in mc("ps").stdout:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never started")
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 42), (signal.SIGINT, 43)])
+def test_signals_to_the_cli_reach_the_container(mc, rootfs_dir, sig, code):
+    p = mc.popen("run", "--rm", "--name", "sig", rootfs_dir, "sh", "-c",
+                 "trap 'exit 42' TERM; trap 'exit 43' INT; while :; do sleep 0.05; done")
+    wait_running(mc, "sig")
+    p.send_signal(sig)
+    assert p.wait(timeout=10) == code
+
+
+def test_a_killed_cli_leaves_nothing_after_gc(mc, rootfs_dir):
+    p = mc.popen("run", "--name", "doomed", rootfs_dir, "sleep", "60")
+    wait_running(mc, "doomed")
+    p.kill()
+    p.wait()
+    # The container's init had PR_SET_PDEATHSIG: it dies with its supervisor.
+    out = mc("ps", "-a").stdout
+    assert "doomed" in out and "Exited (137)" in out
+    assert mc("rm", "doomed").returncode == 0
+
+
+def read_until(fd, needle: bytes, timeout=10) -> bytes:
+    buf = b""
+    deadline = time.time() + timeout
+    while needle not in buf:
+        if time.time() > deadline:
+            raise AssertionError(f"never saw {needle!r} in {buf!r}")
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                buf += os.read(fd, 4096)
+            except OSError:
+                break
+    return buf
+
+
+def test_interactive_tty_shell_with_job_control(mc, rootfs_dir):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(mc.argv()[0], mc.argv("run", "--rm", "-it", rootfs_dir, "sh"), mc.env)
+    try:
+        out = read_until(fd, b"# ")
+        assert b"job control turned off" not in out
+        os.write(fd, b"tty\n")
+        assert b"/dev/pts/0" in read_until(fd, b"/dev/pts/")
+        os.write(fd, b"echo $((6*7))\n")
+        read_until(fd, b"42")
+        os.write(fd, b"sleep 30\n")
+        time.sleep(0.3)
+        os.write(fd, b"\x03")  # Ctrl-C: the container's line discipline signals its foreground job
+        os.write(fd, b"echo back-$((1+1))\n")
+        read_until(fd, b"back-2", timeout=5)
+        os.write(fd, b"exit 5\n")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 5
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+
+
+def test_the_container_sees_its_own_cgroup_read_only(mc):
+    r = mc("run", "--rm", "--memory", "64m", "--pids-limit", "50", "busybox", "sh", "-c",
+           "cat /proc/self/cgroup | grep -v ':/$' | wc -l; "
+           "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; "
+           "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; "
+           "touch /sys/fs/cgroup/x 2>/dev/null || echo read-only")
+    lines = r.stdout.split()
+    assert lines == ["0", "67108864", "50", "read-only"], r.stdout + r.stderr

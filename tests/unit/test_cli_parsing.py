@@ -1,0 +1,56 @@
+"""The command line: docker's argument rules, one-line errors, exit 125."""
+
+import pytest
+
+from minictr import cli
+
+
+def parse(*argv):
+    return cli.build_parser().parse_args(list(argv))
+
+
+def test_everything_after_the_image_belongs_to_the_command():
+    a = parse("run", "--rm", "busybox", "ls", "-l", "--rm")
+    assert a.image == "busybox" and a.command == ["ls", "-l", "--rm"] and a.rm
+
+
+def test_a_double_dash_before_the_command_is_accepted():
+    a = parse("run", "busybox", "--", "echo", "hi")
+    assert a.command in (["--", "echo", "hi"], ["echo", "hi"])  # cmd_run strips a leading --
+
+
+def test_docker_flag_names():
+    a = parse("run", "-it", "-e", "A=1", "-e", "B=2", "-w", "/w", "-u", "nobody", "-h", "box",
+              "--name", "web", "--init", "--entrypoint", "/bin/sh", "busybox")
+    assert (a.interactive, a.tty, a.env, a.workdir, a.user, a.hostname, a.name, a.init, a.entrypoint) == \
+        (True, True, ["A=1", "B=2"], "/w", "nobody", "box", "web", True, "/bin/sh")
+
+
+def test_unknown_flag_is_one_line_and_125(capsys):
+    assert cli.main(["run", "--bogus", "busybox"]) == 125
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--bogus" in err and "--help" in err
+
+
+def test_missing_image_is_125(capsys):
+    assert cli.main(["run"]) == 125
+    assert "IMAGE" in capsys.readouterr().err
+
+
+def test_help_exits_zero(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--help"])
+    assert e.value.code == 0
+    assert "--memory" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seconds,text", [(0.2, "Less than a second"), (1, "1 second"), (5, "5 seconds"),
+                                          (90, "About a minute"), (600, "10 minutes"),
+                                          (4000, "About an hour"), (7300, "2 hours"), (3 * 86400, "3 days")])
+def test_durations_read_like_docker(seconds, text):
+    assert cli._duration(seconds) == text
+
+
+def test_table_columns_line_up():
+    out = cli.format_table([("A", "BBBB"), ("long value", "x")]).splitlines()
+    assert out[0].index("BBBB") == out[1].index("x")

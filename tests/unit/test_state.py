@@ -1,0 +1,64 @@
+import os
+import time
+
+import pytest
+
+from minictr import state
+from minictr.errors import AlreadyExists, NotFound
+
+
+@pytest.fixture(autouse=True)
+def runtime(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
+
+
+def make(cid, name):
+    st = state.State(id=cid, name=name, image="busybox", command=["sh"])
+    st.save()
+    return st
+
+
+def test_save_and_find_by_id_prefix_and_name():
+    a = make("ab" + "0" * 62, "alpha")
+    make("cd" + "0" * 62, "beta")
+    assert state.load("alpha").id == a.id
+    assert state.load("ab00").id == a.id
+    assert state.load(a.id).name == "alpha"
+    with pytest.raises(NotFound, match="no such container"):
+        state.load("gamma")
+
+
+def test_ambiguous_prefix_is_an_error():
+    make("abc1" + "0" * 60, "x")
+    make("abc2" + "0" * 60, "y")
+    with pytest.raises(NotFound, match="ambiguous"):
+        state.load("abc")
+    with pytest.raises(NotFound, match="no such container"):
+        state.load("ab")  # under three characters is never taken as a prefix
+
+
+def test_names_are_unique():
+    make("1" * 64, "web")
+    with pytest.raises(AlreadyExists, match="already in use"):
+        state.check_name_free("web")
+
+
+def test_a_zombie_counts_as_dead():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        deadline = time.time() + 5
+        while state.process_start(pid) is not None and time.time() < deadline:
+            time.sleep(0.01)
+        assert state.process_start(pid) is None  # exited but not reaped yet: a zombie
+    finally:
+        os.waitpid(pid, 0)
+
+
+def test_a_live_process_has_a_start_time():
+    st = state.State(id="2" * 64, name="me", image="-", command=[], pid=os.getpid(),
+                     pid_start=state.process_start(os.getpid()))
+    assert st.is_alive()
+    st.pid_start += 1  # a recycled PID has another start time
+    assert not st.is_alive()
