@@ -166,6 +166,30 @@ def test_load_podman_oci_archive(built, tmp_path):
     check_multi(img, tmp_path)
 
 
+INSIDE = "pwd; id; echo A=$A B=$B; ls /data; cat /data/dir2file; echo; ls /data/replaced"
+INSIDE_OUT = ("/data\nuid=1000(learner) gid=1000(learner) groups=10(wheel),100(users),1000(learner)\n"
+              "A=1 B=two words\ndir2file\nkeep\nreplaced\nnow a file\nnew\n")
+
+
+def check_runs(mc, ref):
+    """In a real container: Entrypoint + Cmd, WorkingDir, the named User, Env and the layer's whiteouts."""
+    r = mc("run", "--rm", ref)
+    assert (r.returncode, r.stdout) == (0, "entry from cmd\n"), r.stderr
+    r = mc("run", "--rm", ref, "other", "args")                       # args replace Cmd only
+    assert r.stdout == "entry other args\n"
+    r = mc("run", "--rm", "--entrypoint", "sh", ref, "-c", INSIDE)   # --entrypoint clears Cmd
+    assert (r.returncode, r.stdout) == (0, INSIDE_OUT), r.stderr
+    r = mc("run", "--rm", "-u", "root", "-w", "/", "-e", "A=over", "--entrypoint", "sh", ref,
+           "-c", "pwd; id -u; echo $A")
+    assert r.stdout == "/\n0\nover\n"
+
+
+def test_buildah_image_runs_in_a_container(built, mc):
+    r = mc("load", "-i", str(built["docker"]))
+    assert r.stdout == "Loaded image: localhost/multi:1\n", r.stderr
+    check_runs(mc, "localhost/multi:1")
+
+
 def test_load_an_oci_layout_dir_from_skopeo(built, tmp_path):
     d = tmp_path / "layout"
     built["tools"].skopeo("copy", "-q", f"oci-archive:{built['oci']}", f"oci:{d}:localhost/multi:1")
@@ -242,7 +266,7 @@ http:
 
 
 @pytest.mark.parametrize("fmt, manifest_type", [("oci", oci.OCI_MANIFEST), ("v2s2", oci.DOCKER_MANIFEST)])
-def test_pull_from_docker_registry(docker_registry, built, tmp_path, fmt, manifest_type, capsys):
+def test_pull_from_docker_registry_and_run(docker_registry, built, tmp_path, fmt, manifest_type, capsys, mc):
     tools = built["tools"]
     ref = f"{docker_registry}/demo/multi:{fmt}"
     tools.skopeo("copy", "-q", "--dest-tls-verify=false", "--format", fmt,
@@ -256,6 +280,7 @@ def test_pull_from_docker_registry(docker_registry, built, tmp_path, fmt, manife
     # the same files and config as the image buildah made
     img.names = ["localhost/multi:1"]
     check_multi(img, tmp_path)
+    check_runs(mc, ref)
 
 
 def test_pull_busybox_pushed_from_the_minictr_store(docker_registry, tmp_path, capsys):
