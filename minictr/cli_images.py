@@ -153,15 +153,76 @@ def cmd_images(args) -> int:
     return 0
 
 
+def _containers() -> list:
+    """Every container's state (the core's state module; none in an images-only checkout)."""
+    try:
+        from . import state
+    except ImportError:
+        return []
+    return state.list_states()
+
+
+def layers_in_use(states: list) -> set[str]:
+    """Layer dir names that containers have as overlay lowerdirs: gc must keep them."""
+    import os
+    used = set()
+    for st in states:
+        for lower in ((st.config or {}).get("rootfs") or {}).get("lowers") or ():
+            used.add(os.path.basename(lower))
+    return used
+
+
+def containers_using(store, img, states: list) -> list:
+    """Containers made from ``img``: its layers are their lowerdirs, or their image ref resolves to it."""
+    from .image.layers import layer_dir
+    mine = {layer_dir(store, d).name for d in img.diff_ids}
+    users = []
+    for st in states:
+        lowers = ((st.config or {}).get("rootfs") or {}).get("lowers") or ()
+        if lowers:
+            import os
+            if {os.path.basename(l) for l in lowers if not l.endswith("/empty")} == mine:
+                users.append(st)
+        else:
+            try:
+                found = store.find(st.image)
+            except Exception:  # a tarball path, or a ref that no longer parses
+                found = None
+            if found is not None and found.manifest_digest == img.manifest_digest:
+                users.append(st)
+    return users
+
+
+def _name_of(ref: str) -> str | None:
+    from .image import refs
+    try:
+        return refs.parse(ref).name
+    except ValueError:
+        return None
+
+
 def cmd_rmi(args) -> int:
-    from .errors import ImageError
+    from .errors import ImageError, ImageNotFound
     from .image import Store
 
     store = Store()
+    states = _containers()
+    keep = layers_in_use(states)
     failed: list[ImageError] = []
     for ref in args.images:
         try:
-            for line in store.remove(ref, force=args.force):
+            img = store.find(ref)
+            if img is None:
+                raise ImageNotFound(f"image {ref!r} not found in the store at {store.root}",
+                                    hint="see `minictr images`")
+            users = containers_using(store, img, states)
+            # docker: dropping one of several names is always fine; the last name or the id is not
+            untag_only = len(img.names) > 1 and _name_of(ref) in img.names
+            if users and not args.force and not untag_only:
+                st = users[0]
+                raise ImageError(f"image {ref!r} is used by container {st.name} ({st.short_id}, {st.status})",
+                                 hint="remove the container first (`minictr rm`), or force with `minictr rmi -f`")
+            for line in store.remove(ref, force=args.force, keep_layers=keep):
                 print(line)
         except ImageError as e:  # go on with the others, as docker does
             if failed:
@@ -353,6 +414,7 @@ def cmd_prune(args) -> int:
     from .image import Store
 
     store = Store()
+    keep = layers_in_use(_containers())
 
     def count() -> tuple[int, int]:
         return tuple(len(list(d.iterdir())) if d.is_dir() else 0 for d in (store.blobs_dir, store.layers_dir))
@@ -361,10 +423,10 @@ def cmd_prune(args) -> int:
     images = 0
     for img in store.images():
         if not img.names:
-            for line in store.remove(img.manifest_digest, force=True):
+            for line in store.remove(img.manifest_digest, force=True, keep_layers=keep):
                 print(line)
             images += 1
-    store.gc()
+    store.gc(keep_layers=keep)
     after = count()
     print(f"removed {images} unnamed images, {before[0] - after[0]} blobs, {before[1] - after[1]} unpacked layers")
     return 0

@@ -495,11 +495,13 @@ class Store:
                                  "or `minictr import ROOTFS.tar NAME`")
 
     # -- removing ------------------------------------------------------
-    def remove(self, ref: str, *, force: bool = False) -> list[str]:
+    def remove(self, ref: str, *, force: bool = False, keep_layers: "set[str] | frozenset[str]" = frozenset()) -> list[str]:
         """``docker rmi``: untag a name, or delete an image by id. Returns what was done, as lines.
 
         By id, an image with several names needs ``force``. The image's blobs
-        and unpacked layers are removed once nothing refers to them.
+        and unpacked layers are removed once nothing refers to them;
+        ``keep_layers`` (layer dir names) are kept anyway, because a
+        container still has them as its lowerdirs.
         """
         img = self.find(ref)
         if img is None:
@@ -527,7 +529,7 @@ class Store:
                     done.append(f"Deleted: {img.id}")
             index["manifests"] = keep
             self._write_index(index)
-        self.gc()
+        self.gc(keep_layers=keep_layers)
         return done
 
     def _referenced_blobs(self) -> set[str]:
@@ -547,8 +549,11 @@ class Store:
             out.update(img.diff_ids)
         return out
 
-    def gc(self) -> dict:
-        """Remove blobs and unpacked layers no image refers to, and stale temp files."""
+    def gc(self, keep_layers: "set[str] | frozenset[str]" = frozenset()) -> dict:
+        """Remove blobs and unpacked layers no image refers to, and stale temp files.
+
+        ``keep_layers``: names of layer dirs still used by containers (see ``cli_images``).
+        """
         removed = {"blobs": 0, "layers": 0, "tmp": 0}
         if not self.root.is_dir():
             return removed
@@ -559,7 +564,7 @@ class Store:
                     if "sha256:" + p.name not in keep:
                         p.unlink(missing_ok=True)
                         removed["blobs"] += 1
-            keep_layers = {d.split(":", 1)[1] for d in self.referenced_diff_ids()}
+            keep_layers = {d.split(":", 1)[1] for d in self.referenced_diff_ids()} | set(keep_layers)
             if self.layers_dir.is_dir():
                 from .layers import remove_tree
                 for p in self.layers_dir.iterdir():

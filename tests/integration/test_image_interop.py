@@ -307,3 +307,22 @@ def test_pull_errors_from_a_real_registry(docker_registry, tmp_path, capsys):
         assert what in err and err.strip().splitlines()[-1].startswith("minictr: ")
     assert "it has the tags: there" in err
     assert Store().images() == []
+
+
+def test_rmi_refuses_an_image_a_container_uses_and_keeps_its_layers(mc, tmp_path):
+    """A stopped container keeps its image (docker's rule); -f untags it but its lowerdirs stay."""
+    r = mc("run", "--name", "keeper", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    r = mc("rmi", "busybox")
+    assert r.returncode == 125 and "used by container keeper" in r.stderr
+    r = mc("rmi", "-f", "busybox")
+    assert r.returncode == 0 and "Untagged: busybox:latest" in r.stdout
+    assert mc("images", "-q").stdout == ""
+    layers = tmp_path / "store" / "layers"
+    st = json.loads(next((tmp_path / "run").glob("*/state.json")).read_text())
+    for lower in st["config"]["rootfs"]["lowers"]:
+        assert os.path.isdir(lower) and os.path.dirname(lower) == str(layers)
+    assert mc("rm", "keeper").returncode == 0
+    r = mc("image", "prune")
+    assert r.returncode == 0 and "1 unpacked layers" in r.stdout
+    assert [p.name for p in layers.iterdir() if not p.name.startswith(".")] == []

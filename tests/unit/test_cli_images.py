@@ -142,3 +142,22 @@ def test_bad_import_changes(bad):
     from minictr.errors import ConfigError
     with pytest.raises(ConfigError):
         parse_changes([bad])
+
+
+def test_containers_using_and_layers_in_use(tmp_path):
+    from types import SimpleNamespace
+
+    from minictr.cli_images import containers_using, layers_in_use
+    from minictr.image.layers import layer_dir
+
+    store = Store()
+    a = add_image(store, [{"a": "1"}, {"b": "2"}], name="a:1")
+    b = add_image(store, [{"c": "3"}], name="b:1")
+    lowers = [str(layer_dir(store, d)) for d in reversed(a.diff_ids)]
+    on_overlay = SimpleNamespace(name="x", image="a:1", config={"rootfs": {"lowers": lowers}})
+    copied = SimpleNamespace(name="y", image="b:1", config={"rootfs": {"lowers": []}})
+    from_tar = SimpleNamespace(name="z", image="/tmp/rootfs.tar", config={})
+    states = [on_overlay, copied, from_tar]
+    assert containers_using(store, a, states) == [on_overlay]
+    assert containers_using(store, b, states) == [copied]
+    assert layers_in_use(states) == {d[7:] for d in a.diff_ids}
