@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("save", help="write images to an oci-archive tarball")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout, if it is not a terminal)")
+    p.add_argument("--format", choices=("oci-archive", "docker-archive"), default="oci-archive",
+                   help="oci-archive (default; podman load, skopeo) or docker-archive (docker load)")
     p.set_defaults(func=cmd_save)
 
     p = sub.add_parser("inspect", help="low-level JSON about containers or images")
@@ -322,13 +324,13 @@ def cmd_save(args) -> int:
     from .image import Store, archive
 
     if args.output and args.output != "-":
-        archive.save(Store(), args.images, args.output)
+        archive.save(Store(), args.images, args.output, format=args.format)
         return 0
     if sys.stdout.isatty():
         raise ConfigError("output", "a terminal", "refusing to write a tarball to a terminal",
                           hint="use -o FILE or redirect stdout")
     sys.stdout.flush()
-    archive.save(Store(), args.images, sys.stdout.buffer)
+    archive.save(Store(), args.images, sys.stdout.buffer, format=args.format)
     sys.stdout.buffer.flush()
     return 0
 

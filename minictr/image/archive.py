@@ -301,13 +301,21 @@ def import_rootfs(store: Store, path: str | os.PathLike, name: str | None = None
 
 # --- save -------------------------------------------------------------------
 
-def save(store: Store, images: Iterable[str], out: str | os.PathLike | BinaryIO) -> list[Image]:
-    """Write the images as one oci-archive (an OCI layout in a tar), names kept in ref.name.
+def save(store: Store, images: Iterable[str], out: str | os.PathLike | BinaryIO, *,
+         format: str = "oci-archive") -> list[Image]:
+    """Write the images as one archive: ``oci-archive`` (default) or ``docker-archive``.
 
+    oci-archive: an OCI layout in a tar, names kept in ref.name; ``podman
+    load`` (one image per archive), ``skopeo`` (``oci-archive:FILE``) and
+    ``minictr load`` read it. docker-archive: what ``docker save`` writes, for
+    ``docker load`` (also older dockers, which do not read OCI archives).
     ``out`` is a path (written to a temp file beside it, then renamed) or a
-    binary stream. ``podman load``, ``skopeo`` (``oci-archive:FILE``) and
-    ``minictr load`` read it.
+    binary stream.
     """
+    if format == "docker-archive":
+        return _save_docker(store, [store.lookup(r) for r in images], out)
+    if format != "oci-archive":
+        raise ValueError(f"format must be oci-archive or docker-archive, not {format!r}")
     imgs = [store.lookup(r) for r in images]
     entries, blobs = [], []
     for img in imgs:
@@ -349,9 +357,15 @@ def save(store: Store, images: Iterable[str], out: str | os.PathLike | BinaryIO)
                 with open(p, "rb") as bf:
                     tar.addfile(ti, bf)
 
+    _write_out(out, write)
+    return imgs
+
+
+def _write_out(out: str | os.PathLike | BinaryIO, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write`` on a stream, or on a temp file beside the path that is renamed when complete."""
     if not isinstance(out, (str, os.PathLike)):
         write(out)
-        return imgs
+        return
     out = Path(out)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     try:
@@ -362,4 +376,48 @@ def save(store: Store, images: Iterable[str], out: str | os.PathLike | BinaryIO)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _save_docker(store: Store, imgs: list[Image], out) -> list[Image]:
+    """docker-archive: manifest.json, <config hex>.json, <diff id hex>/layer.tar (uncompressed)."""
+    from .layers import DiffIdReader
+
+    manifest, layers_done = [], set()
+
+    def write(f: BinaryIO) -> None:
+        mtime = int(time.time())
+        with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            def add_bytes(name: str, data: bytes) -> None:
+                ti = tarfile.TarInfo(name)
+                ti.size, ti.mode, ti.mtime = len(data), 0o644, mtime
+                tar.addfile(ti, io.BytesIO(data))
+
+            for img in imgs:
+                layer_names = []
+                for desc, diff_id in zip(img.layers, img.diff_ids):
+                    name = f"{diff_id[7:]}/layer.tar"
+                    layer_names.append(name)
+                    if name in layers_done:
+                        continue
+                    layers_done.add(name)
+                    # docker wants the plain tar, whose size we learn by unpacking it to a temp file
+                    with tempfile.TemporaryFile(dir=store.tmp_dir) as plain:
+                        with DiffIdReader(store.blob_path(desc["digest"])) as r:
+                            for chunk in iter(lambda: r.read(1 << 20), b""):
+                                plain.write(chunk)
+                            got = r.finish()
+                        if got != diff_id:
+                            raise InvalidImage(f"layer {desc['digest']} unpacks to {got}, not {diff_id}")
+                        ti = tarfile.TarInfo(name)
+                        ti.size, ti.mode, ti.mtime = plain.tell(), 0o644, mtime
+                        plain.seek(0)
+                        tar.addfile(ti, plain)
+                cfg_name = f"{img.id[7:]}.json"
+                add_bytes(cfg_name, store.read_blob(img.id))
+                tags = [img.ref] if img.ref in img.names else list(img.names)
+                manifest.append({"Config": cfg_name, "RepoTags": tags, "Layers": layer_names})
+            add_bytes("manifest.json", json.dumps(manifest).encode())
+
+    store.ensure()
+    _write_out(out, write)
     return imgs

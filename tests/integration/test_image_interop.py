@@ -212,6 +212,12 @@ def test_minictr_save_is_read_by_skopeo_and_podman(built, tmp_path, capsys):
     assert "Loaded image: localhost/multi:1" in tools.podman("load", "-i", str(out))
     pinfo = json.loads(tools.podman("image", "inspect", "localhost/multi:1"))[0]
     assert pinfo["Config"]["Entrypoint"] == ["/bin/echo", "entry"] and pinfo["Id"] == img.id[7:]
+    # a docker-archive with two images, which podman loads in one go
+    out3 = tmp_path / "two.tar"
+    assert cli.main(["save", "--format", "docker-archive", "-o", str(out3), "localhost/multi:1", "busybox"]) == 0
+    loaded = tools.podman("load", "-i", str(out3))
+    assert "localhost/multi:1" in loaded and "busybox:latest" in loaded
+    tools.podman("rmi", "-f", "localhost/multi:1", "docker.io/library/busybox:latest")
     # the default busybox too, named as docker would name it
     out2 = tmp_path / "bb.tar"
     assert cli.main(["save", "-o", str(out2), "busybox"]) == 0

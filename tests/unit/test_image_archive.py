@@ -217,3 +217,22 @@ def test_import_refuses_what_is_not_a_tar(tmp_path):
     with pytest.raises(ImageNotFound):
         archive.import_rootfs(store, tmp_path / "nope.tar", "x:1")
     assert store.images() == []
+
+
+def test_save_docker_archive_round_trips_several_images(tmp_path):
+    src = Store(tmp_path / "src")
+    a = add_image(src, [{"shared": "s"}, {"a": "1"}], name="a:1", config={"Cmd": ["a"]})
+    b = add_image(src, [{"shared": "s"}], name="b:2")
+    out = tmp_path / "d.tar"
+    archive.save(src, ["a:1", "b:2"], out, format="docker-archive")
+    with tarfile.open(out) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        names = tar.getnames()
+        first_layer = tar.extractfile(manifest[0]["Layers"][0]).read()
+    assert [m["RepoTags"] for m in manifest] == [["a:1"], ["b:2"]]
+    assert names.count(manifest[0]["Layers"][0]) == 1                    # a shared layer is written once
+    assert oci.sha256_digest(first_layer) == a.diff_ids[0]               # plain tar: digest == diff id
+    got = archive.load(Store(), out)
+    assert [(i.names, i.id, i.diff_ids) for i in got] == [(["a:1"], a.id, a.diff_ids), (["b:2"], b.id, b.diff_ids)]
+    with pytest.raises(ValueError):
+        archive.save(src, ["a:1"], tmp_path / "x.tar", format="zip")
