@@ -179,13 +179,20 @@ class Store:
 
     def ensure(self) -> "Store":
         """Create the layout if it is missing (idempotent)."""
-        for d in (self.blobs_dir, self.layers_dir, self.tmp_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        if not (self.root / "oci-layout").exists():
-            self._atomic_write(self.root / "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-        if not self.index_path.exists():
-            self._atomic_write(self.index_path, oci.canonical_json(self._empty_index()))
+        try:
+            for d in (self.blobs_dir, self.layers_dir, self.tmp_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            if not (self.root / "oci-layout").exists():
+                self._atomic_write(self.root / "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+            if not self.index_path.exists():
+                self._atomic_write(self.index_path, oci.canonical_json(self._empty_index()))
+        except OSError as e:
+            raise self._unwritable(e) from None
         return self
+
+    def _unwritable(self, e: OSError) -> ImageError:
+        return ImageError(f"cannot write the image store at {self.root}: {e.strerror or e}",
+                          hint="run as root (sudo), or point MINICTR_ROOT at a directory you own")
 
     @staticmethod
     def _empty_index() -> dict:
@@ -199,8 +206,11 @@ class Store:
         index.json (one would lose the other's entry). The lock goes away
         with the process, so a crash never leaves the store locked.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise self._unwritable(e) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -353,8 +363,11 @@ class Store:
     def read_index(self) -> dict:
         try:
             data = self.index_path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no store yet: no images
             return self._empty_index()
+        except PermissionError as e:
+            raise ImageError(f"cannot read the image store at {self.root}: {e.strerror}",
+                             hint="run as root (sudo), or point MINICTR_ROOT at a directory you own") from None
         index = oci.parse_json(data, f"{self.index_path}")
         index.setdefault("manifests", [])
         return index
