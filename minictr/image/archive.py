@@ -367,7 +367,11 @@ def _write_out(out: str | os.PathLike | BinaryIO, write: Callable[[BinaryIO], No
         write(out)
         return
     out = Path(out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    except OSError as e:
+        raise ImageError(f"cannot write {out}: {e.strerror or e}",
+                         hint="choose a file in a directory you can write to") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -236,3 +236,11 @@ def test_save_docker_archive_round_trips_several_images(tmp_path):
     assert [(i.names, i.id, i.diff_ids) for i in got] == [(["a:1"], a.id, a.diff_ids), (["b:2"], b.id, b.diff_ids)]
     with pytest.raises(ValueError):
         archive.save(src, ["a:1"], tmp_path / "x.tar", format="zip")
+
+
+def test_save_into_a_missing_directory_is_a_clean_error(tmp_path):
+    from minictr.errors import ImageError
+    src = Store(tmp_path / "src")
+    add_image(src, [{"a": "1"}], name="a:1")
+    with pytest.raises(ImageError, match="cannot write .*nodir/x.tar"):
+        archive.save(src, ["a:1"], tmp_path / "nodir" / "x.tar")
