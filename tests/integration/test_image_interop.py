@@ -332,3 +332,17 @@ def test_rmi_refuses_an_image_a_container_uses_and_keeps_its_layers(mc, tmp_path
     r = mc("image", "prune")
     assert r.returncode == 0 and "1 unpacked layers" in r.stdout
     assert [p.name for p in layers.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_inspect_tries_the_container_then_the_image(mc):
+    assert mc("run", "--name", "busybox", "busybox", "true").returncode == 0  # a container named like the image
+    r = mc("inspect", "busybox")
+    [c] = json.loads(r.stdout)
+    assert c["name"] == "busybox" and c["status"] == "stopped" and c["exit_code"] == 0
+    [i] = json.loads(mc("inspect", "--type", "image", "busybox").stdout)
+    assert i["RepoTags"] == ["busybox:latest"] and i["Config"]["Cmd"] == ["sh"]
+    both = json.loads(mc("inspect", c["id"][:12], i["Id"]).stdout)
+    assert [both[0].get("name"), both[1].get("RepoTags")] == ["busybox", ["busybox:latest"]]
+    r = mc("inspect", "--type", "container", "nothere")
+    assert r.returncode == 125 and "no such container 'nothere'" in r.stderr
+    assert mc("rm", "busybox").returncode == 0
