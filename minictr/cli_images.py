@@ -164,13 +164,22 @@ def _containers() -> list:
     return state.list_states()
 
 
-def layers_in_use(states: list) -> set[str]:
-    """Layer dir names that containers have as overlay lowerdirs: gc must keep them."""
+def _lowers_in(store, st) -> set[str]:
+    """The names of this store's layer dirs that a container has as lowerdirs (another store's do not count)."""
     import os
-    used = set()
+    base = os.path.realpath(store.layers_dir)
+    out = set()
+    for lower in ((st.config or {}).get("rootfs") or {}).get("lowers") or ():
+        if os.path.dirname(os.path.realpath(lower)) == base:
+            out.add(os.path.basename(lower))
+    return out
+
+
+def layers_in_use(store, states: list) -> set[str]:
+    """Layer dir names that containers have as overlay lowerdirs: gc must keep them."""
+    used: set[str] = set()
     for st in states:
-        for lower in ((st.config or {}).get("rootfs") or {}).get("lowers") or ():
-            used.add(os.path.basename(lower))
+        used |= _lowers_in(store, st)
     return used
 
 
@@ -182,10 +191,13 @@ def containers_using(store, img, states: list) -> list:
     for st in states:
         lowers = ((st.config or {}).get("rootfs") or {}).get("lowers") or ()
         if lowers:
-            import os
-            if {os.path.basename(l) for l in lowers if not l.endswith("/empty")} == mine:
+            if (_lowers_in(store, st) - {"empty"}) == mine and mine:
                 users.append(st)
         else:
+            import os
+            path = ((st.config or {}).get("rootfs") or {}).get("path") or ""
+            if not os.path.realpath(path).startswith(os.path.realpath(store.root) + os.sep):
+                continue  # not a copy made from this store (a tarball, a directory, another store)
             try:
                 found = store.find(st.image)
             except Exception:  # a tarball path, or a ref that no longer parses
@@ -209,7 +221,7 @@ def cmd_rmi(args) -> int:
 
     store = Store()
     states = _containers()
-    keep = layers_in_use(states)
+    keep = layers_in_use(store, states)
     failed: list[ImageError] = []
     for ref in args.images:
         try:
@@ -416,7 +428,7 @@ def cmd_prune(args) -> int:
     from .image import Store
 
     store = Store()
-    keep = layers_in_use(_containers())
+    keep = layers_in_use(store, _containers())
 
     def count() -> tuple[int, int]:
         return tuple(len(list(d.iterdir())) if d.is_dir() else 0 for d in (store.blobs_dir, store.layers_dir))

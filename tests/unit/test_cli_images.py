@@ -155,9 +155,13 @@ def test_containers_using_and_layers_in_use(tmp_path):
     b = add_image(store, [{"c": "3"}], name="b:1")
     lowers = [str(layer_dir(store, d)) for d in reversed(a.diff_ids)]
     on_overlay = SimpleNamespace(name="x", image="a:1", config={"rootfs": {"lowers": lowers}})
-    copied = SimpleNamespace(name="y", image="b:1", config={"rootfs": {"lowers": []}})
+    copied = SimpleNamespace(name="y", image="b:1", config={"rootfs": {"lowers": [],
+                                                                        "path": str(store.root / "containers/y/rootfs")}})
+    copied_elsewhere = SimpleNamespace(name="v", image="b:1", config={"rootfs": {"path": "/srv/other/rootfs"}})
     from_tar = SimpleNamespace(name="z", image="/tmp/rootfs.tar", config={})
-    states = [on_overlay, copied, from_tar]
-    assert containers_using(store, a, states) == [on_overlay]
+    other_store = SimpleNamespace(name="w", image="a:1", config={"rootfs": {"lowers": [
+        str(tmp_path / "elsewhere" / "layers" / d[7:]) for d in a.diff_ids]}})
+    states = [on_overlay, copied, from_tar, other_store, copied_elsewhere]
+    assert containers_using(store, a, states) == [on_overlay]   # not the one on another store
     assert containers_using(store, b, states) == [copied]
-    assert layers_in_use(states) == {d[7:] for d in a.diff_ids}
+    assert layers_in_use(store, states) == {d[7:] for d in a.diff_ids}
