@@ -197,6 +197,15 @@ def ensure_layer(store: Store, blob_digest: str, diff_id: str, *, whiteouts: str
     return final
 
 
+#: mount(2) copies at most one page (4096 bytes, with its NUL) of filesystem options.
+MOUNT_DATA_MAX = 4096
+
+
+def overlay_options(lowers, upper, work) -> str:
+    """The option string an overlay mount of these dirs needs (lowers topmost first)."""
+    return f"lowerdir={':'.join(str(l) for l in lowers)},upperdir={upper},workdir={work}"
+
+
 def _empty_layer(store: Store) -> Path:
     """overlayfs needs at least one lowerdir; an image with no layers gets this empty one."""
     p = store.layers_dir / "empty"
@@ -223,6 +232,12 @@ def prepare_rootfs(store: Store, img: Image, container_dir: str | os.PathLike, *
         raise InvalidImage(f"image {img.ref} has {len(layers)} layers but {len(diff_ids)} diff ids")
     rootfs = cdir / "rootfs"
     rootfs.mkdir(parents=True, exist_ok=True)
+    if overlay:
+        # mount(2) takes at most one page of options: with many layers in a deep store
+        # path, "lowerdir=a:b:...,upperdir=..,workdir=.." would not fit; copy instead.
+        planned = [str(layer_dir(store, d)) for d in diff_ids]
+        if len(overlay_options(planned, cdir / "upper", cdir / "work")) >= MOUNT_DATA_MAX:
+            overlay = False
     if overlay:
         lowers = [str(ensure_layer(store, l["digest"], d)) for l, d in zip(layers, diff_ids)]
         if not lowers:
