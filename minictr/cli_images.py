@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rmi", help="remove one or more images")
     _rmi_flags(p)
 
+    p = sub.add_parser("tag", help="give an image another name")
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
+    p.set_defaults(func=cmd_tag)
+
     p = sub.add_parser("pull", help="pull an image from a registry")
     p.add_argument("image", metavar="NAME[:TAG|@DIGEST]")
     p.add_argument("--insecure", action="store_true",
@@ -213,6 +218,19 @@ def _name_of(ref: str) -> str | None:
         return refs.parse(ref).name
     except ValueError:
         return None
+
+
+def cmd_tag(args) -> int:
+    from .image import Store, refs
+
+    store = Store()
+    img = store.lookup(args.source)
+    target = refs.parse(args.target)
+    if target.digest:
+        from .errors import ConfigError
+        raise ConfigError("tag", args.target, "a tag cannot contain a digest", hint="use NAME[:TAG]")
+    store.add_image(img.manifest_digest, [target.name])
+    return 0
 
 
 def cmd_rmi(args) -> int:

@@ -165,3 +165,15 @@ def test_containers_using_and_layers_in_use(tmp_path):
     assert containers_using(store, a, states) == [on_overlay]   # not the one on another store
     assert containers_using(store, b, states) == [copied]
     assert layers_in_use(store, states) == {d[7:] for d in a.diff_ids}
+
+
+def test_tag_adds_a_name_and_moves_it(capsys):
+    a = add_image(Store(), [{"a": "1"}], name="app:v1")
+    b = add_image(Store(), [{"b": "1"}], name="other:v1")
+    assert cli.main(["tag", "app:v1", "127.0.0.1:5000/app:prod"]) == 0
+    assert sorted(Store().lookup("app:v1").names) == ["127.0.0.1:5000/app:prod", "app:v1"]
+    assert cli.main(["tag", b.short_id, "127.0.0.1:5000/app:prod"]) == 0   # the name moves
+    assert Store().lookup("127.0.0.1:5000/app:prod").id == b.id
+    assert Store().lookup("app:v1").names == ["app:v1"] and a.id == Store().lookup("app:v1").id
+    assert cli.main(["tag", "app:v1", f"x@sha256:{'0' * 64}"]) == 125
+    assert cli.main(["tag", "nothere", "x:1"]) == 125
