@@ -104,6 +104,33 @@ class Image:
         return s + (f"/{c['variant']}" if c.get("variant") else "")
 
 
+def inspect_image(img: Image) -> dict:
+    """``docker image inspect``'s JSON, plus the manifest it came from."""
+    c = img.oci_config
+    repo_digests = []
+    for n in img.names:
+        d = f"{n.rpartition(':')[0]}@{img.manifest_digest}"
+        if d not in repo_digests:
+            repo_digests.append(d)
+    return {
+        "Id": img.id,
+        "RepoTags": list(img.names),
+        "RepoDigests": repo_digests,
+        "Created": c.get("created", ""),
+        "Author": c.get("author", ""),
+        "Comment": next((h.get("comment") for h in reversed(c.get("history") or []) if h.get("comment")), ""),
+        "Config": img.config,
+        "Architecture": c.get("architecture", ""),
+        **({"Variant": c["variant"]} if c.get("variant") else {}),
+        "Os": c.get("os", ""),
+        "Size": img.size,
+        "RootFS": {"Type": (c.get("rootfs") or {}).get("type", "layers"), "Layers": img.diff_ids},
+        "History": c.get("history") or [],
+        "Manifest": {"Digest": img.manifest_digest, "MediaType": img.manifest.get("mediaType", ""),
+                     "Layers": img.layers},
+    }
+
+
 def parse_time(text: object) -> _dt.datetime | None:
     """RFC 3339 as Go writes it (nanoseconds, ``Z``) -> an aware datetime, or None."""
     if not isinstance(text, str) or not text:
@@ -414,11 +441,17 @@ class Store:
                         return self._image(e["digest"], parsed.name)
         if m:  # an id (config digest) or manifest digest prefix
             prefix = m.group(1)
+            for e in entries:  # a full manifest digest names exactly one manifest
+                if len(prefix) == 64 and e["digest"] == "sha256:" + prefix:
+                    return self._image(e["digest"], None)
             hits: dict[str, Image] = {}
             for e in entries:
                 img = self._image(e["digest"], None)
                 if img.id[7:].startswith(prefix) or (ref.startswith("sha256:") and e["digest"][7:].startswith(prefix)):
                     hits[img.manifest_digest] = img
+            if len({i.id for i in hits.values()}) == 1 and len(hits) > 1:
+                # one image id, several manifests (e.g. loaded from a docker and an OCI archive): prefer a named one
+                return sorted(hits.values(), key=lambda i: not i.names)[0]
             if len(hits) > 1:
                 raise ImageNotFound(f"image id prefix {ref!r} is ambiguous: it matches {len(hits)} images",
                                     hint="give more digits of the id (see `minictr images`)")
