@@ -62,3 +62,5 @@ demo: setup
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+include mk/notebooks.mk
