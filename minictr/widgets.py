@@ -442,8 +442,7 @@ class Gauge(_Displayable):
         self.label.value = html.escape(f"{self.unit(self.value)} / {limit}{pct}, peak {self.unit(self.peak)}")
 
     def summary(self) -> str:
-        limit = self.unit(self.maximum) if self.maximum else "no limit"
-        return f"gauge: {self.description} (limit {limit})"
+        return f"gauge: {self.description}" + (f" (limit {self.unit(self.maximum)})" if self.maximum else "")
 
 
 class MemoryGauge(Gauge):
