@@ -26,9 +26,9 @@ MAX_PIDS = 50
 
 
 def challenge_args(name: str, port: int) -> list[str]:
-    """A model answer: 32 MiB, 20 pids, hostname "web", httpd in the foreground serving /www."""
+    """A model answer: 32 MiB, 20 pids, hostname "web", httpd in the foreground serving /etc."""
     return ["--name", name, "--rm", "--memory", "32m", "--pids-limit", "20", "--hostname", "web",
-            "busybox", "httpd", "-f", "-v", "-p", str(port), "-h", "/www"]
+            "busybox", "httpd", "-f", "-p", str(port), "-h", "/etc"]
 
 
 def _parse(fn, name: str = "web-challenge", port: int = 8080):
