@@ -173,3 +173,13 @@ def test_confine_failure_says_why(capsys):
     exercises.check("07.confine", confine_pid_first)
     out = capsys.readouterr().out
     assert "3 of 3 checks failed" in out and "write the limit first" in out
+
+
+def test_every_exercise_of_07_to_09_has_a_written_solution():
+    import re
+    from pathlib import Path
+
+    block = re.compile(r"^```python solution=(?P<id>\S+)[ \t]*$", re.M)
+    lessons = Path(__file__).resolve().parents[2] / "lessons"
+    written = {m.group("id") for md in lessons.glob("0[789]-*.md") for m in block.finditer(md.read_text())}
+    assert set(IDS) - written == set()
