@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from cpuload import Spinner, assert_about_half
 from minictr import cgroups
 
 
@@ -95,11 +96,12 @@ def test_cpus_half_a_cpu(mc, rootfs_dir, seen):
         st = seen.state("spin", "running")
         mgr = cgroups.open(st["id"])
         time.sleep(0.3)  # let it settle into the quota
-        before = mgr.stats()
-        time.sleep(2.0)
-        after = mgr.stats()
-        share = cgroups.cpu_percent(before, after) / 100
-        assert 0.35 < share < 0.62, f"busy loop got {share:.2f} of a CPU under --cpus 0.5"
+        with Spinner() as control:
+            c0, before = control.cpu_ns(), mgr.stats()
+            time.sleep(2.0)
+            c1, after = control.cpu_ns(), mgr.stats()
+        wall = (after.time - before.time) * 1e9
+        assert_about_half(cgroups.cpu_percent(before, after) / 100, (c1 - c0) / wall)
     finally:
         mc("rm", "-f", "spin")  # a shell as PID 1 ignores SIGTERM; SIGKILL it
         p.wait(timeout=10)
