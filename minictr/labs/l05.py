@@ -20,7 +20,8 @@ Helpers: ``in_child(fn, flags)`` runs ``fn()`` in a forked child that first
 unshares ``flags`` (the notebook's own process never changes namespace);
 ``in_namespaces_of(pid, kinds, fn)`` runs ``fn()`` in a forked child that
 joined some namespaces of a running process (what ``nsenter`` and
-``docker exec`` do). Both return ``fn``'s JSON-able result.
+``docker exec`` do). Both return ``fn``'s JSON-able result. ``run_in_container(pid, *argv)``
+runs a command inside a running container (nsenter).
 
 Man pages: uts_namespaces(7), ipc_namespaces(7), network_namespaces(7),
 sethostname(2), setns(2), veth(4), ip-link(8), sysvipc(7), mq_overview(7).
@@ -37,7 +38,7 @@ from typing import Any, Callable
 from ..exercises import Case, CaseFailed, Exercise, _import, _in_child, register
 from ..syscalls import CloneFlags
 
-__all__ = ["in_child", "in_namespaces_of", "free_subnet"]
+__all__ = ["in_child", "in_namespaces_of", "free_subnet", "run_in_container"]
 
 
 def in_child(fn: Callable[[], Any], flags: int = 0, *, timeout: float = 20.0) -> Any:
@@ -270,3 +271,14 @@ register(Exercise(
     reference=lambda: _import("minictr.network", "connect"),
     needs_root=True,
 ))
+
+
+def run_in_container(pid: int, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run ``argv`` inside the container whose init is ``pid``: ``docker exec``, done with nsenter(1).
+
+    nsenter joins the container's mount, UTS, IPC, network and PID namespaces
+    with setns(2); joining the mount namespace also moves the root to the
+    container's, so ``argv[0]`` is the *container's* program (busybox here).
+    """
+    return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", *argv],
+                          capture_output=True, text=True, timeout=timeout)
