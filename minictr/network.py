@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from .errors import ConfigError, MinictrError
 from .syscalls import CloneFlags
 
-__all__ = ["Link", "connect", "new_ifname", "IP"]
+__all__ = ["Link", "connect", "new_ifname", "run_in_netns", "IP"]
 
 #: The ``ip`` binary (iproute2). Debian: apt-get install iproute2.
 IP = "ip"
@@ -109,26 +109,39 @@ def _check_pair(host_addr: str, container_addr: str) -> None:
                           "both ends need different addresses in the same subnet")
 
 
+def run_in_netns(pid: int, argv: list[str], *, timeout: float | None = 60) -> subprocess.CompletedProcess:
+    """Run a host command in the network namespace of process ``pid`` (like ``nsenter -t PID -n``).
+
+    Only the network namespace is joined: the command is the host's binary and
+    sees the host's files. Returns the finished process, output as text.
+    """
+    # Opened here, in the parent, so that a vanished process is a clean error.
+    try:
+        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError("pid", pid, "no such process") from None
+
+    def join():  # runs in the forked child, before exec
+        from .syscalls import linux
+        # Why setns and not unshare: we want *that* namespace, the container's,
+        # not a new one. Only this child moves; the caller stays on the host.
+        linux().setns(fd, CloneFlags.NEWNET)
+
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, preexec_fn=join, timeout=timeout)
+    finally:
+        os.close(fd)
+
+
 def _ip(*args: str, netns_pid: int | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``ip ARGS``, in the network namespace of ``netns_pid`` if given."""
-    fd = None
-    preexec = None
-    if netns_pid is not None:
-        # Opened here, in the parent, so that a vanished process is a clean error.
-        fd = os.open(f"/proc/{netns_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-
-        def preexec():  # runs in the forked child, before exec
-            from .syscalls import linux
-            # Why setns and not unshare: we want *that* namespace, the container's,
-            # not a new one. Only this child moves; the caller stays on the host.
-            linux().setns(fd, CloneFlags.NEWNET)
     try:
-        r = subprocess.run([IP, *args], capture_output=True, text=True, preexec_fn=preexec)
+        if netns_pid is None:
+            r = subprocess.run([IP, *args], capture_output=True, text=True)
+        else:
+            r = run_in_netns(netns_pid, [IP, *args])
     except FileNotFoundError:
         raise MinictrError("the ip command is missing", hint="install iproute2: apt-get install iproute2") from None
-    finally:
-        if fd is not None:
-            os.close(fd)
     if check and r.returncode != 0:
         where = f" (in the network namespace of PID {netns_pid})" if netns_pid is not None else ""
         raise MinictrError(f"ip {' '.join(args)}{where}: {r.stderr.strip() or 'exit status ' + str(r.returncode)}",
