@@ -296,12 +296,29 @@ def _init_and_exec(cfg: ContainerConfig, ch: Channel, env: dict[str, str]) -> in
             os._exit(e.exit_code)
         os._exit(EXIT_SETUP_FAILED)
     ch.close()  # only the command's exec (or its error) may end the parent's wait
+    return forward_and_reap(child)
 
+
+#: The signals an init passes on to its command (SIGKILL and SIGSTOP cannot be caught).
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                     signal.SIGUSR2, signal.SIGWINCH)
+
+
+def forward_and_reap(child: int) -> int:
+    """The loop of an init: pass signals on to ``child``, reap every process, return ``child``'s status.
+
+    Installing a handler is what makes the signals arrive at all: the kernel
+    drops a signal sent to a PID 1 that has no handler for it. ``os.wait()``
+    reaps *any* child, so the orphans the kernel hands to PID 1 do not stay
+    zombies. Returns when ``child`` exits: its exit code, or 128+N for signal N.
+    """
     def forward(signum, _frame):
-        os.kill(child, signum)
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass  # it has just exited; the wait below will see it
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-                signal.SIGUSR2, signal.SIGWINCH):
+    for sig in FORWARDED_SIGNALS:
         signal.signal(sig, forward)
     while True:
         try:
