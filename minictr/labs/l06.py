@@ -157,9 +157,23 @@ def _send_sigterm_until_gone(pid: int) -> dict:
 
 
 def _count_zombies_later(pid: int) -> dict:
-    """Give the orphans time to exit (they sleep 0.2 s), then count PID 1's zombie children."""
+    """Wait until both orphans were reparented to PID 1 and have exited, then count its zombie children.
+
+    The command is ``sh -c '(sleep 0.2 &); (sleep 0.2 &); sleep 2; exit 3'``:
+    once the main shell's only child is its ``sleep 2``, both subshells are gone
+    and their ``sleep 0.2`` belong to PID 1; once none of those runs any more,
+    they are either reaped or zombies.
+    """
     started = _wait_for_child_named(pid, "sh")
-    time.sleep(0.9)
+    deadline = time.monotonic() + 1.8
+    while time.monotonic() < deadline:
+        kids = children_of(pid)
+        shells = [k for k in kids if k.get("Name") == "sh"]
+        subshells_gone = bool(shells) and [c.get("Name") for c in children_of(int(shells[0]["Pid"]))] == ["sleep"]
+        orphans_running = [k for k in kids if k.get("Name") != "sh" and not k.get("State", "").startswith("Z")]
+        if subshells_gone and not orphans_running:
+            break
+        time.sleep(0.02)
     return {"started": started, "zombies": len(zombies_of(pid))}
 
 
@@ -198,7 +212,7 @@ def _init_cases() -> list[Case]:
                              "(the command was killed by signal 15: 128+15)")
 
     def reaps(fn):
-        argv = ["sh", "-c", "(sleep 0.2 &); (sleep 0.2 &); sleep 1.5; exit 3"]
+        argv = ["sh", "-c", "(sleep 0.2 &); (sleep 0.2 &); sleep 2; exit 3"]
         t = trial(fn, "orphans", argv, _count_zombies_later)
         if not t["observed"]["started"]:
             raise CaseFailed("the command never ran as a child of your init: fork, then exec argv")
