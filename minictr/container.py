@@ -309,7 +309,11 @@ def gc() -> list[str]:
         sup_alive = state.process_start(st.supervisor_pid) == st.supervisor_start if st.supervisor_pid else False
         if sup_alive:
             continue
-        _destroy_cgroup(st.id)
+        from . import cgroups
+        mgr = cgroups.open(st.id)
+        if mgr is not None:
+            st.oom_killed = st.oom_killed or mgr.oom_killed()
+            mgr.destroy()
         if st.auto_remove:
             _remove_leftovers(st)
         else:

@@ -204,18 +204,20 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
     return mgr
 
 
-def _retry_vanished(make, attempts: int = 5):
-    """Run ``make`` again if the shared ``minictr/`` dir vanished under it
-    (another container's destroy() removed it between our mkdir calls)."""
+#: errnos meaning "the group is gone or going": ENOENT once removed, ENODEV while the kernel tears it down
+_VANISHED = (errno.ENOENT, errno.ENODEV)
+
+
+def _retry_vanished(make, attempts: int = 8):
+    """Run ``make`` again if the shared ``minictr/`` dir vanished under it: another
+    container's destroy() removed it, empty, between our mkdir and our next step."""
     for i in range(attempts):
         try:
             return make()
-        except FileNotFoundError:
-            if i == attempts - 1:
+        except (OSError, CgroupError) as e:  # CgroupError carries the write's errno
+            if getattr(e, "errno", None) not in _VANISHED or i == attempts - 1:
                 raise
-        except CgroupError as e:
-            if getattr(e, "errno", None) != errno.ENOENT or i == attempts - 1:
-                raise
+            time.sleep(0.001 * (i + 1))
 
 
 def _candidate_dirs(fs: CgroupFS, h: Hierarchy, layout: Layout):

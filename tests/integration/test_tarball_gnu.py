@@ -21,7 +21,6 @@ from minictr import tarball
 pytestmark = [
     pytest.mark.root,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: owners and setuid bits are part of the check"),
-    pytest.mark.skipif(shutil.which("tar") is None, reason="GNU tar is not installed"),
 ]
 
 @pytest.fixture(autouse=True)

@@ -51,6 +51,16 @@ def test_v1_comount_found_without_symlinks(tmp_path):
     assert detect(root, proc).controllers["cpuacct"].mount == os.path.join(root, "cpu,cpuacct")
 
 
+def test_v1_comount_in_another_order(tmp_path):
+    root, proc, _ = build_v1(str(tmp_path), mounts=("cpuacct,cpu", "memory"), symlinks=False)
+    with open(proc) as f:  # the kernel lists them in its own order
+        text = f.read().replace("cpuacct,cpu", "cpu,cpuacct")
+    with open(proc, "w") as f:
+        f.write(text)
+    layout = detect(root, proc)
+    assert layout.controllers["cpu"].mount == os.path.join(root, "cpuacct,cpu")
+
+
 def test_hybrid_like_this_machine(tmp_path):
     root, proc, _ = build_hybrid(str(tmp_path))
     layout = detect(root, proc)

@@ -86,12 +86,21 @@ def test_v2_missing_controller_is_a_clear_error_and_leaves_nothing(tmp_path):
     assert all_minictr_dirs(host[0]) == []
 
 
-def test_v2_controller_not_delegated_to_our_group(tmp_path):
-    # the root offers pids, but nobody enabled it on the way down to /a
-    host = build_v2(str(tmp_path), own_path="/a", enabled_down=False)
-    with pytest.raises(ControllerMissing, match="not available in"):
-        make(host, CID, Resources(pids_limit=10))
-    assert all_minictr_dirs(host[0]) == []
+def test_v2_controller_not_delegated_to_our_group_goes_up(tmp_path):
+    # the root offers pids, but nobody enabled it on the way down to /a/b (as systemd
+    # leaves cpu out of a user's slice): minictr/ goes where pids is offered
+    host = build_v2(str(tmp_path), own_path="/a/b", enabled_down=False)
+    root = host[0]
+    mgr = make(host, CID, Resources(pids_limit=10))
+    assert mgr.groups[0].path == os.path.join(root, "minictr", CID)
+    assert read(os.path.join(mgr.groups[0].path, "pids.max")) == "10"
+    assert read(os.path.join(root, "a", "cgroup.subtree_control")) == ""  # systemd's groups untouched
+
+
+def test_v2_own_group_used_when_it_offers_what_is_needed(tmp_path):
+    host = build_v2(str(tmp_path), own_path="/a/b")
+    mgr = make(host, CID, Resources(pids_limit=10, cpus=1.0))
+    assert mgr.groups[0].path == os.path.join(host[0], "a", "b", "minictr", CID)
 
 
 def test_v2_add_oom_stats(tmp_path):
@@ -387,3 +396,31 @@ def test_sample_for_a_duration_and_cpu_percent(tmp_path):
     host = mgr.fs
     host.set_procs(mgr.groups[0].path, [])
     mgr.destroy()
+
+
+def test_read_only_cgroupfs_is_a_clear_error(tmp_path, monkeypatch):
+    import errno as errno_mod
+
+    host = build_v2(str(tmp_path))
+
+    def read_only(path, *a):
+        raise OSError(errno_mod.EROFS, os.strerror(errno_mod.EROFS), path)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    with pytest.raises(CgroupsUnavailable, match="read-only") as e:
+        make(host, CID, Resources(memory=32 << 20))
+    assert "--privileged" in str(e.value)
+
+
+def test_mkdir_refused_names_the_path(tmp_path, monkeypatch):
+    import errno as errno_mod
+
+    host = build_v2(str(tmp_path))
+
+    def refused(path, *a):
+        raise PermissionError(errno_mod.EACCES, os.strerror(errno_mod.EACCES), path)
+
+    monkeypatch.setattr(os, "mkdir", refused)
+    with pytest.raises(CgroupError, match=r"cannot create cgroup .*minictr: Permission denied") as e:
+        make(host, CID)
+    assert "needs root" in str(e.value)

@@ -420,3 +420,61 @@ def test_zstd_is_refused_with_a_hint(tmp_path):
 def test_missing_path(tmp_path):
     with pytest.raises(InvalidImage, match="does not exist"):
         tarball.extract(tmp_path / "nope.tar", tmp_path / "r")
+
+
+def test_path_fast_path_and_stream_give_the_same_tree(tmp_path):
+    """A plain tar file goes through copy_file_range, a file object through tarfile's stream mode."""
+    data = make_tar([("dir", "d/", 0o750), ("file", "d/big", os.urandom(700_000), 0o640),
+                     ("file", "d/empty", b""), ("sym", "d/l", "big"), ("link", "d/h", "d/big"),
+                     ("file", "z", b"last")])
+    p = tmp_path / "a.tar"
+    p.write_bytes(data)
+    tarball.extract(p, tmp_path / "fast")
+    tarball.extract(io.BytesIO(data), tmp_path / "stream")
+    for rel in ("d", "d/big", "d/empty", "d/l", "d/h", "z"):
+        a, b = os.lstat(tmp_path / "fast" / rel), os.lstat(tmp_path / "stream" / rel)
+        assert (a.st_mode, a.st_size, a.st_mtime, a.st_nlink) == (b.st_mode, b.st_size, b.st_mtime, b.st_nlink), rel
+    assert (tmp_path / "fast/d/big").read_bytes() == (tmp_path / "stream/d/big").read_bytes()
+
+
+def test_fast_path_starts_at_the_file_position(tmp_path):
+    """A caller may hand us an open file positioned after some header of its own."""
+    p = tmp_path / "wrapped"
+    p.write_bytes(b"H" * 1024 + make_tar(SIMPLE))
+    with open(p, "rb") as f:
+        f.seek(1024)
+        tarball.extract(f, tmp_path / "r")
+        assert f.tell() == p.stat().st_size
+    assert (tmp_path / "r/etc/os-release").read_bytes() == b"ID=minictr\n" * 1000
+
+
+def test_truncated_file_on_the_fast_path_is_invalid_image(tmp_path):
+    p = tmp_path / "cut.tar"
+    p.write_bytes(make_tar(SIMPLE)[:3000])
+    with pytest.raises(InvalidImage, match="cannot read tarball"):
+        tarball.extract(p, tmp_path / "r")
+
+
+def test_file_object_progress_has_unknown_total(tmp_path):
+    totals = []
+    tarball.extract(io.BytesIO(make_tar(SIMPLE)), tmp_path / "r", progress=lambda d, t: totals.append((d, t)))
+    assert totals and all(t is None for _, t in totals)
+    assert totals[-1][0] == len(make_tar(SIMPLE))
+
+
+def test_hardlink_to_a_skipped_device_is_skipped_too(tmp_path):
+    data = make_tar([("dir", "dev/"), ("chr", "dev/null", 1, 3), ("link", "dev/null2", "dev/null")])
+    st = extract_bytes(data, tmp_path / "r")
+    assert st.skipped == 2 and st.hardlinks == 0
+    assert os.listdir(tmp_path / "r/dev") == []
+
+
+def test_os_errors_become_one_line_naming_the_member(tmp_path):
+    from minictr.errors import SyscallError
+
+    long = "x" * 300  # NAME_MAX is 255
+    with pytest.raises(SyscallError) as info:
+        extract_bytes(make_tar([("file", f"d/{long}", b"x")]), tmp_path / "r")
+    msg = str(info.value)
+    assert msg.startswith("extract tar member 'd/xxx") and "File name too long" in msg
+    assert "\n" not in msg
