@@ -331,7 +331,8 @@ class FilesystemView(_Displayable):
     def cd(self, path: str) -> "FilesystemView":
         self.path = "/" + path.strip("/") if path.strip("/") else "/"
         if self.path_box.value != self.path:
-            self.path_box.value = self.path  # the observer calls cd again, with the same path
+            self.path_box.value = self.path  # its observer calls cd() again, which refreshes
+            return self
         return self.refresh()
 
     def refresh(self) -> "FilesystemView":

@@ -12,6 +12,8 @@ counts kept, volatile metadata dropped, cell ids made deterministic), plus:
 - a fixed kernelspec and language_info without the Python patch version;
 - no ipywidgets state: the widget-view outputs carry random model ids, so only
   their text/plain line is kept (nbval never compares widget views anyway);
+- consecutive stream outputs of one cell (stdout, stdout) merged into one, as
+  nbval merges them before comparing: how the kernel chunked them is timing;
 - ``metadata.minictr.executed_sources``: a hash of the code cells' sources at
   the time ``execute`` ran them.
 
@@ -73,6 +75,8 @@ def normalize(nb, *, executed_hash: str | None = None):
             if data and WIDGET_VIEW in data:
                 del data[WIDGET_VIEW]
                 out.get("metadata", {}).pop(WIDGET_VIEW, None)
+        if "outputs" in cell:
+            cell.outputs = _merge_streams(cell.outputs)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = copy.deepcopy(LANGUAGE_INFO)
     meta = {k: v for k, v in old.items() if k != "executed_sources"}
@@ -84,6 +88,22 @@ def normalize(nb, *, executed_hash: str | None = None):
     else:
         nb.metadata.pop("minictr", None)
     return nb
+
+
+def _merge_streams(outputs: list) -> list:
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None
+                and prev.get("output_type") == "stream" and prev.get("name") == out.get("name")):
+            prev["text"] = _text(prev["text"]) + _text(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
+def _text(t) -> str:
+    return "".join(t) if isinstance(t, list) else t
 
 
 def dumps(nb) -> str:

@@ -17,9 +17,8 @@ V2, Schema 2".
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
+import os
 import re
 
 from ..errors import InvalidImage
@@ -58,6 +57,7 @@ _GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "ar
 
 
 def sha256_digest(data: bytes) -> str:
+    import hashlib  # lazy: loading OpenSSL costs milliseconds that `minictr run` does not need
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -81,7 +81,7 @@ def descriptor(media_type: str, data: bytes, **extra) -> dict:
 
 def host_platform() -> dict:
     """This machine as an OCI platform, e.g. ``{"os": "linux", "architecture": "amd64"}``."""
-    machine = platform.machine()
+    machine = os.uname().machine
     p = {"os": "linux", "architecture": _GOARCH.get(machine, machine)}
     if machine.startswith("armv"):
         p["variant"] = "v" + machine[4]

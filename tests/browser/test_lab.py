@@ -47,6 +47,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _pids_with_environ(marker: bytes) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if marker in f.read().split(b"\0"):
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server serving a copy of the notebook. Yields (url of the notebook, token)."""
@@ -104,6 +117,14 @@ def lab(tmp_path):
         except ProcessLookupError:
             pass
         server.wait()
+        # Anything still running with our private runtime dir in its environment was started by
+        # this test (a kernel, or a child it forked): stop it by its PID.
+        marker = f"MINICTR_RUNTIME_DIR={env['MINICTR_RUNTIME_DIR']}".encode()
+        for pid in _pids_with_environ(marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         # Containers the notebook may have left behind (it removes its own when it finishes).
         subprocess.run([sys.executable, "-c",
                         "from minictr import container, state\n"

@@ -109,6 +109,15 @@ def test_normalize_is_stable_and_drops_volatile_things():
     assert once.metadata.minictr.executed_sources == nbtool.sources_hash(nb)
 
 
+def test_normalize_merges_consecutive_streams_like_nbval():
+    nb = _executed(["print(1)"])
+    cell = nb.cells[1]
+    cell.outputs = [new_output("stream", name="stdout", text="a\n"), new_output("stream", name="stdout", text="b\n"),
+                    new_output("stream", name="stderr", text="w\n"), new_output("stream", name="stdout", text="c\n")]
+    out = nbtool.normalize(nb).cells[1].outputs
+    assert [(o.name, o.text) for o in out] == [("stdout", "a\nb\n"), ("stderr", "w\n"), ("stdout", "c\n")]
+
+
 def test_check_accepts_a_normalised_executed_notebook(tmp_path):
     nb = _executed(["print(1)", "print(2)"])
     path = _write(tmp_path, nbtool.normalize(nb, executed_hash=nbtool.sources_hash(nb)))
@@ -230,3 +239,28 @@ def test_lab_kernel_installs_and_starts(tmp_path, monkeypatch):
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     assert log.read_text() == f"JPY_PARENT_PID={os.getpid()}\n"
+
+
+# -- the notebooks are committed unsolved, with an exercise each -------------------------------
+
+def _check_cells(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        ids = re.findall(r"\bcheck\(\s*[\"']([^\"']+)[\"']", cell.source)
+        if ids:
+            out = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            yield ids[0], out
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb")), ids=lambda p: p.name)
+def test_lesson_notebook_is_committed_unsolved(path):
+    from minictr import exercises
+
+    found = list(_check_cells(path))
+    assert found, f"{path.name} has no exercise check cell"
+    for exercise_id, out in found:
+        ex = exercises.get(exercise_id)
+        assert out.startswith(f"[{exercise_id}] {ex.function} is not written yet"), (
+            f"{path.name}: the {exercise_id} check cell is not committed unsolved: {out[:120]!r}")
