@@ -159,18 +159,21 @@ def _send_sigterm_until_gone(pid: int) -> dict:
 def _count_zombies_later(pid: int) -> dict:
     """Wait until both orphans were reparented to PID 1 and have exited, then count its zombie children.
 
-    The command is ``sh -c '(sleep 0.2 &); (sleep 0.2 &); sleep 2; exit 3'``:
-    once the main shell's only child is its ``sleep 2``, both subshells are gone
-    and their ``sleep 0.2`` belong to PID 1; once none of those runs any more,
-    they are either reaped or zombies.
+    The command is ``sh -c '(sleep 0.2 &); (sleep 0.2 &); sleep 2; exit 3'``.
+    Its shell is PID 1's first child. Once that shell's only child is its
+    ``sleep 2``, both subshells are gone and their ``sleep 0.2`` belong to PID
+    1; once none of those runs any more, they are either reaped or zombies.
+    (An orphan is told apart by its PID, not its name: just after fork, before
+    exec, it is still called "sh".)
     """
     started = _wait_for_child_named(pid, "sh")
+    kids = children_of(pid)
+    main = kids[0]["Pid"] if started and kids else None
     deadline = time.monotonic() + 1.8
-    while time.monotonic() < deadline:
+    while main and time.monotonic() < deadline:
         kids = children_of(pid)
-        shells = [k for k in kids if k.get("Name") == "sh"]
-        subshells_gone = bool(shells) and [c.get("Name") for c in children_of(int(shells[0]["Pid"]))] == ["sleep"]
-        orphans_running = [k for k in kids if k.get("Name") != "sh" and not k.get("State", "").startswith("Z")]
+        subshells_gone = [c.get("Name") for c in children_of(int(main))] == ["sleep"]
+        orphans_running = [k for k in kids if k["Pid"] != main and not k.get("State", "").startswith("Z")]
         if subshells_gone and not orphans_running:
             break
         time.sleep(0.02)
