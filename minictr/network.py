@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from .errors import ConfigError, MinictrError
 from .syscalls import CloneFlags
 
-__all__ = ["Link", "connect", "new_ifname", "run_in_netns", "IP"]
+__all__ = ["Link", "connect", "new_ifname", "free_subnet", "run_in_netns", "IP"]
 
 #: The ``ip`` binary (iproute2). Debian: apt-get install iproute2.
 IP = "ip"
@@ -89,6 +89,22 @@ def new_ifname(prefix: str = "vh") -> str:
         if not os.path.exists(f"/sys/class/net/{name}"):
             return name
     raise MinictrError("no free interface name found", hint="too many interfaces named " + prefix + "*?")
+
+
+def free_subnet(prefix: str = "10.200") -> tuple[str, str]:
+    """A /30 under ``prefix``.0.0/16 that no interface on the host uses: ``(host_addr, container_addr)``.
+
+    For when several pairs may exist at once (tests running side by side):
+    two host ends on the same subnet would make the routes ambiguous.
+    """
+    import random
+
+    used = _ip("-o", "-4", "addr").stdout
+    for _ in range(1000):
+        third, fourth = random.randrange(256), random.randrange(0, 256, 4)
+        if f" {prefix}.{third}." not in used:
+            return f"{prefix}.{third}.{fourth + 1}/30", f"{prefix}.{third}.{fourth + 2}/30"
+    raise MinictrError(f"no free /30 under {prefix}.0.0/16", hint="delete unused veth pairs: ip -o link")
 
 
 def _check_ifname(name: str) -> None:

@@ -30,12 +30,12 @@ sethostname(2), setns(2), veth(4), ip-link(8), sysvipc(7), mq_overview(7).
 from __future__ import annotations
 
 import os
-import random
 import socket
 import subprocess
 from typing import Any, Callable
 
 from ..exercises import Case, CaseFailed, Exercise, _import, _in_child, register
+from ..network import free_subnet
 from ..syscalls import CloneFlags
 
 __all__ = ["in_child", "in_namespaces_of", "free_subnet", "run_in_container"]
@@ -72,16 +72,6 @@ def in_namespaces_of(pid: int, kinds: tuple[str, ...], fn: Callable[[], Any], *,
     finally:
         for _kind, fd in fds:
             os.close(fd)
-
-
-def free_subnet(prefix: str = "10.201") -> tuple[str, str]:
-    """A /30 under ``prefix``.0.0/16 that no interface on the host uses: (host_addr, container_addr)."""
-    used = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True).stdout
-    for _ in range(1000):
-        third, fourth = random.randrange(256), random.randrange(0, 256, 4)
-        if f"{prefix}.{third}." not in used:
-            return f"{prefix}.{third}.{fourth + 1}/30", f"{prefix}.{third}.{fourth + 2}/30"
-    raise RuntimeError(f"no free /30 under {prefix}.0.0/16")
 
 
 # -- 05.hostname ------------------------------------------------------------------------------
@@ -170,7 +160,7 @@ def _veth_trial(fn: Callable) -> dict:
     from .. import network
     from ..exercises import _ChildInNamespaces
 
-    host_addr, container_addr = free_subnet()
+    host_addr, container_addr = free_subnet("10.201")
     host_ifname = network.new_ifname("vx")
     seen: dict[str, Any] = {"host_addr": host_addr, "container_addr": container_addr, "host_ifname": host_ifname}
     with _ChildInNamespaces(CloneFlags.NEWNET) as pid:

@@ -157,9 +157,26 @@ def _send_sigterm_until_gone(pid: int) -> dict:
 
 
 def _count_zombies_later(pid: int) -> dict:
-    """Give the orphans time to exit (they sleep 0.2 s), then count PID 1's zombie children."""
+    """Wait until both orphans were reparented to PID 1 and have exited, then count its zombie children.
+
+    The command is ``sh -c '(sleep 0.2 &); (sleep 0.2 &); sleep 2; exit 3'``.
+    Its shell is PID 1's first child. Once that shell's only child is its
+    ``sleep 2``, both subshells are gone and their ``sleep 0.2`` belong to PID
+    1; once none of those runs any more, they are either reaped or zombies.
+    (An orphan is told apart by its PID, not its name: just after fork, before
+    exec, it is still called "sh".)
+    """
     started = _wait_for_child_named(pid, "sh")
-    time.sleep(0.9)
+    kids = children_of(pid)
+    main = kids[0]["Pid"] if started and kids else None
+    deadline = time.monotonic() + 1.8
+    while main and time.monotonic() < deadline:
+        kids = children_of(pid)
+        subshells_gone = [c.get("Name") for c in children_of(int(main))] == ["sleep"]
+        orphans_running = [k for k in kids if k["Pid"] != main and not k.get("State", "").startswith("Z")]
+        if subshells_gone and not orphans_running:
+            break
+        time.sleep(0.02)
     return {"started": started, "zombies": len(zombies_of(pid))}
 
 
@@ -198,7 +215,7 @@ def _init_cases() -> list[Case]:
                              "(the command was killed by signal 15: 128+15)")
 
     def reaps(fn):
-        argv = ["sh", "-c", "(sleep 0.2 &); (sleep 0.2 &); sleep 1.5; exit 3"]
+        argv = ["sh", "-c", "(sleep 0.2 &); (sleep 0.2 &); sleep 2; exit 3"]
         t = trial(fn, "orphans", argv, _count_zombies_later)
         if not t["observed"]["started"]:
             raise CaseFailed("the command never ran as a child of your init: fork, then exec argv")

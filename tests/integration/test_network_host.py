@@ -8,7 +8,6 @@ is removed even when a test fails.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 
@@ -19,11 +18,7 @@ from minictr.syscalls import CloneFlags, linux
 
 
 def _free_subnet() -> tuple[str, str]:
-    used = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True).stdout
-    while True:
-        third, fourth = random.randrange(256), random.randrange(0, 256, 4)
-        if f"10.201.{third}." not in used:
-            return f"10.201.{third}.{fourth + 1}/30", f"10.201.{third}.{fourth + 2}/30"
+    return network.free_subnet("10.201")
 
 
 @pytest.fixture

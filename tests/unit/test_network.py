@@ -85,3 +85,18 @@ def test_connect_needs_a_live_process():
 def test_delete_of_a_missing_link_is_quiet(monkeypatch):
     monkeypatch.setattr(network, "_ip", lambda *a, **k: pytest.fail("ran ip for a missing link"))
     network.Link(1, "vhnotthere0", "eth0", "10.9.0.1/30", "10.9.0.2/30").delete()
+
+
+def test_free_subnet_avoids_the_subnets_in_use(monkeypatch):
+    in_use = "".join(f"7: vh{i:08x}    inet 10.200.{i}.1/30 scope global vh{i:08x}\\n" for i in range(256) if i != 77)
+
+    def fake_ip(*args, netns_pid=None, check=True):
+        assert args == ("-o", "-4", "addr")
+        return subprocess.CompletedProcess(args, 0, in_use, "")
+
+    monkeypatch.setattr(network, "_ip", fake_ip)
+    host, inside = network.free_subnet()
+    assert host.startswith("10.200.77.") and host.endswith("/30")
+    a, b = (int(x.split("/")[0].rsplit(".", 1)[1]) for x in (host, inside))
+    assert a % 4 == 1 and b == a + 1
+    assert network.free_subnet("10.9")[0].startswith("10.9.")

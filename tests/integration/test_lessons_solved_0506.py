@@ -1,0 +1,62 @@
+"""Notebooks 05 and 06 also run when the learner has solved the exercises.
+
+Like tests/integration/test_lessons_solved.py (lessons 00-04), but these lessons
+have more than one exercise: each stub cell (the one that raises
+NotImplementedError) is replaced by the written solution, from the lesson
+text, that defines the same function. Every check must then accept the
+learner's function, and every later cell, which uses it, must still run. Each
+notebook runs against a private store and runtime dir (the ``mc`` fixture
+checks that nothing is left behind; the notebook itself asserts its veth is gone).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = [REPO / "notebooks" / "05-uts-ipc-net-namespaces.ipynb", REPO / "notebooks" / "06-pid-namespace.ipynb"]
+SOLUTION_RE = re.compile(r"^```python solution=(\S+)\n(.*?)^```", re.S | re.M)
+DEF_RE = re.compile(r"^def (\w+)\(", re.M)
+
+
+def written_solutions(notebook: Path) -> dict[str, tuple[str, str]]:
+    """{function name: (exercise id, code)} from the lesson text with the notebook's name."""
+    from minictr.exercises import get
+
+    text = (REPO / "lessons" / (notebook.stem + ".md")).read_text()
+    return {get(ex_id).function: (ex_id, code) for ex_id, code in SOLUTION_RE.findall(text)}
+
+
+@pytest.mark.root
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_with_the_exercises_solved(notebook, mc, monkeypatch):
+    from minictr.exercises import has_root
+
+    if not has_root():
+        pytest.skip("the notebooks need root and CAP_SYS_ADMIN (namespaces, veth pairs)")
+    import nbformat
+    from nbclient import NotebookClient
+
+    solutions = written_solutions(notebook)
+    nb = nbformat.read(notebook, as_version=4)
+    stubs = [c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source]
+    assert sorted(DEF_RE.findall("".join(c.source for c in stubs))) == sorted(solutions)
+    for cell in stubs:
+        cell.source = solutions[DEF_RE.findall(cell.source)[0]][1]
+
+    monkeypatch.setenv("MINICTR_ROOT", mc.env["MINICTR_ROOT"])
+    monkeypatch.setenv("MINICTR_RUNTIME_DIR", mc.env["MINICTR_RUNTIME_DIR"])
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(notebook.parent)}}).execute()
+
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
+    assert errors == []
+    stdout = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
+    for function, (exercise_id, _code) in solutions.items():
+        assert re.search(rf"\[{re.escape(exercise_id)}\] all \d+ checks passed: using your {function}\.", stdout), stdout
