@@ -34,7 +34,6 @@ import fcntl
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -109,11 +108,12 @@ def ensure_layer(store: Store, blob_digest: str, diff_id: str, *, whiteouts: str
     The tar is unpacked into ``tmp/`` and renamed into ``layers/`` only when
     complete, so the cache never holds a half-unpacked layer.
     """
-    from .. import tarball  # lazy: a cached layer never needs tarfile/gzip
-
     final = layer_dir(store, diff_id)
     if final.is_dir():
         return final
+    import tempfile
+
+    from .. import tarball  # lazy: a cached layer (every run but the first) never needs tarfile/gzip
     store.ensure()
     with _layer_lock(store, final.name):
         if final.is_dir():  # another process unpacked it while we waited

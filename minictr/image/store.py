@@ -30,7 +30,6 @@ Spec: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import fcntl
 import hashlib
 import os
@@ -114,6 +113,7 @@ def parse_time(text: object) -> _dt.datetime | None:
     frac = (m.group(2) or "")[:7]  # datetime takes at most microseconds
     tz = m.group(3) or "Z"
     try:
+        import datetime as _dt  # lazy: only `images` shows dates
         return _dt.datetime.fromisoformat(m.group(1) + frac + ("+00:00" if tz == "Z" else tz))
     except ValueError:
         return None
@@ -386,6 +386,7 @@ class Store:
             if n:
                 names.append(n)
         out = [self._image(d, None, names) for d, names in by_digest.items()]
+        import datetime as _dt
         epoch = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
         out.sort(key=lambda i: i.created or epoch, reverse=True)
         return out
