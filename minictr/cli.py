@@ -257,3 +257,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"minictr: unexpected error: {type(e).__name__}: {e} (hint: rerun with --debug, "
               "and report it if it looks like a bug)", file=sys.stderr)
         return EXIT_RUNTIME_ERROR
+
+
+def entry() -> None:
+    """``python -m minictr`` (and a good console-script target): ``main()``, then a fast exit.
+
+    Why ``os._exit``: a normal interpreter exit finalises every module and
+    frees every object one by one, 10-15 ms of CPU for a CLI whose work is
+    done and whose files are closed. Only the stdio buffers still matter, so
+    they are flushed first. (An exception that escapes ``main``, such as the
+    SystemExit of ``--help``, still takes the normal way out.)
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`minictr ps | head -1`) or a closed stream
+            pass
+    os._exit(code & 0xFF)
