@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -220,6 +219,8 @@ class Store:
 
         ``progress(n)`` is called with the bytes copied so far. Returns (digest, size).
         """
+        import hashlib  # lazy: a `run` only reads small blobs (see oci.sha256_digest)
+
         self.ensure()
         fd, tmp = self._tmpfile()
         h = hashlib.sha256()
