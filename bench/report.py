@@ -1,7 +1,13 @@
-"""Turn the benchmark's numbers into bench/results/latest.md and latest.png."""
+"""Turn the benchmark's numbers into bench/results/latest.md and latest.png.
+
+``python -m bench.report [bench/results/latest.json]`` redraws both from the
+numbers of the last run, without running anything again.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 BASELINES = ("runc run", "crun run")
@@ -28,7 +34,8 @@ def markdown(res: dict) -> str:
     out = [
         "# minictr start latency, side by side",
         "",
-        f"{m['date']} · {m['nproc']} CPUs ({m['cpu']}) · kernel {m['kernel']} · {m['python']}",
+        f"{m['date']} · {m['nproc']} CPUs ({m['cpu']}) · kernel {m['kernel']} · {m['python']}"
+        + (f" · load average {m['load']} at the start" if "load" in m else ""),
         f"cgroups: {m['cgroups']} · {m['runc']} · {m['crun']} · {m['bwrap']} · {m['hyperfine']}",
         "",
         f"`/bin/true` in the same busybox rootfs, {runs} runs each after warm-up, one hyperfine run "
@@ -84,12 +91,25 @@ def chart(res: dict, path: Path) -> None:
               else "tab:blue" for n in names]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(names) + 1.5))
     ax.barh(names, med, xerr=[lo, hi], color=colors, capsize=3)
-    for y, v in enumerate(med):
-        ax.text(v, y, f"  {v:.1f}", va="center")
+    for y, (v, h) in enumerate(zip(med, hi)):
+        ax.text(v + h, y, f"  {v:.1f}", va="center")  # right of the IQR bar, not on it
     m = res["machine"]
     ax.set_xlabel("start + exit of /bin/true, median ms (bars: IQR)")
     ax.set_title(f"Container start latency · {m['date']} · {m['nproc']} CPUs · kernel {m['kernel']}", fontsize=9)
-    ax.set_xlim(0, max(med) * 1.2)
+    ax.set_xlim(0, max(m + h for m, h in zip(med, hi)) * 1.15)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    src = Path(argv[0] if argv else Path(__file__).parent / "results" / "latest.json")
+    res = json.loads(src.read_text())
+    (src.parent / "latest.md").write_text(markdown(res))
+    chart(res, src.parent / "latest.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -71,6 +71,7 @@ def machine() -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
         "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        "load": open("/proc/loadavg").read().split()[0],  # 1-minute load average: other jobs make noise
         "cgroups": "v1-only view of a hybrid host" if os.environ.get(IN_VIEW) else "as the host has them",
         "runc": version(["runc", "--version"]), "crun": version(["crun", "--version"]),
         "bwrap": version(["bwrap", "--version"]), "hyperfine": version(["hyperfine", "--version"]),
