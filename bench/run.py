@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="/tmp/minictr-bench", help="store, rootfs and bundle (kept for reruns)")
     ap.add_argument("--out", default=str(RESULTS), help="where latest.md/.png/.json go")
     ap.add_argument("--no-scaling", action="store_true", help="only the start-latency table")
+    ap.add_argument("--clean", action="store_true",
+                    help="remove the work dir at the end (the 500 MB image takes about 1 GB there)")
     ap.add_argument("--no-view", action="store_true", help="do not re-execute in a v1-only cgroup view")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
@@ -143,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "latest.md").write_text(md)
     report.chart(results, out / "latest.png")
     print(md)
+    if args.clean:
+        from minictr.image.layers import remove_tree
+        remove_tree(work)
     return 0
 
 
