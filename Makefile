@@ -58,7 +58,7 @@ integration: venv
 	$(PY) -m pytest -q tests/integration
 
 demo: setup
-	$(PY) -m minictr run --rm busybox -- sh -c 'echo "hello from PID $$$$ in $$(hostname)"; ls /'
+	$(PY) -m minictr run --rm busybox -- sh -c 'echo "hello from PID $$$$ in $$(hostname), and / holds: $$(ls / | tr "\n" " ")"'
 
 # Benchmarks, not tests: start latency side by side, then scaling (about 5 minutes, root).
 # Writes bench/results/latest.md and latest.png; see bench/README.md.

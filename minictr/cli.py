@@ -31,7 +31,7 @@ from .errors import MinictrError
 EXIT_RUNTIME_ERROR = 125
 
 #: Modules that add subcommands. Each has register(subparsers).
-SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images",)
+SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images", "minictr.cli_doctor", "minictr.cli_stats")
 
 
 # ---------------------------------------------------------------- run

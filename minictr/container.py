@@ -127,7 +127,7 @@ class Container:
         c = cls(cfg, st, sys)
         try:
             c.cgroup = _cgroup_create(cfg)
-            c.init = process.spawn(cfg, sys)
+            c.init = process.spawn(cfg, sys, _cgroupfs_view(c.cgroup, cfg))
             st.pid, st.pid_start = c.init.pid, state.process_start(c.init.pid) or 0
             if c.cgroup is not None:
                 c.cgroup.add(c.init.pid)
@@ -238,6 +238,23 @@ def _cgroup_create(cfg: ContainerConfig):
     return cgroups.create(cfg.id, cfg.resources)
 
 
+def _cgroupfs_view(mgr, cfg: ContainerConfig) -> tuple:
+    """The host's cgroup hierarchies, as the plain data ``rootfs.plan`` mounts inside.
+
+    Only with a cgroup namespace: without one, the container would see the host's whole tree.
+    """
+    if mgr is None or "cgroup" not in cfg.namespaces:
+        return ()
+    out = []
+    for h in mgr.layout.hierarchies:
+        sub = os.path.relpath(h.mount, mgr.layout.root)
+        if h.version == 2:
+            out.append((sub, "cgroup2", None))
+        elif h.controllers:
+            out.append((sub, "cgroup", ",".join(h.controllers)))
+    return tuple(out)
+
+
 def _destroy_cgroup(container_id: str) -> None:
     from . import cgroups
     mgr = cgroups.open(container_id)
@@ -296,7 +313,11 @@ def gc() -> list[str]:
         sup_alive = state.process_start(st.supervisor_pid) == st.supervisor_start if st.supervisor_pid else False
         if sup_alive:
             continue
-        _destroy_cgroup(st.id)
+        from . import cgroups
+        mgr = cgroups.open(st.id)
+        if mgr is not None:
+            st.oom_killed = st.oom_killed or mgr.oom_killed()
+            mgr.destroy()
         if st.auto_remove:
             _remove_leftovers(st)
         else:

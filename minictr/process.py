@@ -119,15 +119,18 @@ class Init:
             raise ContainerSetupError("init", f"unexpected message {msg!r}")
 
 
-def spawn(config: ContainerConfig, sys: Syscalls) -> Init:
-    """Fork the container's init. It waits for ``Init.setup()`` before it does anything."""
+def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = ()) -> Init:
+    """Fork the container's init. It waits for ``Init.setup()`` before it does anything.
+
+    ``cgroupfs`` is what ``rootfs.plan`` mounts at /sys/fs/cgroup (see there).
+    """
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = _fork(sys, new_pid_ns="pid" in config.namespaces)
     if pid == 0:  # the child: never returns into the caller's code
         code = EXIT_SETUP_FAILED
         try:
             parent_sock.close()
-            code = _child(config, Channel(child_sock), sys)
+            code = _child(config, Channel(child_sock), sys, cgroupfs)
         finally:
             os._exit(code)
     child_sock.close()
@@ -162,7 +165,7 @@ def _error_message(stage: str, exc: BaseException) -> dict:
             "errno": getattr(exc, "errno", None)}
 
 
-def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls) -> int:
+def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = ()) -> int:
     """Everything the container's init does before exec. Returns an exit code on failure."""
     stage = "init"
     try:
@@ -187,7 +190,7 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls) -> int:
             sys.set_link_up("lo")
 
         stage = "mounts"
-        rootfs.apply(rootfs.plan(cfg.rootfs), sys)
+        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs), sys)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(sys, cfg.rootfs.path)
 

@@ -65,8 +65,15 @@ DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
                    ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 
 
-def plan(rootfs: Rootfs) -> list[Step]:
-    """Every step that turns ``rootfs.path`` into a container root, in order."""
+def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = ()) -> list[Step]:
+    """Every step that turns ``rootfs.path`` into a container root, in order.
+
+    ``cgroupfs`` lists the host's cgroup hierarchies as ``(dir under
+    /sys/fs/cgroup, fstype, options)``, e.g. ``("memory", "cgroup", "memory")``
+    on v1 or ``(".", "cgroup2", None)`` on pure v2. They are mounted read-only;
+    in the container's cgroup namespace each one shows the container's own
+    group as its root.
+    """
     r = rootfs.path.rstrip("/") or "/"
     nosuid_nodev_noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC
     steps: list[Step] = [
@@ -106,8 +113,26 @@ def plan(rootfs: Rootfs) -> list[Step]:
         # namespace; read-only so that the container cannot tune the host's kernel.
         Mount("sysfs", f"{r}/sys", "sysfs", nosuid_nodev_noexec | MS.RDONLY),
     ]
+    steps += _cgroup_steps(f"{r}/sys/fs/cgroup", cgroupfs)
     if rootfs.readonly:
         steps.append(Mount(r, r, None, MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir=False))
+    return steps
+
+
+def _cgroup_steps(base: str, cgroupfs) -> list[Step]:
+    ro = MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY
+    if not cgroupfs:
+        return []
+    if len(cgroupfs) == 1 and cgroupfs[0][0] == ".":  # pure v2: one tree, right at /sys/fs/cgroup
+        return [Mount("cgroup2", base, "cgroup2", ro, mkdir=False)]
+    # v1 or hybrid: a small tmpfs to hold one directory per hierarchy (as runc does).
+    steps: list[Step] = [Mount("tmpfs", base, "tmpfs", MS.NOSUID | MS.NODEV | MS.NOEXEC, "mode=755", mkdir=False)]
+    for sub, fstype, options in cgroupfs:
+        steps.append(Mount("cgroup", f"{base}/{sub}", fstype, ro, options))
+        if options and "," in options:  # co-mounted "cpu,cpuacct": also reachable as cpu and cpuacct
+            steps += [Symlink(f"{base}/{name}", sub) for name in options.split(",") if name != sub]
+    # Now that the mount points exist, make the holder read-only too.
+    steps.append(Mount(None, base, None, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, mkdir=False))
     return steps
 
 

@@ -41,17 +41,34 @@ that leaves ``dest`` (absolute or clamped)                 (a real archive names
 hardlink to a missing target or a directory      refuse    broken or malicious archive
 hardlink to itself                               refuse    nonsense
 a non-directory named ``.`` (the root itself)    refuse    would replace ``dest``
-char / block device                              skip      counted in ``Stats.skipped``; /dev
+char / block device (and hardlinks to one)      skip      counted in ``Stats.skipped``; /dev
                                                            is made fresh when a container runs
 whiteout (``overlay``/``apply``) that climbs     refuse    it would delete or hide a host file
 out, or goes through a symlink leaving ``dest``
 whiteout ``.wh..`` / ``.wh...`` / ``.wh.``        refuse    names no entry
 ==============================================  ========  =================================
 
+A ``..`` met while resolving goes back up the components already resolved
+(so ``missing/../evil`` looks at ``evil`` on disk again, and follows it if it is
+a symlink). Before ``link(2)`` and before a whiteout deletes anything, every
+directory of the resolved path is checked once more with ``lstat`` to be a real
+directory (belt and braces).
+
 On a refusal we raise ``errors.UnsafeLayerEntry`` (one line: the member and
 why) before touching anything for that member. Members before it are already
 extracted *inside* ``dest``; the caller removes ``dest`` (the image store
 extracts into a temporary directory and renames it only on success).
+
+Other failures: an archive that cannot be read (truncated, not tar, zstd) is
+``errors.InvalidImage``; an ``OSError`` while writing (disk full, name too
+long) is one ``errors.SyscallError`` line that names the member.
+
+Speed: a plain tar in a regular file is read in tarfile's random-access mode
+(only the headers go through Python) and each file's bytes are copied by the
+kernel with copy_file_range(2); a compressed or streamed source is read once,
+in tarfile's stream mode. Measured on a tmpfs with the 51 MB, 1501-member
+Python stdlib: GNU tar 61 ms, minictr 148 ms (Python's 28 ms start included);
+gzip: GNU tar 415 ms, minictr 477 ms.
 
 Metadata: modes (setuid, setgid, sticky included), owners (``lchown``, when we
 run as root), mtimes, ``SCHILY.xattr.*`` pax records (file capabilities, when
@@ -78,8 +95,8 @@ https://docs.kernel.org/filesystems/overlayfs.html (whiteouts and opaque dirs).
 
 from __future__ import annotations
 
+import errno
 import os
-import posixpath
 import stat
 import tarfile
 from dataclasses import dataclass, field
@@ -87,8 +104,12 @@ from typing import IO, BinaryIO, Callable, Union
 
 from .errors import InvalidImage, SyscallError, UnsafeLayerEntry
 
-#: Big reads: fewer Python-level calls per byte; the bench compares with GNU tar.
-BUFSIZE = 1 << 20
+#: Reads of file contents. Big enough to pay few Python calls per byte, small
+#: enough not to churn the allocator (measured: 1 MiB reads were 2x slower).
+BUFSIZE = 256 << 10
+#: tarfile's own read size in stream mode. Its buffer is re-sliced for every
+#: 512-byte header, so a big one costs a copy per member.
+STREAM_BUFSIZE = 64 << 10
 #: Linux gives up after 40 symlinks in one path (path_resolution(7)); so do we.
 MAX_SYMLINKS = 40
 
@@ -117,7 +138,24 @@ class Stats:
 
 # --------------------------------------------------------------------------
 # Reading the source: a path or a file object, plain or compressed.
+#
+# Two ways through the archive, the same _Extractor for both:
+# - a plain tar in a regular file (a rootfs tarball, a cached layer): tarfile's
+#   random-access mode reads only the headers, and the kernel copies each
+#   file's bytes straight from the archive to the new file (copy_file_range(2),
+#   no trip through Python);
+# - anything else (gzip, bzip2, xz, a pipe, an HTTP body, BytesIO): one pass
+#   in tarfile's stream mode, the compression sniffed from the magic bytes.
 # --------------------------------------------------------------------------
+
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _check_not_zstd(head: bytes) -> None:
+    if head.startswith(_ZSTD_MAGIC):
+        raise InvalidImage("zstd-compressed tarballs are not supported",
+                           hint="decompress it first: zstd -d layer.tar.zst")
 
 class _CountingReader:
     """Wraps the raw (maybe compressed) stream to report progress and sniff the format."""
@@ -128,9 +166,7 @@ class _CountingReader:
         self.progress = progress
         self.done = 0
         self._head = raw.read(512)
-        if self._head[:4] == b"\x28\xb5\x2f\xfd":
-            raise InvalidImage("zstd-compressed tarballs are not supported",
-                               hint="decompress it first: zstd -d layer.tar.zst")
+        _check_not_zstd(self._head)
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
@@ -150,6 +186,62 @@ class _CountingReader:
         """Read what tar leaves behind (end padding, gzip trailer) so progress ends at 100%."""
         while self.read(BUFSIZE):
             pass
+
+
+def _stream_copy(tf: tarfile.TarFile, m: tarfile.TarInfo, fd: int) -> int:
+    """Copy a member's contents through Python (any source, sparse members too)."""
+    src = tf.extractfile(m)
+    n = 0
+    if src is not None:
+        while True:
+            chunk = src.read(BUFSIZE)
+            if not chunk:
+                break
+            _write_all(fd, chunk)
+            n += len(chunk)
+    return n
+
+
+class _RangeCopier:
+    """Copy a member's contents from the archive's fd by offset, inside the kernel."""
+
+    def __init__(self, src_fd: int):
+        self.src_fd = src_fd
+        self.how = "copy_file_range"
+
+    def __call__(self, tf: tarfile.TarFile, m: tarfile.TarInfo, fd: int) -> int:
+        if m.sparse is not None:  # GNU sparse files keep holes in a map: let tarfile expand it
+            return _stream_copy(tf, m, fd)
+        off, left = m.offset_data, m.size
+        while left:
+            n = self._some(off, fd, left)
+            if n == 0:
+                raise InvalidImage(f"cannot read tarball: member {m.name!r} is cut short",
+                                   hint="the file is truncated")
+            off += n
+            left -= n
+        return m.size
+
+    def _some(self, off: int, fd: int, count: int) -> int:
+        count = min(count, 1 << 30)
+        if self.how == "copy_file_range":
+            try:
+                return os.copy_file_range(self.src_fd, fd, count, off)
+            except OSError as e:
+                # EXDEV/EINVAL/ENOSYS/EOPNOTSUPP: not between these filesystems or kernels.
+                if e.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                    raise
+                self.how = "sendfile"
+        if self.how == "sendfile":
+            try:
+                return os.sendfile(fd, self.src_fd, off, count)
+            except OSError as e:
+                if e.errno not in (errno.EINVAL, errno.ENOSYS):
+                    raise
+                self.how = "pread"
+        data = os.pread(self.src_fd, min(count, BUFSIZE), off)
+        _write_all(fd, data)
+        return len(data)
 
 
 # --------------------------------------------------------------------------
@@ -180,6 +272,15 @@ class _Resolver:
 
     def __init__(self, root: str):
         self.root = root
+        #: paths (relative, "/"-joined) known to be real directories: saves an lstat
+        #: per component per member. Whoever removes a directory must call forget().
+        self.dirs: set[str] = set()
+
+    def forget(self, rel: str) -> None:
+        """``rel`` and everything below it may no longer be a directory."""
+        self.dirs.discard(rel)
+        prefix = rel + "/"
+        self.dirs -= {d for d in self.dirs if d.startswith(prefix)}
 
     def abspath(self, parts: list[str]) -> str:
         return os.path.join(self.root, *parts) if parts else self.root
@@ -195,7 +296,7 @@ class _Resolver:
         pending = list(reversed(parts))
         followed = 0
         escaping: list[str] = []
-        missing = False
+        missing_at: int | None = None  # depth of the first component that does not exist
         while pending:
             comp = pending.pop()
             if comp in ("", "."):
@@ -205,16 +306,23 @@ class _Resolver:
                     resolved.pop()
                 # else: clamped at the root, like "/.." (only a symlink target gets here,
                 # and _climbs_out already noted that symlink as escaping)
+                if missing_at is not None and len(resolved) < missing_at:
+                    missing_at = None  # back above the missing part: look at the disk again
                 continue
             resolved.append(comp)
-            if missing:  # nothing exists below a missing directory
+            if missing_at is not None:  # nothing exists below a missing directory
+                continue
+            key = "/".join(resolved)
+            if key in self.dirs:
                 continue
             full = self.abspath(resolved)
             try:
                 st = os.lstat(full)
-            except FileNotFoundError:
-                missing = True
+            except (FileNotFoundError, NotADirectoryError):
+                missing_at = len(resolved)
                 continue
+            if stat.S_ISDIR(st.st_mode):
+                self.dirs.add(key)
             if not stat.S_ISLNK(st.st_mode):
                 continue
             followed += 1
@@ -231,6 +339,25 @@ class _Resolver:
                 escaping.append("/".join(resolved + [comp]))
             pending.extend(reversed(target.split("/")))
         return resolved, escaping
+
+    def check_real(self, member: str, parts: list[str]) -> bool:
+        """Belt and braces before link(2) or a delete: every component of a resolved
+        path is a real directory (True), or one is missing (False). A symlink here
+        would mean a bug in resolve(): refuse rather than let the kernel follow it."""
+        for i in range(1, len(parts) + 1):
+            key = "/".join(parts[:i])
+            if key in self.dirs:
+                continue
+            try:
+                st = os.lstat(self.abspath(parts[:i]))
+            except (FileNotFoundError, NotADirectoryError):
+                return False
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafeLayerEntry(member, f"its path still goes through symlink {key!r}")
+            if not stat.S_ISDIR(st.st_mode):
+                return False
+            self.dirs.add(key)
+        return True
 
     def parent(self, member: str, parts: list[str]) -> tuple[list[str], list[str]]:
         """Resolve all but the last component; the last is kept as it is (never followed)."""
@@ -285,20 +412,37 @@ def extract(source: Union[str, os.PathLike, IO[bytes]], dest: Union[str, os.Path
     else:
         raw = source
     try:
-        total = None
+        fd = start = total = None
         try:
-            st = os.fstat(raw.fileno())
+            fd = raw.fileno()
+            st = os.fstat(fd)
             if stat.S_ISREG(st.st_mode):
-                total = st.st_size - raw.tell()
-        except (AttributeError, OSError, ValueError):
-            total = None
-        reader = _CountingReader(raw, total, progress)
+                start = raw.tell()
+                total = st.st_size - start
+            else:
+                fd = None
+        except (AttributeError, OSError, ValueError):  # BytesIO, sockets, wrappers
+            fd = None
         ex = _Extractor(dest, whiteouts, same_owner)
         try:
-            # "r|*": stream mode, one pass, compression sniffed from the magic bytes.
-            with tarfile.open(fileobj=reader, mode="r|*", bufsize=BUFSIZE) as tf:
-                for member in tf:
-                    ex.member(tf, member)
+            head = os.pread(fd, 512, start) if fd is not None else b""
+            _check_not_zstd(head)
+            if fd is not None and not head.startswith(_COMPRESSED_MAGIC):
+                with tarfile.open(fileobj=raw, mode="r:") as tf:
+                    ex.copy = _RangeCopier(fd)
+                    for member in tf:
+                        ex.member(tf, member)
+                        if progress is not None:
+                            progress(min(tf.offset - start, total), total)
+                raw.seek(start + total)
+                if progress is not None:
+                    progress(total, total)
+            else:
+                reader = _CountingReader(raw, total, progress)
+                with tarfile.open(fileobj=reader, mode="r|*", bufsize=STREAM_BUFSIZE) as tf:
+                    for member in tf:
+                        ex.member(tf, member)
+                reader.drain()
         except tarfile.TarError as e:
             raise InvalidImage(f"cannot read tarball: {e}",
                                hint="the file is truncated or not a tar archive") from None
@@ -306,7 +450,6 @@ def extract(source: Union[str, os.PathLike, IO[bytes]], dest: Union[str, os.Path
             raise InvalidImage(f"cannot read tarball: unexpected end of data ({e})",
                                hint="the file is truncated") from None
         ex.finish()
-        reader.drain()
         return ex.stats
     finally:
         if own is not None:
@@ -320,6 +463,9 @@ class _Extractor:
         self.whiteouts = whiteouts
         self.same_owner = same_owner
         self.stats = Stats()
+        #: names of members we skipped (devices), so hardlinks to them are skipped too
+        self.skipped_paths: set[str] = set()
+        self.copy: Callable[[tarfile.TarFile, tarfile.TarInfo, int], int] = _stream_copy
         #: directory metadata, applied at the end: abs path -> TarInfo
         self.dir_meta: dict[str, tarfile.TarInfo] = {}
         #: what this layer created (relative paths), for opaque dirs in "apply" mode
@@ -329,6 +475,21 @@ class _Extractor:
 
     def member(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         self.stats.members += 1
+        try:
+            self._member(tf, m)
+        except OSError as e:
+            if isinstance(e, SyscallError):
+                raise
+            # A full disk, a name too long...: one line that names the member.
+            where = f" ({e.filename})" if e.filename else ""
+            raise SyscallError("extract", e.errno or errno.EIO, f"tar member {m.name!r}{where}") from None
+
+    def _skip(self, m: tarfile.TarInfo) -> None:
+        self.stats.skipped += 1
+        self.stats.skipped_names.append(m.name)
+        self.skipped_paths.add("/".join(_clean_name(m.name, m.name)))
+
+    def _member(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         parts = _clean_name(m.name, m.name)
         base = parts[-1] if parts else ""
 
@@ -336,8 +497,7 @@ class _Extractor:
             self._whiteout(m, parts)
             return
         if m.ischr() or m.isblk():
-            self.stats.skipped += 1
-            self.stats.skipped_names.append(m.name)
+            self._skip(m)
             return
         if not parts:
             if m.isdir():
@@ -370,8 +530,7 @@ class _Extractor:
             self.stats.fifos += 1
             self._meta(path, m)
         else:  # unknown type (e.g. a vendor extension): skip, say so
-            self.stats.skipped += 1
-            self.stats.skipped_names.append(m.name)
+            self._skip(m)
 
     # -- kinds ---------------------------------------------------------------
 
@@ -386,24 +545,16 @@ class _Extractor:
         if st is None:
             # Writable for us until finish() gives it its real mode.
             os.mkdir(path, 0o700)
+        self.res.dirs.add(os.path.relpath(path, self.dest))
         self.stats.dirs += 1
         self.dir_meta[path] = m
 
     def _file(self, tf: tarfile.TarFile, path: str, m: tarfile.TarInfo) -> None:
         self._clear(path)
-        src = tf.extractfile(m)
         # O_EXCL|O_NOFOLLOW: we just cleared the spot; never write through a link.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
-            n = 0
-            if src is not None:
-                while True:
-                    chunk = src.read(BUFSIZE)
-                    if not chunk:
-                        break
-                    _write_all(fd, chunk)
-                    n += len(chunk)
-            self.stats.bytes += n
+            self.stats.bytes += self.copy(tf, m, fd)
             self.stats.files += 1
             self._meta(path, m, fd=fd)
         finally:
@@ -413,11 +564,17 @@ class _Extractor:
         tparts = _clean_name(m.name, m.linkname, "hardlink target")
         if not tparts:
             raise UnsafeLayerEntry(m.name, "a hardlink to the root directory")
+        if "/".join(tparts) in self.skipped_paths:  # a second name for a device we skipped
+            self._skip(m)
+            return
         treal, escaping = self.res.parent(m.name, tparts)
         if escaping:
             raise UnsafeLayerEntry(m.name, f"its hardlink target {m.linkname!r} goes through symlink "
                                            f"{escaping[0]!r}, which leaves the root")
         target = self.res.abspath(treal)
+        if not self.res.check_real(m.name, treal[:-1]):
+            raise UnsafeLayerEntry(m.name, f"its hardlink target {m.linkname!r} is not in the archive "
+                                           f"(links may only point at earlier members)")
         if treal == real:
             raise UnsafeLayerEntry(m.name, "a hardlink to itself")
         try:
@@ -461,6 +618,8 @@ class _Extractor:
         if name in ("", ".", "..") or "/" in name:
             raise UnsafeLayerEntry(m.name, f"whiteout names no entry ({name!r})")
         victim = self.res.abspath(real_dir + [name])
+        if self.whiteouts == "apply" and not self.res.check_real(m.name, real_dir):
+            return  # its directory does not exist: nothing to delete
         if self.whiteouts == "overlay":
             self._mkparents(m.name, real_dir)
             self._clear(victim)
@@ -496,15 +655,20 @@ class _Extractor:
     def _mkparents(self, member: str, real: list[str]) -> None:
         """Make the missing directories of an already resolved (symlink-free) path."""
         for i in range(1, len(real) + 1):
+            key = "/".join(real[:i])
+            if key in self.res.dirs:
+                continue
             p = self.res.abspath(real[:i])
             try:
                 st = os.lstat(p)
             except FileNotFoundError:
                 os.mkdir(p, 0o755)
+                self.res.dirs.add(key)
                 continue
             if not stat.S_ISDIR(st.st_mode):
-                raise InvalidImage(f"tar member {member!r}: {'/'.join(real[:i])!r} is not a directory",
+                raise InvalidImage(f"tar member {member!r}: {key!r} is not a directory",
                                    hint="the archive is broken")
+            self.res.dirs.add(key)
 
     def _clear(self, path: str) -> None:
         """Make room at ``path``: unlink what is there (a directory goes with its contents)."""
@@ -517,6 +681,7 @@ class _Extractor:
             # rmtree never follows symlinks out of the tree it removes.
             _make_writable(path)
             shutil.rmtree(path)
+            self.res.forget(os.path.relpath(path, self.dest))
             for d in [d for d in self.dir_meta if d == path or d.startswith(path + "/")]:
                 del self.dir_meta[d]
         else:
@@ -557,6 +722,8 @@ class _Extractor:
         """Give directories their real owner, mode and mtime: deepest first."""
         for path in sorted(self.dir_meta, key=lambda p: p.count("/"), reverse=True):
             m = self.dir_meta[path]
+            if not stat.S_ISDIR(os.lstat(path).st_mode):  # cannot happen: _clear forgets; be sure
+                continue
             if self.same_owner:
                 os.lchown(path, m.uid, m.gid)
             os.chmod(path, stat.S_IMODE(m.mode))

@@ -23,7 +23,7 @@ parameters, so the unit tests describe a host as a small directory tree.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 #: Controllers a container joins on v1 (one group per hierarchy). freezer is
 #: there so that killing a fork bomb can freeze it first.
@@ -32,8 +32,7 @@ V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "freezer")
 V2_CONTROLLERS = ("cpu", "cpuset", "memory", "pids")
 
 
-@dataclass(frozen=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     """One mounted cgroup tree.
 
     ``mount`` is where it is mounted, ``own_path`` where this process sits in
@@ -45,7 +44,7 @@ class Hierarchy:
     version: int
     mount: str
     own_path: str
-    controllers: tuple[str, ...]
+    controllers: tuple
 
     @property
     def own_dir(self) -> str:
@@ -53,15 +52,26 @@ class Hierarchy:
         return os.path.normpath(os.path.join(self.mount, self.own_path.lstrip("/")))
 
 
-@dataclass(frozen=True)
 class Layout:
-    """What ``detect()`` found. ``kind`` is "v2", "v1", "hybrid" or "none"."""
+    """What ``detect()`` found. ``kind`` is "v2", "v1", "hybrid" or "none".
 
-    kind: str
-    root: str
-    hierarchies: tuple[Hierarchy, ...] = ()
-    #: controller name -> the hierarchy that carries it
-    controllers: dict[str, Hierarchy] = field(default_factory=dict)
+    (Plain classes and NamedTuples here, not dataclasses: this module is on
+    the ``minictr run`` path, and a dataclass costs half a millisecond to define.)
+    """
+
+    def __init__(self, kind: str, root: str, hierarchies: tuple = (), controllers: dict | None = None):
+        self.kind = kind
+        self.root = root
+        self.hierarchies = tuple(hierarchies)
+        #: controller name -> the hierarchy that carries it
+        self.controllers: dict[str, Hierarchy] = dict(controllers or {})
+
+    def __repr__(self) -> str:
+        return f"Layout(kind={self.kind!r}, root={self.root!r}, controllers={sorted(self.controllers)})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Layout) and (self.kind, self.root, self.hierarchies, self.controllers) == \
+            (other.kind, other.root, other.hierarchies, other.controllers)
 
     def backend(self, controller: str) -> str | None:
         """``"v1"``, ``"v2"`` or None when the host has no such controller."""
@@ -114,6 +124,16 @@ def _read_words(path: str) -> tuple[str, ...]:
         return ()
 
 
+def _comounts(root: str, ctrls: tuple[str, ...]) -> list[str]:
+    """Entries of ``root`` naming the same controllers in another order."""
+    if len(ctrls) < 2:
+        return []
+    try:
+        return [n for n in os.listdir(root) if set(n.split(",")) == set(ctrls)]
+    except OSError:
+        return []
+
+
 def detect(root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/self/cgroup") -> Layout:
     """Look at ``root`` and ``proc_self_cgroup`` and say what kind of host this is.
 
@@ -137,9 +157,9 @@ def detect(root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/self/cgr
     for hid, ctrls, path in entries:
         if hid == 0 or not ctrls or any(c.startswith("name=") for c in ctrls):
             continue  # the v2 line, or a named tree (name=systemd) with no controllers
-        # A co-mounted tree is mounted at "cpu,cpuacct", usually with "cpu" and
-        # "cpuacct" symlinks next to it; accept any of those names.
-        for candidate in (",".join(ctrls), *ctrls):
+        # A co-mounted tree is mounted at "cpu,cpuacct" (some distros: "cpuacct,cpu"),
+        # usually with "cpu" and "cpuacct" symlinks next to it; accept any of those.
+        for candidate in (",".join(ctrls), *ctrls, *_comounts(root, ctrls)):
             mount = os.path.join(root, candidate)
             if os.path.isfile(os.path.join(mount, "cgroup.procs")) and not _is_v2(mount):
                 h = Hierarchy(1, mount, path, ctrls)

@@ -171,9 +171,7 @@ class FakeCgroupFS(CgroupFS):
                 self._forget_pid(mount, pid)
 
     def mkdir(self, path: str) -> bool:
-        try:
-            os.mkdir(path)
-        except FileExistsError:
+        if not super().mkdir(path):
             return False
         self._populate(path)
         return True

@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import os
 
-from ..errors import CgroupError
+from ..errors import CgroupError, CgroupsUnavailable
 
 
 class CgroupFS:
@@ -103,6 +103,17 @@ class CgroupFS:
             return True
         except FileExistsError:
             return False
+        except FileNotFoundError:
+            raise  # the parent vanished (another container's cleanup): the caller retries
+        except OSError as e:
+            if e.errno == errno.EROFS:
+                raise CgroupsUnavailable(f"cannot create cgroup {path}: the cgroup filesystem is read-only",
+                                         hint="inside a container, run it with --privileged or a writable "
+                                              "cgroupfs; or run without resource limits") from None
+            err = self._error(path, "a new group", e)
+            err.message = f"cannot create cgroup {path}: {os.strerror(e.errno)}"
+            err.args = (err.message,)
+            raise err from None
 
     def rmdir(self, path: str) -> None:
         """Remove an empty group. Raises OSError (EBUSY while tasks drain, ENOENT if gone)."""

@@ -204,43 +204,40 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
     return mgr
 
 
-def _retry_vanished(make, attempts: int = 5):
-    """Run ``make`` again if the shared ``minictr/`` dir vanished under it
-    (another container's destroy() removed it between our mkdir calls)."""
+#: errnos meaning "the group is gone or going": ENOENT once removed, ENODEV while the kernel tears it down
+_VANISHED = (errno.ENOENT, errno.ENODEV)
+
+
+def _retry_vanished(make, attempts: int = 8):
+    """Run ``make`` again if the shared ``minictr/`` dir vanished under it: another
+    container's destroy() removed it, empty, between our mkdir and our next step."""
     for i in range(attempts):
         try:
             return make()
-        except FileNotFoundError:
-            if i == attempts - 1:
+        except (OSError, CgroupError) as e:  # CgroupError carries the write's errno
+            if getattr(e, "errno", None) not in _VANISHED or i == attempts - 1:
                 raise
-        except CgroupError as e:
-            if getattr(e, "errno", None) != errno.ENOENT or i == attempts - 1:
-                raise
+            time.sleep(0.001 * (i + 1))
 
 
-def _candidate_dirs(fs: CgroupFS, h: Hierarchy, layout: Layout) -> list[str]:
-    """``minictr/`` dirs in a tree: the one under our own base first, then any found by a bounded walk."""
-    found: list[str] = []
+def _candidate_dirs(fs: CgroupFS, h: Hierarchy, layout: Layout):
+    """``minictr/`` dirs in a tree: the one under our own base first, then (lazily,
+    only if the caller keeps asking) any found by a walk a few levels deep."""
     enable = h.version == 2 and any(layout.controllers.get(c) is h for c in V2_CONTROLLERS)
-    try:
-        own = os.path.join(pick_base(fs, h, enable) if h.version == 2 else h.own_dir, "minictr")
-    except OSError:
-        own = os.path.join(h.own_dir, "minictr")
+    own = os.path.join(pick_base(fs, h, enable) if h.version == 2 else h.own_dir, "minictr")
     if fs.exists(own):
-        found.append(own)
+        yield own
     level = [h.mount]
     for _ in range(SEARCH_DEPTH):
         nxt = []
         for d in level:
             for name in fs.listdir(d):
                 sub = os.path.join(d, name)
-                if name == "minictr":
-                    if sub not in found:
-                        found.append(sub)
-                else:
+                if name != "minictr":
                     nxt.append(sub)
+                elif os.path.normpath(sub) != os.path.normpath(own):
+                    yield sub
         level = nxt
-    return found
 
 
 def _groups_for(fs: CgroupFS, layout: Layout, container_id: str) -> list:

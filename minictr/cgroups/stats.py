@@ -19,11 +19,12 @@ time between them, so one busy CPU is 100 % and two are 200 %, as in
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Stats:
+class Stats(NamedTuple):
+    """One reading. A NamedTuple: immutable, cheap, and ``s._replace(...)`` for tests."""
+
     cpu_usage_ns: int = 0
     memory_usage: int = 0
     memory_limit: int | None = None

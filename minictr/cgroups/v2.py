@@ -8,9 +8,10 @@ The rules that matter (Documentation/admin-guide/cgroup-v2.rst):
   ``subtree_control`` of ``<base>`` and of ``<base>/minictr``.
 - **No internal processes.** A non-root group that has processes of its own
   cannot enable controllers for its children (the write fails with EBUSY).
-  When our own group has processes (a shell's session scope, say), we put
-  ``minictr/`` next to it, in the nearest ancestor without processes, or the
-  root, which is exempt from the rule.
+  When our own group has processes (a shell's session scope, say), or does
+  not offer a controller a limit needs, we put ``minictr/`` higher up: in the
+  nearest ancestor without processes that offers them, at worst in the root,
+  which is exempt from the rule (docker's cgroupfs driver uses the root too).
 - **Files.** ``memory.max``, ``memory.swap.max`` (swap only, not memory+swap as
   on v1), ``pids.max``, ``cpu.max`` ("QUOTA PERIOD"), ``cpu.weight``
   (1..10000), ``cpuset.cpus``; ``memory.events`` counts ``oom_kill``;
@@ -30,15 +31,31 @@ from .fs import CgroupFS
 SIGKILL = 9
 
 
-def pick_base(fs: CgroupFS, h: Hierarchy, enable: bool) -> str:
-    """Where ``minictr/`` goes in this tree: our own group, or (when controllers
-    must be enabled and our group has processes) the nearest ancestor without."""
-    base = h.own_dir
+def pick_base(fs: CgroupFS, h: Hierarchy, enable: bool, need: frozenset[str] | set[str] = frozenset()) -> str:
+    """Where ``minictr/`` goes in this tree.
+
+    Our own group when it can take it; otherwise the nearest ancestor that
+    (1) has no processes of its own, since we must enable controllers in it,
+    and (2) offers every controller in ``need`` in its cgroup.controllers
+    (systemd often delegates only memory and pids to a user's slice). The
+    root always qualifies: it is exempt from the rule and offers everything.
+    """
+    base = os.path.normpath(h.own_dir)
     if not enable:
         return base
     mount = os.path.normpath(h.mount)
-    while os.path.normpath(base) != mount and fs.procs(base):
-        base = os.path.dirname(os.path.normpath(base))
+
+    def usable(group: str) -> bool:
+        if group != mount and fs.procs(group):
+            return False
+        try:
+            offered = set(fs.read(os.path.join(group, "cgroup.controllers")).split())
+        except FileNotFoundError:
+            return False
+        return set(need) <= offered
+
+    while base != mount and not usable(base):
+        base = os.path.dirname(base)
     return base
 
 
@@ -62,7 +79,7 @@ class V2Group:
         if the base group does not offer them.
         """
         wanted = [c for c in want if c in h.controllers]
-        base = pick_base(fs, h, enable=bool(wanted))
+        base = pick_base(fs, h, enable=bool(wanted), need=need)
         offered = set(fs.read(os.path.join(base, "cgroup.controllers")).split())
         missing = sorted(need - offered)
         if missing:

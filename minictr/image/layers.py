@@ -98,6 +98,76 @@ def _layer_lock(store: Store, key: str) -> Iterator[None]:
         os.close(fd)
 
 
+class DiffIdReader:
+    """Read a layer blob as an *uncompressed* tar, hashing what comes out.
+
+    The sha256 of the uncompressed tar is the layer's diff id, which the
+    image config lists. Checking it as we unpack means a layer that does not
+    match its config never reaches the cache. The compression is sniffed
+    from the magic bytes (gzip, or plain tar; zstd needs a module Python
+    lacks). Close it when done.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        import hashlib
+        self._raw = open(path, "rb")
+        magic = self._raw.read(4)
+        self._raw.seek(0)
+        if magic[:2] == b"\x1f\x8b":
+            import gzip
+            self._src = gzip.GzipFile(fileobj=self._raw, mode="rb")
+        elif magic == b"\x28\xb5\x2f\xfd":
+            self._raw.close()
+            raise InvalidImage(f"layer {os.fspath(path)} is zstd-compressed, which minictr cannot read",
+                               hint="pull or save the image with gzip layers (e.g. skopeo copy --dest-compress-format gzip)")
+        else:
+            self._src = self._raw
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            data = self._src.read(n)
+        except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+            raise InvalidImage(f"cannot decompress layer: {e}", hint="the blob is corrupt; remove the image and get it again") from None
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def finish(self) -> str:
+        """Read what is left (tar end padding) and return ``sha256:<hex>`` of everything."""
+        while self.read(1 << 20):
+            pass
+        return "sha256:" + self._hash.hexdigest()
+
+    def close(self) -> None:
+        if self._src is not self._raw:
+            self._src.close()
+        self._raw.close()
+
+    def __enter__(self) -> "DiffIdReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def extract_layer(store: Store, blob_digest: str, diff_id: str | None, dest: str | os.PathLike,
+                  whiteouts: str) -> None:
+    """Unpack one layer blob into ``dest``, checking its diff id when one is given."""
+    from .. import tarball  # lazy: a cached layer never needs tarfile/gzip
+
+    with DiffIdReader(store.blob_path(blob_digest)) as r:
+        tarball.extract(r, dest, whiteouts=whiteouts)
+        got = r.finish()
+    if diff_id is not None and got != diff_id:
+        raise InvalidImage(f"layer {blob_digest} unpacks to {got}, but the image config says {diff_id}",
+                           hint="the image is corrupt or was tampered with; remove it and get it again")
+
+
 def layer_dir(store: Store, diff_id: str) -> Path:
     return store.layers_dir / diff_id.split(":", 1)[1]
 
@@ -121,7 +191,7 @@ def ensure_layer(store: Store, blob_digest: str, diff_id: str, *, whiteouts: str
         tmp = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix=f"layer-{final.name[:12]}-"))
         try:
             os.chmod(tmp, 0o755)
-            tarball.extract(store.blob_path(blob_digest), tmp, whiteouts=whiteouts)
+            extract_layer(store, blob_digest, diff_id, tmp, whiteouts)
             os.rename(tmp, final)
         except BaseException:
             remove_tree(tmp)
@@ -164,8 +234,7 @@ def prepare_rootfs(store: Store, img: Image, container_dir: str | os.PathLike, *
         os.chmod(cdir / "upper", 0o755)  # the upper dir's mode becomes the mode of "/"
         return Rootfs(path=str(rootfs), lowers=tuple(reversed(lowers)),
                       upper=str(cdir / "upper"), work=str(cdir / "work"))
-    from .. import tarball
     os.chmod(rootfs, 0o755)
-    for l in layers:
-        tarball.extract(store.blob_path(l["digest"]), rootfs, whiteouts="apply")
+    for l, d in zip(layers, diff_ids):
+        extract_layer(store, l["digest"], d, rootfs, "apply")
     return Rootfs(path=str(rootfs))

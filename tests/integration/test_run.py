@@ -168,3 +168,13 @@ def test_interactive_tty_shell_with_job_control(mc, rootfs_dir):
         except (ProcessLookupError, ChildProcessError):
             pass
         os.close(fd)
+
+
+def test_the_container_sees_its_own_cgroup_read_only(mc):
+    r = mc("run", "--rm", "--memory", "64m", "--pids-limit", "50", "busybox", "sh", "-c",
+           "cat /proc/self/cgroup | grep -v ':/$' | wc -l; "
+           "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; "
+           "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; "
+           "touch /sys/fs/cgroup/x 2>/dev/null || echo read-only")
+    lines = r.stdout.split()
+    assert lines == ["0", "67108864", "50", "read-only"], r.stdout + r.stderr

@@ -6,7 +6,7 @@ from minictr import cli
 from minictr.cli_images import human_duration, human_size
 from minictr.image import Store
 
-from imagehelpers import add_image
+from minictr.image.synthetic import add_image
 
 
 @pytest.fixture(autouse=True)

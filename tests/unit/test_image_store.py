@@ -9,7 +9,7 @@ import pytest
 from minictr.errors import ImageError, ImageNotFound, InvalidImage
 from minictr.image import Store, oci, store_root
 
-from imagehelpers import add_image
+from minictr.image.synthetic import add_image
 
 
 @pytest.fixture(autouse=True)

@@ -86,3 +86,26 @@ def test_chroot_sequence_keeps_the_old_root_mounted():
     rootfs.chroot_into(fake, "/new")
     assert "umount2" not in fake.names() and "pivot_root" not in fake.names()
     assert ("chroot", (".",)) in fake.calls
+
+
+def test_pure_v2_cgroupfs_is_one_read_only_mount():
+    steps = rootfs.plan(Rootfs("/r"), cgroupfs=((".", "cgroup2", None),))
+    m = mounts(steps)[-1]
+    assert (m.target, m.fstype) == ("/r/sys/fs/cgroup", "cgroup2") and m.flags & MS.RDONLY
+
+
+def test_v1_cgroupfs_gets_a_tmpfs_and_one_mount_per_hierarchy():
+    view = (("memory", "cgroup", "memory"), ("cpu,cpuacct", "cgroup", "cpu,cpuacct"), ("unified", "cgroup2", None))
+    steps = rootfs.plan(Rootfs("/r"), cgroupfs=view)
+    table = {m.target: (m.fstype, m.data) for m in mounts(steps) if m.fstype}  # the remount has none
+    assert table["/r/sys/fs/cgroup"] == ("tmpfs", "mode=755")
+    assert table["/r/sys/fs/cgroup/memory"] == ("cgroup", "memory")
+    assert table["/r/sys/fs/cgroup/unified"] == ("cgroup2", None)
+    assert rootfs.Symlink("/r/sys/fs/cgroup/cpu", "cpu,cpuacct") in steps
+    assert all(m.flags & MS.RDONLY for m in mounts(steps) if m.fstype in ("cgroup", "cgroup2"))
+    last = steps[-1]
+    assert last.target == "/r/sys/fs/cgroup" and last.flags & MS.REMOUNT and last.flags & MS.RDONLY
+
+
+def test_no_cgroupfs_without_a_view():
+    assert not [m for m in mounts(rootfs.plan(Rootfs("/r"))) if "cgroup" in m.target]

@@ -1,0 +1,31 @@
+"""``minictr doctor``: print what this machine offers the lessons, and how to fix what is missing.
+
+Exit status 0 when every lesson can run, 1 otherwise (warnings do not count).
+``--json`` prints the same data for scripts and CI. The checks live in
+``minictr/doctor.py``; this module only prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check that this machine can run containers and the lessons")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.add_argument("--no-probes", action="store_true",
+                   help="only read /proc and /sys: no forked unshare, mount or cgroup probes")
+    p.set_defaults(func=cmd_doctor)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from . import doctor
+
+    checks = doctor.run_checks(probes=not args.no_probes)
+    if args.json:
+        print(json.dumps(doctor.as_dict(checks), indent=2))
+    else:
+        print(doctor.format_table(checks))
+    return 0 if doctor.all_lessons_can_run(checks) else 1

@@ -1,0 +1,541 @@
+"""L3: ``minictr doctor``: can this machine run the lessons, and if not, why?
+
+A container is a process plus kernel features, so the first lesson asks the
+kernel what it offers to *us*: are we root, with CAP_SYS_ADMIN? Does a seccomp
+filter stand in the way? Can we make each kind of namespace? Which cgroup
+layout is there, and may we make groups in it? Does overlayfs mount? Are we
+ourselves inside a container (Binder, JupyterHub, docker without
+``--privileged``), where most of this is forbidden?
+
+Each check is a small function returning a ``Check``: a name, a status
+(``ok``, ``warn``: a later or optional part is degraded, ``fail``: a lesson
+cannot run), a one-line detail, a one-line fix, and the lessons it blocks.
+``run_checks()`` returns them as data (lesson 00 shows them as a table);
+``minictr doctor`` prints them and exits 0 when every lesson can run, 1
+otherwise.
+
+Every reader takes the path it reads as a parameter (``/proc/self/status``,
+``/proc/sys``, the cgroupfs root...), so the unit tests feed it fake files.
+Every probe that changes a process (unshare, mount) runs in a *forked child*
+that exits right after: never in the calling process, which may be a Jupyter
+kernel that must not end up in a new namespace for good.
+
+Man pages: capabilities(7), proc(5) (/proc/PID/status: CapEff, Seccomp,
+NoNewPrivs), seccomp(2), namespaces(7), unshare(2), user_namespaces(7),
+cgroups(7), https://docs.kernel.org/filesystems/overlayfs.html.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import tempfile
+from dataclasses import asdict, dataclass
+from typing import Callable, Mapping
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+_EPERM = os.strerror(1)  # "Operation not permitted", as the probes report it
+
+#: The lessons that exist, and what each needs. Used to say what a failure blocks.
+ALL_LESSONS = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09")
+ROOT_LESSONS = ("03", "04", "05", "06", "07", "08", "09")
+
+#: capability number -> name (capabilities(7), <linux/capability.h>)
+CAP_NAMES = (
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+)
+CAP_SYS_ADMIN = 21
+#: What the runtime and the lessons use: files and owners, users, chroot, devices, network, signals.
+NEEDED_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID", "NET_ADMIN",
+               "SYS_CHROOT", "MKNOD", "SYS_ADMIN")
+
+PRIVILEGED_FIX = ("run as root (sudo .venv/bin/python -m minictr doctor), or in a container started with "
+                  "--privileged --cgroupns=host, or use the lab VM")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str          # "ok" | "warn" | "fail"
+    detail: str
+    fix: str = ""
+    lessons: tuple[str, ...] = ()   # the lessons that cannot run (fail) or lose a part (warn)
+
+
+# --------------------------------------------------------------------------
+# /proc/self/status: who we are.
+# --------------------------------------------------------------------------
+
+def read_status(path: str = "/proc/self/status") -> dict[str, str]:
+    """``Name: value`` lines of proc(5)'s status file, as a dict."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                out[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return out
+
+
+def caps_of(hexmask: str) -> set[str]:
+    """``000001ffffffffff`` -> {"CHOWN", ..., "CHECKPOINT_RESTORE"}."""
+    try:
+        mask = int(hexmask, 16)
+    except ValueError:
+        return set()
+    return {name for bit, name in enumerate(CAP_NAMES) if mask >> bit & 1}
+
+
+def check_root(euid: int | None = None) -> Check:
+    euid = os.geteuid() if euid is None else euid
+    if euid == 0:
+        return Check("root", OK, "running as uid 0")
+    return Check("root", FAIL, f"running as uid {euid}: namespaces, mounts and cgroups need root",
+                 "run it with sudo: sudo .venv/bin/python -m minictr doctor (or use the lab VM)", ROOT_LESSONS)
+
+
+def check_sys_admin(status: Mapping[str, str]) -> Check:
+    eff = caps_of(status.get("CapEff", "0"))
+    if "SYS_ADMIN" in eff:
+        return Check("CAP_SYS_ADMIN", OK, "in the effective set (CapEff)")
+    return Check("CAP_SYS_ADMIN", FAIL, "missing from the effective set: no unshare, mount or pivot_root",
+                 PRIVILEGED_FIX, ROOT_LESSONS)
+
+
+def check_capabilities(status: Mapping[str, str]) -> Check:
+    eff = caps_of(status.get("CapEff", "0"))
+    bnd = caps_of(status.get("CapBnd", "0"))
+    missing = [c for c in NEEDED_CAPS if c not in eff and c != "SYS_ADMIN"]
+    lost = sorted(set(CAP_NAMES) - bnd, key=CAP_NAMES.index)
+    note = f"; not in the bounding set: {', '.join('CAP_' + c for c in lost)}" if lost else ""
+    if not missing:
+        return Check("capabilities", OK, f"all {len(NEEDED_CAPS)} the lessons use are effective{note}")
+    return Check("capabilities", WARN if "SYS_ADMIN" in eff else FAIL,
+                 f"missing: {', '.join('CAP_' + c for c in missing)}{note}", PRIVILEGED_FIX, ROOT_LESSONS)
+
+
+def check_seccomp(status: Mapping[str, str]) -> Check:
+    mode = status.get("Seccomp", "")
+    filters = status.get("Seccomp_filters", "?")
+    if mode in ("", "0"):
+        return Check("seccomp", OK, "no seccomp filter" if mode else "kernel without seccomp")
+    if mode == "2":
+        # docker's default profile blocks unshare, mount, pivot_root...: the namespace probes tell.
+        return Check("seccomp", WARN, f"a seccomp filter is on ({filters} filters): it may block unshare and mount",
+                     "run the outer container with --security-opt seccomp=unconfined (or --privileged)")
+    return Check("seccomp", FAIL, f"strict seccomp mode ({mode}): only read, write and exit are allowed",
+                 "run minictr outside this sandbox", ALL_LESSONS)
+
+
+def check_no_new_privs(status: Mapping[str, str]) -> Check:
+    nnp = status.get("NoNewPrivs", "0")
+    if nnp == "0":
+        return Check("no_new_privs", OK, "off: setuid programs work")
+    return Check("no_new_privs", WARN, "on: setuid programs (su, ping) cannot gain privileges here",
+                 "start the lab from a shell without no_new_privs (not from a hardened service)", ("03",))
+
+
+# --------------------------------------------------------------------------
+# Forked probes.
+# --------------------------------------------------------------------------
+
+def in_child(fn: Callable[[], str], timeout: float = 10.0) -> tuple[bool, str]:
+    """Run ``fn`` in a forked child; return (it returned, its message or the error).
+
+    The child is a throwaway: whatever it unshares or mounts dies with it.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into the caller's code
+        code = 1
+        try:
+            os.close(r)
+            msg = fn()
+            os.write(w, b"ok:" + msg.encode()[:4000])
+            code = 0
+        except BaseException as e:  # report anything, then exit: this is a throwaway process
+            try:
+                # A MinictrError's message without its hint: the check brings its own fix.
+                text = getattr(e, "message", None) or str(e)
+                if isinstance(e, OSError) and e.strerror and not hasattr(e, "message"):
+                    text = e.strerror + (f": {e.filename}" if e.filename else "")
+                os.write(w, b"err:" + text.encode()[:4000])
+            except OSError:
+                pass
+        finally:
+            os._exit(code)
+    os.close(w)
+    data = b""
+    try:
+        ready, _, _ = select.select([r], [], [], timeout)
+        if ready:
+            while chunk := os.read(r, 4096):
+                data += chunk
+        else:
+            os.kill(pid, signal.SIGKILL)
+            data = b"err:timed out after %d s" % timeout
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    text = data.decode(errors="replace")
+    if text.startswith("ok:"):
+        return True, text[3:]
+    return False, text[4:] if text.startswith("err:") else (text or "the probe died")
+
+
+#: kind -> (lessons that need it, fail or warn when missing, fix)
+NAMESPACE_NEEDS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "mnt": (("03", "04", "08", "09"), FAIL, PRIVILEGED_FIX),
+    "uts": (("05", "09"), FAIL, PRIVILEGED_FIX),
+    "ipc": (("05", "09"), FAIL, PRIVILEGED_FIX),
+    "net": (("05", "09"), FAIL, PRIVILEGED_FIX),
+    "pid": (("06", "09"), FAIL, PRIVILEGED_FIX),
+    "cgroup": (("07", "09"), FAIL, PRIVILEGED_FIX),
+    "user": (("10+",), WARN, "enable user namespaces: sysctl -w user.max_user_namespaces=15000"),
+    "time": (("10+",), WARN, "needs Linux 5.6+ built with CONFIG_TIME_NS"),
+}
+
+
+def _probe_body(kind: str, sc) -> Callable[[], str]:
+    from .syscalls import CloneFlags, MountFlags
+
+    flag = {"mnt": CloneFlags.NEWNS, "uts": CloneFlags.NEWUTS, "ipc": CloneFlags.NEWIPC,
+            "net": CloneFlags.NEWNET, "pid": CloneFlags.NEWPID, "cgroup": CloneFlags.NEWCGROUP,
+            "user": CloneFlags.NEWUSER, "time": CloneFlags.NEWTIME}[kind]
+
+    def body() -> str:
+        sc.unshare(flag)
+        if kind == "mnt":
+            # Why: on systemd hosts / is shared; a container must stop propagation first.
+            sc.mount(None, "/", None, MountFlags.REC | MountFlags.PRIVATE)
+            return "unshare and a private / work"
+        if kind == "uts":
+            sc.sethostname("doctor-probe")
+            return "unshare and sethostname work"
+        if kind == "net":
+            sc.set_link_up("lo")
+            return "unshare and lo up work"
+        if kind == "pid":
+            # unshare(CLONE_NEWPID) moves only our *children*: the first one is PID 1.
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0 if os.getpid() == 1 else 1)
+            _, st = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(st) != 0:
+                raise RuntimeError("the first child in the new pid namespace is not PID 1")
+            return "unshare works; the first child is PID 1"
+        return "unshare works"
+
+    return body
+
+
+def probe_namespace(kind: str, sc=None, proc: str = "/proc") -> Check:
+    """unshare one namespace kind in a forked child (and use it a little)."""
+    lessons, bad, fix = NAMESPACE_NEEDS[kind]
+    name = f"{kind} namespace"
+    if not os.path.exists(os.path.join(proc, "self/ns", kind)):
+        return Check(name, bad, f"the kernel has no {kind} namespaces (no {proc}/self/ns/{kind})",
+                     "use a newer kernel (the lab VM has one)", lessons)
+    if sc is None:
+        from . import syscalls
+        sc = syscalls.linux()  # load libc before fork, not in the child
+    ok, msg = in_child(_probe_body(kind, sc))
+    if ok:
+        return Check(name, OK, msg)
+    if _EPERM in msg:  # the kernel has it, we may not use it
+        fix = PRIVILEGED_FIX
+    return Check(name, bad, msg, fix, lessons)
+
+
+# --------------------------------------------------------------------------
+# cgroups, overlayfs, user namespaces, kernel.
+# --------------------------------------------------------------------------
+
+def check_cgroups(root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/self/cgroup",
+                  probe: bool = True) -> list[Check]:
+    """The layout (from cgroups.detect: one detector in minictr), its controllers, and a probe group."""
+    from . import cgroups
+
+    layout = cgroups.detect(root, proc_self_cgroup)
+    lessons = ("07", "09")
+    if layout.kind == "none":
+        return [Check("cgroups", FAIL, f"no cgroup hierarchy under {root}",
+                      "mount cgroupfs (mount -t cgroup2 none /sys/fs/cgroup), or use the lab VM", lessons)]
+    where = ", ".join(f"{c} v{layout.controllers[c].version}" for c in ("memory", "pids", "cpu")
+                      if c in layout.controllers)
+    out = [Check("cgroups", OK, f"{layout.kind} ({where})")]
+    missing = [c for c in ("memory", "pids", "cpu") if c not in layout.controllers]
+    if missing:
+        out.append(Check("cgroup controllers", FAIL if {"memory", "pids"} & set(missing) else WARN,
+                         f"no {', '.join(missing)} controller",
+                         "boot with the controller enabled (e.g. cgroup_enable=memory), or use the lab VM", lessons))
+    if probe:
+        out.append(_probe_cgroup_writable(layout))
+    return out
+
+
+def _probe_cgroup_writable(layout) -> Check:
+    """mkdir + rmdir a group next to where minictr puts its own, in each tree we would use."""
+    needed = {layout.controllers[c].mount for c in ("memory", "pids", "cpu") if c in layout.controllers}
+    probe_name = f"minictr-doctor-{os.getpid()}"
+    bad_needed, bad_other, good = [], [], 0
+    for h in layout.hierarchies:
+        d = os.path.join(h.own_dir, probe_name)
+        try:
+            os.mkdir(d)
+        except OSError as e:
+            (bad_needed if h.mount in needed else bad_other).append(f"{h.own_dir}: {os.strerror(e.errno)}")
+            continue
+        os.rmdir(d)  # an empty group: rmdir removes it (cgroups(7))
+        good += 1
+    fix = "run as root with cgroupfs mounted read-write (docker: --privileged --cgroupns=host)"
+    if bad_needed:
+        return Check("cgroups writable", FAIL, "cannot make a group in " + "; ".join(bad_needed), fix, ("07", "09"))
+    if bad_other:
+        return Check("cgroups writable", WARN, "cannot make a group in " + "; ".join(bad_other), fix)
+    return Check("cgroups writable", OK, f"made and removed a probe group in each of {good} trees")
+
+
+def check_overlay(filesystems: str = "/proc/filesystems", sc=None, workdir: str | None = None,
+                  probe: bool = True) -> Check:
+    """overlayfs listed, and a real mount with a whiteout and an opaque dir, in a forked child."""
+    try:
+        with open(filesystems) as f:
+            listed = any(line.split()[-1:] == ["overlay"] for line in f)
+    except OSError:
+        listed = False
+    fix = "modprobe overlay (or use the lab VM); until then minictr copies layers (MINICTR_NO_OVERLAY=1)"
+    if not probe:
+        return Check("overlayfs", OK if listed else WARN,
+                     "listed in " + filesystems if listed else f"not in {filesystems}", "" if listed else fix,
+                     () if listed else ("08",))
+    if sc is None:
+        from . import syscalls
+        sc = syscalls.linux()
+    top = tempfile.mkdtemp(prefix="minictr-doctor-", dir=workdir)
+    try:
+        ok, msg = in_child(_overlay_body(top, sc))
+    finally:
+        import shutil
+        shutil.rmtree(top, ignore_errors=True)
+    if ok:
+        return Check("overlayfs", OK, msg)
+    note = "" if listed else f" (not in {filesystems})"
+    if _EPERM in msg:  # mknod, trusted.* xattrs and mount need root
+        fix = PRIVILEGED_FIX + "; until then minictr copies layers"
+    return Check("overlayfs", WARN, f"test mount failed: {msg}{note}", fix, ("08",))
+
+
+def _overlay_body(top: str, sc) -> Callable[[], str]:
+    def body() -> str:
+        import stat
+
+        from .syscalls import CloneFlags, MountFlags
+
+        lower, upper, work, merged = (os.path.join(top, n) for n in ("lower", "upper", "work", "merged"))
+        for d in (lower, upper, work, merged, os.path.join(lower, "opaque")):
+            os.makedirs(d, exist_ok=True)
+        base = os.path.join(top, "base")
+        os.makedirs(os.path.join(base, "opaque"))
+        for p in ("gone", "opaque/hidden"):
+            with open(os.path.join(base, p), "w") as f:
+                f.write("lower\n")
+        # The whiteout and opaque forms that tarball.extract(whiteouts="overlay") writes.
+        os.mknod(os.path.join(lower, "gone"), stat.S_IFCHR | 0o600, os.makedev(0, 0))
+        os.setxattr(os.path.join(lower, "opaque"), "trusted.overlay.opaque", b"y")
+        sc.unshare(CloneFlags.NEWNS)
+        sc.mount(None, "/", None, MountFlags.REC | MountFlags.PRIVATE)
+        sc.mount("overlay", merged, "overlay", 0,
+                 f"lowerdir={lower}:{base},upperdir={upper},workdir={work}")
+        with open(os.path.join(merged, "written"), "w") as f:
+            f.write("x")
+        if not os.path.exists(os.path.join(upper, "written")):
+            raise RuntimeError("a write did not land in upperdir")
+        if os.path.lexists(os.path.join(merged, "gone")):
+            raise RuntimeError("a whiteout (char 0:0) did not hide the lower file")
+        if os.listdir(os.path.join(merged, "opaque")):
+            raise RuntimeError("an opaque dir (trusted.overlay.opaque=y) did not hide the lower files")
+        return "mounts, writes to upperdir, honours whiteouts and opaque dirs"
+    return body
+
+
+def check_userns(sysctl: str = "/proc/sys", sc=None, probe: bool = True) -> Check:
+    """Whether *unprivileged* users may make user namespaces (rootless, later lessons).
+
+    The sysctls say what is forbidden; the probe (a forked child that drops to
+    uid 65534 when we are root, then unshares a user namespace) says it works."""
+    def read(rel: str) -> str | None:
+        try:
+            with open(os.path.join(sysctl, rel)) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
+    maxns = read("user/max_user_namespaces")
+    clone = read("kernel/unprivileged_userns_clone")  # Debian and Ubuntu kernels only
+    apparmor = read("kernel/apparmor_restrict_unprivileged_userns")  # Ubuntu 23.10+
+    lessons = ("10+",)
+    if maxns == "0":
+        return Check("unprivileged userns", WARN, "user.max_user_namespaces is 0",
+                     "sysctl -w user.max_user_namespaces=15000", lessons)
+    if clone == "0":
+        return Check("unprivileged userns", WARN, "kernel.unprivileged_userns_clone is 0",
+                     "sysctl -w kernel.unprivileged_userns_clone=1", lessons)
+    if apparmor == "1":
+        return Check("unprivileged userns", WARN, "AppArmor restricts unprivileged user namespaces",
+                     "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0", lessons)
+    parts = [f"max_user_namespaces={maxns}" if maxns is not None else "no max_user_namespaces"]
+    if clone is not None:
+        parts.append(f"unprivileged_userns_clone={clone}")
+    if probe:
+        if sc is None:
+            from . import syscalls
+            sc = syscalls.linux()
+        ok, msg = in_child(_userns_body(sc))
+        if not ok:
+            return Check("unprivileged userns", WARN, f"sysctls allow it ({', '.join(parts)}) but: {msg}",
+                         "check the LSM (AppArmor/SELinux) policy for user namespaces", lessons)
+        parts.append(msg)
+    return Check("unprivileged userns", OK, "allowed (" + ", ".join(parts) + ")")
+
+
+def _userns_body(sc) -> Callable[[], str]:
+    def body() -> str:
+        from .syscalls import CloneFlags
+
+        if os.geteuid() == 0:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        uid = os.getuid()
+        sc.unshare(CloneFlags.NEWUSER)
+        return f"uid {uid} made one"
+    return body
+
+
+def kernel_version(release: str) -> tuple[int, int]:
+    """``6.18.44-fc-v657`` -> (6, 18)."""
+    nums = []
+    for piece in release.split("-")[0].split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        nums.append(int(digits) if digits else 0)
+    return (nums + [0, 0])[0], (nums + [0, 0])[1]
+
+
+def check_kernel(release: str | None = None) -> Check:
+    release = os.uname().release if release is None else release
+    v = kernel_version(release)
+    if v < (4, 6):
+        return Check("kernel", FAIL, f"Linux {release}: older than 4.6 (no cgroup namespaces)",
+                     "use a newer kernel, or the lab VM", ("07", "09"))
+    if v < (5, 6):
+        return Check("kernel", WARN, f"Linux {release}: older than 5.6 (no time namespaces)",
+                     "use a newer kernel for the later lessons", ("10+",))
+    return Check("kernel", OK, f"Linux {release}")
+
+
+def check_container(root: str = "/", environ: Mapping[str, str] | None = None,
+                    status: Mapping[str, str] | None = None, proc1_cgroup: str = "/proc/1/cgroup") -> Check:
+    """Are we inside a container, and is it a privileged one?"""
+    environ = os.environ if environ is None else environ
+    status = read_status() if status is None else status
+    signs = []
+    if os.path.exists(os.path.join(root, ".dockerenv")):
+        signs.append("/.dockerenv")
+    if os.path.exists(os.path.join(root, "run/.containerenv")):
+        signs.append("/run/.containerenv (podman)")
+    if environ.get("container"):
+        signs.append(f"container={environ['container']}")
+    for var, what in (("BINDER_SERVICE_HOST", "Binder"), ("BINDER_LAUNCH_HOST", "Binder"),
+                      ("JUPYTERHUB_API_URL", "JupyterHub"), ("KUBERNETES_SERVICE_HOST", "Kubernetes")):
+        if environ.get(var) and what not in signs:
+            signs.append(what)
+    try:
+        with open(proc1_cgroup) as f:
+            text = f.read()
+        for word in ("docker", "kubepods", "containerd", "libpod", "lxc"):
+            if word in text:
+                signs.append(f"{word} in {proc1_cgroup}")
+                break
+    except OSError:
+        pass
+    if not signs:
+        return Check("container", OK, "no sign of an outer container: bare metal or a VM")
+    # The bounding set, not the effective one: it is what even root gets in this
+    # container (an ordinary user has an empty CapEff on any host).
+    bnd = caps_of(status.get("CapBnd", "0"))
+    filtered = status.get("Seccomp") == "2"
+    where = ", ".join(signs)
+    if "SYS_ADMIN" in bnd and not filtered:
+        return Check("container", OK, f"inside a container ({where}), but a privileged one: "
+                                      "CAP_SYS_ADMIN in the bounding set and no seccomp filter")
+    why = ", ".join(w for w, bad in (("no CAP_SYS_ADMIN even for root", "SYS_ADMIN" not in bnd),
+                                     ("a seccomp filter", filtered)) if bad)
+    return Check("container", FAIL, f"inside an unprivileged container ({where}): {why}",
+                 "Binder and JupyterHub cannot run these lessons; use the lab VM, or docker run "
+                 "--privileged --cgroupns=host", ROOT_LESSONS)
+
+
+# --------------------------------------------------------------------------
+# All of it.
+# --------------------------------------------------------------------------
+
+def run_checks(*, probes: bool = True, status_path: str = "/proc/self/status", proc: str = "/proc",
+               cgroup_root: str = "/sys/fs/cgroup", sc=None) -> list[Check]:
+    """Every check, in the order the table shows them. ``probes=False`` skips the forks and mounts."""
+    status = read_status(status_path)
+    checks = [
+        check_root(),
+        check_sys_admin(status),
+        check_capabilities(status),
+        check_seccomp(status),
+        check_no_new_privs(status),
+        check_container(status=status, proc1_cgroup=os.path.join(proc, "1/cgroup")),
+        check_kernel(),
+    ]
+    if probes:
+        checks += [probe_namespace(kind, sc, proc) for kind in NAMESPACE_NEEDS]
+    checks += check_cgroups(cgroup_root, os.path.join(proc, "self/cgroup"), probe=probes)
+    checks.append(check_overlay(os.path.join(proc, "filesystems"), sc, probe=probes))
+    checks.append(check_userns(os.path.join(proc, "sys"), sc, probe=probes))
+    return checks
+
+
+def all_lessons_can_run(checks: list[Check]) -> bool:
+    return not any(c.status == FAIL for c in checks)
+
+
+def blocked_lessons(checks: list[Check]) -> list[str]:
+    return sorted({lesson for c in checks if c.status == FAIL for lesson in c.lessons})
+
+
+def as_dict(checks: list[Check]) -> dict:
+    return {"ok": all_lessons_can_run(checks), "blocked_lessons": blocked_lessons(checks),
+            "checks": [asdict(c) | {"lessons": list(c.lessons)} for c in checks]}
+
+
+def format_table(checks: list[Check]) -> str:
+    """The aligned table ``minictr doctor`` prints; a fix line under each problem."""
+    w = max(len(c.name) for c in checks)
+    lines = [f"{'CHECK':{w}}  {'STATUS':6}  DETAIL"]
+    shown: set[str] = set()
+    for c in checks:
+        lines.append(f"{c.name:{w}}  {c.status:6}  {c.detail}")
+        if c.status != OK and c.fix:
+            lines.append(f"{'':{w}}  {'':6}  fix: " + ("(as above)" if c.fix in shown else c.fix))
+            shown.add(c.fix)
+    blocked = blocked_lessons(checks)
+    if blocked:
+        lines.append(f"\nlessons that cannot run here: {', '.join(blocked)}")
+    else:
+        warns = sum(c.status == WARN for c in checks)
+        lines.append("\nevery lesson can run here" + (f" ({warns} warnings)" if warns else ""))
+    return "\n".join(lines)

@@ -1,0 +1,82 @@
+"""Root: layers cached with overlay whiteouts, mounted as overlayfs in a private mount namespace."""
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from minictr.image import Store, layers, prepare_rootfs
+from minictr.image.synthetic import add_image, tree
+
+BOTTOM = {"a": None, "a/x": "x", "a/y": "y", "f": "gone soon", "d": None, "d/1": "1",
+          "r": None, "r/old": "old", "keep": "kept", "link": "->a/x"}
+TOP = {".wh.f": "", ".wh.d": "", "r": None, "r/.wh..wh..opq": "", "r/new": "new", "a/z": "z",
+       "a/.wh.y": ""}
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: overlayfs mounts and whiteout device nodes")
+
+
+@pytest.fixture(autouse=True)
+def _dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
+    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("MINICTR_NO_OVERLAY", raising=False)
+
+
+def in_overlay(rootfs, script: str) -> str:
+    """Mount the overlay in a throw-away mount namespace (it dies with `unshare`) and run a script."""
+    opts = f"lowerdir={':'.join(rootfs.lowers)},upperdir={rootfs.upper},workdir={rootfs.work}"
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-euc",
+         f"mount -t overlay overlay -o {opts} {rootfs.path}; cd {rootfs.path}; {script}"],
+        check=True, capture_output=True, text=True).stdout
+
+
+def test_overlay_whiteouts_give_the_same_tree_as_the_copy(tmp_path):
+    store = Store()
+    img = add_image(store, [BOTTOM, TOP], name="wh:1")
+    assert layers.overlay_available()
+    rootfs = prepare_rootfs(store, img, tmp_path / "c1")
+    assert rootfs.is_overlay and len(rootfs.lowers) == 2
+    top, bottom = rootfs.lowers
+    assert bottom.endswith(img.diff_ids[0][7:]) and top.endswith(img.diff_ids[1][7:])
+    # the cached top layer holds overlayfs' own whiteouts: 0/0 char devices and an opaque xattr
+    st = os.lstat(os.path.join(top, "f"))
+    assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 0 and os.minor(st.st_rdev) == 0
+    assert stat.S_ISCHR(os.lstat(os.path.join(top, "d")).st_mode)
+    assert os.getxattr(os.path.join(top, "r"), "trusted.overlay.opaque") == b"y"
+    listing = in_overlay(rootfs, "find . | sort")
+    copy = prepare_rootfs(store, img, tmp_path / "c2", overlay=False)
+    assert sorted("./" + p for p in tree(copy.path)) == sorted(l for l in listing.split() if l != ".")
+    # nothing was mounted on the host: the namespace is gone
+    assert os.listdir(rootfs.path) == []
+    with open("/proc/self/mountinfo") as f:
+        assert str(tmp_path) not in f.read()
+
+
+def test_writes_land_in_the_container_upper_only(tmp_path):
+    store = Store()
+    img = store.lookup("busybox")
+    a = prepare_rootfs(store, img, tmp_path / "a")
+    b = prepare_rootfs(store, img, tmp_path / "b")
+    assert a.lowers == b.lowers
+    out = in_overlay(a, "echo changed > etc/hostname; rm bin/ls; chroot . /bin/cat /etc/hostname")
+    assert out == "changed\n"
+    assert (tmp_path / "a" / "upper" / "etc" / "hostname").read_text() == "changed\n"
+    assert stat.S_ISCHR(os.lstat(tmp_path / "a" / "upper" / "bin" / "ls").st_mode)  # a whiteout
+    assert in_overlay(b, "cat etc/hostname; test -L bin/ls && echo has-ls") == "minictr\nhas-ls\n"
+    assert (tmp_path / "store" / "layers" / img.diff_ids[0][7:] / "etc" / "hostname").read_text() == "minictr\n"
+
+
+def test_cached_start_does_not_grow_with_image_size(tmp_path):
+    import time
+    store = Store()
+    big = add_image(store, [{f"d{i}": None, **{f"d{i}/f{j}": "x" * 4096 for j in range(300)}} for i in range(5)],
+                    name="big:1")
+    prepare_rootfs(store, big, tmp_path / "warm")           # fills the cache
+    t0 = time.perf_counter()
+    for i in range(20):
+        prepare_rootfs(store, big, tmp_path / f"c{i}")
+    per_container = (time.perf_counter() - t0) / 20
+    assert per_container < 0.01, f"{per_container * 1000:.1f} ms per cached prepare_rootfs"

@@ -1,0 +1,63 @@
+"""The parent<->child protocol, with a real fork and a fake kernel (no root needed).
+
+A failure in the container's init must come back as a structured error that
+names the stage, the call and the errno, never as a bare exit status."""
+
+import errno
+import os
+
+import pytest
+
+from minictr import process
+from minictr.config import ContainerConfig, Rootfs
+from minictr.errors import ContainerSetupError
+from minictr.syscalls import CloneFlags, FakeSyscalls
+
+
+def config(root, **kw):
+    base = dict(id="b" * 64, name="proto", image="-", rootfs=Rootfs(str(root)), args=("true",),
+                hostname="box", namespaces=frozenset({"mount", "uts", "net"}))
+    base.update(kw)
+    return ContainerConfig(**base)
+
+
+@pytest.mark.parametrize("call,stage,err", [
+    ("pivot_root", "pivot_root", errno.EINVAL),
+    ("sethostname", "hostname", errno.EPERM),
+    ("unshare", "namespaces", errno.EPERM),
+    ("mount", "mounts", errno.EACCES),
+])
+def test_child_failure_names_stage_call_and_errno(tmp_path, call, stage, err):
+    init = process.spawn(config(tmp_path), FakeSyscalls(fail={call: err}))
+    try:
+        with pytest.raises(ContainerSetupError) as info:
+            init.setup()
+        e = info.value
+        assert (e.stage, e.errno, e.exit_code) == (stage, err, 125)
+        assert call in str(e) and os.strerror(err) in str(e)
+    finally:
+        _, status = os.waitpid(init.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 125
+
+
+def test_the_parent_dying_early_makes_the_child_exit(tmp_path):
+    init = process.spawn(config(tmp_path), FakeSyscalls())
+    init.channel.close()  # as if the supervisor died before saying go
+    _, status = os.waitpid(init.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 125
+
+
+def test_new_pid_namespace_is_unshared_then_undone_in_the_parent(tmp_path):
+    fake = FakeSyscalls(fail={"pivot_root": errno.EINVAL})
+    init = process.spawn(config(tmp_path, namespaces=frozenset({"mount", "pid"})), fake)
+    with pytest.raises(ContainerSetupError):
+        init.setup()
+    os.waitpid(init.pid, 0)
+    # The parent's own record: unshare(CLONE_NEWPID) before the fork, setns back after it.
+    assert fake.calls[0] == ("unshare", (int(CloneFlags.NEWPID),))
+    assert fake.calls[1][0] == "setns" and fake.calls[1][1][1] == int(CloneFlags.NEWPID)
+
+
+def test_exit_status_as_a_shell_shows_it():
+    assert process.exit_status(3 << 8) == 3
+    assert process.exit_status(9) == 137  # killed by SIGKILL

@@ -1,0 +1,147 @@
+"""Widgets tested through their state: change them as a click would, assert on the data."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from minictr import widgets
+from minictr.widgets import FilesystemView, NamespaceExplorer, Quiz
+
+
+# -- Quiz --------------------------------------------------------------------------------
+
+def test_single_answer_quiz_checks_on_choice():
+    q = Quiz("Which call changes the root of a mount namespace?", ["chroot", "pivot_root", "unshare"], 1,
+             "pivot_root moves the mounts.", hint="think of mounts")
+    assert (q.checked, q.correct, q.feedback) == (False, None, "")
+    q.radio.value = "chroot"                         # what a click does
+    assert q.checked and q.correct is False and q.selected == (0,)
+    assert q.feedback == "Not quite: 'chroot' is not it. Try again. Hint: think of mounts"
+    q.select(1)
+    assert q.correct is True
+    assert q.feedback == "Correct. pivot_root moves the mounts."
+    assert "Correct. pivot_root moves the mounts." in q.feedback_html.value
+
+
+def test_selecting_the_same_option_again_checks_again():
+    seen = []
+    q = Quiz("Q?", ["a", "b"], 0, "A.")
+    q.on_check(lambda quiz: seen.append(quiz.correct))
+    q.select(0)
+    q.select(0)
+    assert seen == [True, True]
+
+
+def test_multiple_answer_quiz_checks_on_the_button():
+    q = Quiz("Which exist inside a container image?",
+             ["application binaries", "application dependencies", "operating system", "Linux kernel"],
+             [0, 1, 2], "Everything but the kernel: every container shares the host's.")
+    assert q.multiple and q.button is not None and len(q.checkboxes) == 4
+    q.checkboxes[0].value = True
+    q.checkboxes[3].value = True
+    assert not q.checked                             # ticking alone does not check
+    q.button.click()
+    assert q.correct is False and q.selected == (0, 3)
+    assert q.feedback == "Not quite: 1 of your choices is wrong and 2 right answers are missing. Try again."
+    q.select(0, 1, 2)
+    assert q.correct is True and q.feedback.startswith("Correct. Everything but the kernel")
+
+
+def test_empty_choice_and_bad_indices():
+    q = Quiz("Q?", ["a", "b", "c"], [0, 2], "A and C.")
+    q.button.click()
+    assert q.correct is False and q.feedback == "Choose an answer first."
+    with pytest.raises(IndexError):
+        q.select(5)
+    with pytest.raises(ValueError):
+        Quiz("Q?", ["a"], 3, "no such option")
+    with pytest.raises(ValueError):
+        Quiz("Q?", ["a", "b"], 0, "x").select(0, 1)
+
+
+def test_quiz_text_plain_is_stable():
+    q = Quiz("Is a container a process?", ["yes", "no"], 0, "Yes.")
+    bundle = q._repr_mimebundle_()
+    assert bundle["text/plain"] == "Quiz: Is a container a process?"
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "minictr-quiz" in q.widget._dom_classes
+
+
+# -- NamespaceExplorer ----------------------------------------------------------------------
+
+def test_explorer_of_a_process_with_itself_has_no_differences():
+    ex = NamespaceExplorer("self", os.getpid(), label_a="me", label_b="me again")
+    assert ex.readable and ex.differences == set() and ex.same_root is True
+    kinds = {r.kind for r in ex.rows}
+    assert {"mnt", "uts", "ipc", "net", "pid"} <= kinds
+    assert all(r.same for r in ex.rows)
+    assert repr(ex).startswith(f"namespaces of me vs me again: 0 of {len(ex.rows)} differ (none); same root")
+
+
+@pytest.mark.root
+def test_explorer_highlights_a_child_in_new_namespaces():
+    from minictr.exercises import _ChildInNamespaces, has_root
+    from minictr.syscalls import CloneFlags
+
+    if not has_root():
+        pytest.skip("needs root to unshare namespaces in a child")
+    with _ChildInNamespaces(CloneFlags.NEWUTS | CloneFlags.NEWIPC) as pid:
+        ex = NamespaceExplorer("self", pid, label_b="child")
+        assert ex.differences == {"uts", "ipc"}
+        assert "different" in ex.table.value and "#fff3cd" in ex.table.value
+        assert ex.summary().startswith("namespaces of this process vs child: 2 of ")
+        assert ex.summary().endswith("differ (ipc, uts); same root")
+    ex.button.click()                                # refresh: the child is gone now
+    assert not ex.readable
+    assert ex.summary() == "namespaces of this process and child: cannot read them all (is the process gone?)"
+
+
+# -- FilesystemView -------------------------------------------------------------------------
+
+@pytest.fixture
+def two_roots(tmp_path):
+    a, b = tmp_path / "host", tmp_path / "container"
+    for d in ("bin", "etc", "home", "etc/ssl"):
+        (a / d).mkdir(parents=True)
+    for d in ("bin", "etc", "you-are-here"):
+        (b / d).mkdir(parents=True)
+    (a / "etc" / "hostname").write_text("host\n")
+    (b / "etc" / "hostname").write_text("box\n")
+    (b / "etc" / "mtab").symlink_to("/proc/self/mounts")
+    return str(a), str(b)
+
+
+def test_filesystem_view_compares_two_roots(two_roots):
+    a, b = two_roots
+    fv = FilesystemView(a, b, label_a="host", label_b="container")
+    assert fv.path == "/"
+    assert fv.in_both == {"bin", "etc"}
+    assert fv.only_in_a == {"home"}
+    assert fv.only_in_b == {"you-are-here"}
+    assert fv.summary() == "filesystem view of /: host beside container"
+
+
+def test_filesystem_view_follows_the_path_box(two_roots):
+    a, b = two_roots
+    fv = FilesystemView(a, b)
+    fv.path_box.value = "etc/"                       # typing a path in the box
+    assert fv.path == "/etc"
+    assert fv.in_both == {"hostname"} and fv.only_in_a == {"ssl"} and fv.only_in_b == {"mtab"}
+    row = next(r for r in fv.rows if r.name == "mtab")
+    assert row.kind_b == "link -> /proc/self/mounts"
+    fv.cd("/home")
+    assert fv.path_box.value == "/home" and fv.missing == {"b"}
+    assert "does not exist under" in fv.table.value
+
+
+def test_widgets_module_is_not_imported_by_the_runtime():
+    import subprocess
+    import sys
+
+    code = "import sys, minictr.cli, minictr.container; print('minictr.widgets' in sys.modules, 'ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert out.stdout.split() == ["False", "False"]
+    assert widgets.__name__ == "minictr.widgets"
