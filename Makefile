@@ -67,3 +67,5 @@ bench: venv apt-test
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+include mk/notebooks.mk

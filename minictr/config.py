@@ -121,14 +121,36 @@ def validate_name(name: str) -> str:
     return name
 
 
-def merge_env(image_env: list[str] | tuple[str, ...], cli_env: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """The image's Env, then ``-e`` flags; a later KEY replaces an earlier one in place."""
+def merge_env(image_env: list[str] | tuple[str, ...], cli_env: list[str] | tuple[str, ...],
+              host_env: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The image's Env, then ``-e`` flags, as docker merges them.
+
+    - ``-e KEY=VALUE`` replaces the image's KEY *in place* (order kept), or is appended;
+    - ``-e KEY`` (no ``=``) takes KEY's value from the host environment
+      (``host_env``, default ``os.environ``); if the host has no KEY, KEY is
+      removed, even when the image sets it.
+    """
+    import os
+
+    host = os.environ if host_env is None else host_env
     out: dict[str, str] = {}
-    for item in list(image_env) + list(cli_env):
+    for item in image_env:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError("environment variable", item, "must look like KEY=VALUE", hint="use -e KEY=VALUE")
+        if not sep or not key:
+            raise ConfigError("image environment variable", item, "must look like KEY=VALUE",
+                              hint="the image config is broken; fix its Env")
         out[key] = value
+    for item in cli_env:
+        key, sep, value = item.partition("=")
+        if not key or "\0" in item:
+            raise ConfigError("environment variable", item, "must look like KEY=VALUE or KEY",
+                              hint="use -e KEY=VALUE")
+        if sep:
+            out[key] = value
+        elif key in host:
+            out[key] = host[key]
+        else:
+            out.pop(key, None)
     return tuple(f"{k}={v}" for k, v in out.items())
 
 

@@ -127,7 +127,7 @@ class Container:
         c = cls(cfg, st, sys)
         try:
             c.cgroup = _cgroup_create(cfg)
-            c.init = process.spawn(cfg, sys, _cgroupfs_view(c.cgroup, cfg))
+            c.init = process.spawn(cfg, sys, _cgroupfs_view(c.cgroup, cfg), own_root=bool(st.bundle))
             st.pid, st.pid_start = c.init.pid, state.process_start(c.init.pid) or 0
             if c.cgroup is not None:
                 c.cgroup.add(c.init.pid)

@@ -337,7 +337,7 @@ def _private_mount_namespace() -> None:
 # -- 00.ns_differences ---------------------------------------------------------------------
 
 class _ChildInNamespaces:
-    """A forked child that unshares ``flags`` and waits; ``with`` kills and reaps it."""
+    """A forked child that unshares ``flags`` and waits; leaving the ``with`` lets it exit and reaps it."""
 
     def __init__(self, flags: int):
         self.flags = flags

@@ -119,10 +119,11 @@ class Init:
             raise ContainerSetupError("init", f"unexpected message {msg!r}")
 
 
-def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = ()) -> Init:
+def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = (), own_root: bool = False) -> Init:
     """Fork the container's init. It waits for ``Init.setup()`` before it does anything.
 
-    ``cgroupfs`` is what ``rootfs.plan`` mounts at /sys/fs/cgroup (see there).
+    ``cgroupfs`` is what ``rootfs.plan`` mounts at /sys/fs/cgroup; ``own_root``
+    says the root is the container's own copy, where /etc/hostname may be written.
     """
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = _fork(sys, new_pid_ns="pid" in config.namespaces)
@@ -130,7 +131,7 @@ def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = ()) -> Init:
         code = EXIT_SETUP_FAILED
         try:
             parent_sock.close()
-            code = _child(config, Channel(child_sock), sys, cgroupfs)
+            code = _child(config, Channel(child_sock), sys, cgroupfs, own_root)
         finally:
             os._exit(code)
     child_sock.close()
@@ -165,7 +166,7 @@ def _error_message(stage: str, exc: BaseException) -> dict:
             "errno": getattr(exc, "errno", None)}
 
 
-def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = ()) -> int:
+def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (), own_root: bool = False) -> int:
     """Everything the container's init does before exec. Returns an exit code on failure."""
     stage = "init"
     try:
@@ -190,7 +191,8 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
             sys.set_link_up("lo")
 
         stage = "mounts"
-        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs), sys)
+        hostname = cfg.hostname if own_root and "uts" in cfg.namespaces else None
+        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname), sys)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(sys, cfg.rootfs.path)
 
@@ -294,12 +296,29 @@ def _init_and_exec(cfg: ContainerConfig, ch: Channel, env: dict[str, str]) -> in
             os._exit(e.exit_code)
         os._exit(EXIT_SETUP_FAILED)
     ch.close()  # only the command's exec (or its error) may end the parent's wait
+    return forward_and_reap(child)
 
+
+#: The signals an init passes on to its command (SIGKILL and SIGSTOP cannot be caught).
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                     signal.SIGUSR2, signal.SIGWINCH)
+
+
+def forward_and_reap(child: int) -> int:
+    """The loop of an init: pass signals on to ``child``, reap every process, return ``child``'s status.
+
+    Installing a handler is what makes the signals arrive at all: the kernel
+    drops a signal sent to a PID 1 that has no handler for it. ``os.wait()``
+    reaps *any* child, so the orphans the kernel hands to PID 1 do not stay
+    zombies. Returns when ``child`` exits: its exit code, or 128+N for signal N.
+    """
     def forward(signum, _frame):
-        os.kill(child, signum)
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass  # it has just exited; the wait below will see it
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-                signal.SIGUSR2, signal.SIGWINCH):
+    for sig in FORWARDED_SIGNALS:
         signal.signal(sig, forward)
     while True:
         try:

@@ -9,7 +9,7 @@ reference answers live here, written the way a learner would write them.
 ``minictr.exercises`` picks, for each exercise, the runtime's own function
 when there is one and the function here otherwise.
 
-Man pages: wait(2), chroot(2), path_resolution(7), namespaces(7), tar(5).
+Man pages: wait(2), chroot(2), path_resolution(7), namespaces(7), tar(5), pid_namespaces(7).
 """
 
 from __future__ import annotations
@@ -150,3 +150,23 @@ def enter_root(sys: Syscalls, new_root: str) -> None:
     private, bind = rootfs.plan(Rootfs(path=new_root))[:2]
     rootfs.apply([private, bind], sys)
     rootfs.pivot_into(sys, new_root)
+
+
+# -- 06: a tiny init -----------------------------------------------------------------------
+
+def tiny_init(argv: list[str]) -> int:
+    """Be PID 1 for ``argv``: run it as a child, pass signals on, reap every zombie.
+
+    The same as ``minictr run --init`` does (``process._init_and_exec``): fork
+    and exec the command, then ``process.forward_and_reap``. Returns the
+    command's exit code, or 128+N when a signal N killed it.
+    """
+    from . import process
+
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execvp(argv[0], list(argv))
+        finally:
+            os._exit(127)  # exec failed: "command not found", as a shell says
+    return process.forward_and_reap(child)

@@ -58,14 +58,23 @@ class Symlink:
     target: str
 
 
-Step = Mount | Device | Symlink
+@dataclass(frozen=True)
+class File:
+    """A small file the runtime writes into the container's own root (/etc/hostname, /etc/hosts)."""
+
+    path: str
+    content: str
+
+
+Step = Mount | Device | Symlink | File
 
 #: The devices every container gets (the OCI runtime spec's default list).
 DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
                    ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 
 
-def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = ()) -> list[Step]:
+def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
+         hostname: str | None = None) -> list[Step]:
     """Every step that turns ``rootfs.path`` into a container root, in order.
 
     ``cgroupfs`` lists the host's cgroup hierarchies as ``(dir under
@@ -73,6 +82,11 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = ())
     on v1 or ``(".", "cgroup2", None)`` on pure v2. They are mounted read-only;
     in the container's cgroup namespace each one shows the container's own
     group as its root.
+
+    With ``hostname``, ``/etc/hostname`` and ``/etc/hosts`` are written to
+    name the container, as docker does. Only pass it for a root the container
+    owns (its overlay upper layer, its own unpacked tarball), never for a
+    directory used in place.
     """
     r = rootfs.path.rstrip("/") or "/"
     nosuid_nodev_noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC
@@ -92,6 +106,10 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = ())
         # Why: pivot_root needs new_root to be a mount point. Binding the
         # directory onto itself makes it one.
         steps.append(Mount(r, r, None, MS.BIND | MS.REC, mkdir=False))
+    if hostname:
+        steps += [File(f"{r}/etc/hostname", f"{hostname}\n"),
+                  File(f"{r}/etc/hosts", f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                         f"127.0.1.1\t{hostname}\n")]
     steps += [
         Mount("proc", f"{r}/proc", "proc", nosuid_nodev_noexec),
         Mount("tmpfs", f"{r}/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k"),
@@ -153,6 +171,11 @@ def apply(steps: list[Step], sys: Syscalls) -> None:
         elif isinstance(step, Symlink):
             _replace(step.path)
             os.symlink(step.target, step.path)
+        elif isinstance(step, File):
+            os.makedirs(os.path.dirname(step.path), exist_ok=True)
+            _replace(step.path)  # never write through a symlink the image put there
+            with open(step.path, "x") as f:
+                f.write(step.content)
 
 
 def _replace(path: str) -> None:

@@ -5,7 +5,8 @@ the host's: the container's init calls this after pivot_root, with ``root="/"``.
 
 Accepted forms, as docker's: ``name``, ``uid``, ``uid:gid``, ``name:group``,
 ``name:gid``, ``uid:group``. A numeric uid that is not in passwd is allowed
-(gid 0 then), a name that is not is an error.
+(gid 0 then), a name that is not is an error. Supplementary groups come from
+``/etc/group`` only when no group is given.
 
 Man pages: passwd(5), group(5), setgroups(2), setresuid(2).
 """
@@ -61,6 +62,8 @@ def resolve_user(spec: str | None, root: str = "/") -> User:
             if not match:
                 raise ConfigError("group", group_part, "no such group in the image's /etc/group")
             gid = int(match[0][2])
-    # Supplementary groups: every group that lists the user by name (as initgroups(3) does).
-    extra = sorted({int(g[2]) for g in groups if name and name in g[3].split(",")} - {gid})
+    # Supplementary groups: every group that lists the user by name (as initgroups(3) does),
+    # but only in the implicit form: with an explicit ``:group`` the process gets that
+    # one group and no others (runc's GetExecUser, and so docker, do the same).
+    extra = [] if group_part else sorted({int(g[2]) for g in groups if name and name in g[3].split(",")} - {gid})
     return User(uid, gid, (gid, *extra), home, name)

@@ -69,9 +69,11 @@ def sample(mgr, interval: float = 0.1, duration: float | None = None, *, sleep=t
         for s in cgroups.sample(mgr, 0.05, 3):
             gauge.value = s.memory_usage
     """
-    start = time.monotonic()
+    start = None
     while True:
         s = mgr.stats()
+        if start is None:
+            start = s.time  # the duration runs from the first reading, so readings span it
         yield s
         if duration is not None and s.time - start >= duration:
             return

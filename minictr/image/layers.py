@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import stat
 from pathlib import Path
 from typing import Iterator
@@ -66,6 +65,7 @@ def overlay_available() -> bool:
 
 def remove_tree(path: str | os.PathLike) -> None:
     """rm -rf that also copes with read-only directories (an image may have 0555 dirs)."""
+    import shutil
     def onerror(func, p, exc_info):
         parent = os.path.dirname(p)
         with contextlib.suppress(OSError):
@@ -182,8 +182,6 @@ def ensure_layer(store: Store, blob_digest: str, diff_id: str, *, whiteouts: str
     if final.is_dir():
         return final
     import tempfile
-
-    from .. import tarball  # lazy: a cached layer (every run but the first) never needs tarfile/gzip
     store.ensure()
     with _layer_lock(store, final.name):
         if final.is_dir():  # another process unpacked it while we waited
@@ -197,6 +195,15 @@ def ensure_layer(store: Store, blob_digest: str, diff_id: str, *, whiteouts: str
             remove_tree(tmp)
             raise
     return final
+
+
+#: mount(2) copies at most one page (4096 bytes, with its NUL) of filesystem options.
+MOUNT_DATA_MAX = 4096
+
+
+def overlay_options(lowers, upper, work) -> str:
+    """The option string an overlay mount of these dirs needs (lowers topmost first)."""
+    return f"lowerdir={':'.join(str(l) for l in lowers)},upperdir={upper},workdir={work}"
 
 
 def _empty_layer(store: Store) -> Path:
@@ -225,6 +232,12 @@ def prepare_rootfs(store: Store, img: Image, container_dir: str | os.PathLike, *
         raise InvalidImage(f"image {img.ref} has {len(layers)} layers but {len(diff_ids)} diff ids")
     rootfs = cdir / "rootfs"
     rootfs.mkdir(parents=True, exist_ok=True)
+    if overlay:
+        # mount(2) takes at most one page of options: with many layers in a deep store
+        # path, "lowerdir=a:b:...,upperdir=..,workdir=.." would not fit; copy instead.
+        planned = [str(layer_dir(store, d)) for d in diff_ids]
+        if len(overlay_options(planned, cdir / "upper", cdir / "work")) >= MOUNT_DATA_MAX:
+            overlay = False
     if overlay:
         lowers = [str(ensure_layer(store, l["digest"], d)) for l, d in zip(layers, diff_ids)]
         if not lowers:

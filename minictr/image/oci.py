@@ -57,31 +57,8 @@ _GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "ar
 
 
 def sha256_digest(data: bytes) -> str:
-    if len(data) < _SMALL:
-        return "sha256:" + _builtin_sha256(data).hexdigest()
-    import hashlib  # OpenSSL: much faster on big blobs (layers)
+    import hashlib  # lazy: loading OpenSSL costs milliseconds that `minictr run` does not need
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-_SMALL = 1 << 20
-
-
-def _builtin_sha256(data: bytes):
-    """The interpreter's own sha256, for small documents.
-
-    Why not hashlib: importing it loads OpenSSL's libcrypto, which costs every
-    ``minictr run`` 2-3 ms and 3.4 MB of resident memory only to check the
-    digests of two small JSON documents (the manifest and the config). The
-    built-in implementation gives the same digest.
-    """
-    try:
-        from _sha2 import sha256  # Python 3.12+
-    except ImportError:
-        try:
-            from _sha256 import sha256  # Python 3.10, 3.11
-        except ImportError:  # a build without the built-in hashes
-            from hashlib import sha256
-    return sha256(data)
 
 
 def check_digest(digest: object) -> str:
@@ -104,7 +81,7 @@ def descriptor(media_type: str, data: bytes, **extra) -> dict:
 
 def host_platform() -> dict:
     """This machine as an OCI platform, e.g. ``{"os": "linux", "architecture": "amd64"}``."""
-    machine = os.uname().machine  # what platform.machine() returns, without importing platform
+    machine = os.uname().machine
     p = {"os": "linux", "architecture": _GOARCH.get(machine, machine)}
     if machine.startswith("armv"):
         p["variant"] = "v" + machine[4]

@@ -35,7 +35,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
+
+if TYPE_CHECKING:
+    import datetime as _dt
 
 from ..errors import ImageError, ImageNotFound, InvalidImage
 from . import oci, refs
@@ -92,7 +95,7 @@ class Image:
         return int(self.manifest.get("config", {}).get("size", 0)) + sum(int(l.get("size", 0)) for l in self.layers)
 
     @property
-    def created(self) -> _dt.datetime | None:
+    def created(self) -> "_dt.datetime | None":
         return parse_time(self.oci_config.get("created"))
 
     @property
@@ -102,8 +105,36 @@ class Image:
         return s + (f"/{c['variant']}" if c.get("variant") else "")
 
 
-def parse_time(text: object) -> _dt.datetime | None:
+def inspect_image(img: Image) -> dict:
+    """``docker image inspect``'s JSON, plus the manifest it came from."""
+    c = img.oci_config
+    repo_digests = []
+    for n in img.names:
+        d = f"{n.rpartition(':')[0]}@{img.manifest_digest}"
+        if d not in repo_digests:
+            repo_digests.append(d)
+    return {
+        "Id": img.id,
+        "RepoTags": list(img.names),
+        "RepoDigests": repo_digests,
+        "Created": c.get("created", ""),
+        "Author": c.get("author", ""),
+        "Comment": next((h.get("comment") for h in reversed(c.get("history") or []) if h.get("comment")), ""),
+        "Config": img.config,
+        "Architecture": c.get("architecture", ""),
+        **({"Variant": c["variant"]} if c.get("variant") else {}),
+        "Os": c.get("os", ""),
+        "Size": img.size,
+        "RootFS": {"Type": (c.get("rootfs") or {}).get("type", "layers"), "Layers": img.diff_ids},
+        "History": c.get("history") or [],
+        "Manifest": {"Digest": img.manifest_digest, "MediaType": img.manifest.get("mediaType", ""),
+                     "Layers": img.layers},
+    }
+
+
+def parse_time(text: object) -> "_dt.datetime | None":
     """RFC 3339 as Go writes it (nanoseconds, ``Z``) -> an aware datetime, or None."""
+    import datetime as _dt
     if not isinstance(text, str) or not text:
         return None
     m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", text.strip())
@@ -112,7 +143,6 @@ def parse_time(text: object) -> _dt.datetime | None:
     frac = (m.group(2) or "")[:7]  # datetime takes at most microseconds
     tz = m.group(3) or "Z"
     try:
-        import datetime as _dt  # lazy: only `images` shows dates
         return _dt.datetime.fromisoformat(m.group(1) + frac + ("+00:00" if tz == "Z" else tz))
     except ValueError:
         return None
@@ -149,13 +179,20 @@ class Store:
 
     def ensure(self) -> "Store":
         """Create the layout if it is missing (idempotent)."""
-        for d in (self.blobs_dir, self.layers_dir, self.tmp_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        if not (self.root / "oci-layout").exists():
-            self._atomic_write(self.root / "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-        if not self.index_path.exists():
-            self._atomic_write(self.index_path, oci.canonical_json(self._empty_index()))
+        try:
+            for d in (self.blobs_dir, self.layers_dir, self.tmp_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            if not (self.root / "oci-layout").exists():
+                self._atomic_write(self.root / "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+            if not self.index_path.exists():
+                self._atomic_write(self.index_path, oci.canonical_json(self._empty_index()))
+        except OSError as e:
+            raise self._unwritable(e) from None
         return self
+
+    def _unwritable(self, e: OSError) -> ImageError:
+        return ImageError(f"cannot write the image store at {self.root}: {e.strerror or e}",
+                          hint="run as root (sudo), or point MINICTR_ROOT at a directory you own")
 
     @staticmethod
     def _empty_index() -> dict:
@@ -169,8 +206,11 @@ class Store:
         index.json (one would lose the other's entry). The lock goes away
         with the process, so a crash never leaves the store locked.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise self._unwritable(e) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -219,8 +259,7 @@ class Store:
 
         ``progress(n)`` is called with the bytes copied so far. Returns (digest, size).
         """
-        import hashlib  # lazy: a `run` only reads small blobs (see oci.sha256_digest)
-
+        import hashlib
         self.ensure()
         fd, tmp = self._tmpfile()
         h = hashlib.sha256()
@@ -261,20 +300,39 @@ class Store:
         with open(path, "rb") as f:
             return self.put_blob_stream(f, digest)
 
-    def read_blob(self, digest: str) -> bytes:
-        """The bytes of a (small) blob, re-verified against its name."""
+    def read_blob(self, digest: str, *, verify: bool = True) -> bytes:
+        """The bytes of a (small) blob, re-hashed against its name unless ``verify=False``.
+
+        Lookups on the ``minictr run`` path pass ``verify=False``: every blob was
+        verified when it came in and was renamed into place whole, and hashing
+        costs start-up time. ``Store.verify()`` rechecks everything on demand.
+        """
         try:
             data = self.blob_path(digest).read_bytes()
         except FileNotFoundError:
             raise InvalidImage(f"blob {digest} is missing from the store at {self.root}",
                                hint="remove the image with `minictr rmi` and load or pull it again") from None
-        if oci.sha256_digest(data) != digest:
+        if verify and oci.sha256_digest(data) != digest:
             raise InvalidImage(f"blob {digest} in {self.root} is corrupt (its content does not match its digest)",
                                hint="remove the image with `minictr rmi` and load or pull it again")
         return data
 
-    def read_json(self, digest: str, what: str = "document") -> dict:
-        return oci.parse_json(self.read_blob(digest), f"{what} {digest}")
+    def read_json(self, digest: str, what: str = "document", *, verify: bool = True) -> dict:
+        return oci.parse_json(self.read_blob(digest, verify=verify), f"{what} {digest}")
+
+    def verify(self) -> list[str]:
+        """Re-hash every blob; return the digests whose content no longer matches (disk rot, tampering)."""
+        import hashlib
+        bad = []
+        if self.blobs_dir.is_dir():
+            for p in sorted(self.blobs_dir.iterdir()):
+                h = hashlib.sha256()
+                with open(p, "rb") as f:
+                    for chunk in iter(lambda: f.read(_CHUNK), b""):
+                        h.update(chunk)
+                if h.hexdigest() != p.name:
+                    bad.append("sha256:" + p.name)
+        return bad
 
     # -- transactions: nothing half-done --------------------------------
     _new_blobs: list | None = None
@@ -305,8 +363,11 @@ class Store:
     def read_index(self) -> dict:
         try:
             data = self.index_path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no store yet: no images
             return self._empty_index()
+        except PermissionError as e:
+            raise ImageError(f"cannot read the image store at {self.root}: {e.strerror}",
+                             hint="run as root (sudo), or point MINICTR_ROOT at a directory you own") from None
         index = oci.parse_json(data, f"{self.index_path}")
         index.setdefault("manifests", [])
         return index
@@ -365,9 +426,9 @@ class Store:
 
     # -- reading -------------------------------------------------------
     def _image(self, manifest_digest: str, ref: str | None, names: list[str] | None = None) -> Image:
-        manifest = self.read_json(manifest_digest, "manifest")
+        manifest = self.read_json(manifest_digest, "manifest", verify=False)
         cfg_digest = oci.check_digest((manifest.get("config") or {}).get("digest"))
-        config = self.read_json(cfg_digest, "image config")
+        config = self.read_json(cfg_digest, "image config", verify=False)
         if names is None:
             names = [(e.get("annotations") or {}).get(oci.REF_NAME) for e in self.read_index()["manifests"]
                      if e.get("digest") == manifest_digest]
@@ -386,8 +447,8 @@ class Store:
             n = (e.get("annotations") or {}).get(oci.REF_NAME)
             if n:
                 names.append(n)
-        out = [self._image(d, None, names) for d, names in by_digest.items()]
         import datetime as _dt
+        out = [self._image(d, None, names) for d, names in by_digest.items()]
         epoch = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
         out.sort(key=lambda i: i.created or epoch, reverse=True)
         return out
@@ -416,11 +477,17 @@ class Store:
                         return self._image(e["digest"], parsed.name)
         if m:  # an id (config digest) or manifest digest prefix
             prefix = m.group(1)
+            for e in entries:  # a full manifest digest names exactly one manifest
+                if len(prefix) == 64 and e["digest"] == "sha256:" + prefix:
+                    return self._image(e["digest"], None)
             hits: dict[str, Image] = {}
             for e in entries:
                 img = self._image(e["digest"], None)
                 if img.id[7:].startswith(prefix) or (ref.startswith("sha256:") and e["digest"][7:].startswith(prefix)):
                     hits[img.manifest_digest] = img
+            if len({i.id for i in hits.values()}) == 1 and len(hits) > 1:
+                # one image id, several manifests (e.g. loaded from a docker and an OCI archive): prefer a named one
+                return sorted(hits.values(), key=lambda i: not i.names)[0]
             if len(hits) > 1:
                 raise ImageNotFound(f"image id prefix {ref!r} is ambiguous: it matches {len(hits)} images",
                                     hint="give more digits of the id (see `minictr images`)")
@@ -441,11 +508,13 @@ class Store:
                                  "or `minictr import ROOTFS.tar NAME`")
 
     # -- removing ------------------------------------------------------
-    def remove(self, ref: str, *, force: bool = False) -> list[str]:
+    def remove(self, ref: str, *, force: bool = False, keep_layers: "set[str] | frozenset[str]" = frozenset()) -> list[str]:
         """``docker rmi``: untag a name, or delete an image by id. Returns what was done, as lines.
 
         By id, an image with several names needs ``force``. The image's blobs
-        and unpacked layers are removed once nothing refers to them.
+        and unpacked layers are removed once nothing refers to them;
+        ``keep_layers`` (layer dir names) are kept anyway, because a
+        container still has them as its lowerdirs.
         """
         img = self.find(ref)
         if img is None:
@@ -473,7 +542,7 @@ class Store:
                     done.append(f"Deleted: {img.id}")
             index["manifests"] = keep
             self._write_index(index)
-        self.gc()
+        self.gc(keep_layers=keep_layers)
         return done
 
     def _referenced_blobs(self) -> set[str]:
@@ -493,8 +562,11 @@ class Store:
             out.update(img.diff_ids)
         return out
 
-    def gc(self) -> dict:
-        """Remove blobs and unpacked layers no image refers to, and stale temp files."""
+    def gc(self, keep_layers: "set[str] | frozenset[str]" = frozenset()) -> dict:
+        """Remove blobs and unpacked layers no image refers to, and stale temp files.
+
+        ``keep_layers``: names of layer dirs still used by containers (see ``cli_images``).
+        """
         removed = {"blobs": 0, "layers": 0, "tmp": 0}
         if not self.root.is_dir():
             return removed
@@ -505,7 +577,7 @@ class Store:
                     if "sha256:" + p.name not in keep:
                         p.unlink(missing_ok=True)
                         removed["blobs"] += 1
-            keep_layers = {d.split(":", 1)[1] for d in self.referenced_diff_ids()}
+            keep_layers = {d.split(":", 1)[1] for d in self.referenced_diff_ids()} | set(keep_layers)
             if self.layers_dir.is_dir():
                 from .layers import remove_tree
                 for p in self.layers_dir.iterdir():

@@ -3,6 +3,7 @@
 import os
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,21 @@ def test_cached_start_does_not_grow_with_image_size(tmp_path):
         prepare_rootfs(store, big, tmp_path / f"c{i}")
     per_container = (time.perf_counter() - t0) / 20
     assert per_container < 0.01, f"{per_container * 1000:.1f} ms per cached prepare_rootfs"
+
+
+def test_concurrent_first_runs_build_and_unpack_once(tmp_path):
+    """Four processes ask for busybox in an empty store at once: one image, one layer dir, no debris."""
+    import sys
+    code = ("import sys; from minictr.image import Store, prepare_rootfs; s = Store(); "
+            "r = prepare_rootfs(s, s.lookup('busybox'), sys.argv[1]); print(r.lowers[0])")
+    env = {**os.environ, "PYTHONPATH": str(Path(layers.__file__).parents[2])}  # this checkout's minictr
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"c{i}")], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [o[1] for o in outs]
+    assert len({o[0] for o in outs}) == 1
+    store = Store()
+    assert [i.names for i in store.images()] == [["busybox:latest"]]
+    assert [p.name for p in store.layers_dir.iterdir() if not p.name.startswith(".")] == \
+        [store.lookup("busybox").diff_ids[0][7:]]
+    assert list(store.tmp_dir.iterdir()) == []

@@ -178,3 +178,12 @@ def test_the_container_sees_its_own_cgroup_read_only(mc):
            "touch /sys/fs/cgroup/x 2>/dev/null || echo read-only")
     lines = r.stdout.split()
     assert lines == ["0", "67108864", "50", "read-only"], r.stdout + r.stderr
+
+
+def test_etc_hostname_names_the_container_in_its_own_root(mc, rootfs_dir):
+    r = mc("run", "--rm", "-h", "web1", "busybox", "sh", "-c", "cat /etc/hostname; grep -c web1 /etc/hosts")
+    assert r.stdout.split() == ["web1", "1"], r.stderr
+    # A rootfs directory used in place is never written to.
+    before = os.path.exists(os.path.join(rootfs_dir, "etc", "hostname"))
+    mc("run", "--rm", "-h", "web2", rootfs_dir, "true")
+    assert os.path.exists(os.path.join(rootfs_dir, "etc", "hostname")) == before

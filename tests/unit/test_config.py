@@ -31,9 +31,12 @@ def test_env_image_first_then_flags_in_order():
     assert merge_env(["PATH=/bin", "A=1"], ["A=2", "B=3", "A=4"]) == ("PATH=/bin", "A=4", "B=3")
 
 
-def test_env_without_equals_is_refused():
+def test_env_key_alone_is_the_host_value_as_in_docker():
+    # docker run -e KEY: the host's KEY if set, else KEY is unset in the container
+    assert merge_env(["KEY=img"], ["KEY"], host_env={"KEY": "host"}) == ("KEY=host",)
+    assert merge_env(["KEY=img"], ["KEY"], host_env={}) == ()
     with pytest.raises(ConfigError, match="KEY=VALUE"):
-        merge_env([], ["JUSTKEY"])
+        merge_env([], ["=nokey"])
 
 
 @pytest.mark.parametrize("field,kw", [

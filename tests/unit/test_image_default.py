@@ -1,7 +1,6 @@
 """The default busybox image: static ELF detection, a deterministic layer, auto-build on lookup."""
 
 import gzip
-import io
 import shutil
 import stat
 import tarfile

@@ -94,3 +94,14 @@ def test_remove_tree_copes_with_read_only_dirs(tmp_path):
     d.chmod(0o555)
     layers.remove_tree(tmp_path / "t")
     assert not (tmp_path / "t").exists()
+
+
+def test_too_many_layers_for_one_mount_page_fall_back_to_a_copy(tmp_path):
+    deep = tmp_path / ("d" * 100) / ("e" * 100)
+    store = Store(deep)
+    img = add_image(store, [{f"f{i}": str(i)} for i in range(40)], name="tall:1")
+    rootfs = layers.prepare_rootfs(store, img, tmp_path / "c", overlay=True)
+    assert not rootfs.is_overlay
+    assert len(tree(rootfs.path)) == 40
+    assert len(layers.overlay_options([layers.layer_dir(store, d) for d in img.diff_ids], "u", "w")) \
+        >= layers.MOUNT_DATA_MAX

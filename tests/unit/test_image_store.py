@@ -185,3 +185,24 @@ def test_images_sorted_newest_first_with_size(store):
     assert [i.names for i in imgs] == [["new:1"], ["old:1"]]
     assert imgs[0].size == imgs[0].manifest["config"]["size"] + imgs[0].layers[0]["size"]
     assert imgs[0].platform == "linux/amd64"
+
+
+def test_verify_finds_rotten_blobs_that_lookup_trusts(store):
+    img = add_image(store, [{"a": "1"}], name="x:1")
+    assert store.verify() == []
+    layer = store.blob_path(img.layers[0]["digest"])
+    layer.write_bytes(layer.read_bytes() + b"rot")
+    assert store.verify() == [img.layers[0]["digest"]]
+    assert store.lookup("x:1").id == img.id  # the run path does not re-hash
+
+
+def test_an_unwritable_store_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    from minictr import cli
+    (tmp_path / "afile").write_text("not a directory")
+    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "afile" / "store"))
+    with pytest.raises(ImageError, match="cannot write the image store") as e:
+        Store().lookup("busybox")
+    assert "MINICTR_ROOT" in e.value.hint
+    assert cli.main(["image", "build-default"]) == 125
+    assert capsys.readouterr().err.startswith("minictr: cannot write the image store at ")
+    assert cli.main(["images"]) == 0  # reading an absent store is fine: it is empty

@@ -109,3 +109,20 @@ def test_v1_cgroupfs_gets_a_tmpfs_and_one_mount_per_hierarchy():
 
 def test_no_cgroupfs_without_a_view():
     assert not [m for m in mounts(rootfs.plan(Rootfs("/r"))) if "cgroup" in m.target]
+
+
+def test_hostname_files_only_when_asked():
+    assert not [s for s in rootfs.plan(Rootfs("/r")) if isinstance(s, rootfs.File)]
+    files = {s.path: s.content for s in rootfs.plan(Rootfs("/r"), hostname="box") if isinstance(s, rootfs.File)}
+    assert files["/r/etc/hostname"] == "box\n"
+    assert "127.0.1.1\tbox" in files["/r/etc/hosts"] and "localhost" in files["/r/etc/hosts"]
+
+
+def test_a_file_step_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
+    outside = tmp_path / "outside"
+    outside.write_text("host")
+    (tmp_path / "root" / "etc").mkdir(parents=True)
+    (tmp_path / "root" / "etc" / "hostname").symlink_to(outside)
+    rootfs.apply([rootfs.File(str(tmp_path / "root" / "etc" / "hostname"), "box\n")], FakeSyscalls())
+    assert outside.read_text() == "host"
+    assert (tmp_path / "root" / "etc" / "hostname").read_text() == "box\n"

@@ -1,0 +1,100 @@
+"""Lesson 09 (putting it together): the final challenge's command line.
+
+The learner writes::
+
+    def challenge_args(name: str, port: int) -> list[str]
+
+returning the arguments of ``minictr run`` (everything after ``run``) that
+start busybox's web server as a container named ``name``: in the foreground
+(``httpd -f``), on ``port``, with a memory limit of at most 64 MiB, a pids
+limit of at most 50, and a hostname of its own. The check parses the list
+with minictr's real argument parser (``cli.build_parser``) and turns the
+limits into ``config.Resources`` with ``cgroups.resources_from_args``, as
+``minictr run`` would; nothing is started. The notebook then runs it and
+reaches the server from the host through a veth pair (``network.connect``).
+
+Man pages: the busybox httpd applet (``busybox httpd --help``), docker-run(1).
+"""
+
+from __future__ import annotations
+
+from ..errors import MinictrError
+from ..exercises import Case, CaseFailed, Exercise, register
+
+MAX_MEMORY = 64 << 20
+MAX_PIDS = 50
+
+
+def challenge_args(name: str, port: int) -> list[str]:
+    """A model answer: 32 MiB, 20 pids, hostname "web", httpd in the foreground serving /etc."""
+    return ["--name", name, "--rm", "--memory", "32m", "--pids-limit", "20", "--hostname", "web",
+            "busybox", "httpd", "-f", "-p", str(port), "-h", "/etc"]
+
+
+def _parse(fn, name: str = "web-challenge", port: int = 8080):
+    from ..cgroups import resources_from_args
+    from ..cli import build_parser
+
+    args = fn(name, port)
+    if not isinstance(args, (list, tuple)) or not all(isinstance(a, str) for a in args):
+        raise CaseFailed(f"returned {args!r}: return a list of strings, the arguments after `minictr run`")
+    parser = build_parser()
+    parser.exit_on_error = False
+    try:
+        ns = parser.parse_args(["run", *args])
+        return args, ns, resources_from_args(ns)
+    except (SystemExit, MinictrError) as e:
+        why = f": {e.message}" if isinstance(e, MinictrError) else ""
+        raise CaseFailed(f"`minictr run {' '.join(args)}` is refused{why}") from None
+
+
+def _cases() -> list[Case]:
+    def parses(fn):
+        args, ns, _r = _parse(fn)
+        if ns.name != "web-challenge":
+            raise CaseFailed(f"the container's name is {ns.name!r}: pass --name with the name given")
+        if ns.image != "busybox":
+            raise CaseFailed(f"the image is {ns.image!r}: run the busybox image")
+
+    def httpd(fn):
+        _a, ns, _r = _parse(fn, port=8123)
+        cmd = [c for c in ns.command if c != "--"]
+        if cmd[:1] != ["httpd"] and cmd[:2] != ["busybox", "httpd"]:
+            raise CaseFailed(f"the command is {cmd}: run busybox's httpd")
+        if "-f" not in cmd:
+            raise CaseFailed("httpd without -f goes to the background and the container's PID 1 exits at once: "
+                             "pass -f (foreground)")
+        ports = [cmd[i + 1] for i, c in enumerate(cmd[:-1]) if c == "-p"]
+        if not ports or ports[-1].rsplit(":", 1)[-1] != "8123":
+            raise CaseFailed(f"httpd does not listen on the port given (8123): pass -p PORT (got {ports})")
+
+    def memory(fn):
+        _a, _ns, r = _parse(fn)
+        if r.memory is None or r.memory > MAX_MEMORY:
+            raise CaseFailed(f"memory limit {r.memory}: pass --memory with at most 64m")
+
+    def pids(fn):
+        _a, _ns, r = _parse(fn)
+        if r.pids_limit is None or not 0 < r.pids_limit <= MAX_PIDS:
+            raise CaseFailed(f"pids limit {r.pids_limit}: pass --pids-limit with at most {MAX_PIDS}")
+
+    def hostname(fn):
+        _a, ns, _r = _parse(fn)
+        if not ns.hostname:
+            raise CaseFailed("no --hostname: give the container a hostname of its own")
+
+    return [
+        Case("the arguments parse as `minictr run`, busybox, named as asked", parses),
+        Case("busybox httpd in the foreground on the given port", httpd),
+        Case("a memory limit of at most 64 MiB", memory),
+        Case(f"a pids limit of at most {MAX_PIDS}", pids),
+        Case("a hostname of its own", hostname),
+    ]
+
+
+register(Exercise(
+    id="09.challenge", title="The final challenge: a web server with limits",
+    function="challenge_args", signature="def challenge_args(name: str, port: int) -> list[str]",
+    cases=_cases,
+    reference=lambda: challenge_args,
+))

@@ -1,0 +1,182 @@
+"""Lessons 05 and 06: every check case passes the reference and fails some wrong answer;
+the checks leave no hostname change, veth, process or temporary file behind.
+
+These checks need root (namespaces, veth pairs): they skip only without it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+
+import pytest
+
+from minictr import exercises
+from minictr.exercises import run_checks
+from minictr.network import Link
+from minictr.syscalls import CloneFlags
+
+IDS = ["05.hostname", "05.veth", "06.init"]
+
+
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path, monkeypatch):
+    work = tmp_path / "tmp"
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(work))
+    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
+    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
+    host = socket.gethostname()
+    # The veth check names its host ends "vx..." (other tests on this machine may add "vh..." ones).
+    links_before = {n for n in os.listdir("/sys/class/net") if n.startswith("vx")}
+    yield
+    assert os.listdir(work) == [], "a check left temporary files behind"
+    assert socket.gethostname() == host, "a check renamed this machine"
+    links_after = {n for n in os.listdir("/sys/class/net") if n.startswith("vx")}
+    assert links_after <= links_before, "a check left a network interface behind"
+
+
+@pytest.fixture(autouse=True)
+def root_only():
+    if not exercises.has_root():
+        pytest.skip("the checks of lessons 05 and 06 need root (namespaces, veth pairs); run the tests as root")
+
+
+def test_the_lessons_register_their_exercises_when_asked():
+    assert set(IDS) <= set(exercises.ids())
+    assert exercises.get("06.init").function == "tiny_init"
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_reference_passes_every_case(exercise_id):
+    ex = exercises.get(exercise_id)
+    result = run_checks(exercise_id, ex.reference())
+    assert result.failures == [] and result.passed
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_a_stub_is_not_written(exercise_id):
+    def stub(*args):
+        raise NotImplementedError
+    assert run_checks(exercise_id, stub).not_written
+
+
+# -- wrong answers: every case fails at least one -------------------------------------------
+
+def _rename_host(sys, name):
+    sys.sethostname(name)              # forgot the unshare: would rename the host
+
+
+def _unshare_only(sys, name):
+    sys.unshare(CloneFlags.NEWUTS)     # forgot the name
+
+
+def _fixed_name(sys, name):
+    sys.unshare(CloneFlags.NEWUTS)
+    sys.sethostname("box1")            # ignores its argument
+
+
+def _ip(*args, pid=None):
+    prefix = ["nsenter", "-t", str(pid), "-n"] if pid else []
+    subprocess.run(prefix + ["ip", *args], check=True, capture_output=True)
+
+
+def _veth_down(pid, host_addr, container_addr, host_ifname):
+    _ip("link", "add", host_ifname, "type", "veth", "peer", "name", "eth0", "netns", str(pid))
+    _ip("addr", "add", host_addr, "dev", host_ifname)
+    _ip("addr", "add", container_addr, "dev", "eth0", pid=pid)
+    return Link(pid, host_ifname, "eth0", host_addr, container_addr)
+
+
+def _veth_no_inside_addr(pid, host_addr, container_addr, host_ifname):
+    _ip("link", "add", host_ifname, "type", "veth", "peer", "name", "eth0", "netns", str(pid))
+    _ip("addr", "add", host_addr, "dev", host_ifname)
+    _ip("link", "set", host_ifname, "up")
+    _ip("link", "set", "eth0", "up", pid=pid)
+    return Link(pid, host_ifname, "eth0", host_addr, container_addr)
+
+
+def _veth_no_return(pid, host_addr, container_addr, host_ifname):
+    from minictr import network
+    network.connect(pid, host_addr, container_addr, host_ifname)
+
+
+def _veth_both_on_host(pid, host_addr, container_addr, host_ifname):
+    peer = "vy" + host_ifname[2:]
+    _ip("link", "add", host_ifname, "type", "veth", "peer", "name", peer)
+    _ip("addr", "add", host_addr, "dev", host_ifname)
+    _ip("link", "set", host_ifname, "up")
+    _ip("link", "set", peer, "up")
+    return Link(pid, host_ifname, "eth0", host_addr, container_addr)
+
+
+def _init_naive(argv):
+    pid = os.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _init_no_reap(argv):
+    import signal
+    pid = os.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    signal.signal(signal.SIGTERM, lambda s, f: os.kill(pid, s))
+    status = os.waitpid(pid, 0)[1]
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _init_no_forward(argv):
+    pid = os.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    while True:
+        done, status = os.wait()
+        if done == pid:
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code
+
+
+def _init_raw_status(argv):
+    pid = os.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    return os.waitpid(pid, 0)[1]       # the wait status, not the exit code
+
+
+WRONG = {
+    "05.hostname": [_rename_host, _unshare_only, _fixed_name],
+    "05.veth": [_veth_down, _veth_no_inside_addr, _veth_no_return, _veth_both_on_host],
+    "06.init": [_init_naive, _init_no_reap, _init_no_forward, _init_raw_status],
+}
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_every_case_fails_some_wrong_answer(exercise_id):
+    failed_cases = set()
+    for wrong in WRONG[exercise_id]:
+        result = run_checks(exercise_id, wrong)
+        assert not result.passed, f"{wrong.__name__} passed"
+        failed_cases |= {o.case for o in result.failures}
+    names = {c.name for c in exercises.solution_cases(exercise_id)}
+    assert failed_cases == names, f"cases no wrong answer fails: {names - failed_cases}"
+
+
+def test_the_veth_clean_up_happens_even_if_the_answer_leaves_the_pair(monkeypatch):
+    """An answer that never deletes: the check's own clean-up removes the pair (the fixture checks)."""
+    def leaves_it(pid, host_addr, container_addr, host_ifname):
+        from minictr import network
+        link = network.connect(pid, host_addr, container_addr, host_ifname)
+        return type("NoDelete", (), {"delete": lambda self: None, "link": link})()
+    result = run_checks("05.veth", leaves_it)
+    assert [o.case for o in result.failures] == ["the returned Link's delete() removes the pair"]
+
+
+def test_every_exercise_of_05_and_06_has_a_written_solution():
+    from pathlib import Path
+    texts = "".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "lessons").glob("0[56]-*.md"))
+    for exercise_id in IDS:
+        assert f"```python solution={exercise_id}\n" in texts
