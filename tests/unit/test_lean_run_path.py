@@ -1,12 +1,10 @@
-"""The run path stays lean: what `minictr run` imports, the digest shortcut, the fast exit."""
+"""The run path stays lean: what `minictr run` imports, and the fast exit."""
 
-import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from minictr.image import oci
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,11 +25,6 @@ def test_run_path_imports_nothing_heavy(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), MINICTR_ROOT=str(tmp_path / "s"), MINICTR_RUNTIME_DIR=str(tmp_path / "r"))
     out = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == []
-
-
-def test_small_digests_match_hashlib():
-    for data in (b"", b"{}", b"x" * 1000, b"y" * ((1 << 20) - 1), b"z" * ((1 << 20) + 1)):
-        assert oci.sha256_digest(data) == "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def test_python_m_minictr_flushes_output_before_its_fast_exit(tmp_path):
