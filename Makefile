@@ -60,6 +60,11 @@ integration: venv
 demo: setup
 	$(PY) -m minictr run --rm busybox -- sh -c 'echo "hello from PID $$$$ in $$(hostname), and / holds: $$(ls / | tr "\n" " ")"'
 
+# Benchmarks, not tests: start latency side by side, then scaling (about 5 minutes, root).
+# Writes bench/results/latest.md and latest.png; see bench/README.md.
+bench: venv apt-test
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
 

@@ -1,7 +1,5 @@
 """``python -m minictr``: the command line (see cli.py)."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

@@ -19,7 +19,6 @@ the supervising process was killed before it could.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 
@@ -83,6 +82,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         )
         return cfg.validate()
     except BaseException:
+        import shutil
         shutil.rmtree(bundle, ignore_errors=True)
         raise
 
@@ -262,9 +262,13 @@ def _destroy_cgroup(container_id: str) -> None:
         mgr.destroy()
 
 
-def _remove_leftovers(st: state.State) -> None:
-    _destroy_cgroup(st.id)
+def _remove_leftovers(st: state.State, cgroup_gone: bool = False) -> None:
+    # cgroup_gone: this process destroyed the cgroup itself, so there is no
+    # need to search the cgroup trees for it (a walk of every hierarchy).
+    if not cgroup_gone:
+        _destroy_cgroup(st.id)
     if st.bundle:
+        import shutil
         shutil.rmtree(st.bundle, ignore_errors=True)
     st.remove()
 
@@ -292,7 +296,7 @@ def run(cfg: ContainerConfig, sys: Syscalls | None = None) -> Container:
             c.kill(signal.SIGKILL)
             c.wait()
         if cfg.auto_remove:
-            _remove_leftovers(c.state)
+            _remove_leftovers(c.state, cgroup_gone=c.cgroup is None)
 
 
 def gc() -> list[str]:

@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .errors import AlreadyExists, NotFound
 
@@ -64,7 +64,9 @@ class State:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
-            json.dump(asdict(self), f)
+            # A shallow dict is enough for json (the fields are plain data);
+            # asdict() would deep-copy the whole config on each of a run's saves.
+            json.dump({f.name: getattr(self, f.name) for f in fields(self)}, f)
         os.replace(tmp, path)
 
     def remove(self) -> None:

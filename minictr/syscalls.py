@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import enum
 import os
-import platform
 from typing import Protocol
 
 from .errors import SyscallError
@@ -123,9 +122,12 @@ class LinuxSyscalls:
         self._libc.prctl.restype = ctypes.c_int
         self._libc.syscall.restype = ctypes.c_long
 
-    def _check(self, ret: int, call: str, detail: str = "") -> int:
+    def _check(self, ret: int, call: str, detail="") -> int:
+        """Raise SyscallError for a failed call. ``detail`` may be a function: the
+        words of the error message are only worked out when there is an error."""
         if ret < 0:
-            raise SyscallError(call, self._ctypes.get_errno(), detail)
+            err = self._ctypes.get_errno()
+            raise SyscallError(call, err, detail() if callable(detail) else detail)
         return ret
 
     def unshare(self, flags: int) -> None:
@@ -136,24 +138,24 @@ class LinuxSyscalls:
             except OSError as e:
                 raise SyscallError("unshare", e.errno, flag_names(flags, CloneFlags, "CLONE_")) from None
             return
-        self._check(self._libc.unshare(flags), "unshare", flag_names(flags, CloneFlags, "CLONE_"))
+        self._check(self._libc.unshare(flags), "unshare", lambda: flag_names(flags, CloneFlags, "CLONE_"))
 
     def setns(self, fd: int, nstype: int = 0) -> None:
-        self._check(self._libc.setns(fd, nstype), "setns", flag_names(nstype, CloneFlags, "CLONE_"))
+        self._check(self._libc.setns(fd, nstype), "setns", lambda: flag_names(nstype, CloneFlags, "CLONE_"))
 
     def mount(self, source, target, fstype=None, flags=0, data=None) -> None:
         ret = self._libc.mount(_enc(source), _enc(target), _enc(fstype), flags, _enc(data))
-        detail = f"{source or fstype} on {target} ({flag_names(flags)})"
-        self._check(ret, "mount", detail)
+        self._check(ret, "mount", lambda: f"{source or fstype} on {target} ({flag_names(flags)})")
 
     def umount2(self, target: str, flags: int = 0) -> None:
         self._check(self._libc.umount2(os.fsencode(target), flags), "umount2",
-                    f"{target} ({flag_names(flags, UmountFlags, 'MNT_')})")
+                    lambda: f"{target} ({flag_names(flags, UmountFlags, 'MNT_')})")
 
     def pivot_root(self, new_root: str, put_old: str) -> None:
-        nr = _SYS_PIVOT_ROOT.get(platform.machine())
+        machine = os.uname().machine  # what platform.machine() returns, without importing platform
+        nr = _SYS_PIVOT_ROOT.get(machine)
         if nr is None:
-            raise SyscallError("pivot_root", 38, f"(no syscall number known for {platform.machine()})")
+            raise SyscallError("pivot_root", 38, f"(no syscall number known for {machine})")
         c = self._ctypes
         ret = self._libc.syscall(c.c_long(nr), c.c_char_p(os.fsencode(new_root)), c.c_char_p(os.fsencode(put_old)))
         self._check(ret, "pivot_root", f"{new_root} {put_old}")

@@ -1,0 +1,115 @@
+"""Turn the benchmark's numbers into bench/results/latest.md and latest.png.
+
+``python -m bench.report [bench/results/latest.json]`` redraws both from the
+numbers of the last run, without running anything again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+BASELINES = ("runc run", "crun run")
+
+
+def _ms(s: float) -> str:
+    return f"{s * 1000:.1f}"
+
+
+def latency_table(lat: dict) -> str:
+    rows = ["| command | median ms | IQR ms | mean ± σ ms | × runc | × crun |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for name, r in lat.items():
+        ratios = [f"{r['median'] / lat[b]['median']:.2f}" if b in lat else "–" for b in BASELINES]
+        rows.append(f"| {name} | {_ms(r['median'])} | {_ms(r['iqr'])} | {_ms(r['mean'])} ± {_ms(r['stdev'])} "
+                    f"| {ratios[0]} | {ratios[1]} |")
+    return "\n".join(rows)
+
+
+def markdown(res: dict) -> str:
+    m = res["machine"]
+    lat = res["latency"]
+    runs = next(iter(lat.values()))["runs"]
+    out = [
+        "# minictr start latency, side by side",
+        "",
+        f"{m['date']} · {m['nproc']} CPUs ({m['cpu']}) · kernel {m['kernel']} · {m['python']}"
+        + (f" · load average {m['load']} at the start" if "load" in m else ""),
+        f"cgroups: {m['cgroups']} · {m['runc']} · {m['crun']} · {m['bwrap']} · {m['hyperfine']}",
+        "",
+        f"`/bin/true` in the same busybox rootfs, {runs} runs each after warm-up, one hyperfine run "
+        "(`hyperfine -N`, no shell). IQR is the spread of the middle half of the runs.",
+        "",
+        latency_table(lat),
+        "",
+        "Commands:",
+        "",
+    ]
+    out += [f"- {k}: `{v}`" for k, v in res.get("commands", {}).items()]
+    if "image_size" in res:
+        im = res["image_size"]
+        out += ["", "## Scaling", "", "### Run latency against image size", "",
+                "| image | median ms | IQR ms |", "|---|---:|---:|"]
+        out += [f"| {k} (layers cached) | {_ms(v['median'])} | {_ms(v['iqr'])} |" for k, v in im["warm"].items()]
+        cold = im["cold_first_run"]
+        out += [f"| busybox + 500 MB layer, first run (unpacks the layer) | {_ms(cold['median'])} "
+                f"| {_ms(cold['iqr'])} |"]
+    if "unpack" in res:
+        out += ["", "### Layer unpack throughput (page cache warm, same file system)", "",
+                "| layer | size MB | minictr.tarball.extract s | MB/s | GNU tar -x s | MB/s | minictr / tar |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for label, row in res["unpack"].items():
+            a, b = row["minictr.tarball.extract"], row["GNU tar -x"]
+            out.append(f"| {label} | {row['bytes'] / 1e6:.1f} | {a['median_s']:.3f} | {a['MB_per_s']:.0f} "
+                       f"| {b['median_s']:.3f} | {b['MB_per_s']:.0f} | {a['median_s'] / b['median_s']:.2f}× |")
+    if "concurrency" in res:
+        out += ["", "### Concurrent containers", "",
+                "Wall time: N `minictr run --rm busybox -- /bin/true` started at once, until all exited. "
+                "Memory: N `run -i busybox -- cat` waiting on stdin; each supervising CLI process, "
+                "from /proc/PID/status (VmRSS) and /proc/PID/smaps_rollup (Pss).", "",
+                "| N | wall s (/bin/true) | s until all running | RSS per supervisor MB | "
+                "Pss per supervisor MB |", "|---:|---:|---:|---:|---:|"]
+        for n, row in res["concurrency"].items():
+            out.append(f"| {n} | {row['wall_true_s']:.2f} | {row['all_running_s']:.2f} "
+                       f"| {row['rss_kb_mean'] / 1024:.1f} | {row['pss_kb_mean'] / 1024:.1f} |")
+    return "\n".join(out) + "\n"
+
+
+def chart(res: dict, path: Path) -> None:
+    """A horizontal bar chart of the medians, with the IQR as error bars."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lat = res["latency"]
+    names = list(lat)[::-1]
+    med = [lat[n]["median"] * 1000 for n in names]
+    lo = [(lat[n]["median"] - lat[n]["q1"]) * 1000 for n in names]
+    hi = [(lat[n]["q3"] - lat[n]["median"]) * 1000 for n in names]
+    colors = ["tab:orange" if n.startswith("minictr") else "tab:gray" if n.startswith("python")
+              else "tab:blue" for n in names]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(names) + 1.5))
+    ax.barh(names, med, xerr=[lo, hi], color=colors, capsize=3)
+    for y, (v, h) in enumerate(zip(med, hi)):
+        ax.text(v + h, y, f"  {v:.1f}", va="center")  # right of the IQR bar, not on it
+    m = res["machine"]
+    ax.set_xlabel("start + exit of /bin/true, median ms (bars: IQR)")
+    ax.set_title(f"Container start latency · {m['date']} · {m['nproc']} CPUs · kernel {m['kernel']}", fontsize=9)
+    ax.set_xlim(0, max(m + h for m, h in zip(med, hi)) * 1.15)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    src = Path(argv[0] if argv else Path(__file__).parent / "results" / "latest.json")
+    res = json.loads(src.read_text())
+    (src.parent / "latest.md").write_text(markdown(res))
+    chart(res, src.parent / "latest.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

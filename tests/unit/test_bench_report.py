@@ -1,0 +1,31 @@
+"""bench/report.py: the table and the chart from a results dict (no root, no runtimes)."""
+
+from bench import report
+from minictr import timing
+
+
+def _results():
+    lat = {"minictr run --rm busybox": timing.stats([0.030, 0.032, 0.034]),
+           "runc run": timing.stats([0.024, 0.025, 0.026]),
+           "crun run": timing.stats([0.008, 0.008, 0.008])}
+    machine = {"date": "2026-01-01 00:00 UTC", "nproc": 2, "cpu": "cpu", "kernel": "6.1", "python": "CPython 3.11",
+               "cgroups": "v1", "runc": "runc 1", "crun": "crun 1", "bwrap": "bwrap", "hyperfine": "hyperfine"}
+    return {"machine": machine, "latency": lat, "commands": {k: k for k in lat},
+            "concurrency": {1: {"wall_true_s": 0.1, "all_running_s": 0.1, "rss_kb_mean": 10240,
+                                "pss_kb_mean": 5120, "rss_kb_max": 10240, "pss_kb_max": 5120}}}
+
+
+def test_markdown_has_ratios_to_runc_and_crun():
+    md = report.markdown(_results())
+    row = next(line for line in md.splitlines() if line.startswith("| minictr run --rm busybox"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "32.0"                       # median ms
+    assert cells[4] == f"{32 / 25:.2f}"             # x runc
+    assert cells[5] == f"{32 / 8:.2f}"              # x crun
+    assert "2 CPUs" in md and "kernel 6.1" in md
+    assert "| 1 | 0.10 | 0.10 | 10.0 | 5.0 |" in md
+
+
+def test_chart_writes_a_png(tmp_path):
+    report.chart(_results(), tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
