@@ -4,7 +4,6 @@ and check() says what happened and falls back to the reference."""
 from __future__ import annotations
 
 import os
-import tempfile
 
 import pytest
 
@@ -18,16 +17,7 @@ IDS = ["00.ns_differences", "01.decode_status", "02.member_filter", "03.breakout
 ROOT_ONLY = {"03.breakout"}
 
 
-@pytest.fixture(autouse=True)
-def private_tmp(tmp_path, monkeypatch):
-    """Every temporary directory the checks make goes under tmp_path, and none is left behind."""
-    work = tmp_path / "tmp"
-    work.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(work))
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-    yield
-    assert os.listdir(work) == [], "a check left temporary files behind"
+pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
 
 def needs_root(exercise_id):

@@ -6,9 +6,7 @@ These checks need root (namespaces, veth pairs): they skip only without it."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import tempfile
 
 import pytest
 
@@ -20,21 +18,7 @@ from minictr.syscalls import CloneFlags
 IDS = ["05.hostname", "05.veth", "06.init"]
 
 
-@pytest.fixture(autouse=True)
-def private_tmp(tmp_path, monkeypatch):
-    work = tmp_path / "tmp"
-    work.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(work))
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-    host = socket.gethostname()
-    # The veth check names its host ends "vx..." (other tests on this machine may add "vh..." ones).
-    links_before = {n for n in os.listdir("/sys/class/net") if n.startswith("vx")}
-    yield
-    assert os.listdir(work) == [], "a check left temporary files behind"
-    assert socket.gethostname() == host, "a check renamed this machine"
-    links_after = {n for n in os.listdir("/sys/class/net") if n.startswith("vx")}
-    assert links_after <= links_before, "a check left a network interface behind"
+pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 
 import pytest
 
@@ -15,22 +14,7 @@ from minictr.exercises import CaseFailed, run_checks, solution_cases
 IDS = ["07.confine", "08.mount_layers", "08.whiteouts", "09.challenge"]
 
 
-@pytest.fixture(autouse=True)
-def private_tmp(tmp_path, monkeypatch):
-    work = tmp_path / "tmp"
-    work.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(work))
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-    before = _overlay_mounts()
-    yield
-    assert os.listdir(work) == [], "a check left temporary files behind"
-    assert _overlay_mounts() == before, "a check left an overlay mount on the host"
-
-
-def _overlay_mounts() -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line for line in f if " - overlay " in line]
+pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
 
 def needs_root(exercise_id):
