@@ -227,8 +227,8 @@ class Container:
 
 
 def _config_dict(cfg: ContainerConfig) -> dict:
-    import dataclasses
-    d = dataclasses.asdict(cfg)
+    from .record import asdict
+    d = asdict(cfg)
     d["namespaces"] = sorted(cfg.namespaces)
     return d
 
@@ -345,9 +345,9 @@ def remove(ref: str, force: bool = False) -> state.State:
 
 def inspect(ref: str) -> dict:
     """The container's state as docker-ish JSON data."""
-    import dataclasses
+    from .record import asdict
     st = state.load(ref)
-    d = dataclasses.asdict(st)
+    d = asdict(st)
     d["alive"] = st.is_alive()
     return d
 

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 
 from .config import Rootfs
+from .record import Record
 from .syscalls import MountFlags as MS
 from .syscalls import Syscalls, UmountFlags
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(Record):
     """One mount(2) call. ``target`` is a path on the host side of the new root."""
 
     source: str | None
@@ -42,8 +41,7 @@ class Mount:
     mkdir: bool = True  # create the target directory first
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(Record):
     """A character device node in the container's fresh /dev."""
 
     path: str
@@ -52,14 +50,12 @@ class Device:
     mode: int = 0o666
 
 
-@dataclass(frozen=True)
-class Symlink:
+class Symlink(Record):
     path: str
     target: str
 
 
-@dataclass(frozen=True)
-class File:
+class File(Record):
     """A small file the runtime writes into the container's own root (/etc/hostname, /etc/hosts)."""
 
     path: str
