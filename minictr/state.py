@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 
 from .errors import AlreadyExists, NotFound
@@ -69,10 +68,28 @@ class State(Record, frozen=False):
         os.replace(tmp, path)
 
     def remove(self) -> None:
+        import shutil  # not at the top: the small supervisor (supervise.py) keeps its imports few
         shutil.rmtree(os.path.dirname(self.path()), ignore_errors=True)
 
     def is_alive(self, proc: str = "/proc") -> bool:
         return self.pid > 0 and process_start(self.pid, proc) == self.pid_start
+
+
+def record_exit(st: State, wait_status: int, cgroup=None) -> None:
+    """Write how the container ended into its state: exit status, time, OOM; destroy its cgroup.
+
+    ``wait_status`` is what waitpid(2) returned (the exit code, or 128+N for
+    signal N, as a shell shows it). ``cgroup`` is its CgroupManager, or None.
+    """
+    code = os.waitstatus_to_exitcode(wait_status)
+    st.exit_code = code if code >= 0 else 128 - code
+    st.finished = time.time()
+    if cgroup is not None:
+        st.oom_killed = bool(cgroup.oom_killed())
+        cgroup.destroy()
+    st.status = "stopped"
+    if os.path.isdir(os.path.dirname(st.path())):  # `rm -f` from elsewhere may have removed us
+        st.save()
 
 
 def process_start(pid: int, proc: str = "/proc") -> int | None:
