@@ -66,7 +66,7 @@ def require_root(what: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import cgroups, container
+    from . import cgroups, container, supervise
 
     require_root("minictr run")
     command = list(args.command)
@@ -78,11 +78,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         init=args.init, pivot=not args.no_pivot, rm=args.rm, readonly=args.read_only,
         resources=cgroups.resources_from_args(args),
     )
-    c = container.run(cfg)
+    # Once the container runs, this process becomes a small supervisor (same
+    # PID, a fraction of the memory); with -t it stays, to relay the pty.
+    c = container.run(cfg, handoff=None if cfg.tty else supervise.handoff)
     st = c.state
     if st.oom_killed:
-        limit = f" (limit {cgroups.format_bytes(cfg.resources.memory)})" if cfg.resources.memory else ""
-        print(f"container {st.name} was killed: out of memory{limit}", file=sys.stderr)
+        print(supervise.oom_message(st.name, cfg.resources.memory), file=sys.stderr)
     return st.exit_code
 
 

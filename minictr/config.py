@@ -17,11 +17,10 @@ The image-config rules follow docker exactly (see the OCI image spec,
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .record import Record
 
 #: Namespaces a container gets by default. "user" and "time" are later lessons.
 DEFAULT_NAMESPACES = frozenset({"mount", "uts", "ipc", "net", "pid", "cgroup"})
@@ -32,8 +31,7 @@ _HOST_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-
 _ENV_KEY_RE = re.compile(r"^[^=\0]+$")
 
 
-@dataclass(frozen=True)
-class Rootfs:
+class Rootfs(Record):
     """The directory that becomes ``/``.
 
     With ``lowers`` set, the container's init mounts an overlayfs at ``path``
@@ -53,8 +51,7 @@ class Rootfs:
         return bool(self.lowers)
 
 
-@dataclass(frozen=True)
-class Resources:
+class Resources(Record):
     """cgroup limits, in the kernel's units (bytes, microseconds). None means no limit."""
 
     memory: int | None = None
@@ -65,11 +62,10 @@ class Resources:
     cpuset_cpus: str | None = None
 
     def any(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in dataclasses.fields(self))
+        return any(getattr(self, f) is not None for f in self._fields)
 
 
-@dataclass(frozen=True)
-class ContainerConfig:
+class ContainerConfig(Record):
     """Everything needed to create and start one container. Immutable once built."""
 
     id: str
@@ -87,7 +83,7 @@ class ContainerConfig:
     pivot: bool = True
     auto_remove: bool = False
     namespaces: frozenset[str] = DEFAULT_NAMESPACES
-    resources: Resources = field(default_factory=Resources)
+    resources: Resources = Resources()  # frozen, so one shared default is safe
     labels: tuple[tuple[str, str], ...] = ()
 
     def validate(self) -> "ContainerConfig":

@@ -184,16 +184,8 @@ class Container:
             time.sleep(0.01)
 
     def _finish(self, wait_status: int) -> None:
-        st = self.state
-        st.exit_code = process.exit_status(wait_status)
-        st.finished = time.time()
-        if self.cgroup is not None:
-            st.oom_killed = bool(self.cgroup.oom_killed())
-            self.cgroup.destroy()
-            self.cgroup = None
-        st.status = "stopped"
-        if os.path.isdir(os.path.dirname(st.path())):  # `rm -f` from elsewhere may have removed us
-            st.save()
+        cgroup, self.cgroup = self.cgroup, None
+        state.record_exit(self.state, wait_status, cgroup)
 
     def delete(self, force: bool = False) -> None:
         """Remove everything the container left on the host."""
@@ -227,8 +219,8 @@ class Container:
 
 
 def _config_dict(cfg: ContainerConfig) -> dict:
-    import dataclasses
-    d = dataclasses.asdict(cfg)
+    from .record import asdict
+    d = asdict(cfg)
     d["namespaces"] = sorted(cfg.namespaces)
     return d
 
@@ -273,16 +265,23 @@ def _remove_leftovers(st: state.State, cgroup_gone: bool = False) -> None:
     st.remove()
 
 
-def run(cfg: ContainerConfig, sys: Syscalls | None = None) -> Container:
+def run(cfg: ContainerConfig, sys: Syscalls | None = None, handoff=None) -> Container:
     """What ``minictr run`` does: create, start, forward signals, wait, clean up.
 
     Returns the stopped container; its ``state`` has ``exit_code`` and ``oom_killed``.
+    With ``handoff`` (the CLI passes ``supervise.handoff``): if the container
+    is still running after ``HANDOFF_AFTER`` seconds, ``handoff(id)`` replaces
+    this process with a small supervisor that does the rest (see
+    supervise.py); it returns only if that failed. A short run does not pay
+    for starting that second interpreter; a long one waits in a small process.
     """
     c = Container.create(cfg, sys)
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
     old = {sig: signal.signal(sig, lambda signum, _f: c.kill(signum)) for sig in forwarded}
     try:
         c.start()
+        if handoff is not None and not _exits_within(c.pid, HANDOFF_AFTER):
+            handoff(c.id)
         status = None
         if cfg.tty:
             from .tty import relay
@@ -297,6 +296,27 @@ def run(cfg: ContainerConfig, sys: Syscalls | None = None) -> Container:
             c.wait()
         if cfg.auto_remove:
             _remove_leftovers(c.state, cgroup_gone=c.cgroup is None)
+
+
+#: How long ``run`` waits in its own (big) process before it hands off to the small supervisor.
+HANDOFF_AFTER = 0.25
+
+
+def _exits_within(pid: int, seconds: float) -> bool:
+    """True if ``pid`` (our child) exits within ``seconds``. It stays unreaped, for wait().
+
+    A pidfd becomes readable when the process exits (pidfd_open(2)), so
+    poll(2) waits for "exited or timed out" without reaping and without a
+    busy loop. A forwarded signal interrupts the poll; Python resumes it.
+    """
+    import select
+    fd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(seconds * 1000))
+    finally:
+        os.close(fd)
 
 
 def gc() -> list[str]:
@@ -345,9 +365,9 @@ def remove(ref: str, force: bool = False) -> state.State:
 
 def inspect(ref: str) -> dict:
     """The container's state as docker-ish JSON data."""
-    import dataclasses
+    from .record import asdict
     st = state.load(ref)
-    d = dataclasses.asdict(st)
+    d = asdict(st)
     d["alive"] = st.is_alive()
     return d
 

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 
 from .config import Rootfs
+from .record import Record
 from .syscalls import MountFlags as MS
 from .syscalls import Syscalls, UmountFlags
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(Record):
     """One mount(2) call. ``target`` is a path on the host side of the new root."""
 
     source: str | None
@@ -42,8 +41,7 @@ class Mount:
     mkdir: bool = True  # create the target directory first
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(Record):
     """A character device node in the container's fresh /dev."""
 
     path: str
@@ -52,14 +50,12 @@ class Device:
     mode: int = 0o666
 
 
-@dataclass(frozen=True)
-class Symlink:
+class Symlink(Record):
     path: str
     target: str
 
 
-@dataclass(frozen=True)
-class File:
+class File(Record):
     """A small file the runtime writes into the container's own root (/etc/hostname, /etc/hosts)."""
 
     path: str
@@ -135,6 +131,22 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
     if rootfs.readonly:
         steps.append(Mount(r, r, None, MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir=False))
     return steps
+
+
+def split_at_cgroupfs(steps: list[Step], rootfs: Rootfs) -> tuple[list[Step], list[Step]]:
+    """The plan in two: the steps before the first cgroupfs mount, and that mount and what follows.
+
+    The container's init does the first part while its parent is still
+    moving it into its cgroup (a slow write on cgroup v1), and the second part
+    only after: a cgroupfs mounted in a cgroup namespace shows the group the
+    process was in when it unshared the namespace (see process.py).
+    """
+    base = (rootfs.path.rstrip("/") or "/") + "/sys/fs/cgroup"
+    for i, step in enumerate(steps):
+        where = step.target if isinstance(step, Mount) else step.path
+        if where == base or where.startswith(base + "/"):
+            return steps[:i], steps[i:]
+    return steps, []
 
 
 def _cgroup_steps(base: str, cgroupfs) -> list[Step]:

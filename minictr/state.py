@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
-from dataclasses import dataclass, field, fields
 
 from .errors import AlreadyExists, NotFound
+from .record import Factory, Record
 
 STATUSES = ("creating", "created", "running", "stopped")
 
@@ -29,8 +28,7 @@ def runtime_dir() -> str:
     return os.environ.get("MINICTR_RUNTIME_DIR", "/run/minictr")
 
 
-@dataclass
-class State:
+class State(Record, frozen=False):
     id: str
     name: str
     image: str
@@ -40,16 +38,16 @@ class State:
     pid_start: int = 0  # /proc/PID/stat field 22: tells a recycled PID apart
     supervisor_pid: int = 0  # the process that waits for the container (the CLI, for `run`)
     supervisor_start: int = 0
-    created: float = field(default_factory=time.time)
+    created: float = Factory(time.time)
     started: float = 0.0
     finished: float = 0.0
     exit_code: int | None = None
     oom_killed: bool = False
     auto_remove: bool = False
     bundle: str = ""  # the container's storage directory (rootfs, upper, work)
-    ports: list[str] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
-    config: dict = field(default_factory=dict)
+    ports: list[str] = Factory(list)
+    labels: dict[str, str] = Factory(dict)
+    config: dict = Factory(dict)
 
     @property
     def short_id(self) -> str:
@@ -66,14 +64,32 @@ class State:
         with open(tmp, "w") as f:
             # A shallow dict is enough for json (the fields are plain data);
             # asdict() would deep-copy the whole config on each of a run's saves.
-            json.dump({f.name: getattr(self, f.name) for f in fields(self)}, f)
+            json.dump({f: getattr(self, f) for f in self._fields}, f)
         os.replace(tmp, path)
 
     def remove(self) -> None:
+        import shutil  # not at the top: the small supervisor (supervise.py) keeps its imports few
         shutil.rmtree(os.path.dirname(self.path()), ignore_errors=True)
 
     def is_alive(self, proc: str = "/proc") -> bool:
         return self.pid > 0 and process_start(self.pid, proc) == self.pid_start
+
+
+def record_exit(st: State, wait_status: int, cgroup=None) -> None:
+    """Write how the container ended into its state: exit status, time, OOM; destroy its cgroup.
+
+    ``wait_status`` is what waitpid(2) returned (the exit code, or 128+N for
+    signal N, as a shell shows it). ``cgroup`` is its CgroupManager, or None.
+    """
+    code = os.waitstatus_to_exitcode(wait_status)
+    st.exit_code = code if code >= 0 else 128 - code
+    st.finished = time.time()
+    if cgroup is not None:
+        st.oom_killed = bool(cgroup.oom_killed())
+        cgroup.destroy()
+    st.status = "stopped"
+    if os.path.isdir(os.path.dirname(st.path())):  # `rm -f` from elsewhere may have removed us
+        st.save()
 
 
 def process_start(pid: int, proc: str = "/proc") -> int | None:

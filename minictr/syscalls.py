@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import enum
 import os
-from typing import Protocol
 
 from .errors import SyscallError
 
@@ -86,24 +85,49 @@ def flag_names(flags: int, enum_type: type[enum.IntFlag] = MountFlags, prefix: s
     return "|".join(names) or "0"
 
 
-class Syscalls(Protocol):
-    """What the runtime asks of the kernel. ``LinuxSyscalls`` does it, ``FakeSyscalls`` records it."""
+class Syscalls:
+    """What the runtime asks of the kernel. ``LinuxSyscalls`` does it, ``FakeSyscalls`` records it.
 
-    def unshare(self, flags: int) -> None: ...
-    def setns(self, fd: int, nstype: int = 0) -> None: ...
+    A plain base class that only names the calls (not a ``typing.Protocol``:
+    ``typing`` is a few milliseconds that ``minictr run`` does not need).
+    """
+
+    def unshare(self, flags: int) -> None:
+        raise NotImplementedError
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        raise NotImplementedError
+
     def mount(self, source: str | None, target: str, fstype: str | None = None,
-              flags: int = 0, data: str | None = None) -> None: ...
-    def umount2(self, target: str, flags: int = 0) -> None: ...
-    def pivot_root(self, new_root: str, put_old: str) -> None: ...
-    def sethostname(self, name: str) -> None: ...
-    def prctl(self, option: int, arg2: int = 0) -> int: ...
-    def set_link_up(self, ifname: str) -> None: ...
-    def chdir(self, path: str) -> None: ...
-    def chroot(self, path: str) -> None: ...
-    def mknod(self, path: str, mode: int, major: int, minor: int) -> None: ...
+              flags: int = 0, data: str | None = None) -> None:
+        raise NotImplementedError
+
+    def umount2(self, target: str, flags: int = 0) -> None:
+        raise NotImplementedError
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        raise NotImplementedError
+
+    def sethostname(self, name: str) -> None:
+        raise NotImplementedError
+
+    def prctl(self, option: int, arg2: int = 0) -> int:
+        raise NotImplementedError
+
+    def set_link_up(self, ifname: str) -> None:
+        raise NotImplementedError
+
+    def chdir(self, path: str) -> None:
+        raise NotImplementedError
+
+    def chroot(self, path: str) -> None:
+        raise NotImplementedError
+
+    def mknod(self, path: str, mode: int, major: int, minor: int) -> None:
+        raise NotImplementedError
 
 
-class LinuxSyscalls:
+class LinuxSyscalls(Syscalls):
     """The real thing: libc through ctypes. One instance per process is enough."""
 
     def __init__(self) -> None:
@@ -203,7 +227,7 @@ class LinuxSyscalls:
             raise SyscallError("mknod", e.errno, path) from None
 
 
-class FakeSyscalls:
+class FakeSyscalls(Syscalls):
     """A recording double: every call is appended to ``calls`` as ``(name, args)``.
 
     ``fail`` maps a call name to an errno, to test how the runtime reacts when

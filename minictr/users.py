@@ -13,13 +13,11 @@ Man pages: passwd(5), group(5), setgroups(2), setresuid(2).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .errors import ConfigError
+from .record import Record
 
 
-@dataclass(frozen=True)
-class User:
+class User(Record):
     uid: int
     gid: int
     groups: tuple[int, ...]

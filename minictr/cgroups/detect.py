@@ -23,7 +23,8 @@ parameters, so the unit tests describe a host as a small directory tree.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+
+from ..record import Record
 
 #: Controllers a container joins on v1 (one group per hierarchy). freezer is
 #: there so that killing a fork bomb can freeze it first.
@@ -32,7 +33,7 @@ V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "freezer")
 V2_CONTROLLERS = ("cpu", "cpuset", "memory", "pids")
 
 
-class Hierarchy(NamedTuple):
+class Hierarchy(Record):
     """One mounted cgroup tree.
 
     ``mount`` is where it is mounted, ``own_path`` where this process sits in
@@ -55,8 +56,8 @@ class Hierarchy(NamedTuple):
 class Layout:
     """What ``detect()`` found. ``kind`` is "v2", "v1", "hybrid" or "none".
 
-    (Plain classes and NamedTuples here, not dataclasses: this module is on
-    the ``minictr run`` path, and a dataclass costs half a millisecond to define.)
+    (A plain class and a ``Record`` here, not dataclasses: this module is on
+    the ``minictr run`` path; see record.py.)
     """
 
     def __init__(self, kind: str, root: str, hierarchies: tuple = (), controllers: dict | None = None):

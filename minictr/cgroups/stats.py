@@ -19,11 +19,12 @@ time between them, so one busy CPU is 100 % and two are 200 %, as in
 from __future__ import annotations
 
 import time
-from typing import NamedTuple
+
+from ..record import Record
 
 
-class Stats(NamedTuple):
-    """One reading. A NamedTuple: immutable, cheap, and ``s._replace(...)`` for tests."""
+class Stats(Record):
+    """One reading: immutable (``record.replace(s, pids=3)`` makes a changed copy)."""
 
     cpu_usage_ns: int = 0
     memory_usage: int = 0

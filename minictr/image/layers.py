@@ -34,7 +34,7 @@ import fcntl
 import os
 import stat
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..config import Rootfs
 from ..errors import InvalidImage

@@ -16,9 +16,9 @@ See the grammar in github.com/distribution/reference (reference.go), docs only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..record import Record
 
 DOCKER_HUB = "docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -28,8 +28,7 @@ _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _REGISTRY = re.compile(r"^(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$")
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Record):
     registry: str          # "docker.io", "127.0.0.1:5000"
     repository: str        # "library/busybox", "demo/app"
     tag: str | None = None

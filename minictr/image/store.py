@@ -33,14 +33,16 @@ import contextlib
 import fcntl
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the run path skips it)
 if TYPE_CHECKING:
     import datetime as _dt
+    from typing import BinaryIO
 
 from ..errors import ImageError, ImageNotFound, InvalidImage
+from ..record import Factory, Record
 from . import oci, refs
 
 DEFAULT_ROOT = "/var/lib/minictr"
@@ -55,8 +57,7 @@ def store_root() -> Path:
     return Path(os.environ.get("MINICTR_ROOT") or DEFAULT_ROOT)
 
 
-@dataclass
-class Image:
+class Image(Record, frozen=False):
     """One image in the store (one manifest), with every name that points at it.
 
     ``id`` is the digest of the image's config, as docker shows it
@@ -70,7 +71,7 @@ class Image:
     manifest_digest: str
     manifest: dict
     oci_config: dict
-    names: list[str] = field(default_factory=list)
+    names: list[str] = Factory(list)
 
     @property
     def config(self) -> dict:

@@ -10,6 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: Modules `minictr run` must not import when the image's layers are cached.
 HEAVY = ("hashlib", "_hashlib", "platform", "tarfile", "tempfile", "datetime", "subprocess",
+         "dataclasses", "typing", "inspect",
          "minictr.tarball", "minictr.cli_images", "minictr.image.default")
 
 

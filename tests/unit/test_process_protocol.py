@@ -61,3 +61,25 @@ def test_new_pid_namespace_is_unshared_then_undone_in_the_parent(tmp_path):
 def test_exit_status_as_a_shell_shows_it():
     assert process.exit_status(3 << 8) == 3
     assert process.exit_status(9) == 137  # killed by SIGKILL
+
+
+def test_the_child_builds_its_mounts_before_go_and_the_cgroupfs_view_only_after(tmp_path):
+    """The overlap: the parent joins the cgroup while the child mounts; the cgroup part waits for "go"."""
+    import signal
+    import time
+
+    cgroupfs = (("memory", "cgroup", "memory"),)
+    init = process.spawn(config(tmp_path), FakeSyscalls(), cgroupfs)
+    try:
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "sys").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (tmp_path / "dev" / "pts").is_dir() and (tmp_path / "sys").is_dir()  # done before "go"
+        time.sleep(0.1)
+        assert not (tmp_path / "sys" / "fs" / "cgroup").exists()  # waits for "go"
+        init.setup()
+        assert (tmp_path / "sys" / "fs" / "cgroup" / "memory").is_dir()
+    finally:
+        os.kill(init.pid, signal.SIGKILL)
+        os.waitpid(init.pid, 0)
+        init.channel.close()

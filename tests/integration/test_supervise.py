@@ -1,0 +1,71 @@
+"""A long `minictr run` hands off to the small supervisor (supervise.py): same PID, every guarantee kept."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: namespaces, mounts and cgroups")
+
+
+def wait_handoff(pid: int, timeout: float = 10) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"supervise.py" in f.read():
+                return
+        time.sleep(0.02)
+    raise AssertionError("the CLI never handed off to the small supervisor")
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_the_same_pid_supervises_with_less_memory_and_relays_stdin(mc, rootfs_dir):
+    p = mc.popen("run", "--rm", "-i", "--name", "small", rootfs_dir, "cat",
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_handoff(p.pid)
+        assert rss_kb(p.pid) < 12 * 1024  # the full CLI holds about 14 MB
+        out, err = p.communicate(b"through the small supervisor\n", timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert (p.returncode, out, err) == (0, b"through the small supervisor\n", b"")
+    assert mc.states() == []  # --rm: the small supervisor removed it
+
+
+def test_signals_reach_the_container_after_the_handoff(mc, rootfs_dir):
+    p = mc.popen("run", "--rm", rootfs_dir, "sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done")
+    wait_handoff(p.pid)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=10) == 42
+    assert mc.states() == []
+
+
+def test_oom_is_reported_after_the_handoff(mc, rootfs_dir):
+    p = mc.popen("run", "--name", "latehog", "--memory", "32m", rootfs_dir, "sh", "-c",
+                 "sleep 1; dd if=/dev/zero of=/dev/null bs=100M count=1", stderr=subprocess.PIPE, text=True)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 137, err
+    assert err.strip().splitlines()[-1] == "container latehog was killed: out of memory (limit 32MiB)"
+    assert "Exited (137)" in mc("ps", "-a").stdout
+    assert mc("rm", "latehog").returncode == 0
+
+
+def test_a_killed_small_supervisor_is_cleaned_up_by_gc(mc, rootfs_dir):
+    p = mc.popen("run", "--name", "doomed2", rootfs_dir, "sleep", "60")
+    wait_handoff(p.pid)
+    p.kill()
+    p.wait()
+    deadline = time.time() + 10
+    while "Exited (137)" not in mc("ps", "-a").stdout and time.time() < deadline:
+        time.sleep(0.05)  # the init dies with its parent (PR_SET_PDEATHSIG); gc marks it
+    assert "Exited (137)" in mc("ps", "-a").stdout
+    assert mc("rm", "doomed2").returncode == 0
+    assert mc.states() == []
