@@ -100,8 +100,11 @@ def free_subnet(prefix: str = "10.200") -> tuple[str, str]:
     import random
 
     used = _ip("-o", "-4", "addr").stdout
-    for _ in range(1000):
-        third, fourth = random.randrange(256), random.randrange(0, 256, 4)
+    # Start at a random third octet (so parallel callers rarely pick the same one), then try
+    # every one in turn: a free /24 is always found if there is one.
+    start, fourth = random.randrange(256), random.randrange(0, 256, 4)
+    for step in range(256):
+        third = (start + step) % 256
         if f" {prefix}.{third}." not in used:
             return f"{prefix}.{third}.{fourth + 1}/30", f"{prefix}.{third}.{fourth + 2}/30"
     raise MinictrError(f"no free /30 under {prefix}.0.0/16", hint="delete unused veth pairs: ip -o link")
