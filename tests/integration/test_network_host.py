@@ -7,6 +7,7 @@ is removed even when a test fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,9 +22,9 @@ def _free_subnet() -> tuple[str, str]:
     return network.free_subnet("10.201")
 
 
-@pytest.fixture
-def netns_child():
-    """A sleeping child in a new network namespace; killed (and so its namespace freed) afterwards."""
+@contextlib.contextmanager
+def sleeper_in_new_netns():
+    """A sleeping child in a new network namespace; killed (and so its namespace freed) on exit."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -43,6 +44,12 @@ def netns_child():
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+@pytest.fixture
+def netns_child():
+    with sleeper_in_new_netns() as pid:
+        yield pid
 
 
 @pytest.fixture
@@ -92,27 +99,11 @@ def test_two_connections_get_distinct_names(netns_child, links):
 
 
 def test_the_pair_dies_with_the_namespace(links):
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            linux().unshare(CloneFlags.NEWNET)
-            os.write(w, b"1")
-            signal.pause()
-        finally:
-            os._exit(0)
-    os.close(w)
-    try:
-        assert os.read(r, 1) == b"1"
+    with sleeper_in_new_netns() as pid:
         host_addr, container_addr = _free_subnet()
         link = network.connect(pid, host_addr, container_addr)
         links.append(link)
         assert link.exists()
-    finally:
-        os.close(r)
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
     # The namespace is freed asynchronously by the kernel; the host end goes with it.
     import time
     deadline = time.monotonic() + 10
