@@ -8,6 +8,15 @@ ROOT_REASON = ("needs root for namespaces, mounts and cgroups; run `sudo make te
                "(in CI, as root, nothing is skipped)")
 
 
+@pytest.fixture(autouse=True)
+def private_minictr_dirs(tmp_path, monkeypatch):
+    """Every test gets its own image store and runtime dir, so no test touches
+    /var/lib/minictr or /run/minictr, and tests running side by side never share state."""
+    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
+    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("MINICTR_NO_OVERLAY", raising=False)
+
+
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() == 0:
         return

@@ -37,13 +37,6 @@ def mounts_under(path) -> list[str]:
         return [l for l in f if str(path) in l]
 
 
-@pytest.fixture(autouse=True)
-def _dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-    monkeypatch.delenv("MINICTR_NO_OVERLAY", raising=False)
-
-
 class Tools:
     """buildah/podman/skopeo with private storage under ``root``."""
 

@@ -18,13 +18,6 @@ TOP = {".wh.f": "", ".wh.d": "", "r": None, "r/.wh..wh..opq": "", "r/new": "new"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: overlayfs mounts and whiteout device nodes")
 
 
-@pytest.fixture(autouse=True)
-def _dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-    monkeypatch.delenv("MINICTR_NO_OVERLAY", raising=False)
-
-
 def in_overlay(rootfs, script: str) -> str:
     """Mount the overlay in a throw-away mount namespace (it dies with `unshare`) and run a script."""
     opts = f"lowerdir={':'.join(rootfs.lowers)},upperdir={rootfs.upper},workdir={rootfs.work}"

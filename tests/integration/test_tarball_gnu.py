@@ -23,11 +23,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: owners and setuid bits are part of the check"),
 ]
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
 
 def tree(top) -> dict:
     out, inodes = {}, {}

@@ -20,12 +20,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def merged_listing(lowers: list[str], merged: str) -> dict:
     """Mount overlay(lowers) on merged in a child's own mount namespace; return its tree."""
     r, w = os.pipe()

@@ -18,15 +18,13 @@ def _links(prefix: str) -> set[str]:
 
 @pytest.fixture
 def exercise_sandbox(tmp_path, monkeypatch):
-    """For tests that run exercise checks: every temporary directory goes under tmp_path,
-    the store and runtime dir are private, and afterwards nothing is left behind: no
+    """For tests that run exercise checks: every temporary directory goes under tmp_path
+    (the store and runtime dir are private for every test, see tests/conftest.py), and afterwards nothing is left behind: no
     temporary files, no renamed host, no network interface (the veth check's "vx..."
     ends), no overlay mount."""
     work = tmp_path / "tmp"
     work.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(work))
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
     host, links, overlays = socket.gethostname(), _links("vx"), _overlay_mounts()
     yield work
     assert os.listdir(work) == [], "a check left temporary files behind"

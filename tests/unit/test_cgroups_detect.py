@@ -9,12 +9,6 @@ from minictr.cgroups.detect import parse_proc_cgroup
 from minictr.cgroups.fake import build_hybrid, build_v1, build_v2
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "root"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def test_parse_proc_cgroup():
     text = "9:name=systemd:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/\n0::/user.slice/x.scope\n"
     assert parse_proc_cgroup(text) == [

@@ -13,12 +13,6 @@ CID = "c0ffee" * 10 + "abcd"
 LIMITS = Resources(memory=32 << 20, pids_limit=10, cpus=0.5, cpu_shares=512, cpuset_cpus="1")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "root"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def read(path):
     with open(path) as f:
         return f.read().strip()

@@ -9,12 +9,6 @@ from minictr.config import Resources
 from minictr.errors import ConfigError
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "root"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 @pytest.mark.parametrize("text,expected", [
     ("32m", 32 << 20), ("32M", 32 << 20), ("32mb", 32 << 20), ("32MiB", 32 << 20),
     ("1g", 1 << 30), ("1.5g", 3 << 29), ("512k", 512 << 10), ("4096", 4096), ("4096b", 4096), ("2 m", 2 << 20),

@@ -9,12 +9,6 @@ from minictr.image import Store
 from minictr.image.synthetic import add_image
 
 
-@pytest.fixture(autouse=True)
-def _dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def test_build_default_then_images_table(capsys):
     assert cli.main(["image", "build-default"]) == 0
     out = capsys.readouterr().out

@@ -14,12 +14,6 @@ from minictr.config import Resources
 CID = "ab" * 32
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "root"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def test_row_formats_like_docker():
     st = state.State(id=CID, name="eager_tesla", image="busybox", command=["sh"])
     before = Stats(cpu_usage_ns=0, time=1.0)

@@ -16,12 +16,6 @@ FULL = "000001ffffffffff"
 DOCKER_DEFAULT = "00000000a80425fb"  # docker's default set: no SYS_ADMIN, no NET_ADMIN
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def status_file(tmp_path, **fields) -> str:
     base = {"Name": "python", "CapEff": FULL, "CapBnd": FULL, "NoNewPrivs": "0", "Seccomp": "0",
             "Seccomp_filters": "0"}

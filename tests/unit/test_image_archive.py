@@ -12,12 +12,6 @@ from minictr.image import Store, archive, oci
 from minictr.image.synthetic import add_image, make_tar
 
 
-@pytest.fixture(autouse=True)
-def _dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def write_tar(path, files: dict[str, bytes], symlinks: dict[str, str] = {}):
     with tarfile.open(path, "w") as tar:
         for name, data in files.items():

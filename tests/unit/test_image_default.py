@@ -13,12 +13,6 @@ from minictr.image import Store, default, oci
 HOST_BUSYBOX = "/bin/busybox"  # from busybox-static, which `make setup` installs
 
 
-@pytest.fixture(autouse=True)
-def _dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def test_static_elf_detection(tmp_path):
     assert default.is_static_elf(HOST_BUSYBOX)
     assert not default.is_static_elf(shutil.which("ls"))      # dynamically linked: has PT_INTERP

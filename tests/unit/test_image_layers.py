@@ -16,12 +16,6 @@ TOP = {".wh.f": "", ".wh.d": "", "r": None, "r/.wh..wh..opq": "", "r/new": "new"
        "a/.wh.y": ""}
 
 
-@pytest.fixture(autouse=True)
-def _dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def test_copy_fallback_applies_whiteouts_in_layer_order(tmp_path):
     store = Store()
     img = add_image(store, [BOTTOM, TOP], name="wh:1")

@@ -14,12 +14,6 @@ from minictr.image.synthetic import add_image
 from fake_registry import FakeRegistry
 
 
-@pytest.fixture(autouse=True)
-def _dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 @pytest.fixture
 def source(tmp_path):
     src = Store(tmp_path / "src")

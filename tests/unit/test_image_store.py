@@ -12,12 +12,6 @@ from minictr.image import Store, oci, store_root
 from minictr.image.synthetic import add_image
 
 
-@pytest.fixture(autouse=True)
-def _dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 @pytest.fixture
 def store(tmp_path):
     return Store(tmp_path / "store")

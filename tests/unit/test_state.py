@@ -7,11 +7,6 @@ from minictr import state
 from minictr.errors import AlreadyExists, NotFound
 
 
-@pytest.fixture(autouse=True)
-def runtime(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def make(cid, name):
     st = state.State(id=cid, name=name, image="busybox", command=["sh"])
     st.save()

@@ -24,12 +24,6 @@ needs_root = pytest.mark.skipif(not ROOT, reason="needs root (mknod of a whiteou
 CASE_NAMES = [c.name for c in tarcorpus.build("/placeholder/sentinel")]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "store"))
-    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-
-
 def make_tar(entries, fmt=tarfile.PAX_FORMAT) -> bytes:
     return tarcorpus._tar(entries, fmt)
 
