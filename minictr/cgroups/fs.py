@@ -125,3 +125,10 @@ class CgroupFS:
             return [n for n in os.listdir(path) if os.path.isdir(os.path.join(path, n))]
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+    def subtree(self, path: str) -> list[str]:
+        """``path`` and every group below it, deepest first (the order rmdir needs)."""
+        out: list[str] = []
+        for name in self.listdir(path):
+            out += self.subtree(os.path.join(path, name))
+        return out + [path]

@@ -86,11 +86,8 @@ class V1Group:
         self.fs.write(os.path.join(self.path, "cgroup.procs"), pid)
 
     def groups(self) -> list[str]:
-        """This group and any below it, deepest first."""
-        out = []
-        for name in self.fs.listdir(self.path):
-            out += V1Group(self.fs, self.hierarchy, os.path.join(self.path, name)).groups()
-        return out + [self.path]
+        """This group and any groups the container made below it, deepest first."""
+        return self.fs.subtree(self.path)
 
     def pids(self) -> list[int]:
         return [p for g in self.groups() for p in self.fs.procs(g)]

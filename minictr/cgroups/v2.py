@@ -131,10 +131,7 @@ class V2Group:
 
     def groups(self) -> list[str]:
         """This group and any groups the container made below it, deepest first."""
-        out = []
-        for name in self.fs.listdir(self.path):
-            out += V2Group(self.fs, self.hierarchy, os.path.join(self.path, name), ()).groups()
-        return out + [self.path]
+        return self.fs.subtree(self.path)
 
     def pids(self) -> list[int]:
         return [p for g in self.groups() for p in self.fs.procs(g)]
