@@ -68,9 +68,3 @@ def namespaces_of(pid: int | str = "self", proc: str = "/proc") -> dict[str, str
         except OSError:  # an older kernel without that kind, or the process is gone
             pass
     return out
-
-
-def shared_with(pid_a: int | str, pid_b: int | str, proc: str = "/proc") -> dict[str, bool]:
-    """For each kind, whether two processes are in the same namespace."""
-    a, b = namespaces_of(pid_a, proc), namespaces_of(pid_b, proc)
-    return {k: a[k] == b[k] for k in a if k in b}
