@@ -229,10 +229,22 @@ def _add_rm(sub) -> None:
     rm.set_defaults(func=cmd_rm)
 
 
+def _debug_before_command(argv: list[str]) -> bool:
+    """``minictr --debug ...``, known before parsing, so that a usage error can show its traceback too.
+
+    Only the leading flags count: in ``run busybox sh --debug`` the flag is the command's own.
+    """
+    for arg in argv:
+        if not arg.startswith("-"):
+            return False
+        if arg == "--debug":
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv[: argv.index("run") if "run" in argv else len(argv)] or \
-        bool(os.environ.get("MINICTR_DEBUG"))
+    debug = _debug_before_command(argv) or bool(os.environ.get("MINICTR_DEBUG"))
     try:
         # The core commands come first on the line (no global flags before
         # them): build only their own parser. Anything else gets the full one.

@@ -54,3 +54,17 @@ def test_durations_read_like_docker(seconds, text):
 def test_table_columns_line_up():
     out = cli.format_table([("A", "BBBB"), ("long value", "x")]).splitlines()
     assert out[0].index("BBBB") == out[1].index("x")
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["--debug", "run", "busybox"], True),
+    (["run", "busybox", "sh", "--debug"], False),  # the command's own flag
+    (["ps"], False),
+])
+def test_debug_is_read_only_from_the_leading_flags(argv, expected):
+    assert cli._debug_before_command(argv) is expected
+
+
+def test_debug_shows_the_traceback_of_a_usage_error(capsys):
+    assert cli.main(["--debug", "run", "--bogus", "busybox"]) == 125
+    assert "Traceback" in capsys.readouterr().err
