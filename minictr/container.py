@@ -127,10 +127,9 @@ class Container:
         c = cls(cfg, st, sys)
         try:
             c.cgroup = _cgroup_create(cfg)
-            c.init = process.spawn(cfg, sys, _cgroupfs_view(c.cgroup, cfg), own_root=bool(st.bundle))
+            join = c.cgroup.join_files() if c.cgroup is not None else ()
+            c.init = process.spawn(cfg, sys, _cgroupfs_view(c.cgroup, cfg), own_root=bool(st.bundle), join=join)
             st.pid, st.pid_start = c.init.pid, state.process_start(c.init.pid) or 0
-            if c.cgroup is not None:
-                c.cgroup.add(c.init.pid)
             c.init.setup()
         except BaseException:
             c._abort()

@@ -14,12 +14,10 @@ exit status 1::
     -------------------                        ----------------------------------
     socketpair(SEQPACKET)
     unshare(CLONE_NEWPID); fork()  ─────────►  prctl(PR_SET_PDEATHSIG, SIGKILL)
-    setns(own pid ns)  (undo for later forks)  unshare(mnt uts ipc net)
-    put the child in its cgroup                sethostname, lo up,
-      (meanwhile: the child works)             mounts up to the cgroupfs ones
-                                               wait for "go"
-    send {"go"}  ──────────────────────────►  unshare(cgroup)
-                                               the cgroupfs mounts, pivot_root
+    setns(own pid ns)  (undo for later forks)  join its cgroup: "0" into each group
+                                               unshare(mnt uts ipc net cgroup)
+                                               sethostname, lo up, the mount plan,
+                                               pivot_root
                                                [-t: open a pty, pass its master over the socket]
                  ◄──────────────────────────  {"ready"}  or  {"error", stage, call, errno}
     status: created
@@ -28,16 +26,18 @@ exit status 1::
     status: running                            or {"error", stage: "exec", errno}, exit 126/127
     waitpid(child)
 
-Why the cgroup is joined before ``unshare(CLONE_NEWCGROUP)``: a cgroup
-namespace is rooted at the cgroup the process is in *when it unshares*, so the
-container sees its own cgroup as ``/``. The cgroupfs mounts wait for it too:
-they show the namespace's root. Everything else the child does at once, while
-the parent writes its PID into ``cgroup.procs``: on cgroup v1 the first move
-of a process into a hierarchy waits for an RCU grace period (10-16 ms here),
-so doing the two side by side takes that time off the start. (The few pages
-the early mounts allocate are charged to the supervisor's cgroup.) If the
-child fails before "go", its error is already waiting in the socket when the
-parent sends "go", so it is reported the same way.
+Why the child joins its cgroup itself, first thing. A cgroup namespace is
+rooted at the cgroup the process is in *when it unshares*, so the container
+sees its own cgroup as ``/``; and what the child allocates from then on is
+charged to the container. Why not the parent writing the child's PID into
+``cgroup.procs``, as runc does: moving a *process* takes a global lock
+(cgroup_threadgroup_rwsem) whose first taking waits for an RCU grace period,
+6-16 ms on this kind of machine, longer than the rest of the start. A thread
+that writes "0" into a v1 group's ``tasks`` file moves only itself, and the
+kernel skips that lock (cgroup_procs_write_start in kernel/cgroup/cgroup.c);
+the child has a single thread, so that moves the whole process. cgroup v2
+has no such file for a domain group, so there the child writes "0" into
+``cgroup.procs`` and waits for the grace period like everybody else.
 
 Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7),
 prctl(2) (PR_SET_PDEATHSIG), unix(7) (SOCK_SEQPACKET, SCM_RIGHTS), pty(7).
@@ -45,17 +45,18 @@ prctl(2) (PR_SET_PDEATHSIG), unix(7) (SOCK_SEQPACKET, SCM_RIGHTS), pty(7).
 
 from __future__ import annotations
 
-import errno as errno_mod
+import _signal  # the signal module without its enums (importing enum costs ~3 ms of a start)
+import _socket  # the socket module without its enums, likewise
 import fcntl
-import json
 import os
-import signal
-import socket
 import termios
+from errno import ENOENT
+from sys import byteorder as _BYTEORDER
+from _signal import SIG_DFL, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGXFSZ
 
 # Everything the child needs must be imported here, at the top: after
 # pivot_root the host's files (and so Python's own modules) are out of reach.
-from . import namespaces, rootfs
+from . import leanjson, namespaces, rootfs
 from .config import ContainerConfig
 from .errors import ContainerSetupError, MinictrError
 from .syscalls import PR_SET_PDEATHSIG, CloneFlags, Syscalls
@@ -70,28 +71,45 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 class Channel:
     """One end of the parent<->child socket: JSON messages, optionally with file descriptors."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: _socket.socket):
         self.sock = sock
 
     def send(self, kind: str, fds: list[int] = (), **fields) -> None:
-        data = json.dumps({"type": kind, **fields}).encode()
+        data = leanjson.dumps({"type": kind, **fields}).encode()
+        # SCM_RIGHTS: the kernel duplicates these fds into the receiving process (unix(7)).
+        ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _fd_bytes(fds))] if fds else []
         try:
-            socket.send_fds(self.sock, [data], list(fds))
+            self.sock.sendmsg([data], ancillary)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the other side is gone; its absence is noticed by recv or waitpid
 
     def recv(self) -> tuple[dict | None, list[int]]:
         """The next message and any fds with it; ``(None, [])`` at end-of-file."""
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 4)
+            data, ancillary, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * _MAX_FDS))
         except ConnectionResetError:
             return None, []
+        fds = [fd for level, kind, raw in ancillary
+               if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
+               for fd in _fds_of(raw)]
         if not data:
             return None, []
-        return json.loads(data), fds
+        return leanjson.loads(data), fds
 
     def close(self) -> None:
         self.sock.close()
+
+
+_MAX_FDS = 4
+
+
+def _fd_bytes(fds) -> bytes:
+    return b"".join(int(fd).to_bytes(4, _BYTEORDER, signed=True) for fd in fds)
+
+
+def _fds_of(raw: bytes) -> list[int]:
+    return [int.from_bytes(raw[i:i + 4], _BYTEORDER, signed=True) for i in range(0, len(raw) - len(raw) % 4, 4)]
+
 
 
 class Init:
@@ -103,8 +121,7 @@ class Init:
         self.pty_master: int | None = None
 
     def setup(self) -> None:
-        """Let the child build the container; return when it waits at exec."""
-        self.channel.send("go")
+        """Wait for the child to build the container; return when it waits at exec."""
         msg, fds = self.channel.recv()
         self._raise_if_error(msg, expected="ready")
         if fds:
@@ -128,19 +145,22 @@ class Init:
             raise ContainerSetupError("init", f"unexpected message {msg!r}")
 
 
-def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = (), own_root: bool = False) -> Init:
-    """Fork the container's init. It waits for ``Init.setup()`` before it does anything.
+def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = (), own_root: bool = False,
+          join: tuple[str, ...] = ()) -> Init:
+    """Fork the container's init. It builds the container and waits at exec for ``Init.start()``.
 
     ``cgroupfs`` is what ``rootfs.plan`` mounts at /sys/fs/cgroup; ``own_root``
-    says the root is the container's own copy, where /etc/hostname may be written.
+    says the root is the container's own copy, where /etc/hostname may be written;
+    ``join`` are the files the child writes "0" into to join its cgroup
+    (``CgroupManager.join_files()``).
     """
-    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     pid = _fork(sys, new_pid_ns="pid" in config.namespaces)
     if pid == 0:  # the child: never returns into the caller's code
         code = EXIT_SETUP_FAILED
         try:
             parent_sock.close()
-            code = _child(config, Channel(child_sock), sys, cgroupfs, own_root)
+            code = _child(config, Channel(child_sock), sys, cgroupfs, own_root, join)
         finally:
             os._exit(code)
     child_sock.close()
@@ -175,20 +195,23 @@ def _error_message(stage: str, exc: BaseException) -> dict:
             "errno": getattr(exc, "errno", None)}
 
 
-def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (), own_root: bool = False) -> int:
+def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (), own_root: bool = False,
+           join: tuple[str, ...] = ()) -> int:
     """Everything the container's init does before exec. Returns an exit code on failure."""
     stage = "init"
     try:
         # If the supervisor dies (even by SIGKILL), the kernel kills us, and
         # with PID 1 gone, the kernel kills the whole PID namespace.
-        sys.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
+        sys.prctl(PR_SET_PDEATHSIG, SIGKILL)
+        for sig in (SIGINT, SIGTERM, SIGHUP):
+            _signal.signal(sig, SIG_DFL)
 
-        # Part one, while the parent puts us in our cgroup: everything that
-        # does not depend on which cgroup we are in.
+        stage = "cgroup"
+        for path in join:  # first: before the cgroup namespace, and before we allocate anything
+            _write_file(path, b"0")
+
         stage = "namespaces"
-        flags = namespaces.flags_for(cfg.namespaces - {"pid", "user", "cgroup"})
+        flags = namespaces.flags_for(cfg.namespaces - {"pid", "user"})
         if flags:
             sys.unshare(flags)
         if "uts" in cfg.namespaces:
@@ -200,20 +223,7 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
 
         stage = "mounts"
         hostname = cfg.hostname if own_root and "uts" in cfg.namespaces else None
-        steps = rootfs.plan(cfg.rootfs, cgroupfs, hostname)
-        early, late = rootfs.split_at_cgroupfs(steps, cfg.rootfs)
-        rootfs.apply(early, sys)
-
-        # Part two, once we are in our cgroup: the cgroup namespace, rooted
-        # there, and the cgroupfs mounts that show it.
-        msg, _ = ch.recv()
-        if msg is None:  # the parent died before saying go
-            return EXIT_SETUP_FAILED
-        if "cgroup" in cfg.namespaces:
-            stage = "namespaces"
-            sys.unshare(namespaces.flags_for({"cgroup"}))
-        stage = "mounts"
-        rootfs.apply(late, sys)
+        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname), sys)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(sys, cfg.rootfs.path)
 
@@ -259,8 +269,8 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
 
         # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored
         # across execve, so give the command the defaults a shell would.
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(sig, signal.SIG_DFL)
+        for sig in (SIGPIPE, SIGXFSZ):
+            _signal.signal(sig, SIG_DFL)
 
         if cfg.init:
             return _init_and_exec(cfg, ch, env)
@@ -274,11 +284,19 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
     return EXIT_SETUP_FAILED  # not reached: exec replaced us
 
 
+def _write_file(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def _exec(args: tuple[str, ...], env: dict[str, str]) -> None:
     try:
         os.execvpe(args[0], list(args), env)
     except OSError as e:
-        if e.errno == errno_mod.ENOENT:
+        if e.errno == ENOENT:
             raise _ExecFailed(f'exec "{args[0]}": executable file not found in $PATH', e.errno,
                               EXIT_NOT_FOUND) from None
         raise _ExecFailed(f'exec "{args[0]}": {e.strerror}', e.errno, EXIT_CANNOT_INVOKE) from None
@@ -321,8 +339,7 @@ def _init_and_exec(cfg: ContainerConfig, ch: Channel, env: dict[str, str]) -> in
 
 
 #: The signals an init passes on to its command (SIGKILL and SIGSTOP cannot be caught).
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-                     signal.SIGUSR2, signal.SIGWINCH)
+FORWARDED_SIGNALS = (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH)
 
 
 def forward_and_reap(child: int) -> int:
@@ -340,7 +357,7 @@ def forward_and_reap(child: int) -> int:
             pass  # it has just exited; the wait below will see it
 
     for sig in FORWARDED_SIGNALS:
-        signal.signal(sig, forward)
+        _signal.signal(sig, forward)
     while True:
         try:
             pid, status = os.wait()

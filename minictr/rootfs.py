@@ -133,22 +133,6 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
     return steps
 
 
-def split_at_cgroupfs(steps: list[Step], rootfs: Rootfs) -> tuple[list[Step], list[Step]]:
-    """The plan in two: the steps before the first cgroupfs mount, and that mount and what follows.
-
-    The container's init does the first part while its parent is still
-    moving it into its cgroup (a slow write on cgroup v1), and the second part
-    only after: a cgroupfs mounted in a cgroup namespace shows the group the
-    process was in when it unshared the namespace (see process.py).
-    """
-    base = (rootfs.path.rstrip("/") or "/") + "/sys/fs/cgroup"
-    for i, step in enumerate(steps):
-        where = step.target if isinstance(step, Mount) else step.path
-        if where == base or where.startswith(base + "/"):
-            return steps[:i], steps[i:]
-    return steps, []
-
-
 def _cgroup_steps(base: str, cgroupfs) -> list[Step]:
     ro = MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY
     if not cgroupfs:

@@ -6,7 +6,8 @@ both, each controller being used in the tree where it is enabled. The rest of
 minictr only ever sees this class::
 
     mgr = cgroups.create(container_id, resources)   # <own path>/minictr/<id>
-    mgr.add(pid)             # before the child unshares its cgroup namespace
+    mgr.join_files()         # the child writes "0" into each, before it unshares its cgroup namespace
+    mgr.add(pid)             # or: the parent moves a process in (slower, see process.py)
     ...
     mgr.oom_killed(); mgr.stats()
     mgr.destroy()            # kill leftovers, wait for tasks to drain, rmdir
@@ -79,6 +80,14 @@ class CgroupManager:
             for c in g.hierarchy.controllers if g.version == 1 else (g.controllers or ("unified",)):
                 out[c] = g.path
         return out
+
+    def join_files(self) -> tuple[str, ...]:
+        """The files a process writes "0" into to join every group itself.
+
+        v1: each group's ``tasks`` (moves the writing thread only, without the
+        global lock that ``cgroup.procs`` takes; see process.py). v2: ``cgroup.procs``.
+        """
+        return tuple(g.join_file for g in self.groups)
 
     def add(self, pid: int) -> None:
         """Move ``pid`` into every group. Call it before the process unshares

@@ -82,6 +82,11 @@ class V1Group:
             self.fs.write(j(self.path, "cpuset.cpus"), r.cpuset_cpus)
 
     # -- tasks ---------------------------------------------------------
+    @property
+    def join_file(self) -> str:
+        """Where a process writes "0" to join this group itself."""
+        return os.path.join(self.path, "tasks")
+
     def add(self, pid: int) -> None:
         self.fs.write(os.path.join(self.path, "cgroup.procs"), pid)
 

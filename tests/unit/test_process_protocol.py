@@ -42,7 +42,7 @@ def test_child_failure_names_stage_call_and_errno(tmp_path, call, stage, err):
 
 def test_the_parent_dying_early_makes_the_child_exit(tmp_path):
     init = process.spawn(config(tmp_path), FakeSyscalls())
-    init.channel.close()  # as if the supervisor died before saying go
+    init.channel.close()  # as if the supervisor died before saying start
     _, status = os.waitpid(init.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 125
 
@@ -63,23 +63,38 @@ def test_exit_status_as_a_shell_shows_it():
     assert process.exit_status(9) == 137  # killed by SIGKILL
 
 
-def test_the_child_builds_its_mounts_before_go_and_the_cgroupfs_view_only_after(tmp_path):
-    """The overlap: the parent joins the cgroup while the child mounts; the cgroup part waits for "go"."""
+def test_the_child_joins_its_cgroup_itself_before_anything_else(tmp_path):
+    """It writes "0" into each join file (v1 ``tasks``: moves itself, no global lock), then builds the rest."""
     import signal
-    import time
 
-    cgroupfs = (("memory", "cgroup", "memory"),)
-    init = process.spawn(config(tmp_path), FakeSyscalls(), cgroupfs)
+    root, groups = tmp_path / "root", tmp_path / "groups"
+    root.mkdir()
+    join = []
+    for name in ("pids", "memory"):
+        (groups / name).mkdir(parents=True)
+        (groups / name / "tasks").write_text("")
+        join.append(str(groups / name / "tasks"))
+    init = process.spawn(config(root), FakeSyscalls(), (("memory", "cgroup", "memory"),), join=tuple(join))
     try:
-        deadline = time.monotonic() + 10
-        while not (tmp_path / "sys").is_dir() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert (tmp_path / "dev" / "pts").is_dir() and (tmp_path / "sys").is_dir()  # done before "go"
-        time.sleep(0.1)
-        assert not (tmp_path / "sys" / "fs" / "cgroup").exists()  # waits for "go"
         init.setup()
-        assert (tmp_path / "sys" / "fs" / "cgroup" / "memory").is_dir()
+        assert [open(f).read() for f in join] == ["0", "0"]
+        assert (root / "sys" / "fs" / "cgroup" / "memory").is_dir()  # and then the whole mount plan
     finally:
         os.kill(init.pid, signal.SIGKILL)
         os.waitpid(init.pid, 0)
         init.channel.close()
+
+
+def test_a_cgroup_the_child_cannot_join_stops_it_before_any_mount(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    init = process.spawn(config(root), FakeSyscalls(), join=(str(tmp_path / "gone" / "tasks"),))
+    try:
+        with pytest.raises(ContainerSetupError) as info:
+            init.setup()
+        assert (info.value.stage, info.value.errno) == ("cgroup", errno.ENOENT)
+        assert not (root / "dev").exists() and not (root / "proc").exists()
+    finally:
+        _, status = os.waitpid(init.pid, 0)
+        init.channel.close()
+    assert os.waitstatus_to_exitcode(status) == 125

@@ -126,15 +126,3 @@ def test_a_file_step_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
     rootfs.apply([rootfs.File(str(tmp_path / "root" / "etc" / "hostname"), "box\n")], FakeSyscalls())
     assert outside.read_text() == "host"
     assert (tmp_path / "root" / "etc" / "hostname").read_text() == "box\n"
-
-
-def test_split_at_cgroupfs_keeps_the_cgroup_mounts_and_what_follows_for_later():
-    from minictr.rootfs import Mount, plan, split_at_cgroupfs
-
-    root = Rootfs("/r", readonly=True)
-    steps = plan(root, (("memory", "cgroup", "memory"), ("cpu,cpuacct", "cgroup", "cpu,cpuacct")))
-    early, late = split_at_cgroupfs(steps, root)
-    assert early + late == steps
-    assert early[-1].target == "/r/sys" and late[0].target == "/r/sys/fs/cgroup"
-    assert late[-1] == Mount("/r", "/r", None, MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir=False)
-    assert split_at_cgroupfs(plan(Rootfs("/r")), Rootfs("/r")) == (plan(Rootfs("/r")), [])
