@@ -19,8 +19,6 @@ here, once, as one line.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 import time
@@ -35,28 +33,124 @@ SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images", "minictr.cli_doctor
 
 
 # ---------------------------------------------------------------- run
-def add_run_flags(p: argparse.ArgumentParser) -> None:
+#: ``run``'s own flags, as data: ``(names, kind, metavar, help)``. argparse
+#: builds ``--help`` from them; ``parse_run_fast`` reads a common command line
+#: with them and no argparse at all (importing argparse is 4-7 ms of a ~20 ms
+#: start). The resource flags come from ``cgroups.flags.RESOURCE_FLAGS``.
+BOOL, VALUE, APPEND = "bool", "value", "append"
+RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
+    (("--name",), VALUE, None, "assign a name to the container"),
+    (("--rm",), BOOL, None, "remove the container when it exits"),
+    (("-e", "--env"), APPEND, "KEY=VAL", "set an environment variable (repeatable)"),
+    (("-w", "--workdir"), VALUE, None, "working directory inside the container"),
+    (("-u", "--user"), VALUE, None, "user[:group] or uid[:gid] to run as"),
+    (("--entrypoint",), VALUE, None, "override the image's Entrypoint (clears its Cmd)"),
+    (("-h", "--hostname"), VALUE, None, "container hostname (default: the short id)"),
+    (("-i", "--interactive"), BOOL, None, "keep stdin attached"),
+    (("-t", "--tty"), BOOL, None, "allocate a pseudo-terminal"),
+    (("--init",), BOOL, None, "run a small init as PID 1 that reaps zombies and forwards signals"),
+    (("--read-only",), BOOL, None, "mount the container's root read-only"),
+    (("--no-pivot",), BOOL, None, "use chroot instead of pivot_root (insecure: lesson 03 shows the breakout)"),
+)
+
+
+def _dest(names: tuple[str, ...]) -> str:
+    return names[-1].lstrip("-").replace("-", "_")
+
+
+def add_run_flags(p) -> None:
+    import argparse
+    from .cgroups.flags import add_resource_flags
+
     p.add_argument("--help", action="help", help="show this help message and exit")
-    p.add_argument("--name", help="assign a name to the container")
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
-                   help="set an environment variable (repeatable)")
-    p.add_argument("-w", "--workdir", help="working directory inside the container")
-    p.add_argument("-u", "--user", help="user[:group] or uid[:gid] to run as")
-    p.add_argument("--entrypoint", help="override the image's Entrypoint (clears its Cmd)")
-    p.add_argument("-h", "--hostname", help="container hostname (default: the short id)")
-    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin attached")
-    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
-    p.add_argument("--init", action="store_true", help="run a small init as PID 1 that reaps zombies and forwards signals")
-    p.add_argument("--read-only", action="store_true", help="mount the container's root read-only")
-    p.add_argument("--no-pivot", action="store_true",
-                   help="use chroot instead of pivot_root (insecure: lesson 03 shows the breakout)")
+    for names, kind, metavar, help in RUN_FLAGS:
+        if kind == BOOL:
+            p.add_argument(*names, action="store_true", help=help)
+        elif kind == APPEND:
+            p.add_argument(*names, action="append", default=[], metavar=metavar, help=help)
+        else:
+            p.add_argument(*names, metavar=metavar, help=help)
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
-    from . import cgroups
-    cgroups.add_resource_flags(p)
+    add_resource_flags(p)
     p.add_argument("image", metavar="IMAGE", help="image name, rootfs tarball (.tar, .tar.gz) or rootfs directory")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
                    help="command to run (default: the image's Entrypoint and Cmd)")
+
+
+class Args:
+    """Parsed flags as attributes, like argparse's Namespace."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    def __repr__(self) -> str:
+        return f"Args({self.__dict__})"
+
+
+def parse_run_fast(argv: list[str]) -> Args | None:
+    """``run``'s flags, IMAGE and COMMAND from ``argv`` (what follows ``run``), without argparse.
+
+    It reads only what it is sure of: long and short flags from the tables,
+    ``--flag=value``, ``-eKEY=VAL``, and bundled short switches such as
+    ``-it``. Anything else (``--help``, an unknown or abbreviated flag, a
+    missing value, a value that starts with '-', no IMAGE) returns None, and
+    argparse reads the line instead: it has the last word, and the wording of
+    the errors. tests/unit/test_cli_fast.py checks that both agree.
+    """
+    from .cgroups.flags import RESOURCE_FLAGS
+
+    table = {}
+    args = Args()
+    for names, kind, _metavar, _help in RUN_FLAGS + tuple((n, VALUE, m, h) for n, m, h in RESOURCE_FLAGS):
+        for name in names:
+            table[name] = (kind, _dest(names))
+        setattr(args, _dest(names), False if kind == BOOL else [] if kind == APPEND else None)
+    table["--debug"] = (BOOL, "debug")
+    args.debug = False  # the top-level parser's default
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("-") or arg == "-":  # IMAGE: everything after it is the command
+            args.image, args.command = arg, argv[i + 1:]
+            if args.command[:1] == ["--"]:  # as argparse does
+                del args.command[0]
+            return args
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            found = table.get(name)
+            if found is None or (found[0] == BOOL and eq):
+                return None
+            if found[0] != BOOL and not eq:
+                i += 1
+                if i == len(argv) or argv[i].startswith("-"):
+                    return None
+                value = argv[i]
+            _store(args, *found, value)
+        elif arg[:2] in table and table[arg[:2]][0] != BOOL:  # -e KEY=VAL, -eKEY=VAL
+            value = arg[2:]
+            if not value:
+                i += 1
+                if i == len(argv) or argv[i].startswith("-"):
+                    return None
+                value = argv[i]
+            _store(args, *table[arg[:2]], value)
+        else:  # -i, -t, -it: switches only
+            for ch in arg[1:]:
+                found = table.get("-" + ch)
+                if found is None or found[0] != BOOL:
+                    return None
+                _store(args, *found, None)
+        i += 1
+    return None  # no IMAGE: argparse says so
+
+
+def _store(args: Args, kind: str, dest: str, value: str | None) -> None:
+    if kind == BOOL:
+        setattr(args, dest, True)
+    elif kind == APPEND:
+        getattr(args, dest).append(value)
+    else:
+        setattr(args, dest, value)
 
 
 def require_root(what: str) -> None:
@@ -65,7 +159,7 @@ def require_root(what: str) -> None:
                            hint="run it with sudo, or use the lab VM; `minictr doctor` explains what is missing")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args) -> int:
     from . import cgroups, container, supervise
 
     require_root("minictr run")
@@ -126,7 +220,7 @@ def _command(st, trunc: bool) -> str:
     return f'"{text}"'
 
 
-def cmd_ps(args: argparse.Namespace) -> int:
+def cmd_ps(args) -> int:
     from . import container
 
     states = container.list_containers(all=args.all)
@@ -150,7 +244,7 @@ def format_table(rows: list[tuple]) -> str:
 
 
 # ---------------------------------------------------------------- rm
-def cmd_rm(args: argparse.Namespace) -> int:
+def cmd_rm(args) -> int:
     from . import container
 
     container.gc()
@@ -170,21 +264,29 @@ class UsageError(MinictrError):
     """A bad command line: one line, and where to read more."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is a one-line MinictrError (exit 125, as docker), not usage + exit 2."""
+def _parser_class():
+    import argparse
 
-    def error(self, message: str):
-        where = self.prog.replace("minictr", "", 1).strip()
-        raise UsageError(f"{where}: {message}" if where else message, hint=f"see `{self.prog} --help`")
+    class _Parser(argparse.ArgumentParser):
+        """argparse, but a usage error is a one-line MinictrError (exit 125, as docker), not usage + exit 2."""
+
+        def error(self, message: str):
+            where = self.prog.replace("minictr", "", 1).strip()
+            raise UsageError(f"{where}: {message}" if where else message, hint=f"see `{self.prog} --help`")
+
+    return _Parser
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None):
     """The whole command line; with ``only="run"`` (say), just that one subcommand.
 
     ``main`` asks for only the command it is about to run: building every
     subparser, and importing every ``cli_*`` module to do it, is startup time
     that ``minictr run`` does not need.
     """
+    import importlib
+
+    _Parser = _parser_class()
     parser = _Parser(
         prog="minictr",
         description="A small, real container runtime for learning how containers work.",
@@ -249,8 +351,12 @@ def main(argv: list[str] | None = None) -> int:
         # The core commands come first on the line (no global flags before
         # them): build only their own parser. Anything else gets the full one.
         first = argv[0] if argv else None
-        parser = build_parser(only=first if first in ("run", "ps", "rm") else None)
-        args = parser.parse_args(argv)
+        args = parse_run_fast(argv[1:]) if first == "run" else None
+        if args is not None:
+            args.func = cmd_run
+        else:
+            parser = build_parser(only=first if first in ("run", "ps", "rm") else None)
+            args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help()
             return 0

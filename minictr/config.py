@@ -17,18 +17,34 @@ The image-config rules follow docker exactly (see the OCI image spec,
 
 from __future__ import annotations
 
-import re
-
 from .errors import ConfigError
 from .record import Record
 
 #: Namespaces a container gets by default. "user" and "time" are later lessons.
 DEFAULT_NAMESPACES = frozenset({"mount", "uts", "ipc", "net", "pid", "cgroup"})
 
-_ID_RE = re.compile(r"^[a-f0-9]{64}$")
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
-_HOST_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
-_ENV_KEY_RE = re.compile(r"^[^=\0]+$")
+# The checks below are character sets, not regular expressions: ``re`` costs
+# about 5 ms to import, a quarter of a container start (see bench/).
+_HEX = frozenset("0123456789abcdef")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NAME_CHARS = _ALNUM | frozenset("_.-")
+_LABEL_CHARS = _ALNUM | frozenset("-")
+
+
+def is_id(text: str) -> bool:
+    """64 lower-case hex digits, as a container id is."""
+    return len(text) == 64 and _HEX.issuperset(text)
+
+
+def is_name(text: str) -> bool:
+    """docker's container names: ``[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}``."""
+    return 0 < len(text) <= 128 and text[0] in _ALNUM and _NAME_CHARS.issuperset(text)
+
+
+def is_hostname(text: str) -> bool:
+    """Dot-separated labels of letters, digits and '-', 1-63 long, neither starting nor ending with '-' (RFC 1123)."""
+    return all(0 < len(label) <= 63 and label[0] in _ALNUM and label[-1] in _ALNUM
+               and _LABEL_CHARS.issuperset(label) for label in text.split("."))
 
 
 class Rootfs(Record):
@@ -88,19 +104,19 @@ class ContainerConfig(Record):
 
     def validate(self) -> "ContainerConfig":
         """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""
-        if not _ID_RE.match(self.id):
+        if not is_id(self.id):
             raise ConfigError("container id", self.id, "must be 64 lower-case hex digits")
         validate_name(self.name)
         if not self.args:
             raise ConfigError("command", "", "the image has no Cmd or Entrypoint and none was given",
                               hint="name a command after the image, e.g. `minictr run busybox sh`")
-        if self.hostname and not _HOST_RE.match(self.hostname):
+        if self.hostname and not is_hostname(self.hostname):
             raise ConfigError("hostname", self.hostname, "must be letters, digits, '-' and '.', at most 63 per label")
         if not self.cwd.startswith("/"):
             raise ConfigError("working dir", self.cwd, "must be an absolute path", hint="use -w /some/dir")
         for item in self.env:
             key = item.split("=", 1)[0]
-            if "=" not in item or not _ENV_KEY_RE.match(key):
+            if "=" not in item or not key or "\0" in key:
                 raise ConfigError("environment variable", item, "must look like KEY=VALUE", hint="use -e KEY=VALUE")
         unknown = self.namespaces - {"mount", "uts", "ipc", "net", "pid", "cgroup", "user", "time"}
         if unknown:
@@ -111,7 +127,7 @@ class ContainerConfig(Record):
 
 
 def validate_name(name: str) -> str:
-    if not _NAME_RE.match(name):
+    if not is_name(name):
         raise ConfigError("container name", name, "must start with a letter or digit and use only [a-zA-Z0-9_.-]",
                           hint="for example --name web_1")
     return name

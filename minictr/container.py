@@ -18,20 +18,22 @@ the supervising process was killed before it could.
 
 from __future__ import annotations
 
+import _signal  # the signal module without its enums (see process.py)
 import os
-import signal
 import time
+from _signal import SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2
 
 from . import process, state
 from .config import ContainerConfig, Resources, Rootfs, command_line, merge_env, validate_name
 from .errors import ImageNotFound, InvalidTransition
+from .fsutil import remove_tree
 from .names import random_name
 from .syscalls import Syscalls, linux
 
 
 def _store_root() -> str:
-    from .image import store_root
-    return str(store_root())
+    from .image.quick import store_root
+    return store_root()
 
 
 def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: str | None = None,
@@ -62,12 +64,19 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         elif "/" in image and (image.endswith((".tar", ".tar.gz", ".tgz")) or image.startswith((".", "/"))):
             raise ImageNotFound(f"no such file: {image}", hint="check the path to the rootfs tarball")
         else:
-            from . import image as images
-            store = images.Store()
-            img = store.lookup(image)
-            image_config = img.config or {}
-            os.makedirs(bundle, mode=0o700)
-            root = images.prepare_rootfs(store, img, bundle)
+            from .image import quick
+            found = quick.find(image)  # the common case, without importing the whole store
+            if found is not None:
+                image_config = found.config
+                os.makedirs(bundle, mode=0o700)
+                root = quick.make_root(found, bundle)
+            else:
+                from . import image as images
+                store = images.Store()
+                img = store.lookup(image)
+                image_config = img.config or {}
+                os.makedirs(bundle, mode=0o700)
+                root = images.prepare_rootfs(store, img, bundle)
             if readonly:
                 root = Rootfs(root.path, root.lowers, root.upper, root.work, readonly=True)
         argv = command_line(image_config.get("Entrypoint"), image_config.get("Cmd"), list(args), entrypoint)
@@ -82,8 +91,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         )
         return cfg.validate()
     except BaseException:
-        import shutil
-        shutil.rmtree(bundle, ignore_errors=True)
+        remove_tree(bundle, ignore_errors=True)
         raise
 
 
@@ -116,8 +124,12 @@ class Container:
         return self.state.name
 
     @classmethod
-    def create(cls, cfg: ContainerConfig, sys: Syscalls | None = None) -> "Container":
-        """Fork the init, build the container around it, and stop just before exec."""
+    def create(cls, cfg: ContainerConfig, sys: Syscalls | None = None, *, save: bool = True) -> "Container":
+        """Fork the init, build the container around it, and stop just before exec.
+
+        ``save=False`` leaves the state file at "creating" (``run`` starts the
+        container at once, and its next write says "running").
+        """
         sys = sys or linux()
         st = state.State(id=cfg.id, name=cfg.name, image=cfg.image, command=list(cfg.args),
                          auto_remove=cfg.auto_remove, bundle=bundle_of(cfg),
@@ -135,7 +147,8 @@ class Container:
             c._abort()
             raise
         st.status = "created"
-        st.save()
+        if save:
+            st.save()
         return c
 
     def start(self) -> None:
@@ -154,7 +167,7 @@ class Container:
     def pty_master(self) -> int | None:
         return self.init.pty_master if self.init else None
 
-    def kill(self, sig: int = signal.SIGTERM) -> None:
+    def kill(self, sig: int = SIGTERM) -> None:
         if self.state.status in ("created", "running") and self.pid:
             try:
                 os.kill(self.pid, sig)
@@ -192,7 +205,7 @@ class Container:
             if not force:
                 raise InvalidTransition(f"container {self.name} is {self.state.status}",
                                         hint=f"stop it first, or use `minictr rm -f {self.name}`")
-            self.kill(signal.SIGKILL)
+            self.kill(SIGKILL)
             self.wait(timeout=10)
         _remove_leftovers(self.state)
 
@@ -200,7 +213,7 @@ class Container:
         """create() failed half-way: undo what was done."""
         if self.init is not None:
             try:
-                os.kill(self.init.pid, signal.SIGKILL)
+                os.kill(self.init.pid, SIGKILL)
             except ProcessLookupError:
                 pass
             os.waitpid(self.init.pid, 0)
@@ -237,7 +250,10 @@ def _cgroupfs_view(mgr, cfg: ContainerConfig) -> tuple:
     if mgr is None or "cgroup" not in cfg.namespaces:
         return ()
     out = []
+    joined = {g.hierarchy.mount for g in mgr.groups}
     for h in mgr.layout.hierarchies:
+        if h.mount not in joined:  # its namespace root would be our own group there: not the container's
+            continue
         sub = os.path.relpath(h.mount, mgr.layout.root)
         if h.version == 2:
             out.append((sub, "cgroup2", None))
@@ -259,8 +275,7 @@ def _remove_leftovers(st: state.State, cgroup_gone: bool = False) -> None:
     if not cgroup_gone:
         _destroy_cgroup(st.id)
     if st.bundle:
-        import shutil
-        shutil.rmtree(st.bundle, ignore_errors=True)
+        remove_tree(st.bundle, ignore_errors=True)
     st.remove()
 
 
@@ -274,9 +289,9 @@ def run(cfg: ContainerConfig, sys: Syscalls | None = None, handoff=None) -> Cont
     supervise.py); it returns only if that failed. A short run does not pay
     for starting that second interpreter; a long one waits in a small process.
     """
-    c = Container.create(cfg, sys)
-    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
-    old = {sig: signal.signal(sig, lambda signum, _f: c.kill(signum)) for sig in forwarded}
+    c = Container.create(cfg, sys, save=False)  # one write less: the next one says "running"
+    forwarded = (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
+    old = {sig: _signal.signal(sig, lambda signum, _f: c.kill(signum)) for sig in forwarded}
     try:
         c.start()
         if handoff is not None and not _exits_within(c.pid, HANDOFF_AFTER):
@@ -289,9 +304,9 @@ def run(cfg: ContainerConfig, sys: Syscalls | None = None, handoff=None) -> Cont
         return c
     finally:
         for sig, handler in old.items():
-            signal.signal(sig, handler)
+            _signal.signal(sig, handler)
         if c.state.status != "stopped":  # an exception on the way: never leave it running
-            c.kill(signal.SIGKILL)
+            c.kill(SIGKILL)
             c.wait()
         if cfg.auto_remove:
             _remove_leftovers(c.state, cgroup_gone=c.cgroup is None)
@@ -354,7 +369,7 @@ def remove(ref: str, force: bool = False) -> state.State:
         if not force:
             raise InvalidTransition(f"container {st.name} is running",
                                     hint=f"stop it first, or use `minictr rm -f {st.name}`")
-        os.kill(st.pid, signal.SIGKILL)
+        os.kill(st.pid, SIGKILL)
         deadline = time.monotonic() + 10
         while st.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)

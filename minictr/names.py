@@ -6,7 +6,7 @@ The lists are our own.
 
 from __future__ import annotations
 
-import random
+import os
 
 ADJECTIVES = (
     "agile", "bold", "brave", "bright", "calm", "clever", "curious", "daring", "eager", "gentle",
@@ -23,13 +23,23 @@ SURNAMES = (
 )
 
 
-def random_name(taken: set[str] = frozenset(), rng: random.Random | None = None) -> str:
-    """A name not in ``taken``; a number is appended after a few collisions."""
-    rng = rng or random.Random()
+def random_name(taken: set[str] = frozenset(), rng=None) -> str:
+    """A name not in ``taken``; a number is appended after a few collisions.
+
+    ``rng`` is anything with ``randrange`` (a seeded ``random.Random`` in
+    tests); by default the bytes come from os.urandom, so that ``run`` does
+    not import the random module (about 1 ms).
+    """
+    below = rng.randrange if rng is not None else _below
     for attempt in range(20):
-        name = f"{rng.choice(ADJECTIVES)}_{rng.choice(SURNAMES)}"
+        name = f"{ADJECTIVES[below(len(ADJECTIVES))]}_{SURNAMES[below(len(SURNAMES))]}"
         if attempt > 5:
-            name += str(rng.randint(1, 99))
+            name += str(1 + below(99))
         if name not in taken:
             return name
-    return f"{name}_{rng.getrandbits(32):08x}"
+    return f"{name}_{below(1 << 32):08x}"
+
+
+def _below(n: int) -> int:
+    """A random integer in [0, n), from the kernel's generator (bias below 1e-9 for small n)."""
+    return int.from_bytes(os.urandom(8), "little") % n

@@ -155,7 +155,7 @@ def apply(steps: list[Step], sys: Syscalls) -> None:
     for step in steps:
         if isinstance(step, Mount):
             if step.mkdir:
-                os.makedirs(step.target, exist_ok=True)
+                _mkdir(step.target)
             sys.mount(step.source, step.target, step.fstype, step.flags, step.data)
         elif isinstance(step, Device):
             _replace(step.path)
@@ -168,10 +168,20 @@ def apply(steps: list[Step], sys: Syscalls) -> None:
             _replace(step.path)
             os.symlink(step.target, step.path)
         elif isinstance(step, File):
-            os.makedirs(os.path.dirname(step.path), exist_ok=True)
+            _mkdir(os.path.dirname(step.path))
             _replace(step.path)  # never write through a symlink the image put there
             with open(step.path, "x") as f:
                 f.write(step.content)
+
+
+def _mkdir(path: str) -> None:
+    """``mkdir -p``, with the common cases (there already, or only the last part missing) in one call."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(path, exist_ok=True)
 
 
 def _replace(path: str) -> None:

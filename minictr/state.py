@@ -14,10 +14,10 @@ OCI runtime spec: runtime.md, "State".
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from . import leanjson
 from .errors import AlreadyExists, NotFound
 from .record import Factory, Record
 
@@ -64,12 +64,12 @@ class State(Record, frozen=False):
         with open(tmp, "w") as f:
             # A shallow dict is enough for json (the fields are plain data);
             # asdict() would deep-copy the whole config on each of a run's saves.
-            json.dump({f: getattr(self, f) for f in self._fields}, f)
+            f.write(leanjson.dumps({f: getattr(self, f) for f in self._fields}))
         os.replace(tmp, path)
 
     def remove(self) -> None:
-        import shutil  # not at the top: the small supervisor (supervise.py) keeps its imports few
-        shutil.rmtree(os.path.dirname(self.path()), ignore_errors=True)
+        from .fsutil import remove_tree
+        remove_tree(os.path.dirname(self.path()), ignore_errors=True)
 
     def is_alive(self, proc: str = "/proc") -> bool:
         return self.pid > 0 and process_start(self.pid, proc) == self.pid_start
@@ -88,6 +88,8 @@ def record_exit(st: State, wait_status: int, cgroup=None) -> None:
         st.oom_killed = bool(cgroup.oom_killed())
         cgroup.destroy()
     st.status = "stopped"
+    if st.auto_remove:
+        return  # nobody reads it: the caller removes the state next (or gc does, if the caller dies)
     if os.path.isdir(os.path.dirname(st.path())):  # `rm -f` from elsewhere may have removed us
         st.save()
 
@@ -110,7 +112,7 @@ def load_id(container_id: str) -> State:
     path = os.path.join(runtime_dir(), container_id, "state.json")
     try:
         with open(path) as f:
-            data = json.load(f)
+            data = leanjson.loads(f.read())
     except FileNotFoundError:
         raise NotFound(f"no such container: {container_id}") from None
     except ValueError:

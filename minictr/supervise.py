@@ -27,8 +27,8 @@ This is the CLI's continuation, so like cli.py it prints (the OOM line, an
 error) and exits. Man pages: execve(2), signal(7), sigprocmask(2), waitpid(2).
 """
 
+import _signal as signal  # the signal module without its enums (importing enum costs ~3 ms)
 import os
-import signal
 import sys
 
 #: What a foreground ``run`` passes on to the container (SIGKILL/SIGSTOP cannot be caught).
@@ -80,8 +80,8 @@ def supervise(container_id: str) -> int:
     state.record_exit(st, wait_status, manager.open(container_id))
     if st.auto_remove:
         if st.bundle:
-            import shutil
-            shutil.rmtree(st.bundle, ignore_errors=True)
+            from minictr.fsutil import remove_tree
+            remove_tree(st.bundle, ignore_errors=True)
         st.remove()
     if st.oom_killed:
         memory = ((st.config or {}).get("resources") or {}).get("memory")

@@ -211,18 +211,20 @@ class LinuxSyscalls(Syscalls):
     def set_link_up(self, ifname: str) -> None:
         # SIOCGIFFLAGS/SIOCSIFFLAGS on any socket of the namespace (netdevice(7)).
         # This is what `ip link set lo up` does, without needing iproute2 in the image.
+        import _socket  # not socket: its enums cost ~5 ms, in the container's start
         import fcntl
-        import socket
         import struct
 
         SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                req = struct.pack("16sh14x", ifname.encode(), 0)
-                flags = struct.unpack("16sh14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
-                fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sh14x", ifname.encode(), flags | IFF_UP))
-            except OSError as e:
-                raise SyscallError("ioctl", e.errno, f"SIOCSIFFLAGS {ifname} up") from None
+        s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        try:
+            req = struct.pack("16sh14x", ifname.encode(), 0)
+            flags = struct.unpack("16sh14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
+            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sh14x", ifname.encode(), flags | IFF_UP))
+        except OSError as e:
+            raise SyscallError("ioctl", e.errno, f"SIOCSIFFLAGS {ifname} up") from None
+        finally:
+            s.close()
 
 
     def chdir(self, path: str) -> None:

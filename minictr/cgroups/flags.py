@@ -16,17 +16,24 @@ from ..errors import ConfigError
 from . import units
 
 
+#: The flags, as data: ``(names, metavar, help)``, each taking one value. The
+#: CLI builds argparse's --help from them, and reads common command lines
+#: with them directly (see cli.py).
+RESOURCE_FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("-m", "--memory"), "BYTES", "memory limit, e.g. 32m or 1g (b, k, m, g); the kernel OOM-kills above it"),
+    (("--memory-swap",), "BYTES", "memory plus swap; -1 for unlimited swap (default: twice --memory)"),
+    (("--pids-limit",), "N", "at most N processes and threads; -1 for unlimited"),
+    (("--cpus",), "N", "CPU time, e.g. 0.5 for half a CPU"),
+    (("-c", "--cpu-shares"), "N", "relative CPU weight when CPUs are busy (1024 = normal)"),
+    (("--cpuset-cpus",), "LIST", "CPUs the container may use, e.g. 0 or 0-1 or 0,2"),
+)
+
+
 def add_resource_flags(parser) -> None:
     """Add --memory --memory-swap --pids-limit --cpus --cpu-shares --cpuset-cpus to ``parser``."""
     g = parser.add_argument_group("resource limits (cgroups)")
-    g.add_argument("-m", "--memory", metavar="BYTES",
-                   help="memory limit, e.g. 32m or 1g (b, k, m, g); the kernel OOM-kills above it")
-    g.add_argument("--memory-swap", metavar="BYTES",
-                   help="memory plus swap; -1 for unlimited swap (default: twice --memory)")
-    g.add_argument("--pids-limit", metavar="N", help="at most N processes and threads; -1 for unlimited")
-    g.add_argument("--cpus", metavar="N", help="CPU time, e.g. 0.5 for half a CPU")
-    g.add_argument("-c", "--cpu-shares", metavar="N", help="relative CPU weight when CPUs are busy (1024 = normal)")
-    g.add_argument("--cpuset-cpus", metavar="LIST", help="CPUs the container may use, e.g. 0 or 0-1 or 0,2")
+    for names, metavar, help in RESOURCE_FLAGS:
+        g.add_argument(*names, metavar=metavar, help=help)
 
 
 def resources_from_args(args, *, ncpu: int | None = None, available_cpus=None) -> Resources:

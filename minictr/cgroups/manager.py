@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import time
 
-from ..config import Resources
+from ..config import Resources, is_name
 from ..errors import CgroupError, CgroupsUnavailable, ConfigError, ControllerMissing
 from .detect import V1_CONTROLLERS, V2_CONTROLLERS, Hierarchy, Layout, detect
 from .fs import CgroupFS
@@ -32,7 +31,6 @@ from .stats import Stats
 from .v1 import V1Group
 from .v2 import V2Group, pick_base
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 #: How deep below a mount point ``open``/``leftovers`` look for ``minictr/`` dirs.
 SEARCH_DEPTH = 5
 
@@ -52,7 +50,7 @@ def needed_controllers(r: Resources) -> set[str]:
 
 
 def _check_id(container_id: str) -> str:
-    if not _ID_RE.match(container_id or ""):
+    if not is_name(container_id or ""):
         raise ConfigError("container id", container_id, "cannot be used as a cgroup name",
                           hint="use letters, digits, '_', '.' and '-'")
     return container_id
@@ -146,26 +144,54 @@ class CgroupManager:
                 pass  # another container's group is still in it (ENOTEMPTY/EBUSY), or gone
 
     def _rmdir_all(self) -> list[str]:
-        """rmdir every group, deepest first. Returns the ones still there."""
+        """rmdir every group, deepest first. Returns the ones still there.
+
+        A group the container made no groups in goes with one rmdir; only when
+        that fails do we walk its subtree (a listing of cgroupfs directories
+        costs more than the rmdir itself).
+        """
         left = []
         for g in self.groups:
+            if self._rmdir(g.path, left, walk=False):
+                continue
             for path in g.groups():
-                try:
-                    self.fs.rmdir(path)
-                except FileNotFoundError:
-                    pass
-                except OSError as e:
-                    if e.errno not in (errno.EBUSY, errno.ENOTEMPTY):
-                        raise CgroupError(f"cannot remove cgroup {path}: {os.strerror(e.errno)}") from None
-                    left.append(path)
+                self._rmdir(path, left, walk=True)
         return left
+
+    def _rmdir(self, path: str, left: list[str], walk: bool) -> bool:
+        try:
+            self.fs.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            if e.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                raise CgroupError(f"cannot remove cgroup {path}: {os.strerror(e.errno)}") from None
+            if walk:
+                left.append(path)
+            return False
+        return True
 
 
 def _uses(h: Hierarchy) -> bool:
-    """Does a container get a group in this tree?"""
+    """Might a container have a group in this tree? (Where ``open`` and ``leftovers`` look.)"""
     if h.version == 2:
-        return True  # the whole v2 tree (on hybrid: for cgroup.kill and a clean cgroup namespace)
+        return True
     return any(c in V1_CONTROLLERS for c in h.controllers)
+
+
+def _joins(h: Hierarchy, layout: Layout) -> bool:
+    """Does a new container get a group in this tree?
+
+    Every v1 tree of a controller we use, and the v2 tree on a pure v2 host.
+    On a hybrid host the v2 tree ("unified") usually holds none of our
+    controllers (here: only hugetlb), and joining it would cost the
+    container's start an RCU grace period (a v2 group can only be joined
+    through cgroup.procs; see process.py), so it is joined only when one of
+    our controllers lives there.
+    """
+    if h.version == 1:
+        return _uses(h)
+    return layout.kind == "v2" or any(layout.controllers.get(c) is h for c in V2_CONTROLLERS)
 
 
 def create(container_id: str, resources: Resources = Resources(), *, root: str = "/sys/fs/cgroup",
@@ -193,7 +219,7 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
     mgr = CgroupManager(container_id, layout, [], fs, resources)
     try:
         for h in layout.hierarchies:
-            if not _uses(h):
+            if not _joins(h, layout):
                 continue
             if h.version == 1:
                 mgr.groups.append(_retry_vanished(lambda: V1Group.create(fs, h, container_id)))
@@ -297,7 +323,7 @@ def leftovers(*, root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/se
             continue
         for parent in _candidate_dirs(fs, h, layout):
             for name in fs.listdir(parent):
-                if _ID_RE.match(name):
+                if is_name(name):
                     ids.setdefault(name)
     if include_running:
         return sorted(ids)

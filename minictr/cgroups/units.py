@@ -18,8 +18,6 @@ Documentation/scheduler/sched-bwc.rst (CFS bandwidth control).
 
 from __future__ import annotations
 
-import re
-
 from ..errors import ConfigError
 
 #: The CFS period we use, in microseconds (the kernel's default, 100 ms).
@@ -29,15 +27,18 @@ MIN_MEMORY = 6 * 1024 * 1024
 MIN_CPU_SHARES, MAX_CPU_SHARES = 2, 262_144
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
-_CPULIST_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+# Compiled on first use (re's own cache keeps them): a run without these flags
+# does not pay for importing re.
+_SIZE_RE = r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$"
+_CPULIST_RE = r"^\d+(-\d+)?(,\d+(-\d+)?)*$"
 
 
 def parse_bytes(value: str | int, field: str = "--memory") -> int:
     """``"32m"`` -> 33554432. Plain numbers are bytes. Raises ConfigError."""
     if isinstance(value, int):
         return value
-    m = _SIZE_RE.match(str(value))
+    import re
+    m = re.match(_SIZE_RE, str(value), re.IGNORECASE)
     if not m:
         raise ConfigError(field, value, "not a size",
                           hint="use a number with an optional unit b, k, m or g, e.g. 32m")
@@ -115,7 +116,8 @@ def parse_cpuset(value: str, available: set[int] | frozenset[int] | None = None)
     Returns the list normalised (no spaces), ready for ``cpuset.cpus``.
     """
     text = str(value).replace(" ", "")
-    if not _CPULIST_RE.match(text):
+    import re
+    if not re.match(_CPULIST_RE, text):
         raise ConfigError("--cpuset-cpus", value, "not a cpu list",
                           hint="use numbers and ranges, e.g. 0 or 0-1 or 0,2")
     cpus = cpulist(text)

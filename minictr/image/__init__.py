@@ -19,18 +19,29 @@ Spec: https://github.com/opencontainers/image-spec
 
 from __future__ import annotations
 
-from .store import DEFAULT_IMAGE, Image, Store, store_root
-
 __all__ = ["DEFAULT_IMAGE", "Image", "Store", "store_root", "build_default", "prepare_rootfs", "overlay_available"]
 
 
-def build_default(store: Store | None = None, name: str = "busybox", **kw) -> Image:
+def __getattr__(name: str):
+    """``image.Store`` and friends, imported on first use (PEP 562).
+
+    Importing store.py brings pathlib, re and json; ``minictr run`` usually
+    needs only quick.py, and a package's ``__init__`` runs on every import of
+    one of its modules.
+    """
+    if name in ("DEFAULT_IMAGE", "Image", "Store", "store_root"):
+        from . import store
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def build_default(store: "Store | None" = None, name: str = "busybox", **kw) -> "Image":
     """Build the default busybox image into ``store`` (see default.py)."""
     from .default import build_default as _build
     return _build(store, name, **kw)
 
 
-def prepare_rootfs(store: Store, img: Image, container_dir, *, overlay: bool | None = None):
+def prepare_rootfs(store: "Store", img: "Image", container_dir, *, overlay: bool | None = None):
     """Directories for a container's ``/``; returns a ``config.Rootfs`` (see layers.py)."""
     from .layers import prepare_rootfs as _prepare
     return _prepare(store, img, container_dir, overlay=overlay)

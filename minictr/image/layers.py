@@ -39,6 +39,8 @@ from collections.abc import Iterator
 from ..config import Rootfs
 from ..errors import InvalidImage
 from .store import Image, Store
+from .quick import MOUNT_DATA_MAX, overlay_options
+from ..fsutil import remove_tree  # noqa: F401  (callers use layers.remove_tree)
 
 
 def overlay_available() -> bool:
@@ -61,28 +63,6 @@ def overlay_available() -> bool:
     release = os.uname().release
     moddir = Path("/lib/modules") / release / "kernel" / "fs" / "overlayfs"
     return moddir.is_dir() and any(moddir.glob("overlay.ko*"))
-
-
-def remove_tree(path: str | os.PathLike) -> None:
-    """rm -rf that also copes with read-only directories (an image may have 0555 dirs)."""
-    import shutil
-    def onerror(func, p, exc_info):
-        parent = os.path.dirname(p)
-        with contextlib.suppress(OSError):
-            os.chmod(parent, stat.S_IRWXU | os.stat(parent).st_mode)
-            if os.path.isdir(p) and not os.path.islink(p):
-                os.chmod(p, stat.S_IRWXU | os.stat(p).st_mode)
-        if func in (os.rmdir, os.unlink, os.remove):
-            with contextlib.suppress(FileNotFoundError):
-                func(p)
-        else:
-            shutil.rmtree(p, ignore_errors=True)
-
-    if os.path.islink(path) or not os.path.isdir(path):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        return
-    shutil.rmtree(path, onerror=onerror)
 
 
 @contextlib.contextmanager
@@ -195,15 +175,6 @@ def ensure_layer(store: Store, blob_digest: str, diff_id: str, *, whiteouts: str
             remove_tree(tmp)
             raise
     return final
-
-
-#: mount(2) copies at most one page (4096 bytes, with its NUL) of filesystem options.
-MOUNT_DATA_MAX = 4096
-
-
-def overlay_options(lowers, upper, work) -> str:
-    """The option string an overlay mount of these dirs needs (lowers topmost first)."""
-    return f"lowerdir={':'.join(str(l) for l in lowers)},upperdir={upper},workdir={work}"
 
 
 def _empty_layer(store: Store) -> Path:

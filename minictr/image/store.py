@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 from ..errors import ImageError, ImageNotFound, InvalidImage
 from ..record import Factory, Record
 from . import oci, refs
+from .quick import DEFAULT_ROOT
 
-DEFAULT_ROOT = "/var/lib/minictr"
 DEFAULT_IMAGE = "busybox:latest"
 _HEX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 _CHUNK = 1 << 20

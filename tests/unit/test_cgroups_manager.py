@@ -235,7 +235,7 @@ def test_v1_destroy_freezes_kills_thaws(tmp_path):
 
 # -- hybrid (this CI machine) ----------------------------------------------
 
-def test_hybrid_uses_v1_controllers_and_the_unified_tree(tmp_path):
+def test_hybrid_uses_v1_controllers_and_skips_a_unified_tree_without_ours(tmp_path):
     host = build_hybrid(str(tmp_path))
     root = host[0]
     mgr = make(host, CID, LIMITS)
@@ -243,9 +243,9 @@ def test_hybrid_uses_v1_controllers_and_the_unified_tree(tmp_path):
     assert mgr.paths["memory"] == j(root, "memory", "process_api", "e6327748", "minictr", CID)
     assert mgr.paths["cpu"] == j(root, "cpu", "minictr", CID)
     assert mgr.paths["cpuacct"] == j(root, "cpuacct", "minictr", CID)
-    assert mgr.paths["unified"] == j(root, "unified", "minictr", CID)
-    # nothing enabled in the unified tree: it carries none of our controllers
-    assert read(j(root, "unified", "cgroup.subtree_control")) == ""
+    # the unified tree carries none of our controllers: no group there (joining it costs a grace period)
+    assert "unified" not in mgr.paths and not os.path.exists(j(root, "unified", "minictr"))
+    assert all(f.endswith("/tasks") for f in mgr.join_files())
     assert read(j(mgr.paths["cpu"], "cpu.cfs_quota_us")) == "50000"
     assert read(j(mgr.paths["memory"], "memory.limit_in_bytes")) == str(32 << 20)
     mgr.add(7)
@@ -418,3 +418,13 @@ def test_mkdir_refused_names_the_path(tmp_path, monkeypatch):
     with pytest.raises(CgroupError, match=r"cannot create cgroup .*minictr: Permission denied") as e:
         make(host, CID)
     assert "needs root" in str(e.value)
+
+
+def test_hybrid_joins_the_unified_tree_when_one_of_our_controllers_lives_there(tmp_path):
+    host = build_hybrid(str(tmp_path), mounts=("cpu", "cpuacct", "memory", "freezer"), unified=("pids",))
+    mgr = make(host, CID, Resources(pids_limit=5))
+    assert mgr.paths["pids"] == os.path.join(host[0], "unified", "minictr", CID)
+    assert read(os.path.join(mgr.paths["pids"], "pids.max")) == "5"
+    assert mgr.join_files()[-1].endswith("unified/minictr/" + CID + "/cgroup.procs")
+    mgr.destroy()
+    assert all_minictr_dirs(host[0]) == []

@@ -1,0 +1,123 @@
+"""L1: find an image for ``minictr run`` quickly, or say "ask the store".
+
+``minictr run busybox`` needs three small reads from the store (index.json,
+the image's manifest, its config) and a look at the unpacked layer
+directories. store.py and layers.py do that and everything else (references,
+locks, pulls, gc), and importing them brings pathlib, re and json: about
+10 ms, half of a whole container start on the machines in ``bench/``. This
+module does only the common case, with ``os`` and ``leanjson``:
+
+- the reference is a name as the store records it once ``:latest`` is added
+  (``busybox``, ``busybox:1.36``, ``127.0.0.1:5000/demo:v1``);
+- every layer is already unpacked in the store's layer cache;
+- overlayfs can be used, and the lowerdir list fits in a mount(2) call.
+
+For anything else ``find`` returns None and ``container.prepare`` asks the
+full store, which also words the errors. tests/unit/test_image_quick.py checks
+that both give the same image and the same root.
+
+Layout: the store is an OCI image layout (image-spec's image-layout.md):
+``index.json`` names manifests by digest; each blob lives at
+``blobs/sha256/<hex>``; minictr keeps unpacked layers at ``layers/<hex of diff id>``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import leanjson
+from ..config import Rootfs
+from ..record import Record
+
+DEFAULT_ROOT = "/var/lib/minictr"
+REF_NAME = "org.opencontainers.image.ref.name"
+#: mount(2) copies at most one page (4096 bytes, with its NUL) of filesystem options.
+MOUNT_DATA_MAX = 4096
+_HEX = frozenset("0123456789abcdef")
+
+
+def store_root() -> str:
+    """``$MINICTR_ROOT`` or /var/lib/minictr."""
+    return os.path.normpath(os.environ.get("MINICTR_ROOT") or DEFAULT_ROOT)
+
+
+def overlay_options(lowers, upper, work) -> str:
+    """The option string an overlay mount of these dirs needs (lowers topmost first)."""
+    return f"lowerdir={':'.join(str(l) for l in lowers)},upperdir={upper},workdir={work}"
+
+
+class QuickImage(Record):
+    """What ``run`` needs of an image: its config (Entrypoint, Cmd, Env, ...) and its layer dirs."""
+
+    name: str                       # as the store records it: "busybox:latest"
+    config: dict                    # the "config" part of the image config
+    layer_dirs: tuple[str, ...]     # unpacked layers, bottom first
+
+
+def find(ref: str, root: str | None = None) -> QuickImage | None:
+    """The image ``ref`` names, if this quick path can answer for sure; else None."""
+    if not ref or "@" in ref or ref.startswith("sha256:") or ref != ref.strip():
+        return None
+    name = ref if ":" in ref.rsplit("/", 1)[-1] else ref + ":latest"
+    root = root or store_root()
+    try:
+        index = _read_json(os.path.join(root, "index.json"))
+        digest = next((e.get("digest") for e in index.get("manifests") or []
+                       if (e.get("annotations") or {}).get(REF_NAME) == name), None)
+        if not _is_digest(digest):
+            return None
+        manifest = _read_json(_blob(root, digest))
+        config_digest = (manifest.get("config") or {}).get("digest")
+        if not _is_digest(config_digest):
+            return None
+        config = _read_json(_blob(root, config_digest))
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        layers = manifest.get("layers") or []
+    except (OSError, ValueError, AttributeError, TypeError):  # missing, unreadable or odd: the store will say
+        return None
+    if not diff_ids or len(layers) != len(diff_ids) or not all(_is_digest(d) for d in diff_ids):
+        return None
+    dirs = tuple(os.path.join(root, "layers", d[7:]) for d in diff_ids)
+    if not all(os.path.isdir(d) for d in dirs) or not _overlay_usable():
+        return None
+    worst = overlay_options(dirs, os.path.join(root, "containers", "x" * 64, "upper"),
+                            os.path.join(root, "containers", "x" * 64, "work"))
+    if len(worst) >= MOUNT_DATA_MAX:
+        return None
+    return QuickImage(name=name, config=config.get("config") or {}, layer_dirs=dirs)
+
+
+def make_root(img: QuickImage, container_dir: str) -> Rootfs:
+    """The directories of a container's overlay root, as ``layers.prepare_rootfs`` makes them."""
+    for d in ("rootfs", "upper", "work"):
+        os.mkdir(os.path.join(container_dir, d))
+    os.chmod(os.path.join(container_dir, "upper"), 0o755)  # the upper dir's mode becomes the mode of "/"
+    return Rootfs(path=os.path.join(container_dir, "rootfs"), lowers=tuple(reversed(img.layer_dirs)),
+                  upper=os.path.join(container_dir, "upper"), work=os.path.join(container_dir, "work"))
+
+
+def _overlay_usable() -> bool:
+    """The quick half of ``layers.overlay_available``: root, no opt-out, overlay in /proc/filesystems."""
+    if os.environ.get("MINICTR_NO_OVERLAY", "") not in ("", "0") or os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/filesystems") as f:
+            return any(line.split()[-1:] == ["overlay"] for line in f)
+    except OSError:
+        return False
+
+
+def _is_digest(d) -> bool:
+    return isinstance(d, str) and len(d) == 71 and d.startswith("sha256:") and _HEX.issuperset(d[7:])
+
+
+def _blob(root: str, digest: str) -> str:
+    return os.path.join(root, "blobs", "sha256", digest[7:])
+
+
+def _read_json(path: str) -> dict:
+    with open(path, "rb") as f:
+        obj = leanjson.loads(f.read())
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return obj

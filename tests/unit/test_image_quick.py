@@ -1,0 +1,74 @@
+"""The quick image lookup of `minictr run` agrees with the full store, or steps aside."""
+
+import os
+
+import pytest
+
+from minictr import image
+from minictr.image import layers, quick
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = image.Store(tmp_path / "store")
+    img = image.build_default(s)
+    s.add_image(img.manifest_digest, ["busybox:1.36", "127.0.0.1:5000/demo:v1"])
+    for d, blob in zip(img.diff_ids, img.layers):
+        layers.ensure_layer(s, blob["digest"], d)
+    return s
+
+
+@pytest.mark.parametrize("ref", ["busybox", "busybox:latest", "busybox:1.36", "127.0.0.1:5000/demo:v1"])
+def test_quick_finds_what_the_store_finds(store, ref, monkeypatch, tmp_path):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)  # overlay needs root: the quick path checks it
+    found = quick.find(ref, str(store.root))
+    if not quick._overlay_usable():
+        pytest.skip("no overlayfs in /proc/filesystems")
+    full = store.lookup(ref)
+    assert found is not None and found.name == full.ref
+    assert found.config == full.config
+    assert found.layer_dirs == tuple(str(layers.layer_dir(store, d)) for d in full.diff_ids)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    assert quick.make_root(found, str(a)) == layers.prepare_rootfs(store, full, b, overlay=True).__class__(
+        **{**vars(layers.prepare_rootfs(store, full, tmp_path / "c", overlay=True)),
+           "path": str(a / "rootfs"), "upper": str(a / "upper"), "work": str(a / "work")})
+    assert oct(os.stat(a / "upper").st_mode & 0o777) == "0o755"
+
+
+@pytest.mark.parametrize("ref", [
+    "library/busybox",                    # needs normalising: the full store does it
+    "docker.io/library/busybox:latest",
+    "busybox@sha256:" + "0" * 64,         # by digest
+    "sha256:abc", "abc123",              # ids and prefixes
+    "nosuch", "", " busybox",
+])
+def test_quick_steps_aside_for_anything_else(store, ref, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert quick.find(ref, str(store.root)) is None
+
+
+def test_quick_steps_aside_when_a_layer_is_not_unpacked(store, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    img = store.lookup("busybox")
+    layers.remove_tree(layers.layer_dir(store, img.diff_ids[0]))
+    assert quick.find("busybox", str(store.root)) is None
+
+
+def test_quick_steps_aside_without_overlay(store, monkeypatch):
+    monkeypatch.setenv("MINICTR_NO_OVERLAY", "1")
+    assert quick.find("busybox", str(store.root)) is None
+    monkeypatch.delenv("MINICTR_NO_OVERLAY")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert quick.find("busybox", str(store.root)) is None
+
+
+def test_quick_steps_aside_for_a_broken_index(store, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    (store.root / "index.json").write_text("{not json")
+    assert quick.find("busybox", str(store.root)) is None
+
+
+def test_store_root_is_the_same_for_both(monkeypatch, tmp_path):
+    monkeypatch.setenv("MINICTR_ROOT", str(tmp_path) + "//x/")
+    assert quick.store_root() == str(image.store_root())
