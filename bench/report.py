@@ -47,6 +47,12 @@ def markdown(res: dict) -> str:
         "",
     ]
     out += [f"- {k}: `{v}`" for k, v in res.get("commands", {}).items()]
+    if "profile" in res:
+        from .profile import markdown as profile_markdown
+        out += ["", "## Where the time of `minictr run` goes", "",
+                "One start, phase by phase: the median of each phase over "
+                f"{res['profile'].get('runs', '?')} runs (`python -m bench.profile`).", "",
+                profile_markdown(res["profile"])]
     if "image_size" in res:
         im = res["image_size"]
         out += ["", "## Scaling", "", "### Run latency against image size", "",

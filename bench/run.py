@@ -30,7 +30,7 @@ from pathlib import Path
 
 from minictr import timing
 
-from . import fixtures, report, scaling
+from . import fixtures, profile, report, scaling
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -43,14 +43,14 @@ def _mounted(path: str) -> bool:
         return any(line.split()[4] == path for line in f)
 
 
-def reexec_in_v1_view() -> None:
-    """Run this program again in a private mount namespace without the cgroup2 mount."""
+def reexec_in_v1_view(module: str = "bench.run") -> None:
+    """Run ``python -m module`` (with our arguments) again in a private mount namespace without the cgroup2 mount."""
     if os.environ.get(IN_VIEW) or not _mounted(UNIFIED) or not shutil.which("unshare"):
         return
     os.environ[IN_VIEW] = "1"
     script = f'umount {UNIFIED} && exec "$@"'
     os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script,
-                          "sh", sys.executable, "-m", "bench.run", *sys.argv[1:]])
+                          "sh", sys.executable, "-m", module, *sys.argv[1:]])
 
 
 def machine() -> dict:
@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="/tmp/minictr-bench", help="store, rootfs and bundle (kept for reruns)")
     ap.add_argument("--out", default=str(RESULTS), help="where latest.md/.png/.json go")
     ap.add_argument("--no-scaling", action="store_true", help="only the start-latency table")
+    ap.add_argument("--profile-runs", type=int, default=20,
+                    help="runs for the phase-by-phase breakdown of one start (0: none; default 20)")
     ap.add_argument("--clean", action="store_true",
                     help="remove the work dir at the end (the 500 MB image takes about 1 GB there)")
     ap.add_argument("--no-view", action="store_true", help="do not re-execute in a v1-only cgroup view")
@@ -133,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     results["latency"] = timing.time_commands(cmds, runs=args.runs, warmup=args.warmup, env=env,
                                               cwd=str(REPO), json_path=str(out / "hyperfine.json"))
     results["commands"] = {k: " ".join(v) for k, v in cmds.items()}
+    print("bench: where the time goes ...", file=sys.stderr)  # (bench/profile.py)
+    if args.profile_runs:
+        results["profile"] = profile.profile(py, env, runs=args.profile_runs, work=work)
     if not args.no_scaling:
         print("bench: image size ...", file=sys.stderr)
         results["image_size"] = scaling.image_size(py, work, REPO, env, runs=max(10, args.runs // 5))

@@ -153,6 +153,11 @@ def _store(args: Args, kind: str, dest: str, value: str | None) -> None:
         setattr(args, dest, value)
 
 
+def _handoff(container_id: str) -> None:
+    from .supervise import handoff  # only for a container that runs longer than a moment
+    handoff(container_id)
+
+
 def require_root(what: str) -> None:
     if os.geteuid() != 0:
         raise MinictrError(f"{what} needs root: namespaces, mounts and cgroups are privileged",
@@ -160,7 +165,7 @@ def require_root(what: str) -> None:
 
 
 def cmd_run(args) -> int:
-    from . import cgroups, container, supervise
+    from . import cgroups, container
 
     require_root("minictr run")
     command = list(args.command)
@@ -174,10 +179,11 @@ def cmd_run(args) -> int:
     )
     # Once the container runs, this process becomes a small supervisor (same
     # PID, a fraction of the memory); with -t it stays, to relay the pty.
-    c = container.run(cfg, handoff=None if cfg.tty else supervise.handoff)
+    c = container.run(cfg, handoff=None if cfg.tty else _handoff)
     st = c.state
     if st.oom_killed:
-        print(supervise.oom_message(st.name, cfg.resources.memory), file=sys.stderr)
+        from .supervise import oom_message
+        print(oom_message(st.name, cfg.resources.memory), file=sys.stderr)
     return st.exit_code
 
 

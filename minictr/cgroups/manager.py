@@ -27,7 +27,6 @@ from ..config import Resources, is_name
 from ..errors import CgroupError, CgroupsUnavailable, ConfigError, ControllerMissing
 from .detect import V1_CONTROLLERS, V2_CONTROLLERS, Hierarchy, Layout, detect
 from .fs import CgroupFS
-from .stats import Stats
 from .v1 import V1Group
 from .v2 import V2Group, pick_base
 
@@ -110,8 +109,9 @@ class CgroupManager:
         """True if the kernel's OOM killer killed a process of this container."""
         return any(g.oom_killed() for g in self.groups if "memory" in g.controllers)
 
-    def stats(self) -> Stats:
+    def stats(self) -> "Stats":
         """One reading of CPU time, memory and pids (see ``minictr.cgroups.stats``)."""
+        from .stats import Stats
         merged: dict = {}
         for g in sorted(self.groups, key=lambda g: g.version):  # v1 first: cpuacct beats v2's cpu.stat
             for key, value in g.stats().items():
