@@ -61,6 +61,7 @@ class Rootfs(Record):
     upper: str | None = None
     work: str | None = None
     readonly: bool = False
+    volatile: bool = False  # overlay "volatile": no syncs of a writable layer that is thrown away (run --rm)
 
     @property
     def is_overlay(self) -> bool:

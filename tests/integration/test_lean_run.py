@@ -42,3 +42,14 @@ def test_an_odd_command_line_still_works_through_argparse():
     r, mods = imported_by(["-m", "minictr", "run", "--rm", "--memory-swap", "-1", "-m", "32m", "busybox", "true"], env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "argparse" in mods  # a value starting with '-': the fast reader stepped aside
+
+
+def test_an_rm_containers_overlay_is_volatile_a_kept_ones_is_not():
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    show = ["sh", "-c", "grep -c 'overlay.*volatile' /proc/mounts || true"]
+    rm = subprocess.run([sys.executable, "-m", "minictr", "run", "--rm", "busybox", *show], env=env,
+                        capture_output=True, text=True)
+    kept = subprocess.run([sys.executable, "-m", "minictr", "run", "--name", "kept-one", "busybox", *show], env=env,
+                          capture_output=True, text=True)
+    subprocess.run([sys.executable, "-m", "minictr", "rm", "kept-one"], env=env, check=True, capture_output=True)
+    assert (rm.stdout, kept.stdout) == ("1\n", "0\n"), rm.stderr + kept.stderr

@@ -126,3 +126,21 @@ def test_a_file_step_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
     rootfs.apply([rootfs.File(str(tmp_path / "root" / "etc" / "hostname"), "box\n")], FakeSyscalls())
     assert outside.read_text() == "host"
     assert (tmp_path / "root" / "etc" / "hostname").read_text() == "box\n"
+
+
+def test_an_rm_containers_overlay_is_volatile_and_a_kept_ones_is_not():
+    from minictr.rootfs import plan
+
+    def overlay_data(**kw):
+        root = Rootfs("/r", lowers=("/l2", "/l1"), upper="/u", work="/w", **kw)
+        return next(s.data for s in plan(root) if getattr(s, "fstype", None) == "overlay")
+
+    assert overlay_data() == "lowerdir=/l2:/l1,upperdir=/u,workdir=/w"
+    assert overlay_data(volatile=True) == "lowerdir=/l2:/l1,upperdir=/u,workdir=/w,volatile"
+
+
+@pytest.mark.parametrize("release,ok", [("6.18.44-fc-v657", True), ("5.10.0-23-amd64", True),
+                                        ("5.4.0-150-generic", False), ("4.19.0", False), ("weird", False)])
+def test_volatile_needs_linux_5_10(release, ok):
+    from minictr.rootfs import volatile_overlay_supported
+    assert volatile_overlay_supported(release) is ok
