@@ -43,7 +43,7 @@ RUNNER = r'''
 import json, os, sys, time
 T0 = time.perf_counter()
 from minictr import cli
-from minictr import cgroups, container, process, state, supervise, syscalls
+from minictr import cgroups, container, process, state, syscalls
 from minictr.image import quick
 t_imports = time.perf_counter() - T0
 t = time.perf_counter()

@@ -43,6 +43,21 @@ def markdown(res: dict) -> str:
         "",
         latency_table(lat),
         "",
+    ]
+    if "interleaved" in res:
+        il = res["interleaved"]
+        out += [
+            "### A second opinion: round-robin",
+            "",
+            f"The same commands, {next(iter(il.values()))['runs']} rounds of one run each (posix_spawn, "
+            "`timing.time_commands(..., interleave=True)`). hyperfine times one command after the other, so "
+            "on a VM whose speed drifts the rows above met different moments; here every command meets the "
+            "same ones, so the ratios are the ones to trust.",
+            "",
+            latency_table(il),
+            "",
+        ]
+    out += [
         "Commands:",
         "",
     ]

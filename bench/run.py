@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="/tmp/minictr-bench", help="store, rootfs and bundle (kept for reruns)")
     ap.add_argument("--out", default=str(RESULTS), help="where latest.md/.png/.json go")
     ap.add_argument("--no-scaling", action="store_true", help="only the start-latency table")
+    ap.add_argument("--interleaved-runs", type=int, default=100,
+                    help="rounds of the round-robin second opinion (0: none; default 100)")
     ap.add_argument("--profile-runs", type=int, default=20,
                     help="runs for the phase-by-phase breakdown of one start (0: none; default 20)")
     ap.add_argument("--clean", action="store_true",
@@ -135,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     results["latency"] = timing.time_commands(cmds, runs=args.runs, warmup=args.warmup, env=env,
                                               cwd=str(REPO), json_path=str(out / "hyperfine.json"))
     results["commands"] = {k: " ".join(v) for k, v in cmds.items()}
+    if args.interleaved_runs:
+        print(f"bench: the same, round-robin x {args.interleaved_runs} ...", file=sys.stderr)
+        results["interleaved"] = timing.time_commands(cmds, runs=args.interleaved_runs, warmup=args.warmup,
+                                                      env=env, cwd=str(REPO), interleave=True)
     print("bench: where the time goes ...", file=sys.stderr)  # (bench/profile.py)
     if args.profile_runs:
         results["profile"] = profile.profile(py, env, runs=args.profile_runs, work=work)

@@ -67,7 +67,8 @@ def _as_argv(cmd) -> list[str]:
 
 
 def time_commands(cmds, runs: int = 10, warmup: int = 1, *, use_hyperfine: bool | None = None,
-                  env: dict | None = None, cwd: str | None = None, json_path: str | None = None) -> dict:
+                  env: dict | None = None, cwd: str | None = None, json_path: str | None = None,
+                  interleave: bool = False) -> dict:
     """Run every command ``runs`` times (after ``warmup`` untimed runs) and summarise its times.
 
     ``cmds`` is a dict ``{name: argv}`` (argv a list, or a string split like a
@@ -78,17 +79,27 @@ def time_commands(cmds, runs: int = 10, warmup: int = 1, *, use_hyperfine: bool 
 
     ``use_hyperfine``: None means "if installed". ``json_path`` keeps
     hyperfine's ``--export-json`` file there.
+
+    ``interleave=True`` (never with hyperfine) runs the commands round-robin:
+    one run of each, then the next round. hyperfine times one command after
+    the other, so on a machine whose speed drifts (a VM with noisy
+    neighbours) the commands timed last meet other conditions than those
+    timed first; round-robin gives every command the same share of good and
+    bad moments, which makes the *ratios* trustworthy.
     """
     if not isinstance(cmds, dict):
         cmds = {shlex.join(_as_argv(c)): c for c in cmds}
     named = {name: _as_argv(c) for name, c in cmds.items()}
     if runs < 1:
         raise ValueError(f"runs must be at least 1, not {runs}")
+    if interleave:
+        times = _spawn_times(list(named.values()), runs, warmup, env, cwd)
+        return {name: stats(t) for name, t in zip(named, times)}
     if use_hyperfine is None:
         use_hyperfine = have_hyperfine()
     if use_hyperfine:
         return _hyperfine(named, runs, warmup, env, cwd, json_path)
-    return {name: stats(_spawn_times(argv, runs, warmup, env, cwd)) for name, argv in named.items()}
+    return {name: stats(_spawn_times([argv], runs, warmup, env, cwd)[0]) for name, argv in named.items()}
 
 
 def _hyperfine(named: dict, runs: int, warmup: int, env, cwd, json_path) -> dict:
@@ -108,28 +119,33 @@ def _hyperfine(named: dict, runs: int, warmup: int, env, cwd, json_path) -> dict
     return {name: stats(r["times"]) for name, r in zip(named, data["results"])}
 
 
-def _spawn_times(argv: list[str], runs: int, warmup: int, env, cwd) -> list[float]:
+def _spawn_times(argvs: list[list[str]], runs: int, warmup: int, env, cwd) -> list[list[float]]:
+    """Run each argv ``warmup + runs`` times, round-robin; the times of the timed runs, per argv."""
     env = dict(os.environ if env is None else env)
-    path = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH"))
-    if path is None:
-        raise FileNotFoundError(f"command not found: {argv[0]}")
+    paths = []
+    for argv in argvs:
+        path = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH"))
+        if path is None:
+            raise FileNotFoundError(f"command not found: {argv[0]}")
+        paths.append(path)
     devnull = os.open(os.devnull, os.O_RDWR)
     old_cwd = os.getcwd() if cwd else None
-    times = []
+    times: list[list[float]] = [[] for _ in argvs]
     try:
         if cwd:
             os.chdir(cwd)
         actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1)]
         for i in range(warmup + runs):
-            t0 = time.perf_counter()
-            pid = os.posix_spawn(path, argv, env, file_actions=actions)
-            _, status = os.waitpid(pid, 0)
-            dt = time.perf_counter() - t0
-            code = os.waitstatus_to_exitcode(status)
-            if code != 0:
-                raise RuntimeError(f"{shlex.join(argv)} exited with {code}")
-            if i >= warmup:
-                times.append(dt)
+            for path, argv, out in zip(paths, argvs, times):
+                t0 = time.perf_counter()
+                pid = os.posix_spawn(path, argv, env, file_actions=actions)
+                _, status = os.waitpid(pid, 0)
+                dt = time.perf_counter() - t0
+                code = os.waitstatus_to_exitcode(status)
+                if code != 0:
+                    raise RuntimeError(f"{shlex.join(argv)} exited with {code}")
+                if i >= warmup:
+                    out.append(dt)
     finally:
         os.close(devnull)
         if old_cwd:

@@ -25,14 +25,17 @@ spec's config-linux.md ("Control groups") for how runc and crun do the same.
 from .detect import Hierarchy, Layout, detect
 from .flags import add_resource_flags, resources_from_args
 from .manager import CgroupManager, create, leftovers, needed_controllers, open
-from .units import format_bytes, parse_bytes
 
 
 def __getattr__(name: str):
-    """``cgroups.Stats``, ``sample`` and the percentages: imported on first use (``run`` needs none of them)."""
+    """``cgroups.Stats``, ``sample``, the percentages and the units: imported on first use
+    (PEP 562), as ``run`` without limits needs none of them."""
     if name in ("Stats", "cpu_percent", "memory_percent", "sample"):
         from . import stats
         return getattr(stats, name)
+    if name in ("format_bytes", "parse_bytes"):
+        from . import units
+        return getattr(units, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [

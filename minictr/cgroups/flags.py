@@ -13,7 +13,6 @@ import os
 
 from ..config import Resources
 from ..errors import ConfigError
-from . import units
 
 
 #: The flags, as data: ``(names, metavar, help)``, each taking one value. The
@@ -43,6 +42,10 @@ def resources_from_args(args, *, ncpu: int | None = None, available_cpus=None) -
     """
     def get(name):
         return getattr(args, name, None)
+
+    if all(get(names[-1].lstrip("-").replace("-", "_")) is None for names, _m, _h in RESOURCE_FLAGS):
+        return Resources()  # no limits asked for: nothing to parse
+    from . import units
 
     memory = swap = None
     if get("memory") is not None:

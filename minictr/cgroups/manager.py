@@ -28,7 +28,6 @@ from ..errors import CgroupError, CgroupsUnavailable, ConfigError, ControllerMis
 from .detect import V1_CONTROLLERS, V2_CONTROLLERS, Hierarchy, Layout, detect
 from .fs import CgroupFS
 from .v1 import V1Group
-from .v2 import V2Group, pick_base
 
 #: How deep below a mount point ``open``/``leftovers`` look for ``minictr/`` dirs.
 SEARCH_DEPTH = 5
@@ -227,6 +226,7 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
                 # on hybrid, only the controllers actually bound to this tree (often none)
                 want = tuple(c for c in V2_CONTROLLERS if layout.controllers.get(c) is h)
                 mine = {c for c in need if c in want}
+                from .v2 import V2Group  # (not imported on a v1 host)
                 mgr.groups.append(_retry_vanished(lambda: V2Group.create(fs, h, container_id, mine, want)))
         for g in mgr.groups:
             g.apply(resources)
@@ -259,7 +259,11 @@ def _candidate_dirs(fs: CgroupFS, h: Hierarchy, layout: Layout):
     """``minictr/`` dirs in a tree: the one under our own base first, then (lazily,
     only if the caller keeps asking) any found by a walk a few levels deep."""
     enable = h.version == 2 and any(layout.controllers.get(c) is h for c in V2_CONTROLLERS)
-    own = os.path.join(pick_base(fs, h, enable) if h.version == 2 else h.own_dir, "minictr")
+    if h.version == 2:
+        from .v2 import pick_base
+        own = os.path.join(pick_base(fs, h, enable), "minictr")
+    else:
+        own = os.path.join(h.own_dir, "minictr")
     if fs.exists(own):
         yield own
     level = [h.mount]
@@ -287,6 +291,7 @@ def _groups_for(fs: CgroupFS, layout: Layout, container_id: str) -> list:
                     groups.append(V1Group(fs, h, path))
                 else:
                     enabled = tuple(fs.read(os.path.join(parent, "cgroup.subtree_control")).split())
+                    from .v2 import V2Group
                     groups.append(V2Group(fs, h, path, tuple(c.lstrip("+") for c in enabled)))
                 break
     return groups

@@ -25,7 +25,6 @@ import os
 
 from ..config import Resources
 from ..errors import ControllerMissing
-from . import units
 from .detect import Hierarchy
 from .fs import CgroupFS
 
@@ -74,6 +73,7 @@ class V1Group:
         if self._has("pids") and r.pids_limit is not None:
             self.fs.write(j(self.path, "pids.max"), r.pids_limit)
         if self._has("cpu") and r.cpus is not None:
+            from . import units
             self.fs.write(j(self.path, "cpu.cfs_period_us"), units.CPU_PERIOD_US)
             self.fs.write(j(self.path, "cpu.cfs_quota_us"), units.cpu_quota(r.cpus))
         if self._has("cpu") and r.cpu_shares is not None:

@@ -18,7 +18,7 @@ def test_bench_run_writes_table_and_chart(tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, MINICTR_ROOT=str(tmp_path / "unused-store"),
                MINICTR_RUNTIME_DIR=str(tmp_path / "unused-run"))
-    proc = subprocess.run([sys.executable, "-m", "bench.run", "--runs", "2", "--warmup", "0", "--no-scaling", "--profile-runs", "2",
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--runs", "2", "--warmup", "0", "--no-scaling", "--profile-runs", "2", "--interleaved-runs", "2",
                            "--python", sys.executable, "--work", str(tmp_path / "work"), "--out", str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
@@ -27,6 +27,7 @@ def test_bench_run_writes_table_and_chart(tmp_path):
                 "bwrap --unshare-all", "unshare ... chroot", "python -c pass"):
         assert f"| {row} |" in md
     assert "## Where the time of `minictr run` goes" in md
+    assert "### A second opinion: round-robin" in md and md.count("| runc run |") == 2
     for phase in ("interpreter start, `-m`", "imports", "child builds the container", "cleanup", "**sum**"):
         assert f"| {phase} |" in md
     assert (out / "latest.png").stat().st_size > 1000

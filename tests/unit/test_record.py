@@ -75,7 +75,8 @@ def test_replace_asdict_copy_and_pickle():
                           resources=Resources(memory=1 << 20))
     assert replace(cfg, name="m").name == "m" and cfg.name == "n"
     d = asdict(cfg)
-    assert d["rootfs"] == {"path": "/r", "lowers": ("/l",), "upper": None, "work": None, "readonly": False}
+    assert d["rootfs"] == {"path": "/r", "lowers": ("/l",), "upper": None, "work": None, "readonly": False,
+                          "volatile": False}
     assert d["resources"]["memory"] == 1 << 20
     assert pickle.loads(pickle.dumps(cfg)) == cfg
     assert copy.deepcopy(cfg) == cfg

@@ -60,3 +60,11 @@ def test_time_commands_with_hyperfine(tmp_path):
     assert res["true"]["runs"] == 3 and res["sleep"]["median"] >= 0.02
     with pytest.raises(RuntimeError, match="hyperfine failed"):
         timing.time_commands({"false": ["/bin/false"]}, runs=1, warmup=0, use_hyperfine=True)
+
+
+def test_interleaved_runs_go_round_robin(tmp_path):
+    log = tmp_path / "order"
+    cmds = {name: ["sh", "-c", f"echo {name} >> {log}"] for name in ("a", "b", "c")}
+    res = timing.time_commands(cmds, runs=3, warmup=1, interleave=True)
+    assert list(res) == ["a", "b", "c"] and all(r["runs"] == 3 for r in res.values())
+    assert log.read_text().split() == ["a", "b", "c"] * 4  # warm-up round, then three rounds
