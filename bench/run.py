@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     report.chart(results, out / "latest.png")
     print(md)
     if args.clean:
-        from minictr.image.layers import remove_tree
+        from minictr.fsutil import remove_tree
         remove_tree(work)
     return 0
 

@@ -47,7 +47,9 @@ from __future__ import annotations
 
 import _signal  # the signal module without its enums (importing enum costs ~3 ms of a start)
 import _socket  # the socket module without its enums, likewise
+import fcntl
 import os
+import termios
 from errno import ENOENT
 from sys import byteorder as _BYTEORDER
 from _signal import SIG_DFL, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGXFSZ
@@ -152,11 +154,6 @@ def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = (), own_root
     ``join`` are the files the child writes "0" into to join its cgroup
     (``CgroupManager.join_files()``).
     """
-    if config.tty:
-        # Loaded now, while the host's files are in reach: the child imports them
-        # again after pivot_root, and then finds them in sys.modules.
-        import fcntl  # noqa: F401
-        import termios  # noqa: F401
     parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     pid = _fork(sys, new_pid_ns="pid" in config.namespaces)
     if pid == 0:  # the child: never returns into the caller's code
@@ -255,8 +252,6 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
 
         stage = "stdio"
         if cfg.tty:
-            import fcntl
-            import termios
             os.setsid()  # a new session, so the pty can become our controlling terminal
             fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
             for fd in (0, 1, 2):

@@ -40,7 +40,7 @@ from ..config import Rootfs
 from ..errors import InvalidImage
 from .store import Image, Store
 from .quick import MOUNT_DATA_MAX, overlay_options
-from ..fsutil import remove_tree  # noqa: F401  (callers use layers.remove_tree)
+from ..fsutil import remove_tree
 
 
 def overlay_available() -> bool:

@@ -580,7 +580,7 @@ class Store:
                         removed["blobs"] += 1
             keep_layers = {d.split(":", 1)[1] for d in self.referenced_diff_ids()} | set(keep_layers)
             if self.layers_dir.is_dir():
-                from .layers import remove_tree
+                from ..fsutil import remove_tree
                 for p in self.layers_dir.iterdir():
                     if p.name in keep_layers or p.name.startswith(".") or p.name == "empty" or not p.is_dir():
                         continue
@@ -594,7 +594,7 @@ class Store:
                         if time.time() - p.lstat().st_mtime < STALE_TMP_SECONDS:
                             continue
                         if p.is_dir() and not p.is_symlink():
-                            from .layers import remove_tree
+                            from ..fsutil import remove_tree
                             remove_tree(p)
                         else:
                             p.unlink()
