@@ -54,10 +54,6 @@ RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
 )
 
 
-def _dest(names: tuple[str, ...]) -> str:
-    return names[-1].lstrip("-").replace("-", "_")
-
-
 def add_run_flags(p) -> None:
     import argparse
     from .cgroups.flags import add_resource_flags
@@ -97,14 +93,14 @@ def parse_run_fast(argv: list[str]) -> Args | None:
     argparse reads the line instead: it has the last word, and the wording of
     the errors. tests/unit/test_cli_fast.py checks that both agree.
     """
-    from .cgroups.flags import RESOURCE_FLAGS
+    from .cgroups.flags import RESOURCE_FLAGS, flag_dest
 
     table = {}
     args = Args()
     for names, kind, _metavar, _help in RUN_FLAGS + tuple((n, VALUE, m, h) for n, m, h in RESOURCE_FLAGS):
         for name in names:
-            table[name] = (kind, _dest(names))
-        setattr(args, _dest(names), False if kind == BOOL else [] if kind == APPEND else None)
+            table[name] = (kind, flag_dest(names))
+        setattr(args, flag_dest(names), False if kind == BOOL else [] if kind == APPEND else None)
     table["--debug"] = (BOOL, "debug")
     args.debug = False  # the top-level parser's default
     i = 0

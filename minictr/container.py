@@ -28,6 +28,7 @@ from .config import ContainerConfig, Resources, Rootfs, command_line, merge_env,
 from .errors import ImageNotFound, InvalidTransition
 from .fsutil import remove_tree
 from .names import random_name
+from .record import replace
 from .rootfs import volatile_overlay_supported
 from .syscalls import Syscalls, linux
 
@@ -78,9 +79,9 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
                 image_config = img.config or {}
                 os.makedirs(bundle, mode=0o700)
                 root = images.prepare_rootfs(store, img, bundle)
-            if readonly or (rm and root.is_overlay and volatile_overlay_supported()):
-                root = Rootfs(root.path, root.lowers, root.upper, root.work, readonly=readonly,
-                              volatile=rm and root.is_overlay and volatile_overlay_supported())
+            volatile = rm and root.is_overlay and volatile_overlay_supported()
+            if readonly or volatile:
+                root = replace(root, readonly=readonly, volatile=volatile)
         argv = command_line(image_config.get("Entrypoint"), image_config.get("Cmd"), list(args), entrypoint)
         cfg = ContainerConfig(
             id=container_id, name=name, image=image, rootfs=root, args=argv,

@@ -28,6 +28,11 @@ RESOURCE_FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
 )
 
 
+def flag_dest(names: tuple[str, ...]) -> str:
+    """The attribute a flag's value goes to, as argparse names it: ``("-m", "--memory-swap")`` -> ``memory_swap``."""
+    return names[-1].lstrip("-").replace("-", "_")
+
+
 def add_resource_flags(parser) -> None:
     """Add --memory --memory-swap --pids-limit --cpus --cpu-shares --cpuset-cpus to ``parser``."""
     g = parser.add_argument_group("resource limits (cgroups)")
@@ -43,7 +48,7 @@ def resources_from_args(args, *, ncpu: int | None = None, available_cpus=None) -
     def get(name):
         return getattr(args, name, None)
 
-    if all(get(names[-1].lstrip("-").replace("-", "_")) is None for names, _m, _h in RESOURCE_FLAGS):
+    if all(get(flag_dest(names)) is None for names, _m, _h in RESOURCE_FLAGS):
         return Resources()  # no limits asked for: nothing to parse
     from . import units
 
