@@ -81,9 +81,11 @@ def machine() -> dict:
 
 def latency_commands(py: str, rootfs: Path, bundle: Path, work: Path) -> dict:
     runc_root, crun_root = work / "runc-state", work / "crun-state"
+    mc = fixtures.minictr_command(py)
     cmds = {
-        "minictr run --rm busybox": [py, "-m", "minictr", "run", "--rm", "busybox", "--", "/bin/true"],
-        "minictr run --rm ROOTFS": [py, "-m", "minictr", "run", "--rm", str(rootfs), "/bin/true"],
+        "minictr run --rm busybox": [*mc, "run", "--rm", "busybox", "--", "/bin/true"],
+        "minictr run --rm ROOTFS": [*mc, "run", "--rm", str(rootfs), "/bin/true"],
+        "minictr run --rm busybox, as python -m": [py, "-m", "minictr", "run", "--rm", "busybox", "--", "/bin/true"],
         "runc run": ["runc", "--root", str(runc_root), "run", "--bundle", str(bundle), "minictr-bench"],
         "crun run": ["crun", "--root", str(crun_root), "run", "--bundle", str(bundle), "minictr-bench"],
         "bwrap --unshare-all": ["bwrap", "--unshare-all", "--bind", str(rootfs), "/", "--proc", "/proc",
