@@ -50,7 +50,7 @@ import _socket  # the socket module without its enums, likewise
 import fcntl
 import os
 import termios
-from errno import ENOENT
+from errno import EACCES, ENOENT, EPERM
 from sys import byteorder as _BYTEORDER
 from _signal import SIG_DFL, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGXFSZ
 
@@ -293,13 +293,30 @@ def _write_file(path: str, data: bytes) -> None:
 
 
 def _exec(args: tuple[str, ...], env: dict[str, str]) -> None:
-    try:
-        os.execvpe(args[0], list(args), env)
-    except OSError as e:
-        if e.errno == ENOENT:
-            raise _ExecFailed(f'exec "{args[0]}": executable file not found in $PATH', e.errno,
-                              EXIT_NOT_FOUND) from None
-        raise _ExecFailed(f'exec "{args[0]}": {e.strerror}', e.errno, EXIT_CANNOT_INVOKE) from None
+    """execve the command, looking a bare name up in the container's $PATH, as execvp(3) does.
+
+    Not ``os.execvpe``: its PATH lookup imports the warnings module on first
+    use, and after pivot_root the host's Python modules are out of reach.
+    """
+    name = args[0]
+    if "/" in name:
+        candidates = [name]
+    else:
+        candidates = [os.path.join(d or ".", name) for d in env.get("PATH", DEFAULT_PATH).split(":")]
+    denied = None
+    for path in candidates:
+        try:
+            os.execve(path, list(args), env)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # not in this directory: try the next one
+        except OSError as e:
+            if "/" in name or e.errno not in (EACCES, EPERM):
+                raise _ExecFailed(f'exec "{name}": {e.strerror}', e.errno, EXIT_CANNOT_INVOKE) from None
+            denied = denied or e  # execvp(3): remember it, but a later directory may have a runnable one
+    if denied is not None:
+        raise _ExecFailed(f'exec "{name}": {denied.strerror}', denied.errno, EXIT_CANNOT_INVOKE)
+    where = "no such file or directory" if "/" in name else "executable file not found in $PATH"
+    raise _ExecFailed(f'exec "{name}": {where}', ENOENT, EXIT_NOT_FOUND)
 
 
 class _ExecFailed(Exception):

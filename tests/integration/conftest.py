@@ -37,15 +37,23 @@ def rootfs_dir(tmp_path_factory) -> str:
     return str(root)
 
 
+#: How the tests start minictr: the venv's ``minictr`` command, as a user types it. It
+#: imports fewer modules up front than ``python -m`` (runpy brings warnings, contextlib,
+#: ...), so a module that the container's init would import only after pivot_root,
+#: when the host's files are out of reach, fails here as it would for the user.
+_SCRIPT = Path(sys.executable).parent / "minictr"
+MINICTR = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "minictr"]
+
+
 class Minictr:
-    """Runs ``python -m minictr`` with a private store and runtime dir."""
+    """Runs the ``minictr`` command with a private store and runtime dir."""
 
     def __init__(self, tmp: Path):
         self.env = dict(os.environ, MINICTR_ROOT=str(tmp / "store"), MINICTR_RUNTIME_DIR=str(tmp / "run"))
         self.tmp = tmp
 
     def argv(self, *args) -> list[str]:
-        return [sys.executable, "-m", "minictr", *args]
+        return [*MINICTR, *args]
 
     def __call__(self, *args, timeout=60, **kw) -> subprocess.CompletedProcess:
         return subprocess.run(self.argv(*args), env=self.env, capture_output=True, text=True,
