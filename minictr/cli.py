@@ -358,7 +358,12 @@ def main(argv: list[str] | None = None) -> int:
             args.func = cmd_run
         else:
             parser = build_parser(only=first if first in ("run", "ps", "rm") else None)
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+            if extra:  # say which command did not know them (argparse would name the top level)
+                where = getattr(args, "command_name", None)
+                message = f"unrecognized arguments: {' '.join(extra)}"
+                raise UsageError(f"{where}: {message}" if where else message,
+                                 hint=f"see `minictr {where + ' ' if where else ''}--help`")
         if not getattr(args, "func", None):
             parser.print_help()
             return 0

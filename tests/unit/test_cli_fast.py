@@ -78,3 +78,4 @@ def test_main_uses_argparse_for_errors(capsys):
     assert cli.main(["run", "--bogus", "busybox"]) == 125
     err = capsys.readouterr().err
     assert "unrecognized arguments: --bogus" in err and err.count("\n") == 1
+    assert "see `minictr run --help`" in err
