@@ -18,7 +18,6 @@ functions (``container._exits_within``) on purpose.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from . import fixtures
-    from .run import REPO, reexec_in_v1_view
+    from .run import REPO, as_root_in_view
 
     ap = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)
@@ -142,11 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="/tmp/minictr-bench")
     ap.add_argument("--no-view", action="store_true", help="do not re-execute in a v1-only cgroup view")
     args = ap.parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench: needs root (namespaces, mounts, cgroups)", file=sys.stderr)
+    if not as_root_in_view("bench.profile", args.no_view):
         return 1
-    if not args.no_view:
-        reexec_in_v1_view("bench.profile")
     work = Path(args.work)
     env = fixtures.env_for(work, REPO)
     subprocess.run([args.python, "-m", "compileall", "-q", str(REPO / "minictr")], check=True, env=env)

@@ -43,6 +43,17 @@ def _mounted(path: str) -> bool:
         return any(line.split()[4] == path for line in f)
 
 
+def as_root_in_view(module: str, no_view: bool) -> bool:
+    """The start of every bench entry point: False (and a message) without root;
+    otherwise re-execute ``python -m module`` in the v1-only view unless ``no_view``."""
+    if os.geteuid() != 0:
+        print("bench: needs root (namespaces, mounts, cgroups)", file=sys.stderr)
+        return False
+    if not no_view:
+        reexec_in_v1_view(module)
+    return True
+
+
 def reexec_in_v1_view(module: str = "bench.run") -> None:
     """Run ``python -m module`` (with our arguments) again in a private mount namespace without the cgroup2 mount."""
     if os.environ.get(IN_VIEW) or not _mounted(UNIFIED) or not shutil.which("unshare"):
@@ -114,11 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="remove the work dir at the end (the 500 MB image takes about 1 GB there)")
     ap.add_argument("--no-view", action="store_true", help="do not re-execute in a v1-only cgroup view")
     args = ap.parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench: needs root (namespaces, mounts, cgroups)", file=sys.stderr)
+    if not as_root_in_view("bench.run", args.no_view):
         return 1
-    if not args.no_view:
-        reexec_in_v1_view()
 
     py = args.python
     if not os.path.exists(py):

@@ -132,3 +132,33 @@ class CgroupFS:
         for name in self.listdir(path):
             out += self.subtree(os.path.join(path, name))
         return out + [path]
+
+
+class Group:
+    """What a container's group does the same way in a v1 and a v2 tree (V1Group, V2Group).
+
+    ``JOIN_FILE`` is where a process writes "0" to join the group itself:
+    v1's ``tasks`` moves only the writing thread, without the global lock
+    that ``cgroup.procs`` takes (see process.py); v2 has only ``cgroup.procs``.
+    """
+
+    JOIN_FILE = "cgroup.procs"
+
+    def __init__(self, fs: CgroupFS, path: str):
+        self.fs = fs
+        self.path = path
+
+    @property
+    def join_file(self) -> str:
+        return os.path.join(self.path, self.JOIN_FILE)
+
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` (all its threads) into the group."""
+        self.fs.write(os.path.join(self.path, "cgroup.procs"), pid)
+
+    def groups(self) -> list[str]:
+        """This group and any groups the container made below it, deepest first."""
+        return self.fs.subtree(self.path)
+
+    def pids(self) -> list[int]:
+        return [p for g in self.groups() for p in self.fs.procs(g)]

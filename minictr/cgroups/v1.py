@@ -26,22 +26,23 @@ import os
 from ..config import Resources
 from ..errors import ControllerMissing
 from .detect import Hierarchy
-from .fs import CgroupFS
+from .fs import CgroupFS, Group
 
 SIGKILL = 9
 #: v1 has no "max": an unlimited memory limit reads as a huge page-aligned number.
 UNLIMITED = 1 << 62
 
 
-class V1Group:
+class V1Group(Group):
     """``<own path>/minictr/<id>`` in one v1 hierarchy."""
 
     version = 1
 
+    JOIN_FILE = "tasks"
+
     def __init__(self, fs: CgroupFS, hierarchy: Hierarchy, path: str):
-        self.fs = fs
+        super().__init__(fs, path)
         self.hierarchy = hierarchy
-        self.path = path
         self.controllers = hierarchy.controllers
 
     @classmethod
@@ -81,21 +82,7 @@ class V1Group:
         if self._has("cpuset") and r.cpuset_cpus is not None:
             self.fs.write(j(self.path, "cpuset.cpus"), r.cpuset_cpus)
 
-    # -- tasks ---------------------------------------------------------
-    @property
-    def join_file(self) -> str:
-        """Where a process writes "0" to join this group itself."""
-        return os.path.join(self.path, "tasks")
-
-    def add(self, pid: int) -> None:
-        self.fs.write(os.path.join(self.path, "cgroup.procs"), pid)
-
-    def groups(self) -> list[str]:
-        """This group and any groups the container made below it, deepest first."""
-        return self.fs.subtree(self.path)
-
-    def pids(self) -> list[int]:
-        return [p for g in self.groups() for p in self.fs.procs(g)]
+    # -- tasks: join_file, add, groups and pids come from fs.Group ------
 
     def kill(self) -> None:
         """Freeze (if this is the freezer tree), SIGKILL every pid, thaw."""

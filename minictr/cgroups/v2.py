@@ -26,7 +26,7 @@ from ..config import Resources
 from ..errors import ControllerMissing
 from . import units
 from .detect import V2_CONTROLLERS, Hierarchy
-from .fs import CgroupFS
+from .fs import CgroupFS, Group
 
 SIGKILL = 9
 
@@ -59,15 +59,14 @@ def pick_base(fs: CgroupFS, h: Hierarchy, enable: bool, need: frozenset[str] | s
     return base
 
 
-class V2Group:
+class V2Group(Group):
     """``<base>/minictr/<id>`` in one cgroup2 tree, with ``controllers`` enabled."""
 
     version = 2
 
     def __init__(self, fs: CgroupFS, hierarchy: Hierarchy, path: str, controllers: tuple[str, ...]):
-        self.fs = fs
+        super().__init__(fs, path)
         self.hierarchy = hierarchy
-        self.path = path
         self.controllers = controllers
 
     @classmethod
@@ -125,21 +124,7 @@ class V2Group:
         if r.cpuset_cpus is not None and has("cpuset"):
             self.fs.write(j(self.path, "cpuset.cpus"), r.cpuset_cpus)
 
-    # -- tasks ---------------------------------------------------------
-    @property
-    def join_file(self) -> str:
-        """Where a process writes "0" to join this group itself."""
-        return os.path.join(self.path, "cgroup.procs")
-
-    def add(self, pid: int) -> None:
-        self.fs.write(os.path.join(self.path, "cgroup.procs"), pid)
-
-    def groups(self) -> list[str]:
-        """This group and any groups the container made below it, deepest first."""
-        return self.fs.subtree(self.path)
-
-    def pids(self) -> list[int]:
-        return [p for g in self.groups() for p in self.fs.procs(g)]
+    # -- tasks: join_file, add, groups and pids come from fs.Group ------
 
     def kill(self) -> None:
         """SIGKILL every process in the group, at once where cgroup.kill exists."""
