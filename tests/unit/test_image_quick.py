@@ -8,14 +8,13 @@ from minictr import image
 from minictr.image import layers, quick
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = image.Store(tmp_path / "store")
-    img = image.build_default(s)
-    s.add_image(img.manifest_digest, ["busybox:1.36", "127.0.0.1:5000/demo:v1"])
+@pytest.fixture(autouse=True)
+def busybox_in_store(store):
+    """The shared private ``store`` (tests/conftest.py), with the default image unpacked under four names."""
+    img = image.build_default(store)
+    store.add_image(img.manifest_digest, ["busybox:1.36", "127.0.0.1:5000/demo:v1"])
     for d, blob in zip(img.diff_ids, img.layers):
-        layers.ensure_layer(s, blob["digest"], d)
-    return s
+        layers.ensure_layer(store, blob["digest"], d)
 
 
 @pytest.mark.parametrize("ref", ["busybox", "busybox:latest", "busybox:1.36", "127.0.0.1:5000/demo:v1"])
