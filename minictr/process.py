@@ -381,12 +381,15 @@ def forward_and_reap(child: int) -> int:
         except ChildProcessError:
             return 0
         if pid == child:
-            code = os.waitstatus_to_exitcode(status)
-            return code if code >= 0 else 128 - code
+            return exit_status(status)
 
 
 def exit_status(wait_status: int) -> int:
-    """A wait status as a shell shows it: the exit code, or 128+N for death by signal N."""
+    """A wait status as a shell shows it: the exit code, or 128+N for death by signal N.
+
+    The one place that turns a wait status into docker's exit code (0-255):
+    the init's wait loop and ``state.record_exit`` (what wait, ps and inspect show) use it.
+    """
     code = os.waitstatus_to_exitcode(wait_status)
     return code if code >= 0 else 128 - code
 
