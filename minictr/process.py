@@ -355,7 +355,9 @@ def _init_and_exec(cfg: ContainerConfig, ch: Channel, env: dict[str, str]) -> in
     return forward_and_reap(child)
 
 
-#: The signals an init passes on to its command (SIGKILL and SIGSTOP cannot be caught).
+#: The one list of signals passed on to a container: by a foreground ``minictr run`` to the init
+#: (``container.run``; ``supervise.FORWARDED`` is a copy, tested equal) and by the init to its
+#: command. SIGKILL and SIGSTOP cannot be caught; SIGWINCH goes too, as docker's sig-proxy sends it.
 FORWARDED_SIGNALS = (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH)
 
 
