@@ -1,7 +1,6 @@
 """Layer cache and the copy fallback of prepare_rootfs (no root: whiteouts applied, not overlaid)."""
 
 import gzip
-import os
 
 import pytest
 
