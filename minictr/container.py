@@ -21,7 +21,7 @@ from __future__ import annotations
 import _signal  # the signal module without its enums (see process.py)
 import os
 import time
-from _signal import SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2
+from _signal import SIGKILL, SIGTERM
 
 from . import process, state
 from .config import ContainerConfig, Resources, Rootfs, command_line, merge_env, validate_name
@@ -293,8 +293,7 @@ def run(cfg: ContainerConfig, sys: Syscalls | None = None, handoff=None) -> Cont
     for starting that second interpreter; a long one waits in a small process.
     """
     c = Container.create(cfg, sys, save=False)  # one write less: the next one says "running"
-    forwarded = (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
-    old = {sig: _signal.signal(sig, lambda signum, _f: c.kill(signum)) for sig in forwarded}
+    old = {sig: _signal.signal(sig, lambda signum, _f: c.kill(signum)) for sig in process.FORWARDED_SIGNALS}
     try:
         c.start()
         if handoff is not None and not _exits_within(c.pid, HANDOFF_AFTER):

@@ -27,6 +27,10 @@ child that joined that namespace with setns(2), as ``nsenter --net`` would.
     ... ping 10.200.0.1 from inside ...
     link.delete()
 
+Every ``ip`` command goes through a runner, ``run_ip`` unless the caller
+passes another as ``ip=``: ``FakeIp`` records the commands instead of running
+them, so a test sees what would run, without root and without patching.
+
 Man pages: ip-link(8), ip-address(8), veth(4), network_namespaces(7), setns(2).
 """
 
@@ -40,7 +44,7 @@ from dataclasses import dataclass
 from .errors import ConfigError, MinictrError
 from .syscalls import CloneFlags
 
-__all__ = ["Link", "connect", "new_ifname", "free_subnet", "run_in_netns", "IP"]
+__all__ = ["Link", "connect", "new_ifname", "free_subnet", "run_in_netns", "IP", "run_ip", "FakeIp"]
 
 #: The ``ip`` binary (iproute2). Debian: apt-get install iproute2.
 IP = "ip"
@@ -72,11 +76,14 @@ class Link:
         """Whether the host end is still there."""
         return os.path.exists(f"/sys/class/net/{self.host_ifname}")
 
-    def delete(self) -> None:
-        """Remove the pair (deleting one end removes both). Quiet if it is gone already."""
+    def delete(self, *, ip=None) -> None:
+        """Remove the pair (deleting one end removes both). Quiet if it is gone already.
+
+        ``ip`` runs the ``ip`` command (``run_ip`` by default; see ``FakeIp``).
+        """
         if not self.exists():
             return
-        r = _ip("link", "del", self.host_ifname, check=False)
+        r = _ip("link", "del", self.host_ifname, check=False, ip=ip)
         if r.returncode != 0 and self.exists():
             raise MinictrError(f"ip link del {self.host_ifname}: {r.stderr.strip()}",
                                hint="delete it by hand: ip link del " + self.host_ifname)
@@ -91,7 +98,7 @@ def new_ifname(prefix: str = "vh") -> str:
     raise MinictrError("no free interface name found", hint="too many interfaces named " + prefix + "*?")
 
 
-def free_subnet(prefix: str = "10.200") -> tuple[str, str]:
+def free_subnet(prefix: str = "10.200", *, ip=None) -> tuple[str, str]:
     """A /30 under ``prefix``.0.0/16 that no interface on the host uses: ``(host_addr, container_addr)``.
 
     For when several pairs may exist at once (tests running side by side):
@@ -99,7 +106,7 @@ def free_subnet(prefix: str = "10.200") -> tuple[str, str]:
     """
     import random
 
-    used = _ip("-o", "-4", "addr").stdout
+    used = _ip("-o", "-4", "addr", ip=ip).stdout
     # Start at a random third octet (so parallel callers rarely pick the same one), then try
     # every one in turn: a free /24 is always found if there is one.
     start, fourth = random.randrange(256), random.randrange(0, 256, 4)
@@ -152,13 +159,42 @@ def run_in_netns(pid: int, argv: list[str], *, timeout: float | None = 60) -> su
         os.close(fd)
 
 
-def _ip(*args: str, netns_pid: int | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``ip ARGS``, in the network namespace of ``netns_pid`` if given."""
+def run_ip(args: tuple[str, ...], netns_pid: int | None = None) -> subprocess.CompletedProcess:
+    """The ``ip`` runner: run ``ip ARGS`` on the host, or in the network namespace of ``netns_pid``."""
+    if netns_pid is None:
+        return subprocess.run([IP, *args], capture_output=True, text=True)
+    return run_in_netns(netns_pid, [IP, *args])
+
+
+class FakeIp:
+    """A recording ``ip`` runner for tests: nothing runs, every command is kept.
+
+    ``ran`` lists ``(netns_pid, args)`` in order. Each command prints
+    ``stdout`` and succeeds, except one that starts with a prefix in ``fail``
+    (a tuple of words), which fails with that prefix's text as its stderr::
+
+        ip = FakeIp(fail={("addr", "add", "10.9.0.2/30"): "RTNETLINK answers: File exists"})
+        connect(pid, "10.9.0.1/30", "10.9.0.2/30", ip=ip)    # raises MinictrError
+    """
+
+    def __init__(self, stdout: str = "", fail: dict[tuple[str, ...], str] | None = None) -> None:
+        self.ran: list[tuple[int | None, tuple[str, ...]]] = []
+        self.stdout = stdout
+        self.fail = dict(fail or {})
+
+    def __call__(self, args: tuple[str, ...], netns_pid: int | None = None) -> subprocess.CompletedProcess:
+        args = tuple(args)
+        self.ran.append((netns_pid, args))
+        for prefix, stderr in self.fail.items():
+            if args[:len(prefix)] == tuple(prefix):
+                return subprocess.CompletedProcess([IP, *args], 2, "", stderr)
+        return subprocess.CompletedProcess([IP, *args], 0, self.stdout, "")
+
+
+def _ip(*args: str, netns_pid: int | None = None, check: bool = True, ip=None) -> subprocess.CompletedProcess:
+    """Run ``ip ARGS`` with the runner ``ip`` (``run_ip`` when None); a failure is one clear error."""
     try:
-        if netns_pid is None:
-            r = subprocess.run([IP, *args], capture_output=True, text=True)
-        else:
-            r = run_in_netns(netns_pid, [IP, *args])
+        r = (ip or run_ip)(args, netns_pid)
     except FileNotFoundError:
         raise MinictrError("the ip command is missing", hint="install iproute2: apt-get install iproute2") from None
     if check and r.returncode != 0:
@@ -169,12 +205,13 @@ def _ip(*args: str, netns_pid: int | None = None, check: bool = True) -> subproc
 
 
 def connect(pid: int, host_addr: str = "10.200.0.1/30", container_addr: str = "10.200.0.2/30",
-            host_ifname: str | None = None) -> Link:
+            host_ifname: str | None = None, *, ip=None) -> Link:
     """Join the network namespace of process ``pid`` to the host's with a veth pair.
 
     The container's end is ``eth0`` inside, with ``container_addr``; the host
     end is ``host_ifname`` (a fresh ``vh...`` name by default) with
     ``host_addr``. Both are up when this returns. On failure nothing is left.
+    ``ip`` runs each ``ip`` command (``run_ip`` by default; see ``FakeIp``).
     """
     _check_pair(host_addr, container_addr)
     if host_ifname is None:
@@ -185,14 +222,14 @@ def connect(pid: int, host_addr: str = "10.200.0.1/30", container_addr: str = "1
     link = Link(pid, host_ifname, CONTAINER_IFNAME, host_addr, container_addr)
     # One call makes both ends, the second one directly in the container's
     # namespace (IFLA_NET_NS_PID): "eth0" never exists on the host.
-    _ip("link", "add", host_ifname, "type", "veth", "peer", "name", CONTAINER_IFNAME, "netns", str(pid))
+    _ip("link", "add", host_ifname, "type", "veth", "peer", "name", CONTAINER_IFNAME, "netns", str(pid), ip=ip)
     try:
-        _ip("addr", "add", host_addr, "dev", host_ifname)
-        _ip("link", "set", host_ifname, "up")
-        _ip("addr", "add", container_addr, "dev", CONTAINER_IFNAME, netns_pid=pid)
-        _ip("link", "set", CONTAINER_IFNAME, "up", netns_pid=pid)
-        _ip("link", "set", "lo", "up", netns_pid=pid)
+        _ip("addr", "add", host_addr, "dev", host_ifname, ip=ip)
+        _ip("link", "set", host_ifname, "up", ip=ip)
+        _ip("addr", "add", container_addr, "dev", CONTAINER_IFNAME, netns_pid=pid, ip=ip)
+        _ip("link", "set", CONTAINER_IFNAME, "up", netns_pid=pid, ip=ip)
+        _ip("link", "set", "lo", "up", netns_pid=pid, ip=ip)
     except BaseException:
-        link.delete()
+        link.delete(ip=ip)
         raise
     return link

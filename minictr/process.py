@@ -355,7 +355,9 @@ def _init_and_exec(cfg: ContainerConfig, ch: Channel, env: dict[str, str]) -> in
     return forward_and_reap(child)
 
 
-#: The signals an init passes on to its command (SIGKILL and SIGSTOP cannot be caught).
+#: The one list of signals passed on to a container: by a foreground ``minictr run`` to the init
+#: (``container.run``; ``supervise.FORWARDED`` is a copy, tested equal) and by the init to its
+#: command. SIGKILL and SIGSTOP cannot be caught; SIGWINCH goes too, as docker's sig-proxy sends it.
 FORWARDED_SIGNALS = (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH)
 
 
@@ -381,12 +383,15 @@ def forward_and_reap(child: int) -> int:
         except ChildProcessError:
             return 0
         if pid == child:
-            code = os.waitstatus_to_exitcode(status)
-            return code if code >= 0 else 128 - code
+            return exit_status(status)
 
 
 def exit_status(wait_status: int) -> int:
-    """A wait status as a shell shows it: the exit code, or 128+N for death by signal N."""
+    """A wait status as a shell shows it: the exit code, or 128+N for death by signal N.
+
+    The one place that turns a wait status into docker's exit code (0-255):
+    the init's wait loop and ``state.record_exit`` (what wait, ps and inspect show) use it.
+    """
     code = os.waitstatus_to_exitcode(wait_status)
     return code if code >= 0 else 128 - code
 

@@ -81,8 +81,11 @@ def record_exit(st: State, wait_status: int, cgroup=None) -> None:
     ``wait_status`` is what waitpid(2) returned (the exit code, or 128+N for
     signal N, as a shell shows it). ``cgroup`` is its CgroupManager, or None.
     """
-    code = os.waitstatus_to_exitcode(wait_status)
-    st.exit_code = code if code >= 0 else 128 - code
+    # Imported here, not at the top: the supervisor (supervise.py) keeps its memory small while it
+    # waits, and loads process (with ctypes) only now, after the wait.
+    from .process import exit_status
+
+    st.exit_code = exit_status(wait_status)
     st.finished = time.time()
     if cgroup is not None:
         st.oom_killed = bool(cgroup.oom_killed())

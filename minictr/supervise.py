@@ -31,8 +31,10 @@ import _signal as signal  # the signal module without its enums (importing enum 
 import os
 import sys
 
-#: What a foreground ``run`` passes on to the container (SIGKILL/SIGSTOP cannot be caught).
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+#: What a foreground ``run`` passes on to the container: ``process.FORWARDED_SIGNALS``, copied
+#: because the supervisor must not import process (and ctypes) while it waits; a test keeps them equal.
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+             signal.SIGWINCH)
 
 
 def oom_message(name: str, memory_limit: int | None) -> str:

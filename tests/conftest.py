@@ -17,6 +17,14 @@ def private_minictr_dirs(tmp_path, monkeypatch):
     monkeypatch.delenv("MINICTR_NO_OVERLAY", raising=False)
 
 
+@pytest.fixture
+def store(tmp_path):
+    """The test's private image store (the one MINICTR_ROOT names), laid out and empty."""
+    from minictr.image import Store
+
+    return Store(tmp_path / "store").ensure()
+
+
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() == 0:
         return

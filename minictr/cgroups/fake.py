@@ -15,6 +15,14 @@ real mistakes without root:
   ``busy_rmdirs`` makes it fail a few more times, like tasks still draining;
 - signals and ``cgroup.kill`` never reach real processes: they are recorded
   in ``killed`` and take the pid out of its group.
+
+``fail`` makes it fail on demand, as ``syscalls.FakeSyscalls`` does: it maps an
+operation (``mkdir``, ``rmdir``, ``read``, ``write``) to an errno, and every
+such call then raises what the real ``CgroupFS`` would (a ``CgroupError`` from
+mkdir and write, with a hint; an ``OSError`` from rmdir and read)::
+
+    root, proc, fs = build_v2(tmp)
+    fs.fail["mkdir"] = errno.EROFS          # a cgroupfs mounted read-only
 """
 
 from __future__ import annotations
@@ -61,8 +69,9 @@ class FakeCgroupFS(CgroupFS):
     """cgroupfs rules on a tmp tree. ``mounts`` maps a mount dir to (version, controllers)."""
 
     def __init__(self, mounts: dict[str, tuple[int, tuple[str, ...]]], *, busy_rmdirs: int = 0,
-                 memsw: bool = True) -> None:
+                 memsw: bool = True, fail: dict[str, int] | None = None) -> None:
         self.mounts = {os.path.normpath(k): v for k, v in mounts.items()}
+        self.fail = dict(fail or {})
         self.busy_rmdirs = busy_rmdirs
         self.memsw = memsw
         self.killed: list[tuple[int, int]] = []
@@ -117,8 +126,23 @@ class FakeCgroupFS(CgroupFS):
         """Test helper: what the kernel would report (memory.events, usage ...)."""
         _write(path, text)
 
+    def _failure(self, op: str, path: str) -> OSError | None:
+        """The error ``fail`` asks ``op`` to raise (OSError picks the subclass for the errno)."""
+        if op not in self.fail:
+            return None
+        return OSError(self.fail[op], os.strerror(self.fail[op]), path)
+
     # -- the CgroupFS interface ---------------------------------------
+    def read(self, path: str) -> str:
+        e = self._failure("read", path)
+        if e is not None:
+            raise e
+        return super().read(path)
+
     def write(self, path: str, value: str | int) -> None:
+        e = self._failure("write", path)
+        if e is not None:
+            raise self._error(path, value, e)
         text = str(value)
         group, name = os.path.split(path)
         if not os.path.isfile(path):
@@ -171,12 +195,20 @@ class FakeCgroupFS(CgroupFS):
                 self._forget_pid(mount, pid)
 
     def mkdir(self, path: str) -> bool:
+        e = self._failure("mkdir", path)
+        if isinstance(e, FileNotFoundError):
+            raise e  # as the real one: the parent vanished, the caller retries
+        if e is not None:
+            raise self._mkdir_error(path, e)
         if not super().mkdir(path):
             return False
         self._populate(path)
         return True
 
     def rmdir(self, path: str) -> None:
+        e = self._failure("rmdir", path)
+        if e is not None:
+            raise e
         if not os.path.isdir(path):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         if self.listdir(path) or self.procs(path):

@@ -106,14 +106,18 @@ class CgroupFS:
         except FileNotFoundError:
             raise  # the parent vanished (another container's cleanup): the caller retries
         except OSError as e:
-            if e.errno == errno.EROFS:
-                raise CgroupsUnavailable(f"cannot create cgroup {path}: the cgroup filesystem is read-only",
-                                         hint="inside a container, run it with --privileged or a writable "
-                                              "cgroupfs; or run without resource limits") from None
-            err = self._error(path, "a new group", e)
-            err.message = f"cannot create cgroup {path}: {os.strerror(e.errno)}"
-            err.args = (err.message,)
-            raise err from None
+            raise self._mkdir_error(path, e) from None
+
+    def _mkdir_error(self, path: str, e: OSError) -> CgroupError:
+        """What a refused mkdir(2) of a group means, as one clear error."""
+        if e.errno == errno.EROFS:
+            return CgroupsUnavailable(f"cannot create cgroup {path}: the cgroup filesystem is read-only",
+                                      hint="inside a container, run it with --privileged or a writable "
+                                           "cgroupfs; or run without resource limits")
+        err = self._error(path, "a new group", e)
+        err.message = f"cannot create cgroup {path}: {os.strerror(e.errno)}"
+        err.args = (err.message,)
+        return err
 
     def rmdir(self, path: str) -> None:
         """Remove an empty group. Raises OSError (EBUSY while tasks drain, ENOENT if gone)."""

@@ -47,6 +47,6 @@ def prepare_rootfs(store: "Store", img: "Image", container_dir, *, overlay: bool
     return _prepare(store, img, container_dir, overlay=overlay)
 
 
-def overlay_available() -> bool:
+def overlay_available(euid: int | None = None) -> bool:
     from .layers import overlay_available as _ov
-    return _ov()
+    return _ov(euid)

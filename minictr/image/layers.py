@@ -43,16 +43,17 @@ from .quick import MOUNT_DATA_MAX, overlay_options
 from ..fsutil import remove_tree
 
 
-def overlay_available() -> bool:
+def overlay_available(euid: int | None = None) -> bool:
     """Can this process use overlayfs for container roots?
 
     ``MINICTR_NO_OVERLAY=1`` forces the copy fallback. Otherwise we need
     root (mounting, whiteout device nodes, trusted.* xattrs) and a kernel with
     overlay, built in or as a module the kernel can load on first mount.
+    ``euid`` is the user who would mount (this process's effective uid when None).
     """
     if os.environ.get("MINICTR_NO_OVERLAY", "") not in ("", "0"):
         return False
-    if os.geteuid() != 0:
+    if (os.geteuid() if euid is None else euid) != 0:
         return False
     try:
         with open("/proc/filesystems") as f:

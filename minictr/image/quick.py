@@ -54,8 +54,13 @@ class QuickImage(Record):
     layer_dirs: tuple[str, ...]     # unpacked layers, bottom first
 
 
-def find(ref: str, root: str | None = None) -> QuickImage | None:
-    """The image ``ref`` names, if this quick path can answer for sure; else None."""
+def find(ref: str, root: str | None = None, *, overlay: bool | None = None) -> QuickImage | None:
+    """The image ``ref`` names, if this quick path can answer for sure; else None.
+
+    The quick path serves overlay roots only. ``overlay`` says whether the
+    caller will use overlayfs; None asks ``_overlay_usable()`` (root, no
+    MINICTR_NO_OVERLAY, overlay in /proc/filesystems).
+    """
     if not ref or "@" in ref or ref.startswith("sha256:") or ref != ref.strip():
         return None
     name = ref if ":" in ref.rsplit("/", 1)[-1] else ref + ":latest"
@@ -78,7 +83,9 @@ def find(ref: str, root: str | None = None) -> QuickImage | None:
     if not diff_ids or len(layers) != len(diff_ids) or not all(_is_digest(d) for d in diff_ids):
         return None
     dirs = tuple(os.path.join(root, "layers", d[7:]) for d in diff_ids)
-    if not all(os.path.isdir(d) for d in dirs) or not _overlay_usable():
+    if not all(os.path.isdir(d) for d in dirs):
+        return None
+    if not (_overlay_usable() if overlay is None else overlay):
         return None
     worst = overlay_options(dirs, os.path.join(root, "containers", "x" * 64, "upper"),
                             os.path.join(root, "containers", "x" * 64, "work"))
@@ -96,9 +103,14 @@ def make_root(img: QuickImage, container_dir: str) -> Rootfs:
                   upper=os.path.join(container_dir, "upper"), work=os.path.join(container_dir, "work"))
 
 
-def _overlay_usable() -> bool:
-    """The quick half of ``layers.overlay_available``: root, no opt-out, overlay in /proc/filesystems."""
-    if os.environ.get("MINICTR_NO_OVERLAY", "") not in ("", "0") or os.geteuid() != 0:
+def _overlay_usable(euid: int | None = None) -> bool:
+    """The quick half of ``layers.overlay_available``: root, no opt-out, overlay in /proc/filesystems.
+
+    ``euid`` is the user who would mount (this process's effective uid when None).
+    """
+    if os.environ.get("MINICTR_NO_OVERLAY", "") not in ("", "0"):
+        return False
+    if (os.geteuid() if euid is None else euid) != 0:
         return False
     try:
         with open("/proc/filesystems") as f:

@@ -1,5 +1,6 @@
 """create / add / oom_killed / stats / destroy / open / leftovers on fake cgroupfs trees."""
 
+import errno
 import os
 
 import pytest
@@ -392,29 +393,17 @@ def test_sample_for_a_duration_and_cpu_percent(tmp_path):
     mgr.destroy()
 
 
-def test_read_only_cgroupfs_is_a_clear_error(tmp_path, monkeypatch):
-    import errno as errno_mod
-
+def test_read_only_cgroupfs_is_a_clear_error(tmp_path):
     host = build_v2(str(tmp_path))
-
-    def read_only(path, *a):
-        raise OSError(errno_mod.EROFS, os.strerror(errno_mod.EROFS), path)
-
-    monkeypatch.setattr(os, "mkdir", read_only)
+    host[2].fail["mkdir"] = errno.EROFS                  # the fake refuses, as a read-only mount would
     with pytest.raises(CgroupsUnavailable, match="read-only") as e:
         make(host, CID, Resources(memory=32 << 20))
     assert "--privileged" in str(e.value)
 
 
-def test_mkdir_refused_names_the_path(tmp_path, monkeypatch):
-    import errno as errno_mod
-
+def test_mkdir_refused_names_the_path(tmp_path):
     host = build_v2(str(tmp_path))
-
-    def refused(path, *a):
-        raise PermissionError(errno_mod.EACCES, os.strerror(errno_mod.EACCES), path)
-
-    monkeypatch.setattr(os, "mkdir", refused)
+    host[2].fail["mkdir"] = errno.EACCES
     with pytest.raises(CgroupError, match=r"cannot create cgroup .*minictr: Permission denied") as e:
         make(host, CID)
     assert "needs root" in str(e.value)
@@ -428,3 +417,22 @@ def test_hybrid_joins_the_unified_tree_when_one_of_our_controllers_lives_there(t
     assert mgr.join_files()[-1].endswith("unified/minictr/" + CID + "/cgroup.procs")
     mgr.destroy()
     assert all_minictr_dirs(host[0]) == []
+
+
+def test_the_fake_cgroupfs_fails_on_demand_as_the_real_one_would(tmp_path):
+    root, _proc, fs = build_v2(str(tmp_path), fail={"read": errno.EACCES})
+    group = os.path.join(root, "g")
+    fs.mkdir(group)                                       # fail is checked at each call, not at set-up
+    with pytest.raises(PermissionError):
+        fs.read(os.path.join(group, "cgroup.freeze"))
+    fs.fail = {"write": errno.EINVAL, "rmdir": errno.EBUSY}
+    assert fs.read(os.path.join(group, "cgroup.freeze")).strip() == "0"
+    with pytest.raises(CgroupError, match=r"cannot write '2' to .*cgroup.freeze: Invalid argument") as e:
+        fs.write(os.path.join(group, "cgroup.freeze"), "2")
+    assert e.value.errno == errno.EINVAL and fs.writes == []
+    with pytest.raises(OSError) as e:
+        fs.rmdir(group)
+    assert e.value.errno == errno.EBUSY and os.path.isdir(group)
+    del fs.fail["rmdir"]
+    fs.rmdir(group)
+    assert not os.path.exists(group)

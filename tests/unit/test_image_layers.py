@@ -1,7 +1,6 @@
 """Layer cache and the copy fallback of prepare_rootfs (no root: whiteouts applied, not overlaid)."""
 
 import gzip
-import os
 
 import pytest
 
@@ -29,9 +28,9 @@ def test_copy_fallback_applies_whiteouts_in_layer_order(tmp_path):
 def test_no_overlay_env_forces_the_fallback(monkeypatch):
     monkeypatch.setenv("MINICTR_NO_OVERLAY", "1")
     assert layers.overlay_available() is False
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert layers.overlay_available(euid=0) is False
     monkeypatch.delenv("MINICTR_NO_OVERLAY")
-    assert layers.overlay_available() is False
+    assert layers.overlay_available(euid=1000) is False      # not root: no overlay mounts
 
 
 def test_layer_cache_unpacks_once(tmp_path, monkeypatch):

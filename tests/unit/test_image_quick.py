@@ -8,21 +8,20 @@ from minictr import image
 from minictr.image import layers, quick
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = image.Store(tmp_path / "store")
-    img = image.build_default(s)
-    s.add_image(img.manifest_digest, ["busybox:1.36", "127.0.0.1:5000/demo:v1"])
+@pytest.fixture(autouse=True)
+def busybox_in_store(store):
+    """The shared private ``store`` (tests/conftest.py), with the default image unpacked under four names."""
+    img = image.build_default(store)
+    store.add_image(img.manifest_digest, ["busybox:1.36", "127.0.0.1:5000/demo:v1"])
     for d, blob in zip(img.diff_ids, img.layers):
-        layers.ensure_layer(s, blob["digest"], d)
-    return s
+        layers.ensure_layer(store, blob["digest"], d)
 
 
 @pytest.mark.parametrize("ref", ["busybox", "busybox:latest", "busybox:1.36", "127.0.0.1:5000/demo:v1"])
-def test_quick_finds_what_the_store_finds(store, ref, monkeypatch, tmp_path):
-    monkeypatch.setattr(os, "geteuid", lambda: 0)  # overlay needs root: the quick path checks it
-    found = quick.find(ref, str(store.root))
-    if not quick._overlay_usable():  # a kernel without overlayfs: the quick path must step aside
+def test_quick_finds_what_the_store_finds(store, ref, tmp_path):
+    usable = quick._overlay_usable(euid=0)  # overlay needs root: as root, can this kernel mount it?
+    found = quick.find(ref, str(store.root), overlay=usable)
+    if not usable:  # a kernel without overlayfs: the quick path must step aside
         assert found is None
         return
     full = store.lookup(ref)
@@ -46,30 +45,30 @@ def test_quick_finds_what_the_store_finds(store, ref, monkeypatch, tmp_path):
     "sha256:abc", "abc123",              # ids and prefixes
     "nosuch", "", " busybox",
 ])
-def test_quick_steps_aside_for_anything_else(store, ref, monkeypatch):
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
-    assert quick.find(ref, str(store.root)) is None
+def test_quick_steps_aside_for_anything_else(store, ref):
+    assert quick.find(ref, str(store.root), overlay=True) is None
 
 
-def test_quick_steps_aside_when_a_layer_is_not_unpacked(store, monkeypatch):
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
+def test_quick_steps_aside_when_a_layer_is_not_unpacked(store):
+    assert quick.find("busybox", str(store.root), overlay=True) is not None
     img = store.lookup("busybox")
     layers.remove_tree(layers.layer_dir(store, img.diff_ids[0]))
-    assert quick.find("busybox", str(store.root)) is None
+    assert quick.find("busybox", str(store.root), overlay=True) is None
 
 
 def test_quick_steps_aside_without_overlay(store, monkeypatch):
+    assert quick.find("busybox", str(store.root), overlay=True) is not None
+    assert quick.find("busybox", str(store.root), overlay=False) is None   # the caller's choice
     monkeypatch.setenv("MINICTR_NO_OVERLAY", "1")
-    assert quick.find("busybox", str(store.root)) is None
+    assert quick.find("busybox", str(store.root)) is None                 # left to it: the opt-out
+    assert quick._overlay_usable(euid=0) is False
     monkeypatch.delenv("MINICTR_NO_OVERLAY")
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    assert quick.find("busybox", str(store.root)) is None
+    assert quick._overlay_usable(euid=1000) is False                      # not root
 
 
-def test_quick_steps_aside_for_a_broken_index(store, monkeypatch):
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
+def test_quick_steps_aside_for_a_broken_index(store):
     (store.root / "index.json").write_text("{not json")
-    assert quick.find("busybox", str(store.root)) is None
+    assert quick.find("busybox", str(store.root), overlay=True) is None
 
 
 def test_store_root_is_the_same_for_both(monkeypatch, tmp_path):

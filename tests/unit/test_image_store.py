@@ -12,11 +12,6 @@ from minictr.image import Store, oci, store_root
 from minictr.image.synthetic import add_image
 
 
-@pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "store")
-
-
 def test_store_root_follows_the_environment(tmp_path, monkeypatch):
     assert store_root() == tmp_path / "store"
     monkeypatch.delenv("MINICTR_ROOT")

@@ -98,3 +98,42 @@ def test_a_cgroup_the_child_cannot_join_stops_it_before_any_mount(tmp_path):
         _, status = os.waitpid(init.pid, 0)
         init.channel.close()
     assert os.waitstatus_to_exitcode(status) == 125
+
+
+def test_one_list_of_forwarded_signals_for_run_the_supervisor_and_the_init(monkeypatch):
+    """``minictr run`` (container.run), the supervisor it hands off to and the init pass on the same signals."""
+    import signal
+    import types
+
+    from minictr import container, supervise
+
+    assert supervise.FORWARDED == process.FORWARDED_SIGNALS
+    assert {signal.SIGINT, signal.SIGTERM, signal.SIGWINCH} <= set(process.FORWARDED_SIGNALS)
+    assert not {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD} & set(process.FORWARDED_SIGNALS)
+
+    class Started:
+        """What run() drives, stopped at start(): by then its handlers are in place."""
+        state = types.SimpleNamespace(status="created")
+        killed: list = []
+        untouched = None
+
+        def start(self):
+            for sig in process.FORWARDED_SIGNALS:
+                signal.getsignal(sig)(sig, None)      # as if the signal arrived
+            self.untouched = signal.getsignal(signal.SIGALRM)
+            raise RuntimeError("stop here")
+
+        def kill(self, sig):
+            self.killed.append(sig)
+
+        def wait(self, wait_status=None):
+            self.state.status = "stopped"
+
+    fake = Started()
+    monkeypatch.setattr(container.Container, "create", lambda *a, **k: fake)
+    before = {sig: signal.getsignal(sig) for sig in process.FORWARDED_SIGNALS}
+    with pytest.raises(RuntimeError, match="stop here"):
+        container.run(types.SimpleNamespace(auto_remove=False, tty=False))
+    assert fake.killed == [*process.FORWARDED_SIGNALS, signal.SIGKILL]  # each forwarded, then the cleanup
+    assert fake.untouched is signal.getsignal(signal.SIGALRM)
+    assert {sig: signal.getsignal(sig) for sig in process.FORWARDED_SIGNALS} == before

@@ -1,4 +1,4 @@
-"""widgets.ProcessTree through its state: a fake /proc with two PID namespaces, and real children."""
+"""widgets.ProcessTree (minictr/widgets/proctree.py) through its state: a fake /proc with two PID namespaces, and real children."""
 
 from __future__ import annotations
 

@@ -57,3 +57,22 @@ def test_a_live_process_has_a_start_time():
     assert st.is_alive()
     st.pid_start += 1  # a recycled PID has another start time
     assert not st.is_alive()
+
+
+@pytest.mark.parametrize("how, code", [("exit 3", 3), ("exit 0", 0), ("SIGKILL", 137), ("SIGTERM", 143)])
+def test_record_exit_keeps_the_exit_status_rule_of_process(how, code):
+    """A real child's wait status, recorded as process.exit_status reads it (128+N for signal N)."""
+    import signal
+
+    from minictr import process
+
+    pid = os.fork()
+    if pid == 0:
+        if how.startswith("SIG"):
+            os.kill(os.getpid(), getattr(signal, how))
+        os._exit(int(how.split()[1]))
+    _, status = os.waitpid(pid, 0)
+    st = make("ef" + "0" * 62, "gone")
+    state.record_exit(st, status)
+    assert st.exit_code == process.exit_status(status) == code
+    assert (st.status, state.load("gone").exit_code) == ("stopped", code)

@@ -80,24 +80,6 @@ def test_explorer_of_a_process_with_itself_has_no_differences():
     assert repr(ex).startswith(f"namespaces of me vs me again: 0 of {len(ex.rows)} differ (none); same root")
 
 
-@pytest.mark.root
-def test_explorer_highlights_a_child_in_new_namespaces():
-    from minictr.exercises import _ChildInNamespaces, has_root
-    from minictr.syscalls import CloneFlags
-
-    if not has_root():
-        pytest.skip("needs root to unshare namespaces in a child")
-    with _ChildInNamespaces(CloneFlags.NEWUTS | CloneFlags.NEWIPC) as pid:
-        ex = NamespaceExplorer("self", pid, label_b="child")
-        assert ex.differences == {"uts", "ipc"}
-        assert "different" in ex.table.value and "#fff3cd" in ex.table.value
-        assert ex.summary().startswith("namespaces of this process vs child: 2 of ")
-        assert ex.summary().endswith("differ (ipc, uts); same root")
-    ex.button.click()                                # refresh: the child is gone now
-    assert not ex.readable
-    assert ex.summary() == "namespaces of this process and child: cannot read them all (is the process gone?)"
-
-
 # -- FilesystemView -------------------------------------------------------------------------
 
 @pytest.fixture
@@ -145,3 +127,44 @@ def test_widgets_module_is_not_imported_by_the_runtime():
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.stdout.split() == ["False", "False"]
     assert widgets.__name__ == "minictr.widgets"
+
+
+# -- the package: one module per widget, every public name re-exported ------------------------
+
+def _modules():
+    import pkgutil
+
+    return [m.name for m in pkgutil.iter_modules(widgets.__path__) if not m.name.startswith("_")]
+
+
+def test_all_lists_every_public_name_of_every_widget_module():
+    import importlib
+    import inspect
+
+    seen = []
+    for name in _modules():
+        mod = importlib.import_module(f"minictr.widgets.{name}")
+        defined = {n for n, v in vars(mod).items()
+                   if not n.startswith("_") and (inspect.isclass(v) or inspect.isfunction(v))
+                   and v.__module__ == mod.__name__}
+        assert sorted(mod.__all__) == sorted(defined), name
+        seen += mod.__all__
+    assert sorted(widgets.__all__) == sorted(seen)
+    assert len(seen) == len(set(seen))                     # one home per name
+    for n in widgets.__all__:
+        assert getattr(widgets, n) is getattr(importlib.import_module(getattr(widgets, n).__module__), n)
+    assert set(widgets.__all__) <= set(dir(widgets))
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        widgets.Nope
+
+
+def test_a_name_imports_only_its_own_module():
+    import subprocess
+    import sys
+
+    code = ("import sys, minictr.widgets; a = sorted(m for m in sys.modules if m.startswith('minictr.widgets.'));"
+            "from minictr.widgets import Quiz; b = sorted(m for m in sys.modules if m.startswith('minictr.widgets.'));"
+            "print(a, b, 'ipywidgets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert out.stdout.split("] ") == ["[", "['minictr.widgets._display', 'minictr.widgets.quiz'", "False\n"]

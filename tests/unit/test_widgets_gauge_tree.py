@@ -7,7 +7,7 @@ import json
 import pytest
 
 from minictr.cgroups import Stats
-from minictr.image import Store, synthetic
+from minictr.image import synthetic
 from minictr.widgets import Gauge, ImageTree, MemoryGauge, image_tree
 
 
@@ -42,11 +42,6 @@ def test_memory_gauge_feeds_on_stats_and_learns_the_limit():
     assert g.state == "full" and g.history == [(0.0, 16 << 20), (0.25, 32 << 20)]
     assert "32MiB / 32MiB (100%)" in g.label.value
     assert repr(MemoryGauge(32 << 20)) == "gauge: memory (limit 32MiB)"
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "store").ensure()
 
 
 def test_image_tree_walks_index_manifest_config_layers(store):
