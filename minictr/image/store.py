@@ -273,7 +273,7 @@ class Store(Blobs):
             return img
         raise ImageNotFound(f"image {ref!r} not found in the store at {self.root}",
                             hint="see `minictr images`; get it with `minictr pull`, `minictr load -i FILE` "
-                                 "or `minictr import ROOTFS.tar NAME`")
+                                 "or `minictr import ROOTFS.tar NAME` (busybox: `minictr image build-default`)")
 
     # -- removing ------------------------------------------------------
     def remove(self, ref: str, *, force: bool = False, keep_layers: "set[str] | frozenset[str]" = frozenset()) -> list[str]:
