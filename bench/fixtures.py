@@ -55,7 +55,7 @@ def busybox_layer(work: Path) -> tuple[Path, Path]:
 
     with_env(work)
     store = image.Store()
-    img = store.lookup("busybox")  # builds the default image offline when missing
+    img = image.lookup_or_build(store, "busybox")  # builds the default image offline when missing
     (desc,), (diff_id,) = img.layers, img.diff_ids
     return layers.ensure_layer(store, desc["digest"], diff_id), store.blob_path(desc["digest"])
 
@@ -101,7 +101,7 @@ def build_big_image(work: Path, size_mb: int = 500, name: str = BIG_IMAGE) -> tu
     found = store.find(name)
     if found is not None:
         return name, store.blob_path(found.layers[-1]["digest"])
-    base = store.lookup("busybox")
+    base = image.lookup_or_build(store, "busybox")
     tar_path = work / f"layer-{size_mb}m.tar"
     with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tf:
         d = tarfile.TarInfo("data")

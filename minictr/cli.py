@@ -184,33 +184,12 @@ def cmd_run(args) -> int:
 
 
 # ---------------------------------------------------------------- ps
-def _ago(t: float, now: float) -> str:
-    """docker's wording: '5 seconds ago', 'About a minute ago', '3 hours ago'."""
-    return _duration(now - t) + " ago"
-
-
-def _duration(s: float) -> str:
-    s = max(0, int(s))
-    if s < 1:
-        return "Less than a second"
-    if s < 60:
-        return f"{s} second{'s' if s != 1 else ''}"
-    if s < 120:
-        return "About a minute"
-    if s < 3600:
-        return f"{s // 60} minutes"
-    if s < 7200:
-        return "About an hour"
-    if s < 172800:
-        return f"{s // 3600} hours"
-    return f"{s // 86400} days"
-
-
 def _status(st, now: float) -> str:
+    from .cli_format import ago, human_duration
     if st.status == "running":
-        return f"Up {_duration(now - st.started)}"
+        return f"Up {human_duration(now - st.started)}"
     if st.status == "stopped":
-        return f"Exited ({st.exit_code}) {_ago(st.finished, now)}"
+        return f"Exited ({st.exit_code}) {ago(st.finished, now)}"
     return st.status.capitalize()
 
 
@@ -224,6 +203,7 @@ def _command(st, trunc: bool) -> str:
 
 def cmd_ps(args) -> int:
     from . import container
+    from .cli_format import ago, format_table
 
     states = container.list_containers(all=args.all)
     if args.quiet:
@@ -234,15 +214,9 @@ def cmd_ps(args) -> int:
     rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
     for st in reversed(states):  # newest first, as docker
         rows.append((st.id if args.no_trunc else st.short_id, st.image, _command(st, not args.no_trunc),
-                     _ago(st.created, now), _status(st, now), ", ".join(st.ports), st.name))
+                     ago(st.created, now), _status(st, now), ", ".join(st.ports), st.name))
     print(format_table(rows))
     return 0
-
-
-def format_table(rows: list[tuple]) -> str:
-    """Columns padded to their widest cell, three spaces apart, as docker prints them."""
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("   ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 # ---------------------------------------------------------------- rm

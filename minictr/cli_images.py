@@ -1,9 +1,11 @@
 """L4: the image commands: ``images``, ``rmi``, ``pull``, ``load``, ``import``, ``save``, ``inspect``,
 ``image build-default`` (and ``image ls|rm|prune``).
 
-Flag names and output columns follow docker's (``docker images``, ``docker
-rmi``). The work is done in ``minictr.image``; this module only parses and
-prints. Heavy modules are imported inside the command functions so that
+Flag names and output columns follow docker's (docker-images(1), docker-rmi(1),
+docker-pull(1), docker-import(1)). The work is done in ``minictr.image``
+(``gc`` says which layers containers use, ``changes`` parses ``import
+--change``); the wording (tables, durations, sizes, templates, progress bars)
+is ``cli_format``'s; this module only parses and prints. Heavy modules are imported inside the command functions so that
 ``minictr run`` does not pay for them at start-up.
 """
 
@@ -87,49 +89,8 @@ def _rmi_flags(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_rmi)
 
 
-def human_duration(seconds: float) -> str:
-    """docker's wording: 'Less than a second', '5 minutes', 'About an hour', '3 weeks'."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
-
-def human_size(n: float) -> str:
-    """docker's SI sizes: 4.26MB, 1.2GB, 512B (powers of 1000)."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.3g}{unit}"
-        n /= 1000
-    return f"{n:.3g}PB"
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
-
-
 def cmd_images(args) -> int:
+    from .cli_format import ago, format_table, human_size
     from .image import Store, refs
 
     store = Store()
@@ -147,7 +108,7 @@ def cmd_images(args) -> int:
             if want and (repo != want[0] or (want[1] and tag != want[1])):
                 continue
             iid = img.id if args.no_trunc else img.short_id
-            created = f"{human_duration(now - img.created.timestamp())} ago" if img.created else "N/A"
+            created = ago(img.created.timestamp(), now) if img.created else "N/A"
             rows.append([repo, tag] + ([img.manifest_digest] if args.digests else [])
                         + [iid, created, human_size(img.size)])
             if iid not in ids:
@@ -156,7 +117,7 @@ def cmd_images(args) -> int:
         if ids:
             print("\n".join(ids))
     else:
-        print(_table(rows))
+        print(format_table(rows))
     return 0
 
 
@@ -169,49 +130,6 @@ def _containers() -> list:
     return state.list_states()
 
 
-def _lowers_in(store, st) -> set[str]:
-    """The names of this store's layer dirs that a container has as lowerdirs (another store's do not count)."""
-    import os
-    base = os.path.realpath(store.layers_dir)
-    out = set()
-    for lower in ((st.config or {}).get("rootfs") or {}).get("lowers") or ():
-        if os.path.dirname(os.path.realpath(lower)) == base:
-            out.add(os.path.basename(lower))
-    return out
-
-
-def layers_in_use(store, states: list) -> set[str]:
-    """Layer dir names that containers have as overlay lowerdirs: gc must keep them."""
-    used: set[str] = set()
-    for st in states:
-        used |= _lowers_in(store, st)
-    return used
-
-
-def containers_using(store, img, states: list) -> list:
-    """Containers made from ``img``: its layers are their lowerdirs, or their image ref resolves to it."""
-    from .image.layers import layer_dir
-    mine = {layer_dir(store, d).name for d in img.diff_ids}
-    users = []
-    for st in states:
-        lowers = ((st.config or {}).get("rootfs") or {}).get("lowers") or ()
-        if lowers:
-            if (_lowers_in(store, st) - {"empty"}) == mine and mine:
-                users.append(st)
-        else:
-            import os
-            path = ((st.config or {}).get("rootfs") or {}).get("path") or ""
-            if not os.path.realpath(path).startswith(os.path.realpath(store.root) + os.sep):
-                continue  # not a copy made from this store (a tarball, a directory, another store)
-            try:
-                found = store.find(st.image)
-            except Exception:  # a tarball path, or a ref that no longer parses
-                found = None
-            if found is not None and found.manifest_digest == img.manifest_digest:
-                users.append(st)
-    return users
-
-
 def _name_of(ref: str) -> str | None:
     from .image import refs
     try:
@@ -221,10 +139,10 @@ def _name_of(ref: str) -> str | None:
 
 
 def cmd_tag(args) -> int:
-    from .image import Store, refs
+    from .image import Store, lookup_or_build, refs
 
     store = Store()
-    img = store.lookup(args.source)
+    img = lookup_or_build(store, args.source)
     target = refs.parse(args.target)
     if target.digest:
         from .errors import ConfigError
@@ -236,6 +154,7 @@ def cmd_tag(args) -> int:
 def cmd_rmi(args) -> int:
     from .errors import ImageError, ImageNotFound
     from .image import Store
+    from .image.gc import containers_using, layers_in_use
 
     store = Store()
     states = _containers()
@@ -266,6 +185,7 @@ def cmd_rmi(args) -> int:
 
 
 def cmd_build_default(args) -> int:
+    from .cli_format import human_size
     from .image import Store, build_default
 
     t0 = time.monotonic()
@@ -289,64 +209,12 @@ def cmd_load(args) -> int:
 
 def cmd_import(args) -> int:
     from .image import Store, archive
+    from .image.changes import parse_changes
 
     config = parse_changes(args.change)
     img = archive.import_rootfs(Store(), args.file, args.reference, config=config, message=args.message)
     print(img.id)
     return 0
-
-
-def parse_changes(changes: list[str]) -> dict:
-    """``docker import -c``: Dockerfile instructions that set the image config."""
-    import json
-    import shlex
-
-    from .errors import ConfigError
-
-    cfg: dict = {}
-    for change in changes:
-        instr, _, rest = change.strip().partition(" ")
-        instr, rest = instr.upper(), rest.strip()
-        if not rest:
-            raise ConfigError("change", change, "needs an argument", hint='e.g. -c \'CMD ["sh"]\'')
-        if instr in ("CMD", "ENTRYPOINT"):
-            if rest.startswith("["):
-                try:
-                    argv = json.loads(rest)
-                except ValueError:
-                    raise ConfigError("change", change, "the exec form must be a JSON list of strings") from None
-                if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-                    raise ConfigError("change", change, "the exec form must be a JSON list of strings")
-            else:
-                argv = ["/bin/sh", "-c", rest]  # the shell form
-            cfg["Cmd" if instr == "CMD" else "Entrypoint"] = argv
-        elif instr == "ENV":
-            pairs = shlex.split(rest)
-            if "=" not in pairs[0]:  # ENV KEY VALUE
-                pairs = [f"{pairs[0]}={rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else ''}"]
-            env = cfg.setdefault("Env", [])
-            for pair in pairs:
-                if "=" not in pair:
-                    raise ConfigError("change", change, "ENV wants KEY=VALUE")
-                key = pair.split("=", 1)[0]
-                env[:] = [e for e in env if e.split("=", 1)[0] != key] + [pair]
-        elif instr == "WORKDIR":
-            cfg["WorkingDir"] = rest
-        elif instr == "USER":
-            cfg["User"] = rest
-        elif instr == "EXPOSE":
-            for port in rest.split():
-                cfg.setdefault("ExposedPorts", {})[port if "/" in port else f"{port}/tcp"] = {}
-        elif instr == "LABEL":
-            for pair in shlex.split(rest):
-                k, sep, v = pair.partition("=")
-                if not sep:
-                    raise ConfigError("change", change, "LABEL wants KEY=VALUE")
-                cfg.setdefault("Labels", {})[k] = v
-        else:
-            raise ConfigError("change", change, f"{instr} cannot be changed by import",
-                              hint="use CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE or LABEL")
-    return cfg
 
 
 def cmd_save(args) -> int:
@@ -368,9 +236,10 @@ def cmd_save(args) -> int:
 def cmd_inspect(args) -> int:
     import json
 
-    from .errors import ImageError, ImageNotFound, MinictrError, NotFound
+    from .cli_format import render_template
+    from .errors import ImageNotFound, MinictrError, NotFound
     from .image import Store
-    from .image.store import inspect_image
+    from .image.model import inspect_image
 
     store = Store()
     out = []
@@ -388,7 +257,7 @@ def cmd_inspect(args) -> int:
                     obj = None
         if obj is None and args.type in (None, "image"):
             try:
-                obj = inspect_image(store.lookup(ref, build_default=False))
+                obj = inspect_image(store.lookup(ref))
             except (ImageNotFound, ValueError):
                 obj = None
         if obj is None:
@@ -397,53 +266,15 @@ def cmd_inspect(args) -> int:
         out.append(obj)
     if args.format:
         for obj in out:
-            print(render_format(args.format, obj))
+            print(render_template(args.format, obj))
     else:
         print(json.dumps(out, indent=4))
     return 0
 
 
-def _go_str(v) -> str:
-    """Print a value the way Go's text/template does: [a b], map[k:v], <no value>."""
-    if v is None:
-        return "<no value>"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, list):
-        return "[" + " ".join(_go_str(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{k}:{_go_str(v[k])}" for k in sorted(v)) + "]"
-    return str(v)
-
-
-def render_format(template: str, obj: dict) -> str:
-    """A small subset of docker's ``--format``: ``{{.A.B}}`` and ``{{json .A.B}}``."""
-    import json
-    import re
-
-    from .errors import ConfigError
-
-    def value(path: str):
-        if path == ".":
-            return obj
-        cur = obj
-        for part in path.lstrip(".").split("."):
-            cur = cur.get(part) if isinstance(cur, dict) else None
-        return cur
-
-    def sub(m: re.Match) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(value(expr[5:].strip()))
-        if expr.startswith("."):
-            return _go_str(value(expr))
-        raise ConfigError("format", template, f"{{{{{expr}}}}} is not supported",
-                          hint="use {{.Field.Sub}} or {{json .Field}}")
-    return re.sub(r"\{\{(.*?)\}\}", sub, template)
-
-
 def cmd_prune(args) -> int:
     from .image import Store
+    from .image.gc import layers_in_use
 
     store = Store()
     keep = layers_in_use(store, _containers())
@@ -464,62 +295,8 @@ def cmd_prune(args) -> int:
     return 0
 
 
-class ProgressBars:
-    """docker-style progress on stderr: one line per layer, with bytes, and a total line.
-
-    On a terminal the lines are redrawn in place (ANSI "cursor up", at most 10
-    times a second); otherwise one line is printed per finished layer.
-    """
-
-    WIDTH = 30
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.layers: dict[str, list] = {}  # digest -> [done, total, status]
-        self.drawn = 0
-        self.last = 0.0
-
-    def __call__(self, digest: str, done: int, total: int, status: str) -> None:
-        old = self.layers.get(digest)
-        self.layers[digest] = [done, total, status]
-        if self.tty:
-            now = time.monotonic()
-            if status in ("downloading",) and now - self.last < 0.1:
-                return
-            self.last = now
-            self.draw()
-        elif status in ("complete", "exists") and (old is None or old[2] != status):
-            word = "Pull complete" if status == "complete" else "Already exists"
-            print(f"{digest[7:19]}: {word} ({human_size(total)})", file=self.stream, flush=True)
-
-    def line(self, digest: str, done: int, total: int, status: str) -> str:
-        if status == "exists":
-            return f"{digest[7:19]}: Already exists"
-        if status == "complete":
-            return f"{digest[7:19]}: Pull complete {human_size(total):>10}"
-        if status == "waiting":
-            return f"{digest[7:19]}: Waiting"
-        frac = min(1.0, done / total) if total else 0.0
-        fill = int(frac * self.WIDTH)
-        bar = "=" * fill + (">" if fill < self.WIDTH else "") + " " * (self.WIDTH - fill - 1)
-        return f"{digest[7:19]}: Downloading [{bar[:self.WIDTH]}] {human_size(done):>8}/{human_size(total)}"
-
-    def total_line(self) -> str:
-        done = sum(v[0] for v in self.layers.values())
-        total = sum(v[1] for v in self.layers.values())
-        return f"total: {human_size(done)}/{human_size(total)}"
-
-    def draw(self) -> None:
-        lines = [self.line(d, *v) for d, v in self.layers.items()] + [self.total_line()]
-        out = ("\x1b[1A\x1b[2K" * self.drawn) if self.drawn else ""
-        out += "".join(f"\x1b[2K{l}\n" for l in lines)
-        self.stream.write(out)
-        self.stream.flush()
-        self.drawn = len(lines)
-
-
 def cmd_pull(args) -> int:
+    from .cli_format import ProgressBars
     from .errors import ConfigError
     from .image import Store, refs, registry
 

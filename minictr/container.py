@@ -75,7 +75,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             else:
                 from . import image as images
                 store = images.Store()
-                img = store.lookup(image)
+                img = images.lookup_or_build(store, image)  # builds busybox when it is missing
                 image_config = img.config or {}
                 os.makedirs(bundle, mode=0o700)
                 root = images.prepare_rootfs(store, img, bundle)

@@ -36,7 +36,8 @@ from typing import BinaryIO, Callable, Iterable
 
 from ..errors import ImageError, ImageNotFound, InvalidImage
 from . import oci, refs
-from .store import Image, Store
+from .model import Image
+from .store import Store
 
 _HEXNAME = re.compile(r"^(?:sha256:)?([a-f0-9]{64})(?:\.json)?$")
 
@@ -310,13 +311,14 @@ def save(store: Store, images: Iterable[str], out: str | os.PathLike | BinaryIO,
     ``minictr load`` read it. docker-archive: what ``docker save`` writes, for
     ``docker load`` (also older dockers, which do not read OCI archives).
     ``out`` is a path (written to a temp file beside it, then renamed) or a
-    binary stream.
+    binary stream. The default busybox is built first if it is asked for and missing.
     """
+    from .default import lookup_or_build
     if format == "docker-archive":
-        return _save_docker(store, [store.lookup(r) for r in images], out)
+        return _save_docker(store, [lookup_or_build(store, r) for r in images], out)
     if format != "oci-archive":
         raise ValueError(f"format must be oci-archive or docker-archive, not {format!r}")
-    imgs = [store.lookup(r) for r in images]
+    imgs = [lookup_or_build(store, r) for r in images]
     entries, blobs = [], []
     for img in imgs:
         names = [img.ref] if img.ref in img.names else []

@@ -12,6 +12,10 @@ Where the binary comes from:
 2. otherwise Debian's ``busybox-static`` package, fetched with
    ``apt-get download`` and unpacked with ``dpkg-deb -x``: nothing is installed.
 
+``lookup_or_build(store, ref)`` is how ``minictr run`` (and ``tag``, ``save``)
+find an image: the store's own ``lookup`` only looks, and this module builds
+busybox first when the default image is asked for and missing.
+
 The layer is built deterministically (names sorted, owner root, one fixed
 mtime, gzip with no timestamp), so the same busybox always gives the same
 layer digest and the same image id, and rebuilding is a no-op.
@@ -31,8 +35,9 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ImageError
-from . import oci
-from .store import Image, Store
+from . import oci, refs
+from .model import DEFAULT_IMAGE, Image
+from .store import Store
 
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/lib/busybox/busybox", "/sbin/busybox")
@@ -240,3 +245,24 @@ def build_default(store: Store | None = None, name: str = "busybox", *,
         store.put_blob(config_bytes)
         digest = store.put_blob(manifest_bytes)
         return store.add_image(digest, [f"{name}:latest"], oci.OCI_MANIFEST)
+
+
+def is_default_ref(ref: str) -> bool:
+    """Whether ``ref`` names the default image by name (``busybox``, ``docker.io/library/busybox:latest``)."""
+    try:
+        return refs.parse(ref).name == DEFAULT_IMAGE and refs.parse(ref).digest is None
+    except ValueError:
+        return False
+
+
+def lookup_or_build(store: Store, ref: str) -> Image:
+    """Find ``ref`` in ``store``; build busybox first when it is the default image and missing.
+
+    Any other missing image is ``ImageNotFound``, with the store's hint (pull, load, import).
+    """
+    img = store.find(ref)
+    if img is not None:
+        return img
+    if is_default_ref(ref):
+        return build_default(store)
+    return store.lookup(ref)

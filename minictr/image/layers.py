@@ -38,7 +38,8 @@ from collections.abc import Iterator
 
 from ..config import Rootfs
 from ..errors import InvalidImage
-from .store import Image, Store
+from .model import Image
+from .store import Store
 from .quick import MOUNT_DATA_MAX, overlay_options
 from ..fsutil import remove_tree
 

@@ -42,7 +42,8 @@ from typing import Callable
 
 from ..errors import ImageError, ImageNotFound, InvalidImage
 from . import oci, refs
-from .store import Image, Store
+from .model import Image
+from .store import Store
 
 ACCEPT_MANIFESTS = ", ".join([oci.OCI_INDEX, oci.OCI_MANIFEST, oci.DOCKER_LIST, oci.DOCKER_MANIFEST])
 DOCKER_HUB_API = "registry-1.docker.io"

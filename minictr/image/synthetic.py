@@ -20,7 +20,8 @@ import os
 import tarfile
 
 from . import oci
-from .store import Image, Store
+from .model import Image
+from .store import Store
 
 FIXED_MTIME = 1_600_000_000
 

@@ -20,7 +20,7 @@ import urllib.request
 import pytest
 
 from minictr import cli
-from minictr.image import Store, archive, oci, prepare_rootfs, registry
+from minictr.image import Store, archive, lookup_or_build, oci, prepare_rootfs, registry
 from minictr.image.synthetic import tree
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: buildah/podman storage and overlay mounts")
@@ -79,7 +79,7 @@ def built(tmp_path_factory):
     tools = Tools(top / "tools")
     try:
         store = Store(top / "bb-store")
-        base = prepare_rootfs(store, store.lookup("busybox"), top / "bb", overlay=False).path
+        base = prepare_rootfs(store, lookup_or_build(store, "busybox"), top / "bb", overlay=False).path
         data = os.path.join(base, "data")
         for d in ("olddir", "replaced", "dir2file"):
             os.makedirs(os.path.join(data, d))
@@ -285,7 +285,7 @@ def test_pull_from_docker_registry_and_run(docker_registry, built, tmp_path, fmt
 def test_pull_busybox_pushed_from_the_minictr_store(docker_registry, tmp_path, capsys):
     """Our store is an OCI layout, so skopeo can push straight from it."""
     store = Store()
-    bb = store.lookup("busybox")
+    bb = lookup_or_build(store, "busybox")
     ref = f"{docker_registry}/library/busybox:minictr"
     run(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{store.root}:busybox:latest", f"docker://{ref}"])
     other = Store(tmp_path / "other")
@@ -296,7 +296,7 @@ def test_pull_busybox_pushed_from_the_minictr_store(docker_registry, tmp_path, c
 
 def test_pull_errors_from_a_real_registry(docker_registry, tmp_path, capsys):
     src = Store(tmp_path / "src")
-    src.lookup("busybox")
+    lookup_or_build(src, "busybox")
     run(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{src.root}:busybox:latest",
          f"docker://{docker_registry}/library/busybox:there"])
     for ref, what in [(f"{docker_registry}/nothere/x:1", "repository nothere/x not found"),

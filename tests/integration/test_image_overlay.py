@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from minictr.image import Store, layers, prepare_rootfs
+from minictr.image import Store, layers, lookup_or_build, prepare_rootfs
 from minictr.image.synthetic import add_image, tree
 
 BOTTOM = {"a": None, "a/x": "x", "a/y": "y", "f": "gone soon", "d": None, "d/1": "1",
@@ -51,7 +51,7 @@ def test_overlay_whiteouts_give_the_same_tree_as_the_copy(tmp_path):
 
 def test_writes_land_in_the_container_upper_only(tmp_path):
     store = Store()
-    img = store.lookup("busybox")
+    img = lookup_or_build(store, "busybox")
     a = prepare_rootfs(store, img, tmp_path / "a")
     b = prepare_rootfs(store, img, tmp_path / "b")
     assert a.lowers == b.lowers
@@ -79,8 +79,8 @@ def test_cached_start_does_not_grow_with_image_size(tmp_path):
 def test_concurrent_first_runs_build_and_unpack_once(tmp_path):
     """Four processes ask for busybox in an empty store at once: one image, one layer dir, no debris."""
     import sys
-    code = ("import sys; from minictr.image import Store, prepare_rootfs; s = Store(); "
-            "r = prepare_rootfs(s, s.lookup('busybox'), sys.argv[1]); print(r.lowers[0])")
+    code = ("import sys; from minictr.image import Store, lookup_or_build, prepare_rootfs; s = Store(); "
+            "r = prepare_rootfs(s, lookup_or_build(s, 'busybox'), sys.argv[1]); print(r.lowers[0])")
     env = {**os.environ, "PYTHONPATH": str(Path(layers.__file__).parents[2])}  # this checkout's minictr
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"c{i}")], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]

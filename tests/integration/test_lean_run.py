@@ -17,6 +17,7 @@ NOT_ON_THE_RUN_PATH = (
     "re", "enum", "json", "argparse", "pathlib", "socket", "signal", "random", "shutil",
     "tarfile", "tempfile", "hashlib", "dataclasses", "typing", "subprocess", "datetime",
     "minictr.image.store", "minictr.image.layers", "minictr.image.refs", "minictr.tarball",
+    "minictr.image.blobs", "minictr.image.gc", "minictr.image.default", "minictr.cli_format",
 )
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from minictr import cli
-from minictr.cli_images import human_duration, human_size
+from minictr.cli_format import human_duration, human_size
 from minictr.image import Store
 
 from minictr.image.synthetic import add_image
@@ -126,13 +126,13 @@ def test_image_prune_removes_dangling(capsys):
     ('LABEL a=1 "b=two words"', {"Labels": {"a": "1", "b": "two words"}}),
 ])
 def test_import_changes(change, cfg):
-    from minictr.cli_images import parse_changes
+    from minictr.image.changes import parse_changes
     assert parse_changes([change]) == cfg
 
 
 @pytest.mark.parametrize("bad", ["RUN make", "CMD", 'CMD ["a", 1]', "CMD [oops", "LABEL novalue"])
 def test_bad_import_changes(bad):
-    from minictr.cli_images import parse_changes
+    from minictr.image.changes import parse_changes
     from minictr.errors import ConfigError
     with pytest.raises(ConfigError):
         parse_changes([bad])
@@ -141,7 +141,7 @@ def test_bad_import_changes(bad):
 def test_containers_using_and_layers_in_use(tmp_path):
     from types import SimpleNamespace
 
-    from minictr.cli_images import containers_using, layers_in_use
+    from minictr.image.gc import containers_using, layers_in_use
     from minictr.image.layers import layer_dir
 
     store = Store()

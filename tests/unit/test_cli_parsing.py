@@ -2,7 +2,7 @@
 
 import pytest
 
-from minictr import cli
+from minictr import cli, cli_format
 
 
 def parse(*argv):
@@ -48,11 +48,11 @@ def test_help_exits_zero(capsys):
                                           (90, "About a minute"), (600, "10 minutes"),
                                           (4000, "About an hour"), (7300, "2 hours"), (3 * 86400, "3 days")])
 def test_durations_read_like_docker(seconds, text):
-    assert cli._duration(seconds) == text
+    assert cli_format.human_duration(seconds) == text
 
 
 def test_table_columns_line_up():
-    out = cli.format_table([("A", "BBBB"), ("long value", "x")]).splitlines()
+    out = cli_format.format_table([("A", "BBBB"), ("long value", "x")]).splitlines()
     assert out[0].index("BBBB") == out[1].index("x")
 
 

@@ -80,13 +80,13 @@ def test_gzip_is_deterministic():
 def test_lookup_builds_busybox_when_missing_but_nothing_else(tmp_path):
     store = Store(tmp_path / "store")
     for ref in ("busybox", "busybox:latest", "docker.io/library/busybox"):
-        assert store.lookup(ref).names == ["busybox:latest"]
+        assert default.lookup_or_build(store, ref).names == ["busybox:latest"]
     assert len(store.images()) == 1
     from minictr.errors import ImageNotFound
     with pytest.raises(ImageNotFound):
-        store.lookup("busybox:1.36")
+        default.lookup_or_build(store, "busybox:1.36")
     with pytest.raises(ImageNotFound):
-        Store(tmp_path / "other").lookup("busybox", build_default=False)
+        Store(tmp_path / "other").lookup("busybox")  # the store itself only looks
 
 
 def test_build_from_a_given_binary_and_refuse_a_dynamic_one(tmp_path):

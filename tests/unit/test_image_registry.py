@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from minictr import cli
-from minictr.cli_images import ProgressBars
+from minictr.cli_format import ProgressBars
 from minictr.errors import ImageNotFound, InvalidImage
 from minictr.image import Store, oci, registry
 from minictr.image.synthetic import add_image

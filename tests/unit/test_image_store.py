@@ -7,7 +7,7 @@ import os
 import pytest
 
 from minictr.errors import ImageError, ImageNotFound, InvalidImage
-from minictr.image import Store, oci, store_root
+from minictr.image import Store, lookup_or_build, oci, store_root
 
 from minictr.image.synthetic import add_image
 
@@ -94,7 +94,7 @@ def test_lookup_misses_raise_image_not_found_with_a_hint(store):
     add_image(store, [{"a": "1"}], name="demo:v1")
     for ref in ["demo:v2", "nothere", "sha256:" + "0" * 64, "busybox"]:
         with pytest.raises(ImageNotFound) as e:
-            store.lookup(ref, build_default=False)
+            store.lookup(ref)
         assert repr(ref) in str(e.value) and "minictr pull" in e.value.hint
         assert isinstance(e.value, FileNotFoundError)
 
@@ -105,7 +105,7 @@ def test_ambiguous_id_prefix(store):
     assert len(first) < 40  # 40 images over 16 hex digits: some share a first digit
     shared = next(c for c in first if sum(i.id[7] == c for i in imgs) > 1)
     with pytest.raises(ImageNotFound, match="ambiguous"):
-        store.lookup(shared, build_default=False)
+        store.lookup(shared)
 
 
 def test_names_move_and_unnamed_images_show(store):
@@ -190,8 +190,27 @@ def test_an_unwritable_store_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     (tmp_path / "afile").write_text("not a directory")
     monkeypatch.setenv("MINICTR_ROOT", str(tmp_path / "afile" / "store"))
     with pytest.raises(ImageError, match="cannot write the image store") as e:
-        Store().lookup("busybox")
+        lookup_or_build(Store(), "busybox")
     assert "MINICTR_ROOT" in e.value.hint
     assert cli.main(["image", "build-default"]) == 125
     assert capsys.readouterr().err.startswith("minictr: cannot write the image store at ")
     assert cli.main(["images"]) == 0  # reading an absent store is fine: it is empty
+
+
+def test_the_store_only_looks_and_never_imports_the_builder(tmp_path):
+    """Building busybox on demand is default.lookup_or_build's job: store.py does not import default.py."""
+    import ast
+    import inspect
+
+    from minictr.errors import ImageNotFound
+    from minictr.image import store as store_mod
+
+    imported = set()
+    for node in ast.walk(ast.parse(inspect.getsource(store_mod))):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+            imported.update(f"{node.module or ''}.{a.name}".lstrip(".") for a in node.names)
+    assert not any(m == "default" or m.endswith(".default") or m.startswith("default") for m in imported), imported
+    with pytest.raises(ImageNotFound):
+        Store(tmp_path / "s").lookup("busybox")
+    assert not (tmp_path / "s" / "blobs").exists()
