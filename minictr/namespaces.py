@@ -11,7 +11,8 @@ mount_namespaces(7), network_namespaces(7), cgroup_namespaces(7).
 
 from __future__ import annotations
 
-from . import procfs
+import os
+
 from .syscalls import CloneFlags
 
 #: kind name (as in /proc/PID/ns and in ContainerConfig.namespaces) -> flag
@@ -55,7 +56,7 @@ def ns_link(pid: int | str, kind: str, proc: str = "/proc") -> str:
 
 def ns_id(pid: int | str, kind: str, proc: str = "/proc") -> str:
     """``'mnt:[4026531841]'``: what the kernel calls this process's namespace of that kind."""
-    return procfs.ns_id(pid, _PROC_NAME.get(kind, kind), proc)
+    return os.readlink(ns_link(pid, kind, proc))
 
 
 def namespaces_of(pid: int | str = "self", proc: str = "/proc") -> dict[str, str]:
