@@ -266,7 +266,8 @@ def test_cgroups_missing_controllers(tmp_path):
     assert c.lessons == ("07", "09")
     # no lesson needs what is missing: a warning
     fake = [Lesson("07", "cgroups", True, controllers=("cpu",))]
-    c = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, probe=False, lessons=fake)}["cgroup controllers"]
+    by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, probe=False, lessons=fake)}
+    c = by["cgroup controllers"]
     assert c.status == "warn" and c.lessons == ()
 
 
