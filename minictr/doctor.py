@@ -10,15 +10,28 @@ ourselves inside a container (Binder, JupyterHub, docker without
 Each check is a small function returning a ``Check``: a name, a status
 (``ok``, ``warn``: a later or optional part is degraded, ``fail``: a lesson
 cannot run), a one-line detail, a one-line fix, and the lessons it blocks.
-``run_checks()`` returns them as data (lesson 00 shows them as a table);
-``minictr doctor`` prints them and exits 0 when every lesson can run, 1
-otherwise.
+``run_checks(lessons=...)`` returns them as data (lesson 00 shows them as a
+table); ``minictr doctor`` prints them and exits 0 when every lesson can run,
+1 otherwise.
+
+Which lessons a failing check blocks comes from the lessons' ``LESSON``
+records (``minictr.labs.lessons()``), passed in by the caller: whether a
+lesson needs root, the tools it runs (each looked up on $PATH), the
+namespace kinds, cgroup controllers and filesystems it uses. This module
+never imports the labs, and holds no list of lessons of its own. Without
+records (``lessons=()``) the checks run the same, blocking no lesson by
+number, and the tools check is left out.
 
 Every reader takes the path it reads as a parameter (``/proc/self/status``,
 ``/proc/sys``, the cgroupfs root...), so the unit tests feed it fake files.
 Every probe that changes a process (unshare, mount) runs in a *forked child*
-that exits right after: never in the calling process, which may be a Jupyter
-kernel that must not end up in a new namespace for good.
+(``minictr.child``) that exits right after: never in the calling process,
+which may be a Jupyter kernel that must not end up in a new namespace for good.
+
+About 570 lines, more than the package's usual 400: it is a list of small,
+independent checks that share one ``Check`` record and one verdict; split by
+topic, the answer to "can this machine run the lessons" would be spread over
+several modules.
 
 Man pages: capabilities(7), proc(5) (/proc/PID/status: CapEff, Seccomp,
 NoNewPrivs), seccomp(2), namespaces(7), unshare(2), user_namespaces(7),
@@ -28,18 +41,14 @@ cgroups(7), https://docs.kernel.org/filesystems/overlayfs.html.
 from __future__ import annotations
 
 import os
-import select
-import signal
 import tempfile
 from dataclasses import asdict, dataclass
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
+
+from . import child, procfs
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 _EPERM = os.strerror(1)  # "Operation not permitted", as the probes report it
-
-#: The lessons that exist, and what each needs. Used to say what a failure blocks.
-ALL_LESSONS = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09")
-ROOT_LESSONS = ("03", "04", "05", "06", "07", "08", "09")
 
 #: capability number -> name (capabilities(7), <linux/capability.h>)
 CAP_NAMES = (
@@ -69,48 +78,60 @@ class Check:
 
 
 # --------------------------------------------------------------------------
+# The lessons' needs, from their LESSON records (minictr.labs.lesson.Lesson).
+# --------------------------------------------------------------------------
+
+def lessons_where(lessons: Iterable, need: Callable) -> tuple[str, ...]:
+    """The numbers of the lessons whose record satisfies ``need(record)``, in order."""
+    return tuple(sorted(lesson.number for lesson in lessons if need(lesson)))
+
+
+def root_lessons(lessons: Iterable) -> tuple[str, ...]:
+    return lessons_where(lessons, lambda lesson: lesson.needs_root)
+
+
+def namespace_lessons(lessons: Iterable, kind: str) -> tuple[str, ...]:
+    return lessons_where(lessons, lambda lesson: kind in lesson.namespaces)
+
+
+def controller_lessons(lessons: Iterable, controllers: Iterable[str]) -> tuple[str, ...]:
+    wanted = set(controllers)
+    return lessons_where(lessons, lambda lesson: wanted & set(lesson.controllers))
+
+
+# --------------------------------------------------------------------------
 # /proc/self/status: who we are.
 # --------------------------------------------------------------------------
 
 def read_status(path: str = "/proc/self/status") -> dict[str, str]:
-    """``Name: value`` lines of proc(5)'s status file, as a dict."""
-    out = {}
-    try:
-        with open(path) as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                out[key.strip()] = value.strip()
-    except OSError:
-        pass
-    return out
+    """``Name: value`` lines of proc(5)'s status file, as a dict (``procfs.status``)."""
+    return procfs.status(path=path)
 
 
 def caps_of(hexmask: str) -> set[str]:
     """``000001ffffffffff`` -> {"CHOWN", ..., "CHECKPOINT_RESTORE"}."""
-    try:
-        mask = int(hexmask, 16)
-    except ValueError:
-        return set()
+    mask = procfs.cap_mask({"mask": hexmask}, "mask")
     return {name for bit, name in enumerate(CAP_NAMES) if mask >> bit & 1}
 
 
-def check_root(euid: int | None = None) -> Check:
+def check_root(euid: int | None = None, lessons: Sequence = ()) -> Check:
     euid = os.geteuid() if euid is None else euid
     if euid == 0:
         return Check("root", OK, "running as uid 0")
     return Check("root", FAIL, f"running as uid {euid}: namespaces, mounts and cgroups need root",
-                 "run it with sudo: sudo .venv/bin/python -m minictr doctor (or use the lab VM)", ROOT_LESSONS)
+                 "run it with sudo: sudo .venv/bin/python -m minictr doctor (or use the lab VM)",
+                 root_lessons(lessons))
 
 
-def check_sys_admin(status: Mapping[str, str]) -> Check:
+def check_sys_admin(status: Mapping[str, str], lessons: Sequence = ()) -> Check:
     eff = caps_of(status.get("CapEff", "0"))
     if "SYS_ADMIN" in eff:
         return Check("CAP_SYS_ADMIN", OK, "in the effective set (CapEff)")
     return Check("CAP_SYS_ADMIN", FAIL, "missing from the effective set: no unshare, mount or pivot_root",
-                 PRIVILEGED_FIX, ROOT_LESSONS)
+                 PRIVILEGED_FIX, root_lessons(lessons))
 
 
-def check_capabilities(status: Mapping[str, str]) -> Check:
+def check_capabilities(status: Mapping[str, str], lessons: Sequence = ()) -> Check:
     eff = caps_of(status.get("CapEff", "0"))
     bnd = caps_of(status.get("CapBnd", "0"))
     missing = [c for c in NEEDED_CAPS if c not in eff and c != "SYS_ADMIN"]
@@ -119,10 +140,11 @@ def check_capabilities(status: Mapping[str, str]) -> Check:
     if not missing:
         return Check("capabilities", OK, f"all {len(NEEDED_CAPS)} the lessons use are effective{note}")
     return Check("capabilities", WARN if "SYS_ADMIN" in eff else FAIL,
-                 f"missing: {', '.join('CAP_' + c for c in missing)}{note}", PRIVILEGED_FIX, ROOT_LESSONS)
+                 f"missing: {', '.join('CAP_' + c for c in missing)}{note}", PRIVILEGED_FIX,
+                 root_lessons(lessons))
 
 
-def check_seccomp(status: Mapping[str, str]) -> Check:
+def check_seccomp(status: Mapping[str, str], lessons: Sequence = ()) -> Check:
     mode = status.get("Seccomp", "")
     filters = status.get("Seccomp_filters", "?")
     if mode in ("", "0"):
@@ -132,7 +154,7 @@ def check_seccomp(status: Mapping[str, str]) -> Check:
         return Check("seccomp", WARN, f"a seccomp filter is on ({filters} filters): it may block unshare and mount",
                      "run the outer container with --security-opt seccomp=unconfined (or --privileged)")
     return Check("seccomp", FAIL, f"strict seccomp mode ({mode}): only read, write and exit are allowed",
-                 "run minictr outside this sandbox", ALL_LESSONS)
+                 "run minictr outside this sandbox", lessons_where(lessons, lambda lesson: True))
 
 
 def check_no_new_privs(status: Mapping[str, str]) -> Check:
@@ -140,7 +162,7 @@ def check_no_new_privs(status: Mapping[str, str]) -> Check:
     if nnp == "0":
         return Check("no_new_privs", OK, "off: setuid programs work")
     return Check("no_new_privs", WARN, "on: setuid programs (su, ping) cannot gain privileges here",
-                 "start the lab from a shell without no_new_privs (not from a hardened service)", ("03",))
+                 "start the lab from a shell without no_new_privs (not from a hardened service)")
 
 
 # --------------------------------------------------------------------------
@@ -148,59 +170,29 @@ def check_no_new_privs(status: Mapping[str, str]) -> Check:
 # --------------------------------------------------------------------------
 
 def in_child(fn: Callable[[], str], timeout: float = 10.0) -> tuple[bool, str]:
-    """Run ``fn`` in a forked child; return (it returned, its message or the error).
+    """Run ``fn`` in a forked child (``child.call``); return (it returned, its message or the error).
 
-    The child is a throwaway: whatever it unshares or mounts dies with it.
+    The child is a throwaway: whatever it unshares or mounts dies with it. A
+    MinictrError comes back as its message without its hint (the check brings
+    its own fix), an OSError as ``strerror: filename``.
     """
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never return into the caller's code
-        code = 1
-        try:
-            os.close(r)
-            msg = fn()
-            os.write(w, b"ok:" + msg.encode()[:4000])
-            code = 0
-        except BaseException as e:  # report anything, then exit: this is a throwaway process
-            try:
-                # A MinictrError's message without its hint: the check brings its own fix.
-                text = getattr(e, "message", None) or str(e)
-                if isinstance(e, OSError) and e.strerror and not hasattr(e, "message"):
-                    text = e.strerror + (f": {e.filename}" if e.filename else "")
-                os.write(w, b"err:" + text.encode()[:4000])
-            except OSError:
-                pass
-        finally:
-            os._exit(code)
-    os.close(w)
-    data = b""
     try:
-        ready, _, _ = select.select([r], [], [], timeout)
-        if ready:
-            while chunk := os.read(r, 4096):
-                data += chunk
-        else:
-            os.kill(pid, signal.SIGKILL)
-            data = b"err:timed out after %d s" % timeout
-    finally:
-        os.close(r)
-        os.waitpid(pid, 0)
-    text = data.decode(errors="replace")
-    if text.startswith("ok:"):
-        return True, text[3:]
-    return False, text[4:] if text.startswith("err:") else (text or "the probe died")
+        return True, str(child.call(fn, timeout=timeout))[:4000]
+    except child.ChildFailed as e:
+        return False, (e.plain or e.line)[:4000] if e.exc_type else "the probe died"
 
 
-#: kind -> (lessons that need it, fail or warn when missing, fix)
-NAMESPACE_NEEDS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "mnt": (("03", "04", "08", "09"), FAIL, PRIVILEGED_FIX),
-    "uts": (("05", "09"), FAIL, PRIVILEGED_FIX),
-    "ipc": (("05", "09"), FAIL, PRIVILEGED_FIX),
-    "net": (("05", "09"), FAIL, PRIVILEGED_FIX),
-    "pid": (("06", "09"), FAIL, PRIVILEGED_FIX),
-    "cgroup": (("07", "09"), FAIL, PRIVILEGED_FIX),
-    "user": (("10+",), WARN, "enable user namespaces: sysctl -w user.max_user_namespaces=15000"),
-    "time": (("10+",), WARN, "needs Linux 5.6+ built with CONFIG_TIME_NS"),
+#: kind -> (fail or warn when missing, fix). Which lessons it blocks: their records' ``namespaces``.
+#: user and time are only a warning: no lesson before the rootless one needs them.
+NAMESPACE_PROBES: dict[str, tuple[str, str]] = {
+    "mnt": (FAIL, PRIVILEGED_FIX),
+    "uts": (FAIL, PRIVILEGED_FIX),
+    "ipc": (FAIL, PRIVILEGED_FIX),
+    "net": (FAIL, PRIVILEGED_FIX),
+    "pid": (FAIL, PRIVILEGED_FIX),
+    "cgroup": (FAIL, PRIVILEGED_FIX),
+    "user": (WARN, "enable user namespaces: sysctl -w user.max_user_namespaces=15000"),
+    "time": (WARN, "needs Linux 5.6+ built with CONFIG_TIME_NS"),
 }
 
 
@@ -237,13 +229,14 @@ def _probe_body(kind: str, sc) -> Callable[[], str]:
     return body
 
 
-def probe_namespace(kind: str, sc=None, proc: str = "/proc") -> Check:
+def probe_namespace(kind: str, sc=None, proc: str = "/proc", lessons: Sequence = ()) -> Check:
     """unshare one namespace kind in a forked child (and use it a little)."""
-    lessons, bad, fix = NAMESPACE_NEEDS[kind]
+    bad, fix = NAMESPACE_PROBES[kind]
+    blocked = namespace_lessons(lessons, kind)
     name = f"{kind} namespace"
     if not os.path.exists(os.path.join(proc, "self/ns", kind)):
         return Check(name, bad, f"the kernel has no {kind} namespaces (no {proc}/self/ns/{kind})",
-                     "use a newer kernel (the lab VM has one)", lessons)
+                     "use a newer kernel (the lab VM has one)", blocked)
     if sc is None:
         from . import syscalls
         sc = syscalls.linux()  # load libc before fork, not in the child
@@ -252,39 +245,49 @@ def probe_namespace(kind: str, sc=None, proc: str = "/proc") -> Check:
         return Check(name, OK, msg)
     if _EPERM in msg:  # the kernel has it, we may not use it
         fix = PRIVILEGED_FIX
-    return Check(name, bad, msg, fix, lessons)
+    return Check(name, bad, msg, fix, blocked)
 
 
 # --------------------------------------------------------------------------
 # cgroups, overlayfs, user namespaces, kernel.
 # --------------------------------------------------------------------------
 
+#: The controllers minictr itself uses (--memory, --pids-limit, --cpus).
+CONTROLLERS = ("memory", "pids", "cpu")
+
+
 def check_cgroups(root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/self/cgroup",
-                  probe: bool = True) -> list[Check]:
-    """The layout (from cgroups.detect: one detector in minictr), its controllers, and a probe group."""
+                  probe: bool = True, lessons: Sequence = ()) -> list[Check]:
+    """The layout (from cgroups.detect: one detector in minictr), its controllers, and a probe group.
+
+    A missing controller fails when a lesson needs it (its record's
+    ``controllers``) and is a warning otherwise.
+    """
     from . import cgroups
 
     layout = cgroups.detect(root, proc_self_cgroup)
-    lessons = ("07", "09")
+    users = lessons_where(lessons, lambda lesson: lesson.controllers or "cgroup" in lesson.namespaces)
     if layout.kind == "none":
         return [Check("cgroups", FAIL, f"no cgroup hierarchy under {root}",
-                      "mount cgroupfs (mount -t cgroup2 none /sys/fs/cgroup), or use the lab VM", lessons)]
-    where = ", ".join(f"{c} v{layout.controllers[c].version}" for c in ("memory", "pids", "cpu")
+                      "mount cgroupfs (mount -t cgroup2 none /sys/fs/cgroup), or use the lab VM", users)]
+    where = ", ".join(f"{c} v{layout.controllers[c].version}" for c in CONTROLLERS
                       if c in layout.controllers)
     out = [Check("cgroups", OK, f"{layout.kind} ({where})")]
-    missing = [c for c in ("memory", "pids", "cpu") if c not in layout.controllers]
+    wanted = list(CONTROLLERS) + sorted({c for lesson in lessons for c in lesson.controllers} - set(CONTROLLERS))
+    missing = [c for c in wanted if c not in layout.controllers]
     if missing:
-        out.append(Check("cgroup controllers", FAIL if {"memory", "pids"} & set(missing) else WARN,
+        blocked = controller_lessons(lessons, missing)
+        out.append(Check("cgroup controllers", FAIL if blocked else WARN,
                          f"no {', '.join(missing)} controller",
-                         "boot with the controller enabled (e.g. cgroup_enable=memory), or use the lab VM", lessons))
+                         "boot with the controller enabled (e.g. cgroup_enable=memory), or use the lab VM", blocked))
     if probe:
-        out.append(_probe_cgroup_writable(layout))
+        out.append(_probe_cgroup_writable(layout, controller_lessons(lessons, wanted)))
     return out
 
 
-def _probe_cgroup_writable(layout) -> Check:
+def _probe_cgroup_writable(layout, lessons: tuple[str, ...] = ()) -> Check:
     """mkdir + rmdir a group next to where minictr puts its own, in each tree we would use."""
-    needed = {layout.controllers[c].mount for c in ("memory", "pids", "cpu") if c in layout.controllers}
+    needed = {layout.controllers[c].mount for c in CONTROLLERS if c in layout.controllers}
     probe_name = f"minictr-doctor-{os.getpid()}"
     bad_needed, bad_other, good = [], [], 0
     for h in layout.hierarchies:
@@ -298,15 +301,20 @@ def _probe_cgroup_writable(layout) -> Check:
         good += 1
     fix = "run as root with cgroupfs mounted read-write (docker: --privileged --cgroupns=host)"
     if bad_needed:
-        return Check("cgroups writable", FAIL, "cannot make a group in " + "; ".join(bad_needed), fix, ("07", "09"))
+        return Check("cgroups writable", FAIL, "cannot make a group in " + "; ".join(bad_needed), fix, lessons)
     if bad_other:
         return Check("cgroups writable", WARN, "cannot make a group in " + "; ".join(bad_other), fix)
     return Check("cgroups writable", OK, f"made and removed a probe group in each of {good} trees")
 
 
 def check_overlay(filesystems: str = "/proc/filesystems", sc=None, workdir: str | None = None,
-                  probe: bool = True) -> Check:
-    """overlayfs listed, and a real mount with a whiteout and an opaque dir, in a forked child."""
+                  probe: bool = True, lessons: Sequence = ()) -> Check:
+    """overlayfs listed, and a real mount with a whiteout and an opaque dir, in a forked child.
+
+    Only a warning: without overlayfs minictr copies layers. The lessons that
+    mount it themselves (their records' ``filesystems``) lose that part.
+    """
+    users = lessons_where(lessons, lambda lesson: "overlay" in lesson.filesystems)
     try:
         with open(filesystems) as f:
             listed = any(line.split()[-1:] == ["overlay"] for line in f)
@@ -316,7 +324,7 @@ def check_overlay(filesystems: str = "/proc/filesystems", sc=None, workdir: str 
     if not probe:
         return Check("overlayfs", OK if listed else WARN,
                      "listed in " + filesystems if listed else f"not in {filesystems}", "" if listed else fix,
-                     () if listed else ("08",))
+                     () if listed else users)
     if sc is None:
         from . import syscalls
         sc = syscalls.linux()
@@ -331,7 +339,7 @@ def check_overlay(filesystems: str = "/proc/filesystems", sc=None, workdir: str 
     note = "" if listed else f" (not in {filesystems})"
     if _EPERM in msg:  # mknod, trusted.* xattrs and mount need root
         fix = PRIVILEGED_FIX + "; until then minictr copies layers"
-    return Check("overlayfs", WARN, f"test mount failed: {msg}{note}", fix, ("08",))
+    return Check("overlayfs", WARN, f"test mount failed: {msg}{note}", fix, users)
 
 
 def _overlay_body(top: str, sc) -> Callable[[], str]:
@@ -367,7 +375,7 @@ def _overlay_body(top: str, sc) -> Callable[[], str]:
     return body
 
 
-def check_userns(sysctl: str = "/proc/sys", sc=None, probe: bool = True) -> Check:
+def check_userns(sysctl: str = "/proc/sys", sc=None, probe: bool = True, lessons: Sequence = ()) -> Check:
     """Whether *unprivileged* users may make user namespaces (rootless, later lessons).
 
     The sysctls say what is forbidden; the probe (a forked child that drops to
@@ -382,7 +390,7 @@ def check_userns(sysctl: str = "/proc/sys", sc=None, probe: bool = True) -> Chec
     maxns = read("user/max_user_namespaces")
     clone = read("kernel/unprivileged_userns_clone")  # Debian and Ubuntu kernels only
     apparmor = read("kernel/apparmor_restrict_unprivileged_userns")  # Ubuntu 23.10+
-    lessons = ("10+",)
+    lessons = namespace_lessons(lessons, "user")
     if maxns == "0":
         return Check("unprivileged userns", WARN, "user.max_user_namespaces is 0",
                      "sysctl -w user.max_user_namespaces=15000", lessons)
@@ -430,20 +438,21 @@ def kernel_version(release: str) -> tuple[int, int]:
     return (nums + [0, 0])[0], (nums + [0, 0])[1]
 
 
-def check_kernel(release: str | None = None) -> Check:
+def check_kernel(release: str | None = None, lessons: Sequence = ()) -> Check:
     release = os.uname().release if release is None else release
     v = kernel_version(release)
     if v < (4, 6):
         return Check("kernel", FAIL, f"Linux {release}: older than 4.6 (no cgroup namespaces)",
-                     "use a newer kernel, or the lab VM", ("07", "09"))
+                     "use a newer kernel, or the lab VM", namespace_lessons(lessons, "cgroup"))
     if v < (5, 6):
         return Check("kernel", WARN, f"Linux {release}: older than 5.6 (no time namespaces)",
-                     "use a newer kernel for the later lessons", ("10+",))
+                     "use a newer kernel for the later lessons", namespace_lessons(lessons, "time"))
     return Check("kernel", OK, f"Linux {release}")
 
 
 def check_container(root: str = "/", environ: Mapping[str, str] | None = None,
-                    status: Mapping[str, str] | None = None, proc1_cgroup: str = "/proc/1/cgroup") -> Check:
+                    status: Mapping[str, str] | None = None, proc1_cgroup: str = "/proc/1/cgroup",
+                    lessons: Sequence = ()) -> Check:
     """Are we inside a container, and is it a privileged one?"""
     environ = os.environ if environ is None else environ
     status = read_status() if status is None else status
@@ -481,31 +490,58 @@ def check_container(root: str = "/", environ: Mapping[str, str] | None = None,
                                      ("a seccomp filter", filtered)) if bad)
     return Check("container", FAIL, f"inside an unprivileged container ({where}): {why}",
                  "Binder and JupyterHub cannot run these lessons; use the lab VM, or docker run "
-                 "--privileged --cgroupns=host", ROOT_LESSONS)
+                 "--privileged --cgroupns=host", root_lessons(lessons))
 
 
 # --------------------------------------------------------------------------
 # All of it.
 # --------------------------------------------------------------------------
 
-def run_checks(*, probes: bool = True, status_path: str = "/proc/self/status", proc: str = "/proc",
-               cgroup_root: str = "/sys/fs/cgroup", sc=None) -> list[Check]:
-    """Every check, in the order the table shows them. ``probes=False`` skips the forks and mounts."""
+def check_tools(lessons: Sequence, path: str | None = None) -> Check:
+    """Each host command the lessons run (their records' ``tools``), looked up on ``path`` ($PATH)."""
+    import shutil
+
+    needed: dict[str, list[str]] = {}
+    for lesson in lessons:
+        for tool in lesson.tools:
+            needed.setdefault(tool, []).append(lesson.number)
+    missing = {tool: numbers for tool, numbers in needed.items() if shutil.which(tool, path=path) is None}
+    if not missing:
+        return Check("tools", OK, f"all {len(needed)} on $PATH: {', '.join(sorted(needed))}")
+    detail = "; ".join(f"{tool} (lesson{'s' if len(n) > 1 else ''} {', '.join(sorted(n))})"
+                       for tool, n in sorted(missing.items()))
+    return Check("tools", FAIL, f"not on $PATH: {detail}",
+                 f"install {' '.join(sorted(missing))} (apt-get install; `make setup-test` brings skopeo "
+                 "and docker-registry), or use the lab VM",
+                 tuple(sorted({n for numbers in missing.values() for n in numbers})))
+
+
+def run_checks(*, lessons: Sequence = (), probes: bool = True, status_path: str = "/proc/self/status",
+               proc: str = "/proc", cgroup_root: str = "/sys/fs/cgroup", sc=None,
+               path: str | None = None) -> list[Check]:
+    """Every check, in the order the table shows them. ``probes=False`` skips the forks and mounts.
+
+    ``lessons``: the lessons' ``LESSON`` records (``minictr.labs.lessons()``),
+    which say what each failure blocks; with none, the tools check is left out.
+    ``path`` is the $PATH the tools are looked up on.
+    """
     status = read_status(status_path)
     checks = [
-        check_root(),
-        check_sys_admin(status),
-        check_capabilities(status),
-        check_seccomp(status),
+        check_root(lessons=lessons),
+        check_sys_admin(status, lessons),
+        check_capabilities(status, lessons),
+        check_seccomp(status, lessons),
         check_no_new_privs(status),
-        check_container(status=status, proc1_cgroup=os.path.join(proc, "1/cgroup")),
-        check_kernel(),
+        check_container(status=status, proc1_cgroup=os.path.join(proc, "1/cgroup"), lessons=lessons),
+        check_kernel(lessons=lessons),
     ]
     if probes:
-        checks += [probe_namespace(kind, sc, proc) for kind in NAMESPACE_NEEDS]
-    checks += check_cgroups(cgroup_root, os.path.join(proc, "self/cgroup"), probe=probes)
-    checks.append(check_overlay(os.path.join(proc, "filesystems"), sc, probe=probes))
-    checks.append(check_userns(os.path.join(proc, "sys"), sc, probe=probes))
+        checks += [probe_namespace(kind, sc, proc, lessons) for kind in NAMESPACE_PROBES]
+    checks += check_cgroups(cgroup_root, os.path.join(proc, "self/cgroup"), probe=probes, lessons=lessons)
+    checks.append(check_overlay(os.path.join(proc, "filesystems"), sc, probe=probes, lessons=lessons))
+    checks.append(check_userns(os.path.join(proc, "sys"), sc, probe=probes, lessons=lessons))
+    if lessons:
+        checks.append(check_tools(lessons, path))
     return checks
 
 

@@ -41,8 +41,8 @@ import os
 import subprocess
 from dataclasses import dataclass
 
+from . import child
 from .errors import ConfigError, MinictrError
-from .syscalls import CloneFlags
 
 __all__ = ["Link", "connect", "new_ifname", "free_subnet", "run_in_netns", "IP", "run_ip", "FakeIp"]
 
@@ -143,20 +143,20 @@ def run_in_netns(pid: int, argv: list[str], *, timeout: float | None = 60) -> su
     """
     # Opened here, in the parent, so that a vanished process is a clean error.
     try:
-        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        fds = child.open_namespaces(pid, ("net",))
     except FileNotFoundError:
         raise ConfigError("pid", pid, "no such process") from None
 
     def join():  # runs in the forked child, before exec
-        from .syscalls import linux
         # Why setns and not unshare: we want *that* namespace, the container's,
         # not a new one. Only this child moves; the caller stays on the host.
-        linux().setns(fd, CloneFlags.NEWNET)
+        child.enter_namespaces(fds)
 
     try:
         return subprocess.run(list(argv), capture_output=True, text=True, preexec_fn=join, timeout=timeout)
     finally:
-        os.close(fd)
+        for fd in fds:
+            os.close(fd)
 
 
 def run_ip(args: tuple[str, ...], netns_pid: int | None = None) -> subprocess.CompletedProcess:

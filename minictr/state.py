@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 
-from . import leanjson
+from . import leanjson, procfs
 from .errors import AlreadyExists, NotFound
 from .record import Factory, Record
 
@@ -99,16 +99,7 @@ def record_exit(st: State, wait_status: int, cgroup=None) -> None:
 
 def process_start(pid: int, proc: str = "/proc") -> int | None:
     """Start time of a live process (clock ticks since boot), or None if it is gone or a zombie."""
-    try:
-        with open(f"{proc}/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
-    fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] in ("Z", "X"):  # a zombie has exited; only its parent's wait() is missing
-        return None
-    return int(fields[19])
+    return procfs.start_time(pid, proc)
 
 
 def load_id(container_id: str) -> State:

@@ -34,11 +34,16 @@ import socket
 import subprocess
 from typing import Any, Callable
 
-from ..exercises import Case, CaseFailed, Exercise, _import, _in_child, register
 from ..network import free_subnet
 from ..syscalls import CloneFlags
+from .checks import Case, CaseFailed, ChildInNamespaces, Exercise, lazy, register
+from .checks import in_child as _checked_child
+from .lesson import Lesson
 
-__all__ = ["in_child", "in_namespaces_of", "free_subnet", "run_in_container"]
+__all__ = ["LESSON", "in_child", "in_namespaces_of", "free_subnet", "run_in_container"]
+
+LESSON = Lesson("05", "UTS, IPC and network namespaces", needs_root=True,
+                tools=("ip", "ping", "ipcmk", "nsenter"), namespaces=("uts", "ipc", "net"))
 
 
 def in_child(fn: Callable[[], Any], flags: int = 0, *, timeout: float = 20.0) -> Any:
@@ -48,30 +53,12 @@ def in_child(fn: Callable[[], Any], flags: int = 0, *, timeout: float = 20.0) ->
             from ..syscalls import linux
             linux().unshare(flags)
         return fn()
-    return _in_child(body, timeout=timeout)
-
-
-_SETNS_ORDER = ("user", "ipc", "uts", "net", "pid", "cgroup", "mnt")
+    return _checked_child(body, timeout=timeout)
 
 
 def in_namespaces_of(pid: int, kinds: tuple[str, ...], fn: Callable[[], Any], *, timeout: float = 20.0) -> Any:
     """``fn()`` in a forked child that joined the namespaces ``kinds`` ("ipc", "net", "mnt", ...) of ``pid``."""
-    from ..syscalls import linux
-
-    fds = [(k, os.open(f"/proc/{pid}/ns/{k}", os.O_RDONLY | os.O_CLOEXEC))
-           for k in sorted(kinds, key=_SETNS_ORDER.index)]
-
-    def body():
-        sys_ = linux()
-        for _kind, fd in fds:
-            sys_.setns(fd, 0)   # 0: any kind; the fd says which namespace
-        return fn()
-
-    try:
-        return _in_child(body, timeout=timeout)
-    finally:
-        for _kind, fd in fds:
-            os.close(fd)
+    return _checked_child(fn, timeout=timeout, join=(pid, tuple(kinds)))
 
 
 # -- 05.hostname ------------------------------------------------------------------------------
@@ -96,12 +83,12 @@ def _hostname_trial(fn: Callable, name: str) -> dict:
             return {"hostname": socket.gethostname(), "uts": os.readlink("/proc/self/ns/uts")}
 
         try:
-            inner = _in_child(container, timeout=10)
+            inner = _checked_child(container, timeout=10)
         except CaseFailed as e:
             return {"failed": str(e)}
         return {"container": inner, "host_hostname": socket.gethostname(), "host_uts": my_uts}
 
-    seen = _in_child(stand_in_host, timeout=15)
+    seen = _checked_child(stand_in_host, timeout=15)
     if "failed" in seen:
         raise CaseFailed(seen["failed"])
     return seen
@@ -158,12 +145,11 @@ def _flags_of(ip_o_link_line: str) -> set[str]:
 def _veth_trial(fn: Callable) -> dict:
     """Call the learner's connect() on a child in a new network namespace; observe; clean up."""
     from .. import network
-    from ..exercises import _ChildInNamespaces
 
     host_addr, container_addr = free_subnet("10.201")
     host_ifname = network.new_ifname("vx")
     seen: dict[str, Any] = {"host_addr": host_addr, "container_addr": container_addr, "host_ifname": host_ifname}
-    with _ChildInNamespaces(CloneFlags.NEWNET) as pid:
+    with ChildInNamespaces(CloneFlags.NEWNET) as pid:
         try:
             link = fn(pid, host_addr, container_addr, host_ifname)
 
@@ -250,7 +236,7 @@ register(Exercise(
     id="05.hostname", title="Set a hostname inside without touching the host's",
     function="set_hostname", signature="def set_hostname(sys: Syscalls, name: str) -> None",
     cases=_hostname_cases,
-    reference=lambda: _import("minictr.namespaces", "unshare_uts"),
+    reference=lambda: lazy("minictr.namespaces", "unshare_uts"),
     needs_root=True,
 ))
 register(Exercise(
@@ -258,7 +244,7 @@ register(Exercise(
     function="connect",
     signature="def connect(pid, host_addr='10.200.0.1/30', container_addr='10.200.0.2/30', host_ifname=None) -> Link",
     cases=_veth_cases,
-    reference=lambda: _import("minictr.network", "connect"),
+    reference=lambda: lazy("minictr.network", "connect"),
     needs_root=True,
 ))
 

@@ -14,7 +14,7 @@ new namespace, calls ``tiny_init``. From outside, the check then
 
 A wrong answer cannot hang the notebook: after a few seconds the check kills
 the namespace's PID 1, and with it every process in the namespace.
-Reference: ``minictr.reference.tiny_init``, which is ``minictr run --init``'s
+Reference: ``tiny_init`` below, which is ``minictr run --init``'s
 own loop (``minictr.process.forward_and_reap``).
 
 Man pages: pid_namespaces(7), signal(7), wait(2), prctl(2) (PR_SET_CHILD_SUBREAPER), proc(5).
@@ -28,22 +28,34 @@ import signal
 import time
 from typing import Any, Callable
 
-from ..exercises import Case, CaseFailed, Exercise, _exc_line, _import, _in_child, register
+from .. import procfs
+from .checks import Case, CaseFailed, Exercise, exc_line, in_child, register
+from .lesson import Lesson
 from ..syscalls import CloneFlags
 
-__all__ = ["as_pid1", "children_of", "zombies_of"]
+__all__ = ["LESSON", "as_pid1", "children_of", "tiny_init", "zombies_of"]
+
+LESSON = Lesson("06", "PID namespace", needs_root=True, tools=("nsenter", "sh", "sleep"), namespaces=("pid",))
 
 
-def _status(pid: int, proc: str = "/proc") -> dict[str, str]:
-    out = {}
-    try:
-        with open(f"{proc}/{pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                out[key] = value.strip()
-    except OSError:
-        pass
-    return out
+# -- the reference: a tiny init --------------------------------------------------------------
+
+def tiny_init(argv: list[str]) -> int:
+    """Be PID 1 for ``argv``: run it as a child, pass signals on, reap every zombie.
+
+    The same as ``minictr run --init`` does (``process._init_and_exec``): fork
+    and exec the command, then ``process.forward_and_reap``. Returns the
+    command's exit code, or 128+N when a signal N killed it.
+    """
+    from .. import process
+
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execvp(argv[0], list(argv))
+        finally:
+            os._exit(127)  # exec failed: "command not found", as a shell says
+    return process.forward_and_reap(child)
 
 
 def children_of(pid: int, proc: str = "/proc") -> list[dict[str, str]]:
@@ -51,7 +63,7 @@ def children_of(pid: int, proc: str = "/proc") -> list[dict[str, str]]:
     out = []
     for name in os.listdir(proc):
         if name.isdigit():
-            st = _status(int(name), proc)
+            st = procfs.status(int(name), proc)
             if st.get("PPid") == str(pid):
                 st["Pid"] = name
                 out.append(st)
@@ -93,7 +105,7 @@ def as_pid1(fn: Callable[[list[str]], int], argv: list[str], *,
                 except NotImplementedError:
                     answer = {"error": "NotImplementedError"}
                 except BaseException as e:
-                    answer = {"error": _exc_line(e)}
+                    answer = {"error": exc_line(e)}
                 try:
                     data = json.dumps(answer).encode()
                 except TypeError:
@@ -127,7 +139,7 @@ def as_pid1(fn: Callable[[list[str]], int], argv: list[str], *,
                                "from tiny_init instead of exec'ing (or os._exit)?"}
         return {**answer, "observed": observed}
 
-    return _in_child(body, timeout=limit + 10)
+    return in_child(body, timeout=limit + 10)
 
 
 def _wait_for_child_named(pid: int, name: str, timeout: float = 3.0) -> bool:
@@ -240,6 +252,6 @@ register(Exercise(
     id="06.init", title="Write a tiny init that reaps and forwards signals",
     function="tiny_init", signature="def tiny_init(argv: list[str]) -> int",
     cases=_init_cases,
-    reference=lambda: _import("minictr.reference", "tiny_init"),
+    reference=lambda: tiny_init,
     needs_root=True,
 ))

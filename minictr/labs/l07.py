@@ -35,7 +35,11 @@ import os
 import shutil
 import tempfile
 
-from ..exercises import Case, CaseFailed, Exercise, register
+from .checks import Case, CaseFailed, Exercise, register
+from .lesson import Lesson
+
+LESSON = Lesson("07", "cgroups", needs_root=True, tools=("sh", "true"), namespaces=("cgroup",),
+                controllers=("memory", "pids", "cpu"))
 
 #: The pid the check asks to confine (the fake never signals real processes).
 FAKE_PID = 4242

@@ -19,7 +19,7 @@ format, in place: ``.wh.NAME`` becomes a character device 0:0 named ``NAME``
 ``trusted.overlay.opaque=y`` on that directory (setxattr(2)); the markers go.
 
 Both are checked in a forked child that first makes a private mount
-namespace of its own (``exercises._private_mount_namespace``): the overlay
+namespace of its own (``checks.private_mount_namespace``): the overlay
 mounts die with the child and never appear on the host. The layers live in a
 temporary directory that is removed afterwards.
 
@@ -39,7 +39,11 @@ import shutil
 import tarfile
 import tempfile
 
-from ..exercises import Case, CaseFailed, Exercise, _in_child, _private_mount_namespace, register
+from .checks import Case, CaseFailed, Exercise, in_child, private_mount_namespace, register
+from .lesson import Lesson
+
+LESSON = Lesson("08", "Image metadata", needs_root=True, tools=("skopeo", "docker-registry"), namespaces=("mnt",),
+                filesystems=("overlay",))
 
 
 # -- references: minictr's own code ---------------------------------------------------------
@@ -109,13 +113,13 @@ def in_overlay(layers: list[str], upper: str, work: str, target: str, body, moun
     def child():
         from ..syscalls import linux
 
-        _private_mount_namespace()
+        private_mount_namespace()
         for d in (upper, work, target):
             os.makedirs(d, exist_ok=True)
         mount(linux(), layers, upper, work, target)
         return body()
 
-    return _in_child(child, timeout=timeout)
+    return in_child(child, timeout=timeout)
 
 
 BOTTOM = {"etc": None, "etc/motd": "from the bottom layer\n", "etc/hosts": "127.0.0.1 localhost\n",

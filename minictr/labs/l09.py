@@ -19,7 +19,12 @@ Man pages: the busybox httpd applet (``busybox httpd --help``), docker-run(1).
 from __future__ import annotations
 
 from ..errors import MinictrError
-from ..exercises import Case, CaseFailed, Exercise, register
+from .checks import Case, CaseFailed, Exercise, register
+from .lesson import Lesson
+
+LESSON = Lesson("09", "Putting it together", needs_root=True, tools=("nsenter",),
+                namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"), controllers=("memory", "pids"),
+                filesystems=("overlay",))
 
 MAX_MEMORY = 64 << 20
 MAX_PIDS = 50

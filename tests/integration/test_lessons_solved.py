@@ -16,22 +16,35 @@ from pathlib import Path
 
 import pytest
 
+from minictr import labs
+
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+#: The lessons come from their LESSON records (minictr/labs/lNN.py), not from a count.
+LESSONS = labs.lessons()
+NOTEBOOKS = [next((REPO / "notebooks").glob(f"{lesson.number}-*.ipynb")) for lesson in LESSONS
+             if any((REPO / "notebooks").glob(f"{lesson.number}-*.ipynb"))]
 SOLUTION_RE = re.compile(r"^```python solution=(\S+)\n(.*?)^```", re.S | re.M)
 DEF_RE = re.compile(r"^def (\w+)\(", re.M)
 
 
 def written_solutions(notebook: Path) -> dict[str, tuple[str, str]]:
     """{function name: (exercise id, code)} from the lesson text with the notebook's name."""
-    from minictr.exercises import get
+    from minictr.labs.checks import get
 
     text = (REPO / "lessons" / (notebook.stem + ".md")).read_text()
     return {get(ex_id).function: (ex_id, code) for ex_id, code in SOLUTION_RE.findall(text)}
 
 
 def test_every_lesson_has_a_notebook():
-    assert [p.stem[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(10)]
+    """Each LESSON has its notebook, reading and test, and each numbered notebook and reading has a LESSON."""
+    assert [p.stem[:2] for p in NOTEBOOKS] == [lesson.number for lesson in LESSONS]
+    assert labs.layout_problems(str(REPO)) == []
+
+
+def test_every_lesson_layout_matches_the_records():
+    on_disk = sorted(p.stem[:2] for p in (REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    readings = sorted(p.stem[:2] for p in (REPO / "lessons").glob("[0-9][0-9]-*.md"))
+    assert on_disk == readings == [lesson.number for lesson in LESSONS]
 
 
 @pytest.mark.root

@@ -1,4 +1,7 @@
-"""minictr.doctor with fake /proc and /sys files, and a FakeSyscalls that says no."""
+"""minictr.doctor with fake /proc and /sys files, and a FakeSyscalls that says no.
+
+The lessons a failure blocks come from the LESSON records (``labs.lessons()``), handed in.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,13 @@ import os
 
 import pytest
 
-from minictr import doctor
+from minictr import doctor, labs
 from minictr.cgroups import fake as cgfake
+from minictr.labs.lesson import Lesson
 from minictr.syscalls import FakeSyscalls
+
+LESSONS = labs.lessons()
+ROOT_LESSONS = tuple(lesson.number for lesson in LESSONS if lesson.needs_root)
 
 FULL = "000001ffffffffff"
 DOCKER_DEFAULT = "00000000a80425fb"  # docker's default set: no SYS_ADMIN, no NET_ADMIN
@@ -35,8 +42,49 @@ def test_read_status_and_caps(tmp_path):
 
 def test_root():
     assert doctor.check_root(0).status == "ok"
-    c = doctor.check_root(1000)
+    c = doctor.check_root(1000, LESSONS)
     assert c.status == "fail" and "uid 1000" in c.detail and "sudo" in c.fix and "04" in c.lessons
+
+
+def test_without_root_every_lesson_that_needs_root_is_blocked():
+    checks = [doctor.check_root(1000, LESSONS)]
+    assert doctor.blocked_lessons(checks) == list(ROOT_LESSONS)
+    assert ROOT_LESSONS == ("03", "04", "05", "06", "07", "08", "09")
+    assert doctor.format_table(checks).endswith("lessons that cannot run here: " + ", ".join(ROOT_LESSONS))
+    # without records the verdict still fails, it just names no lesson
+    assert doctor.check_root(1000).lessons == () and not doctor.all_lessons_can_run([doctor.check_root(1000)])
+
+
+def test_tools_are_looked_up_on_path_and_name_their_lessons(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("ip", "nsenter"):
+        (bin_dir / tool).write_text("#!/bin/sh\n")
+        (bin_dir / tool).chmod(0o755)
+    fake = [Lesson("05", "net", True, tools=("ip", "nsenter", "ping")),
+            Lesson("08", "images", True, tools=("skopeo", "ping")),
+            Lesson("09", "all", True, tools=("nsenter",))]
+    c = doctor.check_tools(fake, path=str(bin_dir))
+    assert c.status == "fail" and c.lessons == ("05", "08")
+    assert "ping (lessons 05, 08)" in c.detail and "skopeo (lesson 08)" in c.detail and "nsenter" not in c.detail
+    assert "ping" in c.fix and "skopeo" in c.fix
+    (bin_dir / "ping").write_text("#!/bin/sh\n")
+    (bin_dir / "ping").chmod(0o755)
+    (bin_dir / "skopeo").write_text("#!/bin/sh\n")
+    (bin_dir / "skopeo").chmod(0o644)  # not executable: not a tool
+    c = doctor.check_tools(fake, path=str(bin_dir))
+    assert c.status == "fail" and c.lessons == ("08",)
+    (bin_dir / "skopeo").chmod(0o755)
+    c = doctor.check_tools(fake, path=str(bin_dir))
+    assert c.status == "ok" and c.detail == "all 4 on $PATH: ip, nsenter, ping, skopeo"
+
+
+def test_run_checks_adds_the_tools_check_only_with_lessons(tmp_path):
+    fake = [Lesson("42", "x", False, tools=("no-such-tool-minictr",))]
+    checks = doctor.run_checks(lessons=fake, probes=False, path=str(tmp_path))
+    assert checks[-1].name == "tools" and checks[-1].lessons == ("42",)
+    assert "42" in doctor.blocked_lessons(checks)
+    assert "tools" not in [c.name for c in doctor.run_checks(probes=False)]
 
 
 def test_sys_admin_and_caps(tmp_path):
@@ -148,12 +196,15 @@ def test_in_child_times_out():
     assert time.monotonic() - t < 5
 
 
-@pytest.mark.parametrize("kind", sorted(doctor.NAMESPACE_NEEDS))
+@pytest.mark.parametrize("kind", sorted(doctor.NAMESPACE_PROBES))
 def test_namespace_probe_failure_becomes_fail_or_warn(kind):
     fake = FakeSyscalls(fail={"unshare": errno.EPERM})
-    c = doctor.probe_namespace(kind, fake)
-    lessons, bad, _ = doctor.NAMESPACE_NEEDS[kind]
-    assert c.status == bad and c.lessons == lessons
+    c = doctor.probe_namespace(kind, fake, lessons=LESSONS)
+    bad, _ = doctor.NAMESPACE_PROBES[kind]
+    assert c.status == bad
+    assert c.lessons == tuple(lesson.number for lesson in LESSONS if kind in lesson.namespaces)
+    if kind in ("mnt", "net", "pid", "cgroup"):
+        assert "09" in c.lessons
     assert "unshare" in c.detail and "Operation not permitted" in c.detail
     assert "hint" not in c.detail  # the check's own fix replaces the error's hint
     assert c.fix == doctor.PRIVILEGED_FIX  # EPERM: the kernel has it, we may not use it
@@ -201,7 +252,7 @@ def test_cgroups_read_only_tree_fails(tmp_path, monkeypatch):
         return real_mkdir(path, *a, **kw)
 
     monkeypatch.setattr(os, "mkdir", mkdir)
-    by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup)}
+    by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, lessons=LESSONS)}
     c = by["cgroups writable"]
     assert c.status == "fail" and "Read-only file system" in c.detail and "/memory/process_api" in c.detail
     assert "--cgroupns=host" in c.fix and "07" in c.lessons
@@ -209,23 +260,29 @@ def test_cgroups_read_only_tree_fails(tmp_path, monkeypatch):
 
 def test_cgroups_missing_controllers(tmp_path):
     root, proc_self_cgroup, _fs = cgfake.build_v2(str(tmp_path / "v2"), controllers=("cpu", "io"))
-    by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, probe=False)}
+    by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, probe=False, lessons=LESSONS)}
     c = by["cgroup controllers"]
     assert c.status == "fail" and "memory" in c.detail and "pids" in c.detail
+    assert c.lessons == ("07", "09")
+    # no lesson needs what is missing: a warning
+    fake = [Lesson("07", "cgroups", True, controllers=("cpu",))]
+    by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, probe=False, lessons=fake)}
+    c = by["cgroup controllers"]
+    assert c.status == "warn" and c.lessons == ()
 
 
 def test_cgroups_none(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "pc").write_text("")
-    [c] = doctor.check_cgroups(str(tmp_path / "empty"), str(tmp_path / "pc"))
-    assert c.status == "fail" and "07" in c.lessons
+    [c] = doctor.check_cgroups(str(tmp_path / "empty"), str(tmp_path / "pc"), lessons=LESSONS)
+    assert c.status == "fail" and c.lessons == ("07", "09")
 
 
 def test_overlay_not_listed_no_probe(tmp_path):
     fs = tmp_path / "filesystems"
     fs.write_text("nodev\tsysfs\nnodev\ttmpfs\n\text4\n")
-    c = doctor.check_overlay(str(fs), probe=False)
-    assert c.status == "warn" and "modprobe overlay" in c.fix
+    c = doctor.check_overlay(str(fs), probe=False, lessons=LESSONS)
+    assert c.status == "warn" and "modprobe overlay" in c.fix and c.lessons == ("08", "09")
     fs.write_text("nodev\tsysfs\nnodev\toverlay\n")
     assert doctor.check_overlay(str(fs), probe=False).status == "ok"
 
@@ -262,9 +319,16 @@ def test_table_json_and_exit_logic():
 def test_cli_exit_codes(monkeypatch, capsys):
     from minictr import cli
 
-    monkeypatch.setattr(doctor, "run_checks", lambda probes=True: [doctor.Check("root", "fail", "uid 1000", "sudo")])
+    seen = {}
+
+    def fake_run_checks(lessons=(), probes=True):
+        seen["lessons"] = lessons
+        return [doctor.Check("root", "fail", "uid 1000", "sudo")]
+
+    monkeypatch.setattr(doctor, "run_checks", fake_run_checks)
     assert cli.main(["doctor"]) == 1
     assert "fix: sudo" in capsys.readouterr().out
-    monkeypatch.setattr(doctor, "run_checks", lambda probes=True: [doctor.Check("root", "ok", "uid 0")])
+    assert seen["lessons"] == LESSONS  # the CLI hands doctor the LESSON records
+    monkeypatch.setattr(doctor, "run_checks", lambda lessons=(), probes=True: [doctor.Check("root", "ok", "uid 0")])
     assert cli.main(["doctor", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True

@@ -24,7 +24,9 @@ REQUIRED_HEADINGS = ("## Objectives", "## Background", "## Instructor notes", "#
 
 
 def test_there_are_lessons():
-    assert [p.stem[:2] for p in LESSONS][:5] == ["00", "01", "02", "03", "04"]
+    from minictr import labs
+
+    assert [p.stem[:2] for p in LESSONS] == [lesson.number for lesson in labs.lessons()]
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])

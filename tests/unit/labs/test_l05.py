@@ -1,21 +1,21 @@
-"""Lessons 05 and 06: every check case passes the reference and fails some wrong answer;
-the checks leave no hostname change, veth, process or temporary file behind.
+"""Lesson 05 (minictr/labs/l05.py): every check case passes the reference and fails some wrong
+answer; the checks leave no hostname change, veth, process or temporary file behind.
 
 These checks need root (namespaces, veth pairs): they skip only without it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 
-from minictr import exercises
-from minictr.exercises import run_checks
 from minictr.network import Link
 from minictr.syscalls import CloneFlags
 
-IDS = ["05.hostname", "05.veth", "06.init"]
+from minictr.labs import checks, l05
+from minictr.labs.checks import run_checks
+
+IDS = ['05.hostname', '05.veth']
 
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
@@ -23,18 +23,18 @@ pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; 
 
 @pytest.fixture(autouse=True)
 def root_only():
-    if not exercises.has_root():
-        pytest.skip("the checks of lessons 05 and 06 need root (namespaces, veth pairs); run the tests as root")
+    if not checks.has_root():
+        pytest.skip("the checks of lesson 05 need root (namespaces, veth pairs); run the tests as root")
 
 
 def test_the_lessons_register_their_exercises_when_asked():
-    assert set(IDS) <= set(exercises.ids())
-    assert exercises.get("06.init").function == "tiny_init"
+    assert set(IDS) <= set(checks.ids())
+    assert checks.get("05.hostname").function == "set_hostname"
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_the_reference_passes_every_case(exercise_id):
-    ex = exercises.get(exercise_id)
+    ex = checks.get(exercise_id)
     result = run_checks(exercise_id, ex.reference())
     assert result.failures == [] and result.passed
 
@@ -95,46 +95,9 @@ def _veth_both_on_host(pid, host_addr, container_addr, host_ifname):
     return Link(pid, host_ifname, "eth0", host_addr, container_addr)
 
 
-def _init_naive(argv):
-    pid = os.fork()
-    if pid == 0:
-        os.execvp(argv[0], argv)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-
-
-def _init_no_reap(argv):
-    import signal
-    pid = os.fork()
-    if pid == 0:
-        os.execvp(argv[0], argv)
-    signal.signal(signal.SIGTERM, lambda s, f: os.kill(pid, s))
-    status = os.waitpid(pid, 0)[1]
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
-
-
-def _init_no_forward(argv):
-    pid = os.fork()
-    if pid == 0:
-        os.execvp(argv[0], argv)
-    while True:
-        done, status = os.wait()
-        if done == pid:
-            code = os.waitstatus_to_exitcode(status)
-            return code if code >= 0 else 128 - code
-
-
-def _init_raw_status(argv):
-    pid = os.fork()
-    if pid == 0:
-        os.execvp(argv[0], argv)
-    return os.waitpid(pid, 0)[1]       # the wait status, not the exit code
-
-
 WRONG = {
     "05.hostname": [_rename_host, _unshare_only, _fixed_name],
     "05.veth": [_veth_down, _veth_no_inside_addr, _veth_no_return, _veth_both_on_host],
-    "06.init": [_init_naive, _init_no_reap, _init_no_forward, _init_raw_status],
 }
 
 
@@ -145,7 +108,7 @@ def test_every_case_fails_some_wrong_answer(exercise_id):
         result = run_checks(exercise_id, wrong)
         assert not result.passed, f"{wrong.__name__} passed"
         failed_cases |= {o.case for o in result.failures}
-    names = {c.name for c in exercises.solution_cases(exercise_id)}
+    names = {c.name for c in checks.solution_cases(exercise_id)}
     assert failed_cases == names, f"cases no wrong answer fails: {names - failed_cases}"
 
 
@@ -159,8 +122,12 @@ def test_the_veth_clean_up_happens_even_if_the_answer_leaves_the_pair(monkeypatc
     assert [o.case for o in result.failures] == ["the returned Link's delete() removes the pair"]
 
 
-def test_every_exercise_of_05_and_06_has_a_written_solution():
+def test_the_lesson_record():
+    assert l05.LESSON.number == "05" and l05.LESSON.needs_root
+
+
+def test_every_exercise_has_a_written_solution():
     from pathlib import Path
-    texts = "".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "lessons").glob("0[56]-*.md"))
+    texts = "".join(p.read_text() for p in (Path(__file__).resolve().parents[3] / "lessons").glob("05-*.md"))
     for exercise_id in IDS:
         assert f"```python solution={exercise_id}\n" in texts

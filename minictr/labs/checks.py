@@ -1,0 +1,347 @@
+"""The check framework of the lesson notebooks: cases, the registry, ``check``, forked children.
+
+A notebook's exercise cell has the learner write one function; the next cell
+calls::
+
+    decode = check("01.decode_status", decode)
+
+``check`` runs the exercise's cases against the learner's function and prints
+(deterministic text, so strict nbval can compare it) which case failed and why.
+If every case passes it returns the learner's function; otherwise, or if the
+function is missing or still raises ``NotImplementedError``, it says so and
+returns minictr's own reference, so the rest of the notebook still runs. The
+notebooks are committed unsolved and CI runs them that way.
+
+The registry::
+
+    Exercise(id="02.member_filter", title=..., function="member_filter",
+             signature="def member_filter(member, dest) -> bool",
+             cases=<function returning [Case, ...]>, reference=<function returning the reference>)
+
+Each lesson's exercises, cases and reference answers live in its own module,
+``minictr/labs/lNN.py``, which calls ``register(Exercise(...))``; ``get(id)``
+imports that module the first time an id of lesson NN is asked for.
+``solution_cases(id)`` returns an exercise's cases; ``run_checks(id, fn)``
+returns the outcome as data without printing. Each ``Case.run(fn)`` raises
+``CaseFailed(why)`` when the answer is wrong; any other exception escaping it
+is the learner's function failing.
+
+Cases that need the kernel (a chroot, namespaces, a pivot_root trace) run the
+learner's function in a *forked child* (``in_child``, over ``minictr.child``),
+never in the notebook's own kernel process: an ``unshare`` or a ``chroot`` there
+would change the kernel for good.
+
+The lesson texts hold written solutions in fenced blocks whose info string is
+``python solution=ID``; tests/unit/test_lesson_solutions.py runs each of them
+against its exercise, so they cannot rot.
+
+Man pages: fork(2), capabilities(7), namespaces(7), mount_namespaces(7).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import procfs
+from ..errors import MinictrError
+from .lesson import Lesson
+
+__all__ = [
+    "Case", "CaseFailed", "Exercise", "Lesson", "Outcome", "Result", "check", "register", "get", "ids",
+    "solution_cases", "run_checks", "require_root", "has_root", "in_child", "lazy", "exc_line",
+    "private_mount_namespace", "ChildInNamespaces", "rmtree",
+]
+
+CAP_SYS_ADMIN = 21  # capabilities(7)
+
+
+class CaseFailed(Exception):
+    """A check case found a wrong answer. ``str()`` says which and why, in one line."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check: ``run(fn)`` returns when ``fn`` is right, raises ``CaseFailed`` when not."""
+
+    name: str
+    run: Callable[[Callable], None]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise: what the learner writes, how it is checked, and minictr's own answer."""
+
+    id: str
+    title: str
+    function: str                             # the name the learner's function has
+    signature: str                            # shown in messages
+    cases: Callable[[], list[Case]]           # built lazily: cases may need a corpus or the kernel
+    reference: Callable[[], Callable]         # imported lazily: the real minictr code
+    needs_root: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: str
+    passed: bool
+    why: str = ""
+
+
+@dataclass
+class Result:
+    """What ``run_checks`` found. ``passed`` only when every case passed."""
+
+    exercise: Exercise
+    outcomes: list[Outcome] = field(default_factory=list)
+    not_written: bool = False          # None, or raised NotImplementedError
+    skipped_no_root: bool = False      # the cases need root and we are not
+
+    @property
+    def passed(self) -> bool:
+        return not (self.not_written or self.skipped_no_root) and all(o.passed for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+
+_REGISTRY: dict[str, Exercise] = {}
+_MAX_SHOWN = 8  # failures printed by check(); run_checks() has them all
+
+
+def register(exercise: Exercise) -> Exercise:
+    """Add an exercise to the registry (a later one with the same id replaces it)."""
+    _REGISTRY[exercise.id] = exercise
+    return exercise
+
+
+def _load_lesson(exercise_id: str) -> None:
+    """Lesson NN's exercises live in ``minictr/labs/lNN.py``, registered when first asked for."""
+    import importlib
+
+    lesson = exercise_id.split(".", 1)[0]
+    if lesson.isdigit():
+        try:
+            importlib.import_module(f"minictr.labs.l{lesson}")
+        except ModuleNotFoundError as e:
+            if e.name != f"minictr.labs.l{lesson}":
+                raise
+
+
+def get(exercise_id: str) -> Exercise:
+    if exercise_id not in _REGISTRY:
+        _load_lesson(exercise_id)
+    try:
+        return _REGISTRY[exercise_id]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise MinictrError(f"no exercise {exercise_id!r}", hint=f"known exercises: {known}") from None
+
+
+def ids() -> list[str]:
+    """Every exercise id of every lesson (each ``minictr/labs/lNN.py`` is imported)."""
+    from . import lesson_modules
+
+    for number in lesson_modules():
+        _load_lesson(number + ".")
+    return sorted(_REGISTRY)
+
+
+def solution_cases(exercise_id: str) -> list[Case]:
+    """The check cases of one exercise (what ``check`` runs)."""
+    return get(exercise_id).cases()
+
+
+def has_root() -> bool:
+    """Root with CAP_SYS_ADMIN: what namespaces, mount, chroot and pivot_root need."""
+    return os.geteuid() == 0 and _cap_sys_admin()
+
+
+def _cap_sys_admin(status_path: str = "/proc/self/status") -> bool:
+    return procfs.has_cap(CAP_SYS_ADMIN, path=status_path)
+
+
+def require_root(what: str = "this notebook", *, status_path: str = "/proc/self/status") -> bool:
+    """The probe cell at the top of a notebook: print whether the experiments can run.
+
+    Returns True when they can. Prints one line when all is well, and an
+    explanation with the fixes when not (it never raises: the learner can
+    still read the notebook).
+    """
+    euid = os.geteuid()
+    if euid == 0 and _cap_sys_admin(status_path):
+        print(f"ok: running as root with CAP_SYS_ADMIN, so the experiments in {what} can run.")
+        return True
+    if euid != 0:
+        why = f"this kernel runs as uid {euid}, not root"
+    else:
+        why = "this kernel runs as root but without CAP_SYS_ADMIN (inside an unprivileged container?)"
+    print(f"needs root: {what} creates namespaces, mounts and chroots, which need root and CAP_SYS_ADMIN;")
+    print(f"  {why}.")
+    print("How to fix it, pick one:")
+    print("  - as root on a Linux machine or VM: `make lab` (it serves JupyterLab as root on 127.0.0.1);")
+    print("  - with sudo: `make lab-kernel` once, then choose the kernel 'minictr (root via sudo)';")
+    print("  - in JupyterHub, Binder or a docker container without --privileged: use the lab VM instead.")
+    print("Run `python -m minictr doctor` for the full list of what this machine can do.")
+    return False
+
+
+def run_checks(exercise_id: str, learner_fn: Callable | None) -> Result:
+    """Run every case of an exercise against ``learner_fn`` and return what happened. Prints nothing."""
+    ex = get(exercise_id)
+    result = Result(ex)
+    if learner_fn is None:
+        result.not_written = True
+        return result
+    if ex.needs_root and not has_root():
+        result.skipped_no_root = True
+        return result
+    for case in ex.cases():
+        try:
+            case.run(learner_fn)
+        except NotImplementedError:
+            result.not_written = True
+            result.outcomes.clear()
+            return result
+        except CaseFailed as e:
+            result.outcomes.append(Outcome(case.name, False, str(e)))
+        except Exception as e:  # the learner's function itself failed
+            result.outcomes.append(Outcome(case.name, False, f"your function raised {exc_line(e)}"))
+        else:
+            result.outcomes.append(Outcome(case.name, True))
+    return result
+
+
+def check(exercise_id: str, learner_fn: Callable | None = None) -> Callable:
+    """Check the learner's function; return it if it passes, else minictr's reference.
+
+    Prints what happened in a few deterministic lines.
+    """
+    result = run_checks(exercise_id, learner_fn)
+    ex = result.exercise
+    tag = f"[{ex.id}]"
+    if result.passed:
+        print(f"{tag} all {len(result.outcomes)} checks passed: using your {ex.function}.")
+        return learner_fn
+    ref = ex.reference()
+    ref_name = f"{ref.__module__}.{ref.__qualname__}"
+    if learner_fn is None:
+        print(f"{tag} no function given: using the reference {ref_name}.")
+    elif result.not_written:
+        print(f"{tag} {ex.function} is not written yet (it raises NotImplementedError).")
+        print(f"Using the reference {ref_name} instead, so the rest of the notebook runs.")
+    elif result.skipped_no_root:
+        print(f"{tag} these checks need root (see the probe cell at the top); your {ex.function} was not checked.")
+        print(f"Using the reference {ref_name} instead.")
+    else:
+        failed = result.failures
+        print(f"{tag} {len(failed)} of {len(result.outcomes)} checks failed:")
+        for o in failed[:_MAX_SHOWN]:
+            print(f"  x {o.case}: {o.why}")
+        if len(failed) > _MAX_SHOWN:
+            print(f"  ... and {len(failed) - _MAX_SHOWN} more (run_checks({ex.id!r}, fn).failures lists them all)")
+        print(f"Using the reference {ref_name} instead. Fix {ex.function} and run its cell and this one again.")
+    return ref
+
+
+def exc_line(e: BaseException) -> str:
+    """``"ValueError: first line"``: an exception in one line, as the checks report it."""
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def lazy(module: str, name: str) -> Callable:
+    """``module.name``, imported when called: a reference that is runtime code (``process.exit_status``)."""
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+# -- running a function in a forked child ------------------------------------------------
+
+def in_child(body: Callable[[], Any], *, timeout: float = 10.0, join: tuple | None = None) -> Any:
+    """Run ``body()`` in a forked child (``minictr.child.call``) and return its JSON-able result.
+
+    ``join=(pid, kinds)``: the child first joins those namespaces of ``pid`` (setns(2)).
+
+    The child's exceptions come back as data: NotImplementedError is raised
+    again here, anything else as CaseFailed naming the exception; so is a
+    timeout (the child is killed) or a child that died without an answer.
+    """
+    from .. import child
+
+    try:
+        return child.call(body, timeout=timeout, join=join)
+    except child.ChildTimeout:
+        raise CaseFailed(f"your function did not finish within {timeout:g} seconds") from None
+    except child.ChildFailed as e:
+        if e.exc_type == "NotImplementedError":
+            raise NotImplementedError from None
+        if not e.exc_type:
+            raise CaseFailed("the child running your function died without an answer") from None
+        raise CaseFailed(f"your function raised {e.line}") from None
+
+
+def private_mount_namespace() -> None:
+    """In a forked child: a mount namespace of its own, with nothing propagating back to the host."""
+    from ..syscalls import CloneFlags, MountFlags, linux
+
+    sys_ = linux()
+    sys_.unshare(CloneFlags.NEWNS)
+    # Why: / is usually a shared mount; without MS_PRIVATE our mounts would show up on the host.
+    sys_.mount(None, "/", None, MountFlags.REC | MountFlags.PRIVATE)
+
+
+class ChildInNamespaces:
+    """A forked child that unshares ``flags`` and waits; leaving the ``with`` lets it exit and reaps it.
+
+    Unlike ``in_child``, the child stays alive while the ``with`` body runs, so
+    the caller can look at its namespaces (``/proc/PID/ns``) from outside.
+    """
+
+    def __init__(self, flags: int):
+        self.flags = flags
+        self.pid = -1
+
+    def __enter__(self) -> int:
+        ready_r, ready_w = os.pipe()
+        self._hold_r, self._hold_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(ready_r)
+                os.close(self._hold_w)
+                from ..syscalls import linux
+
+                linux().unshare(self.flags)
+                os.write(ready_w, b"1")
+                os.read(self._hold_r, 1)  # blocks until the parent closes its end
+            finally:
+                os._exit(0)
+        os.close(ready_w)
+        os.close(self._hold_r)
+        self.pid = pid
+        ok = os.read(ready_r, 1)
+        os.close(ready_r)
+        if ok != b"1":
+            self.__exit__()
+            raise MinictrError("the helper child could not unshare its namespaces", hint="needs root")
+        return pid
+
+    def __exit__(self, *exc) -> None:
+        os.close(self._hold_w)
+        os.waitpid(self.pid, 0)
+
+
+def rmtree(path: str) -> None:
+    """``shutil.rmtree``, after making read-only directories writable (a 0555 dir from a tarball)."""
+    import shutil
+
+    for dirpath, dirnames, _ in os.walk(path):
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            if not os.path.islink(p):
+                os.chmod(p, 0o700)
+    shutil.rmtree(path)

@@ -1,0 +1,80 @@
+"""Lesson 00 (a container is just a process): the namespace-comparison exercise.
+
+Exercise ``00.ns_differences``: ``def ns_differences(pid_a, pid_b) -> set[str]``
+returns the namespace kinds (names in /proc/PID/ns) in which two processes
+differ. The check compares the answer with /proc for a process against
+itself and, as root, against forked children in new namespaces. The
+reference, ``ns_differences`` below, is written the way a learner would.
+
+Man pages: namespaces(7), proc(5) (/proc/PID/ns), unshare(2).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import procfs
+from .checks import Case, CaseFailed, ChildInNamespaces, Exercise, has_root, register
+from .lesson import Lesson
+
+LESSON = Lesson("00", "A container is just a process", needs_root=False, tools=("ps",))
+
+
+# -- the reference, as a learner writes it ---------------------------------------------------
+
+def ns_differences(pid_a, pid_b) -> set[str]:
+    """The namespace kinds (names in /proc/PID/ns) in which two processes differ.
+
+    Each link in /proc/PID/ns reads like ``uts:[4026531838]``: the kind and the
+    inode number of the namespace. Same text, same namespace.
+    """
+    kinds = set(os.listdir(f"/proc/{pid_a}/ns")) & set(os.listdir(f"/proc/{pid_b}/ns"))
+    return {k for k in kinds
+            if os.readlink(f"/proc/{pid_a}/ns/{k}") != os.readlink(f"/proc/{pid_b}/ns/{k}")}
+
+
+# -- the checks ---------------------------------------------------------------------
+
+def _ns_cases() -> list[Case]:
+    from ..syscalls import CloneFlags
+
+    def truth(a, b) -> set[str]:
+        links_a, links_b = procfs.ns_ids(a), procfs.ns_ids(b)
+        return {k for k in links_a.keys() & links_b.keys() if links_a[k] != links_b[k]}
+
+    def compare(fn, a, b, label):
+        got = fn(a, b)
+        want = truth(a, b)
+        if not isinstance(got, (set, frozenset)):
+            raise CaseFailed(f"returned {type(got).__name__}, expected a set of kinds like {{'uts'}}")
+        if set(got) != want:
+            raise CaseFailed(f"{label}: returned {sorted(got)}, expected {sorted(want)}")
+
+    def same(fn):
+        me = os.getpid()
+        compare(fn, me, me, "a process against itself")
+
+    def with_child(flags, label):
+        def run(fn):
+            with ChildInNamespaces(flags) as pid:
+                compare(fn, os.getpid(), pid, label)
+                compare(fn, pid, os.getpid(), label + " (arguments swapped)")
+        return run
+
+    cases = [Case("a process against itself", same)]
+    if has_root():
+        cases.append(Case("a child in new uts and ipc namespaces",
+                          with_child(CloneFlags.NEWUTS | CloneFlags.NEWIPC, "uts+ipc child")))
+        cases.append(Case("a child in new net, mount and uts namespaces",
+                          with_child(CloneFlags.NEWNET | CloneFlags.NEWNS | CloneFlags.NEWUTS,
+                                     "net+mnt+uts child")))
+    return cases
+
+
+
+register(Exercise(
+    id="00.ns_differences", title="Compare the namespaces of two processes",
+    function="ns_differences", signature="def ns_differences(pid_a, pid_b) -> set[str]",
+    cases=_ns_cases,
+    reference=lambda: ns_differences,
+))

@@ -1,0 +1,261 @@
+"""Lesson 02 (an image is just a tarball): the tar member filter exercise.
+
+Exercise ``02.member_filter``: ``def member_filter(member, dest) -> bool``
+decides about one tar member before it is extracted into ``dest``: True
+keeps it, False skips it (device nodes), raising ``UnsafeLayerEntry`` refuses
+the whole tarball. The check hands it every member of the malicious tarballs
+of ``minictr.tarcorpus`` and of two honest ones. The reference,
+``member_filter`` below, is written the way a learner would.
+
+Man pages: tar(5), path_resolution(7), symlink(7), link(2).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import tarfile
+import tempfile
+from typing import Any, Callable
+
+from ..errors import UnsafeLayerEntry
+from .checks import Case, CaseFailed, Exercise, exc_line, register, rmtree
+from .lesson import Lesson
+
+LESSON = Lesson("02", "An image is just a tarball", needs_root=False, tools=("dpkg-query",))
+
+
+# -- the reference: the tar member filter --------------------------------------------------
+
+def _parts(name: str, member: str) -> list[str]:
+    """The components of a member path, with ``.`` dropped and ``..`` applied.
+
+    A leading ``/`` is dropped too (GNU tar does the same: the path lands inside
+    the root). A ``..`` that would climb above the root is refused.
+    """
+    parts: list[str] = []
+    for p in name.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if not parts:
+                raise UnsafeLayerEntry(member, "its '..' climbs out of the root")
+            parts.pop()
+        else:
+            parts.append(p)
+    return parts
+
+
+def _resolve_inside(dest: str, parts: list[str], member: str, depth: int = 0) -> str:
+    """Resolve a path below ``dest`` the way a process chrooted into ``dest`` would.
+
+    An absolute symlink target starts again at ``dest``, and ``..`` stops at
+    ``dest`` (this is what filepath-securejoin and openat2(RESOLVE_IN_ROOT) do),
+    so the answer is always inside ``dest``. Every component is followed.
+    """
+    current = dest
+    for i, part in enumerate(parts):
+        if part == "..":
+            current = dest if current == dest else os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, part)
+        if os.path.islink(candidate):
+            if depth >= 40:
+                raise UnsafeLayerEntry(member, "too many levels of symbolic links (a loop?)")
+            target = os.readlink(candidate)
+            base = "" if target.startswith("/") else os.path.relpath(current, dest)
+            inner = [p for p in posixpath.join(base, target).split("/") if p not in ("", ".")]
+            current = _resolve_inside(dest, inner, member, depth + 1)
+            depth += 1
+        else:
+            current = candidate
+    return current
+
+
+def member_filter(member: tarfile.TarInfo, dest: str) -> bool:
+    """Decide about one tar member before it is extracted into ``dest``.
+
+    ``True``: extract it. ``False``: skip it (device nodes: /dev is made fresh at
+    run time). Raise ``UnsafeLayerEntry``: refuse the whole tarball. ``dest``
+    holds the members extracted so far, so symlinks can be looked at.
+    """
+    dest = os.path.realpath(dest)
+    name = member.name
+    if member.ischr() or member.isblk():  # not isdev(): that is true for a FIFO too
+        return False
+    if "\0" in name:
+        raise UnsafeLayerEntry(name, "a NUL byte in the name")
+    parts = _parts(name, name)
+    if not parts and not member.isdir():
+        raise UnsafeLayerEntry(name, "a file cannot replace the root directory itself")
+    # Where it will be written: the parents are followed inside dest (the last
+    # component never is: the extractor replaces it). A symlink loop fails here.
+    _resolve_inside(dest, parts[:-1], name)
+    if member.islnk():
+        # link(2) follows symlinks on the *host*, so the target must be a plain
+        # path of real directories inside dest, ending at an existing non-directory.
+        target = _parts(member.linkname, name)
+        path = dest
+        for i, p in enumerate(target):
+            path = os.path.join(path, p)
+            if os.path.islink(path) and i < len(target) - 1:
+                raise UnsafeLayerEntry(name, f"its hard link target {member.linkname!r} goes through a symlink")
+        if not target or not os.path.lexists(path) or os.path.isdir(path) and not os.path.islink(path):
+            raise UnsafeLayerEntry(name, f"its hard link target {member.linkname!r} is not a file in the root")
+    return True
+
+
+# -- the checks ----------------------------------------------------------------------
+
+def _tar_bytes(entries: list[tuple[Any, bytes | None]]) -> bytes:
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, payload in entries:
+            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
+    return buf.getvalue()
+
+
+def _benign_tarballs() -> list[tuple[str, bytes, str, str]]:
+    """Honest tarballs: every member must be kept, and device nodes skipped."""
+    import tarfile
+
+    def info(name, kind=tarfile.REGTYPE, *, size=0, mode=0o644, link="", dev=(0, 0)):
+        t = tarfile.TarInfo(name)
+        t.type, t.size, t.mode, t.linkname = kind, size, mode, link
+        t.devmajor, t.devminor = dev
+        return t
+
+    hello = b"hello\n"
+    rootfs = _tar_bytes([
+        (info("bin", tarfile.DIRTYPE, mode=0o755), None),
+        (info("bin/busybox", size=len(hello), mode=0o755), hello),
+        (info("bin/sh", tarfile.SYMTYPE, link="busybox"), None),
+        (info("bin/ls", tarfile.SYMTYPE, link="/bin/busybox"), None),
+        (info("bin/su", size=len(hello), mode=0o4755), hello),
+        (info("etc", tarfile.DIRTYPE, mode=0o755), None),
+        (info("etc/passwd", size=len(hello)), hello),
+        (info("etc/passwd.hard", tarfile.LNKTYPE, link="etc/passwd"), None),
+        (info("etc/mtab", tarfile.SYMTYPE, link="../proc/self/mounts"), None),
+        (info("tmp", tarfile.DIRTYPE, mode=0o1777), None),
+        (info("tmp/fifo", tarfile.FIFOTYPE), None),
+    ])
+    devices = _tar_bytes([
+        (info("dev", tarfile.DIRTYPE, mode=0o755), None),
+        (info("dev/null", tarfile.CHRTYPE, mode=0o666, dev=(1, 3)), None),
+        (info("dev/sda", tarfile.BLKTYPE, mode=0o660, dev=(8, 0)), None),
+        (info("dev/README", size=len(hello)), hello),
+    ])
+    return [
+        ("benign: a small rootfs (dirs, setuid file, symlinks, hard link, fifo)", rootfs, "keep",
+         "an honest image: keep every member"),
+        ("benign: device nodes are skipped", devices, "keep",
+         "device nodes are skipped (False); /dev is made fresh at run time"),
+    ]
+
+
+def _member_cases() -> list[Case]:
+    """One case per tarball of minictr.tarcorpus (the flat-rootfs ones), plus two honest ones.
+
+    Each member is handed to the learner's filter in order, with ``dest``
+    holding what minictr's safe extractor made of the members kept so far (so
+    the filter can look at symlinks already there). Nothing the learner keeps
+    is ever written by anything but ``minictr.tarball.extract``.
+
+    - "refuse": the filter must raise UnsafeLayerEntry on some member;
+    - "contain": the extractor keeps it inside, so any member may be kept, and
+      refusing is accepted too (strict, but safe); skipping is not;
+    - "keep" (the honest tarballs): every member kept, device nodes skipped.
+    """
+    from .. import tarcorpus
+
+    names = [c.name for c in tarcorpus.build("/nonexistent/sentinel") if c.whiteouts == "keep"]
+    cases = [Case(f"corpus: {n}", _member_run(n)) for n in names]
+    cases += [Case(name, _member_run(name, (data, expect, why))) for name, data, expect, why in _benign_tarballs()]
+    return cases
+
+
+def _member_run(corpus_name: str, given: tuple[bytes, str, str] | None = None) -> Callable[[Callable], None]:
+    def run(fn):
+        import tarfile
+
+        from .. import tarball, tarcorpus
+
+        work = tempfile.mkdtemp(prefix="minictr-ex02-")
+        try:
+            _dest, sentinel = tarcorpus.prepare(work)
+            if given is None:
+                case = next(c for c in tarcorpus.build(sentinel) if c.name == corpus_name)
+                data, expect, why = case.data, case.expect, case.why
+            else:
+                data, expect, why = given
+
+            def say(text: str) -> str:  # no temporary paths in what the notebook prints
+                return (text.replace(work + "/root", "DEST").replace(work, "HOST")
+                        .replace(work.lstrip("/"), "HOST"))
+
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                members = [(m, tar.extractfile(m).read() if m.isreg() else None) for m in tar.getmembers()]
+            kept: list = []
+            for m, payload in members:
+                dest, _ = tarcorpus.prepare(work)  # a fresh dest, with the kept members extracted again
+                if kept:
+                    try:
+                        tarball.extract(io.BytesIO(_tar_bytes(kept)), str(dest))
+                    except UnsafeLayerEntry:
+                        raise CaseFailed(say(f"you kept {kept[-1][0].name!r}, but this tarball must be "
+                                             f"refused: {why}")) from None
+                try:
+                    verdict = fn(_copy_info(m), str(dest))
+                except UnsafeLayerEntry as e:
+                    if expect == "keep":
+                        raise CaseFailed(say(f"you refused the honest member {m.name!r} ({e.message})")) from None
+                    return  # right for "refuse"; strict but safe for "contain"
+                except (NotImplementedError, CaseFailed):
+                    raise
+                except Exception as e:
+                    raise CaseFailed(say(f"your function raised {exc_line(e)} for {m.name!r}; raise "
+                                         "minictr.errors.UnsafeLayerEntry to refuse a member")) from None
+                if verdict is not True and verdict is not False:
+                    raise CaseFailed(say(f"returned {verdict!r} for {m.name!r}: return True (keep) or False "
+                                         "(skip), or raise UnsafeLayerEntry (refuse)"))
+                device = m.ischr() or m.isblk()  # TarInfo.isdev() is true for a FIFO too
+                if m.isfifo():
+                    pass  # a FIFO is harmless: keeping or skipping it are both fine
+                elif device and verdict:
+                    raise CaseFailed(say(f"you kept the device node {m.name!r}: return False for device nodes, "
+                                         "/dev is made fresh at run time"))
+                elif not device and not verdict:
+                    if expect == "refuse":
+                        raise CaseFailed(say(f"you skipped {m.name!r}, but the whole tarball must be refused "
+                                             f"(raise UnsafeLayerEntry): {why}"))
+                    raise CaseFailed(say(f"you skipped {m.name!r}, a harmless {_kind(m)}: only device nodes "
+                                         "are skipped"))
+                if verdict:
+                    kept.append((m, payload))
+            if expect == "refuse":
+                raise CaseFailed(say(f"you kept every member, but this tarball must be refused: {why}"))
+        finally:
+            rmtree(work)
+    return run
+
+
+def _kind(m) -> str:
+    return ("directory" if m.isdir() else "symlink" if m.issym() else "hard link" if m.islnk()
+            else "fifo" if m.isfifo() else "device node" if m.isdev() else "file")
+
+
+def _copy_info(m):
+    import copy
+
+    return copy.copy(m)
+
+
+register(Exercise(
+    id="02.member_filter", title="Write the tar member filter",
+    function="member_filter", signature="def member_filter(member: tarfile.TarInfo, dest: str) -> bool",
+    cases=_member_cases,
+    reference=lambda: member_filter,
+))

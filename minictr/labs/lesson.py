@@ -1,0 +1,35 @@
+"""The ``LESSON`` record: what one lesson is, and what it needs from the machine.
+
+Every ``minictr/labs/lNN.py`` defines ``LESSON = Lesson(...)``; ``minictr.labs.lessons()``
+finds them by file name. doctor says which lessons a failing check blocks from these
+records, and the layout test checks that each one has its notebook, reading and test.
+
+Man pages: namespaces(7) (the kinds in /proc/self/ns), cgroups(7) (controllers),
+filesystems(5) (/proc/filesystems).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Lesson"]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One lesson. ``number`` is its two digits ("05"), as in ``notebooks/05-*.ipynb``.
+
+    - ``needs_root``: its experiments need root with CAP_SYS_ADMIN;
+    - ``tools``: host commands it runs (looked up on $PATH);
+    - ``namespaces``: kinds it creates or joins, as named in /proc/self/ns ("mnt", "net", ...);
+    - ``controllers``: cgroup controllers it uses ("memory", "pids", "cpu");
+    - ``filesystems``: filesystem types it mounts beyond proc/sysfs/tmpfs ("overlay").
+    """
+
+    number: str
+    title: str
+    needs_root: bool
+    tools: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    controllers: tuple[str, ...] = ()
+    filesystems: tuple[str, ...] = ()

@@ -1,0 +1,86 @@
+"""Lesson 01 (minictr/labs/l01.py): the decode_status exercise, and what check() prints."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
+                          assert_reference_passes, needs_root, written_solutions)
+
+from minictr.labs import l01
+from minictr.labs.checks import check, run_checks
+
+pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
+
+WRONG = [
+    lambda s: s >> 8,
+    lambda s: os.waitstatus_to_exitcode(s),
+    lambda s: 128 + (s & 0xFF) if s & 0xFF else s >> 8,      # forgets the core-dump bit
+    lambda s: s,
+    lambda s: 1,
+]
+
+
+def test_reference_passes_every_case():
+    needs_root('01.decode_status')
+    assert_reference_passes('01.decode_status', min_outcomes=1)
+
+
+def test_every_case_fails_a_wrong_answer():
+    needs_root('01.decode_status')
+    assert_every_case_fails_a_wrong_answer('01.decode_status', WRONG)
+
+
+def test_no_wrong_answer_passes():
+    needs_root('01.decode_status')
+    assert_no_wrong_answer_passes('01.decode_status', WRONG)
+
+
+def test_the_lesson_record():
+    assert l01.LESSON.number == "01" and not l01.LESSON.needs_root
+
+
+def test_the_written_solution_exists():
+    assert "01.decode_status" in written_solutions("01")
+
+
+def _stub(*args):
+    raise NotImplementedError
+
+
+def test_check_stub_falls_back_with_a_clear_message(capsys):
+    fn = check("01.decode_status", _stub)
+    from minictr.process import exit_status
+    assert fn is exit_status
+    assert capsys.readouterr().out == (
+        "[01.decode_status] decode is not written yet (it raises NotImplementedError).\n"
+        "Using the reference minictr.process.exit_status instead, so the rest of the notebook runs.\n")
+
+
+def test_check_passing_returns_the_learners_function(capsys):
+    def decode(status):
+        return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+    assert check("01.decode_status", decode) is decode
+    assert capsys.readouterr().out == "[01.decode_status] all 10 checks passed: using your decode.\n"
+
+
+def test_check_failure_names_the_case_and_why(capsys):
+    fn = check("01.decode_status", lambda s: s >> 8)
+    from minictr.process import exit_status
+    assert fn is exit_status
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[01.decode_status] 5 of 10 checks failed:"
+    assert out[1] == ("  x killed by SIGKILL: decode(0x0009) returned 0, expected 137: "
+                      "killed by signal 9: the convention is 128+9")
+    assert out[-1].startswith("Using the reference minictr.process.exit_status instead. Fix decode")
+
+
+def test_learner_exception_is_reported_not_raised():
+    def boom(status):
+        raise KeyError("oops")
+
+    result = run_checks("01.decode_status", boom)
+    assert not result.passed
+    assert result.failures[0].why == "your function raised KeyError: 'oops'"

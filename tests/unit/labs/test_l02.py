@@ -1,0 +1,84 @@
+"""Lesson 02 (minictr/labs/l02.py): the member_filter exercise."""
+
+from __future__ import annotations
+
+import pytest
+from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
+                          assert_reference_passes, needs_root, written_solutions)
+
+from minictr.errors import UnsafeLayerEntry
+from minictr.labs import checks, l02
+from minictr.labs.checks import check, run_checks
+
+pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
+
+WRONG = [
+    lambda m, d: True,
+    lambda m, d: False,
+    lambda m, d: None,
+    lambda m, d: not (m.ischr() or m.isblk()),
+]
+
+
+def test_reference_passes_every_case():
+    needs_root('02.member_filter')
+    assert_reference_passes('02.member_filter', min_outcomes=1)
+
+
+def test_every_case_fails_a_wrong_answer():
+    needs_root('02.member_filter')
+    assert_every_case_fails_a_wrong_answer('02.member_filter', WRONG)
+
+
+def test_no_wrong_answer_passes():
+    needs_root('02.member_filter')
+    assert_no_wrong_answer_passes('02.member_filter', WRONG)
+
+
+def test_the_lesson_record():
+    assert l02.LESSON.number == "02" and not l02.LESSON.needs_root
+
+
+def test_the_written_solution_exists():
+    assert "02.member_filter" in written_solutions("02")
+
+
+def test_member_filter_refusing_a_contained_case_is_accepted_but_not_an_honest_one():
+    def refuse_absolute(m, d):
+        if m.name.startswith("/"):
+            raise UnsafeLayerEntry(m.name, "absolute")
+        return checks.get("02.member_filter").reference()(m, d)
+
+    assert run_checks("02.member_filter", refuse_absolute).passed
+
+    def refuse_symlinks(m, d):
+        if m.issym():
+            raise UnsafeLayerEntry(m.name, "symlink")
+        return checks.get("02.member_filter").reference()(m, d)
+
+    result = run_checks("02.member_filter", refuse_symlinks)
+    assert [o.case for o in result.failures] == [
+        "benign: a small rootfs (dirs, setuid file, symlinks, hard link, fifo)"]
+    assert "you refused the honest member 'bin/sh'" in result.failures[0].why
+
+
+def test_member_filter_wrong_exception_type_is_named():
+    def wrong(m, d):
+        if ".." in m.name:
+            raise ValueError("dotdot")
+        return True
+
+    result = run_checks("02.member_filter", wrong)
+    why = {o.case: o.why for o in result.failures}
+    assert why["corpus: dotdot-name"] == ("your function raised ValueError: dotdot for '../sentinel/pwned'; "
+                                          "raise minictr.errors.UnsafeLayerEntry to refuse a member")
+    assert all("/tmp" not in w for w in why.values()), "temporary paths leak into the messages"
+
+
+def test_check_output_is_deterministic(capsys):
+    check("02.member_filter", lambda m, d: True)
+    first = capsys.readouterr().out
+    check("02.member_filter", lambda m, d: True)
+    assert capsys.readouterr().out == first
+    failed = run_checks("02.member_filter", lambda m, d: True).failures
+    assert len(failed) > 8 and f"... and {len(failed) - 8} more" in first  # only the first 8 are shown

@@ -1,0 +1,98 @@
+"""Lesson 07 (minictr/labs/l07.py): the reference passes every case, every case fails some wrong
+answer, and nothing is left behind."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
+                          assert_reference_passes, needs_root, written_solutions)
+
+from minictr.labs import checks, l07
+
+IDS = ['07.confine']
+
+
+pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
+
+
+def _v2(fs, group):
+    return fs.exists(os.path.join(os.path.dirname(group), "cgroup.controllers"))
+
+
+def confine_pid_first(fs, group, pid, memory):
+    fs.mkdir(group)
+    fs.write(os.path.join(group, "cgroup.procs"), pid)
+    fs.write(os.path.join(group, "memory.max" if _v2(fs, group) else "memory.limit_in_bytes"), memory)
+
+
+def confine_v1_only(fs, group, pid, memory):
+    fs.mkdir(group)
+    fs.write(os.path.join(group, "memory.limit_in_bytes"), memory)
+    fs.write(os.path.join(group, "cgroup.procs"), pid)
+
+
+def confine_no_subtree_control(fs, group, pid, memory):
+    fs.mkdir(group)
+    fs.write(os.path.join(group, "memory.max" if _v2(fs, group) else "memory.limit_in_bytes"), memory)
+    fs.write(os.path.join(group, "cgroup.procs"), pid)
+
+
+def confine_pid_in_parent(fs, group, pid, memory):
+    if _v2(fs, group):
+        fs.write(os.path.join(os.path.dirname(group), "cgroup.subtree_control"), "+memory")
+    fs.mkdir(group)
+    fs.write(os.path.join(group, "memory.max" if _v2(fs, group) else "memory.limit_in_bytes"), memory)
+    if not _v2(fs, group):
+        fs.write(os.path.join(os.path.dirname(group), "cgroup.procs"), pid)
+
+
+def confine_megabytes(fs, group, pid, memory):
+    if _v2(fs, group):
+        fs.write(os.path.join(os.path.dirname(group), "cgroup.subtree_control"), "+memory")
+    fs.mkdir(group)
+    fs.write(os.path.join(group, "memory.max" if _v2(fs, group) else "memory.limit_in_bytes"), f"{memory >> 20}M")
+    fs.write(os.path.join(group, "cgroup.procs"), pid)
+
+
+WRONG = {
+    "07.confine": [confine_pid_first, confine_v1_only, confine_no_subtree_control, confine_pid_in_parent,
+                   confine_megabytes],
+}
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_reference_passes_every_case(exercise_id):
+    needs_root(exercise_id, " (overlayfs in a child)")
+    assert_reference_passes(exercise_id, min_outcomes=3)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_every_case_fails_a_wrong_answer(exercise_id):
+    needs_root(exercise_id, " (overlayfs in a child)")
+    assert_every_case_fails_a_wrong_answer(exercise_id, WRONG[exercise_id], errors_count=True)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_no_wrong_answer_passes(exercise_id):
+    needs_root(exercise_id, " (overlayfs in a child)")
+    assert_no_wrong_answer_passes(exercise_id, WRONG[exercise_id])
+
+
+def test_ids_lists_the_lesson():
+    assert set(IDS) <= set(checks.ids())
+
+
+def test_every_exercise_has_a_written_solution():
+    assert set(IDS) - written_solutions("07") == set()
+
+
+def test_the_lesson_record():
+    assert l07.LESSON.number == "07" and l07.LESSON.needs_root
+
+
+def test_confine_failure_says_why(capsys):
+    checks.check("07.confine", confine_pid_first)
+    out = capsys.readouterr().out
+    assert "3 of 3 checks failed" in out and "write the limit first" in out

@@ -1,0 +1,69 @@
+"""minictr.procfs on fake /proc trees, and on this process."""
+
+from __future__ import annotations
+
+import os
+
+from minictr import procfs
+
+
+def fake_proc(tmp_path, pid="42", *, status="", stat="", ns=None):
+    d = tmp_path / "proc" / pid
+    d.mkdir(parents=True)
+    (d / "status").write_text(status)
+    (d / "stat").write_text(stat)
+    (d / "ns").mkdir()
+    for kind, target in (ns or {}).items():
+        os.symlink(target, d / "ns" / kind)
+    return str(tmp_path / "proc")
+
+
+def stat_line(comm: str, state: str = "S", start: int = 123456) -> str:
+    # fields 3..52 after "pid (comm) ": state, then 18 numbers, then field 22 (starttime), then more
+    after = [state] + [str(i) for i in range(4, 22)] + [str(start)] + ["0"] * 30
+    return f"42 ({comm}) " + " ".join(after) + "\n"
+
+
+def test_status_fields(tmp_path):
+    proc = fake_proc(tmp_path, status="Name:\tpython3\nPPid:\t1\nCapEff:\t0000000000200001\nNSpid:\t42\t1\n")
+    st = procfs.status(42, proc)
+    assert st == {"Name": "python3", "PPid": "1", "CapEff": "0000000000200001", "NSpid": "42\t1"}
+    assert procfs.status(43, proc) == {}
+    assert procfs.status(path=os.path.join(proc, "42/status"))["Name"] == "python3"
+
+
+def test_capability_masks(tmp_path):
+    proc = fake_proc(tmp_path, status="CapEff:\t0000000000200001\nCapBnd:\tnot-hex\n")
+    st = procfs.status(42, proc)
+    assert procfs.cap_mask(st, "CapEff") == (1 << 21) | 1
+    assert procfs.cap_mask(st, "CapBnd") == 0 and procfs.cap_mask(st, "CapAmb") == 0
+    assert procfs.has_cap(21, 42, proc) and not procfs.has_cap(12, 42, proc)
+    assert not procfs.has_cap(21, 43, proc)  # gone: no capabilities
+
+
+def test_start_time_past_a_hostile_comm(tmp_path):
+    for comm in ("sleep", "a) b", ") (Z 1 2 3", "x y z"):
+        proc = fake_proc(tmp_path / comm.replace("/", "_"), stat=stat_line(comm))
+        assert procfs.start_time(42, proc) == 123456, comm
+        assert procfs.stat_fields(42, proc)[0] == "S"
+
+
+def test_start_time_of_a_zombie_or_a_gone_process_is_none(tmp_path):
+    proc = fake_proc(tmp_path, stat=stat_line("zombie", "Z"))
+    assert procfs.start_time(42, proc) is None
+    assert procfs.start_time(43, proc) is None
+    assert procfs.stat_fields(43, proc) is None
+
+
+def test_namespace_links(tmp_path):
+    proc = fake_proc(tmp_path, ns={"uts": "uts:[4026531838]", "mnt": "mnt:[4026531841]"})
+    assert procfs.ns_ids(42, proc) == {"uts": "uts:[4026531838]", "mnt": "mnt:[4026531841]"}
+    assert procfs.ns_id(42, "uts", proc) == "uts:[4026531838]"
+    assert procfs.ns_ids(43, proc) == {}
+
+
+def test_this_process():
+    assert procfs.status()["Pid"] == str(os.getpid())
+    assert procfs.start_time(os.getpid()) == procfs.start_time("self") > 0
+    links = procfs.ns_ids()
+    assert links["mnt"].startswith("mnt:[") and links == procfs.ns_ids(os.getpid())
