@@ -11,14 +11,12 @@ Man pages: see minictr/labs/checks.py.
 
 from __future__ import annotations
 
-from .labs.checks import (  # noqa: F401
-    Case, CaseFailed, ChildInNamespaces, Exercise, Outcome, Result, check, get, has_root, ids, register,
+from .labs.checks import (
+    Case, CaseFailed, Exercise, Outcome, Result, check, get, has_root, ids, register,
     require_root, run_checks, solution_cases,
 )
-from .labs.l03 import run_chrooted  # noqa: F401
-from .labs.l04 import PIVOT_NEW_ROOT, format_call, trace_pivot  # noqa: F401
-
-_ChildInNamespaces = ChildInNamespaces  # tests/unit/test_widgets.py still uses the old private name
+from .labs.l03 import run_chrooted
+from .labs.l04 import PIVOT_NEW_ROOT, format_call, trace_pivot
 
 __all__ = [
     "Case", "CaseFailed", "Exercise", "Outcome", "Result", "check", "register", "get", "ids",

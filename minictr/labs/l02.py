@@ -4,8 +4,9 @@ Exercise ``02.member_filter``: ``def member_filter(member, dest) -> bool``
 decides about one tar member before it is extracted into ``dest``: True
 keeps it, False skips it (device nodes), raising ``UnsafeLayerEntry`` refuses
 the whole tarball. The check hands it every member of the malicious tarballs
-of ``minictr.tarcorpus`` and of two honest ones. The reference,
-``member_filter`` below, is written the way a learner would.
+of ``minictr.tarcorpus`` and of two honest ones. The reference is the
+runtime's own security core, ``minictr.tarball.resolve.member_filter``: the
+resolver that every extraction goes through, answering the learner's question.
 
 Man pages: tar(5), path_resolution(7), symlink(7), link(2).
 """
@@ -14,96 +15,15 @@ from __future__ import annotations
 
 import io
 import os
-import posixpath
 import tarfile
 import tempfile
 from typing import Any, Callable
 
 from ..errors import UnsafeLayerEntry
-from .checks import Case, CaseFailed, Exercise, exc_line, register, rmtree
+from .checks import Case, CaseFailed, Exercise, exc_line, lazy, register, rmtree
 from .lesson import Lesson
 
 LESSON = Lesson("02", "An image is just a tarball", needs_root=False, tools=("dpkg-query",))
-
-
-# -- the reference: the tar member filter --------------------------------------------------
-
-def _parts(name: str, member: str) -> list[str]:
-    """The components of a member path, with ``.`` dropped and ``..`` applied.
-
-    A leading ``/`` is dropped too (GNU tar does the same: the path lands inside
-    the root). A ``..`` that would climb above the root is refused.
-    """
-    parts: list[str] = []
-    for p in name.split("/"):
-        if p in ("", "."):
-            continue
-        if p == "..":
-            if not parts:
-                raise UnsafeLayerEntry(member, "its '..' climbs out of the root")
-            parts.pop()
-        else:
-            parts.append(p)
-    return parts
-
-
-def _resolve_inside(dest: str, parts: list[str], member: str, depth: int = 0) -> str:
-    """Resolve a path below ``dest`` the way a process chrooted into ``dest`` would.
-
-    An absolute symlink target starts again at ``dest``, and ``..`` stops at
-    ``dest`` (this is what filepath-securejoin and openat2(RESOLVE_IN_ROOT) do),
-    so the answer is always inside ``dest``. Every component is followed.
-    """
-    current = dest
-    for i, part in enumerate(parts):
-        if part == "..":
-            current = dest if current == dest else os.path.dirname(current)
-            continue
-        candidate = os.path.join(current, part)
-        if os.path.islink(candidate):
-            if depth >= 40:
-                raise UnsafeLayerEntry(member, "too many levels of symbolic links (a loop?)")
-            target = os.readlink(candidate)
-            base = "" if target.startswith("/") else os.path.relpath(current, dest)
-            inner = [p for p in posixpath.join(base, target).split("/") if p not in ("", ".")]
-            current = _resolve_inside(dest, inner, member, depth + 1)
-            depth += 1
-        else:
-            current = candidate
-    return current
-
-
-def member_filter(member: tarfile.TarInfo, dest: str) -> bool:
-    """Decide about one tar member before it is extracted into ``dest``.
-
-    ``True``: extract it. ``False``: skip it (device nodes: /dev is made fresh at
-    run time). Raise ``UnsafeLayerEntry``: refuse the whole tarball. ``dest``
-    holds the members extracted so far, so symlinks can be looked at.
-    """
-    dest = os.path.realpath(dest)
-    name = member.name
-    if member.ischr() or member.isblk():  # not isdev(): that is true for a FIFO too
-        return False
-    if "\0" in name:
-        raise UnsafeLayerEntry(name, "a NUL byte in the name")
-    parts = _parts(name, name)
-    if not parts and not member.isdir():
-        raise UnsafeLayerEntry(name, "a file cannot replace the root directory itself")
-    # Where it will be written: the parents are followed inside dest (the last
-    # component never is: the extractor replaces it). A symlink loop fails here.
-    _resolve_inside(dest, parts[:-1], name)
-    if member.islnk():
-        # link(2) follows symlinks on the *host*, so the target must be a plain
-        # path of real directories inside dest, ending at an existing non-directory.
-        target = _parts(member.linkname, name)
-        path = dest
-        for i, p in enumerate(target):
-            path = os.path.join(path, p)
-            if os.path.islink(path) and i < len(target) - 1:
-                raise UnsafeLayerEntry(name, f"its hard link target {member.linkname!r} goes through a symlink")
-        if not target or not os.path.lexists(path) or os.path.isdir(path) and not os.path.islink(path):
-            raise UnsafeLayerEntry(name, f"its hard link target {member.linkname!r} is not a file in the root")
-    return True
 
 
 # -- the checks ----------------------------------------------------------------------
@@ -257,5 +177,5 @@ register(Exercise(
     id="02.member_filter", title="Write the tar member filter",
     function="member_filter", signature="def member_filter(member: tarfile.TarInfo, dest: str) -> bool",
     cases=_member_cases,
-    reference=lambda: member_filter,
+    reference=lambda: lazy("minictr.tarball.resolve", "member_filter"),
 ))

@@ -11,12 +11,12 @@ from minictr.widgets import NamespaceExplorer
 
 @pytest.mark.root
 def test_explorer_highlights_a_child_in_new_namespaces():
-    from minictr.exercises import _ChildInNamespaces, has_root
+    from minictr.labs.checks import ChildInNamespaces, has_root
     from minictr.syscalls import CloneFlags
 
     if not has_root():
         pytest.skip("needs root to unshare namespaces in a child")
-    with _ChildInNamespaces(CloneFlags.NEWUTS | CloneFlags.NEWIPC) as pid:
+    with ChildInNamespaces(CloneFlags.NEWUTS | CloneFlags.NEWIPC) as pid:
         ex = NamespaceExplorer("self", pid, label_b="child")
         assert ex.differences == {"uts", "ipc"}
         assert "different" in ex.table.value and "#fff3cd" in ex.table.value

@@ -9,7 +9,7 @@ import pytest
 
 from minictr import tarball, tarcorpus
 from minictr.errors import UnsafeLayerEntry
-from minictr.exercises import run_checks
+from minictr.labs.checks import run_checks
 from minictr.tarball import resolve
 
 
