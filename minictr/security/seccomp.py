@@ -9,7 +9,7 @@ and crun use to do the same; our tests compare the two). The program::
     ret KILL_PROCESS             ;   -> kill the process
   ok:
     ld  [0]                      ; nr
-    jge #0x40000000, kill        ; x86_64 only: the x32 ABI sets this bit: kill too
+    jge #0x40000000, x32         ; x86_64 only: the x32 ABI sets this bit: kill too (but -1)
     jeq #0, sys_read             ; one compare per syscall a rule names ...
     jeq #39, sys_getpid
     ret ERRNO(EPERM)             ; ... and the default action for every other call
@@ -132,7 +132,11 @@ def assemble(profile: sp.Profile, caps, arch: str, kernel: tuple[int, int] | Non
     asm.label("native")
     asm.ld(OFF_NR, "nr")
     if arch == "x86_64":
-        asm.jge(X32_SYSCALL_BIT, None, "dispatch", "x32 ABI")
+        # the x32 ABI shares AUDIT_ARCH_X86_64 and sets bit 30 of the number: kill it.
+        # But nr -1 is what a tracer writes to skip a call (ptrace(2)); the kernel then
+        # runs the filter again, and -1 must reach the rules (libseccomp does the same).
+        asm.jge(X32_SYSCALL_BIT, None, "dispatch", "x32 ABI?")
+        asm.jeq(0xFFFFFFFF, "dispatch", None, "nr -1: a tracer skipped the call")
         asm.ret(RET_KILL_PROCESS, "x32 ABI")
     asm.label("dispatch")
     # one compare per syscall, jumping to the code of its chain; syscalls with the same
