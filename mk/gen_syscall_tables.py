@@ -7,6 +7,7 @@
   a few ``__ARCH_WANT_*`` switches (arch/arm64/include/uapi/asm/unistd.h) and
   ``__BITS_PER_LONG == 64``. We evaluate the header's ``#define``/``#if`` lines the
   way that build does: a tiny preprocessor, enough for this one header.
+- both: plus NEWER, the few calls after these headers (same number on every arch).
 - OTHER_ARCH_NAMES: names that exist on some architecture but not on these two
   (i386, x32, 32-bit asm-generic, plus a short hand list of arch-specific calls
   that no header here declares). A profile may name them: they are skipped, not refused.
@@ -34,10 +35,16 @@ HAND_NAMES = ("arm_fadvise64_64", "arm_sync_file_range", "breakpoint", "cacheflu
               "sync_file_range2", "s390_pci_mmio_read", "s390_pci_mmio_write", "s390_runtime_instr",
               "s390_guarded_storage", "s390_sthyi", "riscv_flush_icache", "riscv_hwprobe",
               "spu_run", "spu_create", "subpage_prot", "switch_endian", "sys_debug_setcontext",
-              "cachestat", "fchmodat2", "map_shadow_stack", "futex_wake", "futex_wait",
-              "futex_requeue", "statmount", "listmount", "lsm_get_self_attr", "lsm_set_self_attr",
+              "statmount", "listmount", "lsm_get_self_attr", "lsm_set_self_attr",
               "lsm_list_modules", "mseal", "setxattrat", "getxattrat", "listxattrat",
               "removexattrat", "open_tree_attr", "uretprobe", "recv", "send")
+
+#: calls newer than these 6.1 headers that docker's profile allows and a newer libc may make
+#: (glibc 2.39 uses fchmodat2). Since pidfd_send_signal (424) a new syscall gets the same
+#: number on every architecture, so one list serves both tables. Debian 12's
+#: libseccomp2 (2.5.4-1+deb12u1) knows exactly these too.
+NEWER = {"cachestat": 451, "fchmodat2": 452, "map_shadow_stack": 453, "futex_wake": 454,
+         "futex_wait": 455, "futex_requeue": 456}
 
 NOT_CALLS = ("syscalls", "arch_specific_syscall")
 
@@ -105,6 +112,9 @@ def generic_table(bits: int, wants: tuple[str, ...]) -> dict[str, int]:
 def main() -> None:
     x86_64 = flat_table(X86_64_H)
     aarch64 = generic_table(64, ARM64_WANTS)
+    for table in (x86_64, aarch64):
+        for name, nr in NEWER.items():
+            table.setdefault(name, nr)
     others = set(flat_table(I386_H)) | set(flat_table(X32_H)) | set(generic_table(32, ()))
     others |= set(HAND_NAMES)
     others -= set(x86_64) | set(aarch64)

@@ -364,6 +364,12 @@ X86_64 = {
     'process_mrelease': 448,
     'futex_waitv': 449,
     'set_mempolicy_home_node': 450,
+    'cachestat': 451,
+    'fchmodat2': 452,
+    'map_shadow_stack': 453,
+    'futex_wake': 454,
+    'futex_wait': 455,
+    'futex_requeue': 456,
 }
 
 AARCH64 = {
@@ -673,6 +679,12 @@ AARCH64 = {
     'process_mrelease': 448,
     'futex_waitv': 449,
     'set_mempolicy_home_node': 450,
+    'cachestat': 451,
+    'fchmodat2': 452,
+    'map_shadow_stack': 453,
+    'futex_wake': 454,
+    'futex_wait': 455,
+    'futex_requeue': 456,
 }
 
 #: names of syscalls on other architectures (or newer kernels): a profile may list them
@@ -685,7 +697,6 @@ OTHER_ARCH_NAMES = frozenset({
     'break',
     'breakpoint',
     'cacheflush',
-    'cachestat',
     'chown32',
     'clock_adjtime64',
     'clock_getres_time64',
@@ -693,7 +704,6 @@ OTHER_ARCH_NAMES = frozenset({
     'clock_nanosleep_time64',
     'clock_settime64',
     'fadvise64_64',
-    'fchmodat2',
     'fchown32',
     'fcntl64',
     'fstat64',
@@ -701,10 +711,7 @@ OTHER_ARCH_NAMES = frozenset({
     'fstatfs64',
     'ftime',
     'ftruncate64',
-    'futex_requeue',
     'futex_time64',
-    'futex_wait',
-    'futex_wake',
     'getegid32',
     'geteuid32',
     'getgid32',
@@ -726,7 +733,6 @@ OTHER_ARCH_NAMES = frozenset({
     'lsm_list_modules',
     'lsm_set_self_attr',
     'lstat64',
-    'map_shadow_stack',
     'mmap2',
     'mpx',
     'mq_timedreceive_time64',
