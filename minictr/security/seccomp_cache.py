@@ -44,7 +44,7 @@ def program_for(setting: str | None, caps, arch: str | None = None, *,
     if setting is None or setting == "unconfined":
         return None
     arch = arch or os.uname().machine
-    caps = sorted(c.upper() if c.upper().startswith("CAP_") else "CAP_" + c.upper() for c in caps)
+    caps = sorted(c.upper() if c.upper().startswith("CAP_") else "CAP_" + c.upper() for c in caps or ())
     release = os.uname().release.split(".")
     if setting == "default":
         path, profile_id = DEFAULT_PROFILE, "default:" + _identity(DEFAULT_PROFILE)

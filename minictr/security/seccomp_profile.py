@@ -21,8 +21,9 @@ What we refuse and what we skip, and why:
 - Skipped silently: a name that is a real syscall somewhere, but not on the target
   architecture (docker's own profile lists ``chown32``, ``arm_fadvise64_64``,
   ``s390_pci_mmio_read`` ... for every machine). runc does the same: libseccomp
-  cannot resolve them for the native arch, and runc ignores them. Names newer than
-  this machine's kernel headers are in that list too (``syscall_tables.OTHER_ARCH_NAMES``).
+  cannot resolve them for the native arch, and runc ignores them. The list of such names
+  is ``syscall_tables.OTHER_ARCH_NAMES`` (i386, x32, 32-bit generic, a few hand-listed
+  arch-specific calls, and calls newer than the kernel headers the tables come from).
 - ``architectures``/``archMap`` are validated but only the target (native) architecture
   is compiled: a call made through another ABI (i386 ``int 0x80``, x32) fails the arch check.
 """

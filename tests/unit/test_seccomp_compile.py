@@ -278,3 +278,35 @@ def test_a_cached_load_imports_neither_json_nor_the_compiler(tmp_path):
     assert "json" in miss_heavy and "minictr.security.seccomp" in miss_heavy   # the first run compiles
     assert hit_size == miss_size and hit_heavy == "-"                          # the second only reads
     assert float(hit_seconds) < 0.05, hit_seconds                             # ~0.2 ms idle; loose for load
+
+
+def test_the_kernel_checks_a_program_and_loads_a_good_one():
+    from minictr.errors import SyscallError
+    from minictr.syscalls import LinuxSyscalls
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                      # a throw-away child: a filter never comes off again
+        try:
+            sys_ = LinuxSyscalls()
+            sys_.prctl(38, 1)         # PR_SET_NO_NEW_PRIVS
+            results = []
+            for program in (b"\xff\xff\x00\x00\x00\x00\x00\x00", b"\x06\x00" * 3, seccomp.compile(
+                    sp.parse({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}), set())):
+                try:
+                    sys_.seccomp_set_mode_filter(program)
+                    results.append("loaded")
+                except SyscallError as e:
+                    results.append(f"{errno.errorcode[e.errno]}: {e}")
+            with open("/proc/self/status") as f:
+                results += [line.split()[1] for line in f if line.startswith("Seccomp:")]
+            os.write(w, "\n".join(results).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        bad_code, bad_size, good, mode = f.read().split("\n")
+    os.waitpid(pid, 0)
+    assert bad_code.startswith("EINVAL: seccomp SECCOMP_SET_MODE_FILTER (1 instructions)")
+    assert bad_size.startswith("EINVAL: seccomp a filter of 6 bytes")
+    assert (good, mode) == ("loaded", "2")
