@@ -5,8 +5,9 @@ The same profile is compiled both ways: ours, and libseccomp's, fed the way runc
 default action skipped), exported with seccomp_export_bpf(3). Then:
 
 1. both programs run in a test interpreter (bpf_vm) over every syscall number of the
-   native table, plus x32 numbers and the argument patterns that matter: same verdict;
-2. both programs are loaded for real, in forked children, which make a set of harmless
+   table, plus x32 numbers and the argument patterns that matter: same verdict. For
+   x86_64 and for aarch64 (libseccomp builds a filter for either arch on any host);
+2. both programs for this machine are loaded for real, in forked children, which make a set of harmless
    calls (bad arguments, query forms, paths that do not exist): same result each time.
 """
 
@@ -28,8 +29,7 @@ from minictr.security.seccomp_cache import DEFAULT_PROFILE
 from minictr.syscalls import LinuxSyscalls
 
 ARCH = os.uname().machine
-GO_ARCH, TABLE = sp.target(ARCH)
-AUDIT = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64}[ARCH]
+TABLE = sp.target(ARCH)[1]
 KERNEL = seccomp.kernel_version()
 DEFAULT_CAPS = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
                 "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
@@ -80,21 +80,28 @@ def _action(action, err):
             "SCMP_ACT_TRACE": S.TRACE(1 if err is None else err)}[action]
 
 
-def libseccomp_program(profile, caps) -> bytes:
+SCMP_ARCH = {"x86_64": S.Arch.X86_64, "aarch64": S.Arch.AARCH64}
+AUDITS = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64}
+
+
+def libseccomp_program(profile, caps, arch=ARCH) -> bytes:
     """What runc does with a docker profile, to the point of seccomp_export_bpf."""
     default = _action(profile.default_action, profile.default_errno)
     f = S.SyscallFilter(default)
     f.set_attr(S.Attr.ACT_BADARCH, S.KILL_PROCESS)
+    if SCMP_ARCH[arch] != S.system_arch():
+        f.add_arch(SCMP_ARCH[arch])
+        f.remove_arch(S.system_arch())
     caps = frozenset(caps)
     for rule in profile.rules:
-        if not rule.applies(caps, GO_ARCH, KERNEL):
+        if not rule.applies(caps, sp.target(arch)[0], KERNEL):
             continue
         act = _action(rule.action, rule.errno)
         if act == default:
             continue
         for name in rule.names:
             try:
-                nr = S.resolve_syscall(S.system_arch(), name)
+                nr = S.resolve_syscall(SCMP_ARCH[arch], name)
             except Exception:
                 continue          # unknown on this arch: runc skips it too
             if nr < 0:
@@ -109,29 +116,33 @@ def libseccomp_program(profile, caps) -> bytes:
 @pytest.fixture(scope="module")
 def programs():
     profiles = {"default": sp.load(DEFAULT_PROFILE), "custom": sp.parse(CUSTOM)}
-    return {case: (seccomp.compile(profiles[p], caps, ARCH, KERNEL), libseccomp_program(profiles[p], caps))
-            for case, (p, caps) in CASES.items()}
+    return {(case, arch): (seccomp.compile(profiles[p], caps, arch, KERNEL), libseccomp_program(profiles[p], caps, arch))
+            for case, (p, caps) in CASES.items() for arch in SCMP_ARCH}
 
 
 VALUES = [0, 1, 5, 6, 7, 8, 40, 99, 100, 101, 0x400, 0x4FF, 0x20000, 0x20008, 0x7E020000, 0xFFFFFFFF,
           0x1_0000_0000, 0x1_0000_0001, 0x5_0000_0000, 0x10000000 | 17, 0x20000 | 17, 2**64 - 1]
 
 
+@pytest.mark.parametrize("arch", SCMP_ARCH)
 @pytest.mark.parametrize("case", CASES)
-def test_same_verdict_for_every_syscall_number(programs, case):
-    ours, theirs = programs[case]
-    numbers = sorted(TABLE.values()) + [max(TABLE.values()) + 1, 1000, 0x3FFFFFFF, 0x40000000,
+def test_same_verdict_for_every_syscall_number(programs, case, arch):
+    ours, theirs = programs[case, arch]
+    table, audit = sp.target(arch)[1], AUDITS[arch]
+    numbers = sorted(table.values()) + [max(table.values()) + 1, 1000, 0x3FFFFFFF, 0x40000000,
                                         0x40000000 + 39, 0x40000200, 0xFFFFFFFF]
-    differ = [nr for nr in numbers if run(ours, seccomp_data(nr, AUDIT)) != run(theirs, seccomp_data(nr, AUDIT))]
+    differ = [nr for nr in numbers if run(ours, seccomp_data(nr, audit)) != run(theirs, seccomp_data(nr, audit))]
     assert differ == []
     for other in (AUDIT_ARCH_X86_64, AUDIT_ARCH_AARCH64, 0x40000003):
-        d = seccomp_data(TABLE["getpid"], other)
+        d = seccomp_data(table["getpid"], other)
         assert run(ours, d) == run(theirs, d)
 
 
+@pytest.mark.parametrize("arch", SCMP_ARCH)
 @pytest.mark.parametrize("case", CASES)
-def test_same_verdict_for_the_arguments_that_matter(programs, case):
-    ours, theirs = programs[case]
+def test_same_verdict_for_the_arguments_that_matter(programs, case, arch):
+    ours, theirs = programs[case, arch]
+    table, audit = sp.target(arch)[1], AUDITS[arch]
     names = ["clone", "personality", "socket", "getpgid", "getsid", "getpriority", "sched_getscheduler",
              "sched_getparam", "fcntl", "mkdirat"]
     checked = 0
@@ -139,7 +150,7 @@ def test_same_verdict_for_the_arguments_that_matter(programs, case):
         for index, value, other in itertools.product(range(3), VALUES, (0, 5, 2**64 - 1)):
             args = [other] * 3
             args[index] = value
-            d = seccomp_data(TABLE[name], AUDIT, args)
+            d = seccomp_data(table[name], audit, args)
             assert run(ours, d) == run(theirs, d), (name, [hex(a) for a in args])
             checked += 1
     assert checked == len(names) * 3 * len(VALUES) * 3
@@ -236,7 +247,7 @@ def unconfined():
 
 @pytest.mark.parametrize("case", CASES)
 def test_real_probes_agree_with_libseccomp(programs, unconfined, case):
-    ours, theirs = programs[case]
+    ours, theirs = programs[case, ARCH]
     (got, mode), (want, mode2) = probe(ours), probe(theirs)
     assert mode == mode2 == "2" and unconfined[1] == "0"
     assert dict(zip(range(len(PROBES)), got)) == dict(zip(range(len(PROBES)), want))
@@ -277,7 +288,7 @@ def test_a_call_through_the_x32_abi_kills_the_process(programs):
         pytest.skip("x32 exists only on x86_64")
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
-    for program in programs["default"]:
+    for program in programs["default", ARCH]:
         pid = os.fork()
         if pid == 0:
             try:
