@@ -10,12 +10,18 @@ and crun use to do the same; our tests compare the two). The program::
   ok:
     ld  [0]                      ; nr
     jge #0x40000000, x32         ; x86_64 only: the x32 ABI sets this bit: kill too (but -1)
-    jeq #0, sys_read             ; one compare per syscall a rule names ...
-    jeq #39, sys_getpid
+    jeq #0, chain0               ; read     one compare per syscall a rule names, to the
+    jeq #39, chain0              ; getpid   code of its rules (shared by syscalls alike) ...
+    jeq #135, chain2             ; personality
     ret ERRNO(EPERM)             ; ... and the default action for every other call
-  sys_personality:               ; a syscall with argument rules: each rule in turn,
+  chain0:
+    ret ALLOW
+  chain2:                        ; a syscall with argument rules: each rule in turn,
     ld [args[0].hi] ...          ;   64-bit values as two 32-bit halves
     ret ALLOW
+
+A conditional jump reaches at most 255 instructions ahead; the assembler (bpf.py) puts a
+``ja`` trampoline after each one that must go further.
 
 How we differ from docker + runc + libseccomp, on purpose:
 

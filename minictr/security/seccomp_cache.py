@@ -4,8 +4,9 @@
     program_for("unconfined", caps)         -> None    (no filter)
     program_for("/path/profile.json", caps) -> bytes
 
-Compiling the default profile takes milliseconds (parse, plan, assemble); loading the
-cached program takes a stat and a read. So this module imports only ``os`` and ``zlib``:
+Measured on the 2-core lab machine: compiling the default profile costs ~4.5 ms, plus
+~35-100 ms of imports (json, dataclasses, the tables) on a first run; a cached load costs
+~0.15-0.2 ms (five stats and one read). So this module imports only ``os`` and ``zlib``:
 json and the compiler (seccomp.py) come in only on a cache miss.
 
 A cache file lives at ``$MINICTR_ROOT/cache/seccomp-<digest>.bpf`` and holds a header
