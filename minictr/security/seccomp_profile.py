@@ -101,7 +101,6 @@ class Profile:
 
 
 def load(path: str) -> Profile:
-    import json
     try:
         with open(path, "rb") as f:
             raw = f.read()
