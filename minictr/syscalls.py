@@ -15,6 +15,7 @@ sethostname(2), prctl(2), netdevice(7).
 
 from __future__ import annotations
 
+import errno
 import os
 
 from .errors import SyscallError
@@ -88,6 +89,11 @@ PR_CAPBSET_READ = 23
 
 # glibc has no pivot_root() wrapper, so we go through syscall(2) by number.
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217, "armv7l": 218}
+# glibc has no seccomp() wrapper either (seccomp(2)).
+_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "riscv64": 277, "ppc64le": 358, "s390x": 348, "armv7l": 383}
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1      # apply to every thread of the process
+SECCOMP_FILTER_FLAG_LOG = 2        # log every action but ALLOW
 
 
 def _enc(s: str | None) -> bytes | None:
@@ -130,6 +136,9 @@ class Syscalls:
         raise NotImplementedError
 
     def set_link_up(self, ifname: str) -> None:
+        raise NotImplementedError
+
+    def seccomp_set_mode_filter(self, program: bytes, flags: int = 0) -> None:
         raise NotImplementedError
 
     def chdir(self, path: str) -> None:
@@ -227,6 +236,31 @@ class LinuxSyscalls(Syscalls):
             s.close()
 
 
+    def seccomp_set_mode_filter(self, program: bytes, flags: int = 0) -> None:
+        """Install a classic BPF seccomp filter (bytes of struct sock_filter) on this thread.
+
+        Why the runtime can do this: the kernel accepts a filter only from a caller
+        that has set no_new_privs (prctl PR_SET_NO_NEW_PRIVS) or that has CAP_SYS_ADMIN
+        in its user namespace; otherwise EACCES. The rule stops an unprivileged process
+        from confining a setuid program it then executes, and tricking it. The container
+        init loads the filter as its last step before exec, while it still has
+        CAP_SYS_ADMIN (before dropping capabilities), or after setting no_new_privs.
+        Filters stack and are inherited across fork and exec: there is no way back.
+        """
+        c = self._ctypes
+        if len(program) % 8 or not program:
+            raise SyscallError("seccomp", errno.EINVAL, f"a filter of {len(program)} bytes")
+
+        class SockFprog(c.Structure):
+            _fields_ = [("len", c.c_ushort), ("filter", c.c_void_p)]
+
+        buf = c.create_string_buffer(program, len(program))
+        prog = SockFprog(len(program) // 8, c.cast(buf, c.c_void_p))
+        nr = _SYS_SECCOMP[os.uname().machine]
+        ret = self._libc.syscall(c.c_long(nr), c.c_ulong(SECCOMP_SET_MODE_FILTER), c.c_ulong(flags),
+                                 c.byref(prog))
+        self._check(ret, "seccomp", lambda: f"SECCOMP_SET_MODE_FILTER ({len(program) // 8} instructions)")
+
     def chdir(self, path: str) -> None:
         os.chdir(path)
 
@@ -273,6 +307,8 @@ class FakeSyscalls(Syscalls):
         self._record("prctl", option, arg2)
         return 0
     def set_link_up(self, ifname): self._record("set_link_up", ifname)
+    def seccomp_set_mode_filter(self, program, flags=0):
+        self._record("seccomp_set_mode_filter", bytes(program), int(flags))
     def chdir(self, path): self._record("chdir", path)
     def chroot(self, path): self._record("chroot", path)
     def mknod(self, path, mode, major, minor): self._record("mknod", path, mode, major, minor)
