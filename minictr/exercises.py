@@ -26,7 +26,7 @@ wrong; any other exception escaping it is the learner's function failing.
 Cases that need the kernel (a chroot, namespaces, a pivot_root trace) run the
 learner's function in a *forked child*, never in the notebook's own kernel
 process: an ``unshare`` or a ``chroot`` there would change the kernel for good
-(see DESIGN.md, "Namespace work in a notebook happens in a forked child").
+(the rule for every notebook: namespace work happens in a forked child).
 
 The lesson texts hold written solutions in fenced blocks whose info string is
 ``python solution=ID``; tests/unit/test_lesson_solutions.py runs each of them
