@@ -224,7 +224,6 @@ def _command(st, trunc: bool) -> str:
 
 def cmd_ps(args) -> int:
     from . import container
-    from .cli_format import format_table
 
     states = container.list_containers(all=args.all)
     if args.quiet:
@@ -238,6 +237,12 @@ def cmd_ps(args) -> int:
                      _ago(st.created, now), _status(st, now), ", ".join(st.ports), st.name))
     print(format_table(rows))
     return 0
+
+
+def format_table(rows: list[tuple]) -> str:
+    """Columns padded to their widest cell, three spaces apart, as docker prints them."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("   ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 # ---------------------------------------------------------------- rm

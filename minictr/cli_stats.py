@@ -76,7 +76,7 @@ def _read(managers: dict, st):
 
 def cmd_stats(args) -> int:
     from .cgroups.stats import host_memory
-    from .cli_format import format_table
+    from .cli import format_table
 
     host_total = host_memory()
     managers: dict = {}

@@ -64,7 +64,7 @@ LAYERS = (
     ("cli_stats", 4, "stats: live CPU, memory and pids"),
     ("cli_doctor", 4, "doctor: what this machine offers the lessons"),
     ("cli_flags", 4, "docker's resource flags -> config.Resources"),
-    ("cli_format", 4, "output as docker prints it: tables"),
+    ("cli_format*", 4, "tables, durations, sizes, Go templates, progress bars"),
     ("labs.*", 4, "one module per lesson: its exercise cases and reference answers"),
     ("exercises", 4, "the check framework, and lessons 00-04's cases"),
     ("reference", 4, "reference answers that are not runtime code (the breakout, ...)"),

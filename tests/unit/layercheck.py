@@ -2,8 +2,9 @@
 
 ``check(package_dir, table)`` returns a list of problems, one line each, and an
 empty list when the package keeps to its table. ``tests/unit/test_layers.py``
-runs it on ``minictr/`` with ``minictr.layers.LAYERS``, and on a fake package
-with a deliberate violation, to show that it fails.
+runs it on ``minictr/`` with ``minictr.layers.LAYERS``, on ``bench/`` with one
+layer (so: cycles only), and on fake packages with deliberate violations, to
+show that it fails.
 
 What counts as an import of module B by module A (A's source, parsed, never run):
 
@@ -16,7 +17,8 @@ What counts as an import of module B by module A (A's source, parsed, never run)
 - any other string literal that is exactly the dotted name of one of the
   package's modules (``SUBCOMMAND_MODULES = ("pkg.cli_images", ...)`` that a
   loop hands to ``import_module``, or ``_import("pkg.process", "exit_status")``).
-  Docstrings do not count.
+  Docstrings do not count. (A module name computed at run time from
+  something else, say a directory listing, is not seen: write the names out.)
 
 ``from pkg.sub import name`` is an edge to ``pkg.sub.name`` when that is a
 module, and to ``pkg.sub`` (its ``__init__``) otherwise. The parent packages

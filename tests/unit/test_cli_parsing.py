@@ -52,9 +52,7 @@ def test_durations_read_like_docker(seconds, text):
 
 
 def test_table_columns_line_up():
-    from minictr.cli_format import format_table
-
-    out = format_table([("A", "BBBB"), ("long value", "x")]).splitlines()
+    out = cli.format_table([("A", "BBBB"), ("long value", "x")]).splitlines()
     assert out[0].index("BBBB") == out[1].index("x")
 
 

@@ -5,16 +5,13 @@ this file. The second half of this file shows the checker failing on a fake
 package with deliberate violations, so a passing first half means something.
 """
 
-import sys
 from pathlib import Path
 
+import layercheck  # tests/unit/layercheck.py (pytest puts this directory on the path)
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import layercheck  # noqa: E402
-
-import minictr  # noqa: E402
-from minictr import layers  # noqa: E402
+import minictr
+from minictr import layers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,6 +22,9 @@ KNOWN_CYCLE_EDGES = {
     # Branch `modsplit` moves the build-on-demand of the default image out of
     # Store.lookup and into image/default.py, which then imports store alone.
     ("minictr.image.store", "minictr.image.default"): "modsplit: Store.lookup builds the default image",
+    # Branch `modsplit` moves format_table into cli_format.py, which cli_stats
+    # then imports instead of cli.py (cli.py loads cli_stats: the cycle).
+    ("minictr.cli_stats", "minictr.cli"): "modsplit: cli_stats takes format_table from cli",
     # Branch `labs` moves the check framework into minictr/labs/; today
     # exercises.get() loads labs/lNN.py lazily (importlib), and each lNN
     # imports exercises for Exercise and register.
