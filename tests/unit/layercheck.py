@@ -24,6 +24,11 @@ What counts as an import of module B by module A (A's source, parsed, never run)
 module, and to ``pkg.sub`` (its ``__init__``) otherwise. The parent packages
 that Python runs first on any import are not counted: only what the source names.
 
+An import under ``if TYPE_CHECKING:`` never runs: it names a type for the
+annotations. It still counts for the layers (a type from a higher layer is a
+dependency on it), but not for cycles (that is how two modules of one layer
+name each other's types without importing each other).
+
 The table: ``(row, layer, job)`` rows, names written without the package's
 own (``"config"`` for ``pkg.config``, ``"__init__"`` for ``pkg`` itself), so
 the table's strings are not module names. A row is an exact module name, or
@@ -90,30 +95,45 @@ def _resolve_relative(name: str, level: int, current: str, is_package: bool) -> 
     return ".".join(base + ([name] if name else []))
 
 
-def imports_of(path: Path, modname: str, modules: set[str]) -> list[tuple[str, int]]:
-    """``[(imported module, line)]``: every edge from ``modname`` (in file ``path``) to a module in ``modules``."""
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """ids of every node in the body of an ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and (getattr(node.test, "id", None) == "TYPE_CHECKING"
+                                         or getattr(node.test, "attr", None) == "TYPE_CHECKING"):
+            ids.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return ids
+
+
+def imports_of(path: Path, modname: str, modules: set[str]) -> list[tuple[str, int, bool]]:
+    """``[(imported module, line, type only)]``: every edge from ``modname`` (in file ``path``) to a
+    module in ``modules``; ``type only`` for an import under ``if TYPE_CHECKING:``."""
     tree = ast.parse(Path(path).read_text(), filename=str(path))
     is_package = Path(path).name == "__init__.py"
     top = modname.split(".")[0]
-    edges: list[tuple[str, int]] = []
+    docstrings, typed = _docstring_nodes(tree), _type_checking_nodes(tree)
+    edges: set[tuple[str, int, bool]] = set()
 
-    def target(name: str, line: int) -> None:
+    def add(name: str, node: ast.AST) -> None:
+        if name != modname:
+            edges.add((name, node.lineno, id(node) in typed))
+
+    def target(name: str, node: ast.AST) -> None:
         """An import of ``name``: the nearest enclosing module of the package, if any."""
         while name and name not in modules:
             name = name.rpartition(".")[0]
         if name and name.split(".")[0] == top:
-            edges.append((name, line))
+            add(name, node)
 
-    docstrings = _docstring_nodes(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                target(alias.name, node.lineno)
+                target(alias.name, node)
         elif isinstance(node, ast.ImportFrom):
             base = _resolve_relative(node.module or "", node.level, modname, is_package)
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
-                target(sub if sub in modules else base, node.lineno)
+                target(sub if sub in modules else base, node)
         elif isinstance(node, ast.Call) and node.args:
             func = node.func
             fname = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
@@ -126,16 +146,16 @@ def imports_of(path: Path, modname: str, modules: set[str]) -> list[tuple[str, i
                     pkg = next((k.value.value for k in node.keywords if k.arg == "package"
                                 and isinstance(k.value, ast.Constant)), None)
                     name = _resolve_relative(name[level:], level, pkg or modname, pkg is not None or is_package)
-                target(name, node.lineno)
+                target(name, node)
             elif isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
                 prefix = arg.values[0].value
                 for m in sorted(modules):
                     if m.startswith(prefix) and m != prefix.rstrip("."):
-                        edges.append((m, node.lineno))
+                        add(m, node)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            if node.value in modules and node.value != modname and "." in node.value:
-                edges.append((node.value, node.lineno))
-    return sorted({(m, line) for m, line in edges if m != modname}, key=lambda e: (e[1], e[0]))
+            if node.value in modules and "." in node.value:
+                add(node.value, node)
+    return sorted(edges, key=lambda e: (e[1], e[0]))
 
 
 def row_name(modname: str) -> str:
@@ -232,7 +252,7 @@ def check(package_dir: Path, table, allow: dict[tuple[str, str], str] | None = N
 
     for mod in sorted(files):
         if layer_of(mod, table) is None:
-            need = max((layer_of(b, table) or (0, ""))[0] for b, _l in edges[mod]) if edges[mod] else 0
+            need = max((layer_of(b, table) or (0, ""))[0] for b, _l, _t in edges[mod]) if edges[mod] else 0
             problems.append(f"{where(mod)}: {mod} is not in {table_where}: add the row "
                             f"({row_name(mod)!r}, {need}, \"<its one job>\") (its imports put it at L{need} "
                             "or above)")
@@ -250,24 +270,24 @@ def check(package_dir: Path, table, allow: dict[tuple[str, str], str] | None = N
     seen_allowed = set()
     for a in sorted(files):
         la = layer_of(a, table)
-        for b, line in edges[a]:
+        for b, line, type_only in edges[a]:
             lb = layer_of(b, table)
             if (a, b) in allow:
                 seen_allowed.add((a, b))
                 continue
             if la and lb and lb[0] > la[0]:
-                problems.append(f"{where(a, line)}: upward import: {a} (L{la[0]}, row {la[1]!r}) imports "
-                                f"{b} (L{lb[0]}, row {lb[1]!r})")
+                problems.append(f"{where(a, line)}: upward import{' (for a type)' if type_only else ''}: "
+                                f"{a} (L{la[0]}, row {la[1]!r}) imports {b} (L{lb[0]}, row {lb[1]!r})")
     for pair in sorted(set(allow) - seen_allowed):
         problems.append(f"allowed edge {pair[0]} -> {pair[1]} no longer exists: delete it from the allow list")
 
-    graph = {a: {b for b, _l in edges[a] if (a, b) not in allow} for a in files}
+    graph = {a: {b for b, _l, type_only in edges[a] if not type_only and (a, b) not in allow} for a in files}
     for group in _cycles(graph):
         members = set(group)
         closing = {}
         for a in group:
-            for b, line in edges[a]:
-                if b in members and (a, b) not in allow:
+            for b, line, type_only in edges[a]:
+                if b in members and not type_only and (a, b) not in allow:
                     closing.setdefault((a, b), f"{where(a, line)} {a} -> {b}")
         problems.append(f"import cycle between {', '.join(group)}: " + "; ".join(closing.values()))
     return problems

@@ -63,7 +63,7 @@ def test_the_known_cycle_edges_still_close_a_cycle():
     """Each tolerated edge is real, and really is the only thing that hides its cycle."""
     _files, edges = layercheck.graph_of(REPO / "minictr")
     for a, b in KNOWN_CYCLE_EDGES:
-        assert b in {m for m, _line in edges[a]}, f"{a} -> {b} is gone: delete it from KNOWN_CYCLE_EDGES"
+        assert b in {m for m, _line, _t in edges[a]}, f"{a} -> {b} is gone: delete it from KNOWN_CYCLE_EDGES"
     problems = layercheck.check(REPO / "minictr", layers.LAYERS, table_where="minictr/layers.py LAYERS")
     for a, _b in KNOWN_CYCLE_EDGES:
         assert any(p.startswith("import cycle") and a in p for p in problems)
@@ -167,16 +167,35 @@ def test_every_kind_of_import_is_an_edge(tmp_path):
             "    importlib.import_module(f'pkg.lab.l{n}')\n"          # 15: an f-string prefix
             "    importlib.import_module('.t6', package='pkg')\n"     # 16: relative with package=
             "MODULES = ('pkg.t7', 'not a module', 'pkg.nope')\n"      # 17: module names as data
+            "TYPE_CHECKING = False\n"
+            "if TYPE_CHECKING:\n"
+            "    from pkg.t8 import T\n"                              # 20: for a type only
         ),
         "pkg/x/sib.py": "", "pkg/t.py": "",
-        **{f"pkg/t{i}.py": "" for i in range(1, 8)},
+        **{f"pkg/t{i}.py": "" for i in range(1, 9)},
         "pkg/lab/__init__.py": "", "pkg/lab/l05.py": "", "pkg/lab/l06.py": "", "pkg/lab/other.py": "",
     })
     files, edges = layercheck.graph_of(pkg)
-    assert edges["pkg.x.mod"] == [
+    assert [(m, line) for m, line, _t in edges["pkg.x.mod"]] == [
         ("pkg.t1", 2), ("pkg.t2", 3), ("pkg.t3", 4), ("pkg.t4", 7), ("pkg.x.sib", 8), ("pkg.t5", 10),
-        ("pkg.lab.l05", 15), ("pkg.lab.l06", 15), ("pkg.t6", 16), ("pkg.t7", 17),
+        ("pkg.lab.l05", 15), ("pkg.lab.l06", 15), ("pkg.t6", 16), ("pkg.t7", 17), ("pkg.t8", 20),
     ]
+    assert [m for m, _line, type_only in edges["pkg.x.mod"] if type_only] == ["pkg.t8"]
+
+
+def test_an_import_for_a_type_counts_for_the_layers_but_makes_no_cycle(tmp_path):
+    pkg = write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/store.py": "def collect():\n    from .gc import referenced\n",
+        "pkg/gc.py": "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from .store import Store\n    from .top import T\n",
+        "pkg/top.py": "",
+    })
+    table = (("store", 1, ""), ("gc", 1, ""), ("top", 2, ""), ("__init__", 0, ""))
+    assert layercheck.check(pkg, table) == [
+        "pkg/gc.py:4: upward import (for a type): pkg.gc (L1, row 'gc') imports pkg.top (L2, row 'top')"]
+    (pkg / "gc.py").write_text("from .store import Store\n")
+    assert layercheck.check(pkg, table) == [
+        "import cycle between pkg.gc, pkg.store: pkg/gc.py:1 pkg.gc -> pkg.store; pkg/store.py:2 pkg.store -> pkg.gc"]
 
 
 def test_row_matching():
