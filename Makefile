@@ -1,6 +1,7 @@
 # minictr: two commands do everything (run as root on Debian or Ubuntu):
 #   make lab    set up, then open JupyterLab at lesson 00
 #   make test   set up, then run every test, notebooks included
+# `make help` lists every target: the text after `## ` on each rule's line.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -17,57 +18,58 @@ APT_TEST := skopeo umoci docker-registry podman buildah runc crun hyperfine bubb
 .PHONY: help setup setup-test apt apt-test venv image lab lab-kernel test unit integration demo \
         notebooks check-notebooks bench clean
 
-help:
-	@echo "make lab     set everything up and open JupyterLab at lesson 00"
-	@echo "make test    set everything up and run every test (unit, integration, notebooks)"
-	@echo "make demo    run a container and print from inside it"
-	@echo "make bench   minictr side by side with runc, crun, bwrap and unshare"
+help:  ## list every target (this text)
+	@echo "minictr: \`make lab\` and \`make test\` set up what they need first (as root, on Debian or Ubuntu)."
+	@awk -F ':.*## ' '/^[a-z][a-z0-9-]*:.*## / { printf "  make %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-setup: apt venv image            ## idempotent: safe to run again
+setup: apt venv image  ## the set-up that lab and test run first (idempotent: safe to run again)
 
-setup-test: setup apt-test
+setup-test: setup apt-test  ## setup, plus the tools the tests compare against
 
-apt:
+apt:  ## install the Debian packages the runtime and the lab need (only those missing)
 	@bash .ci/apt-ensure $(APT_BASE)
 
-apt-test:
+apt-test:  ## install the Debian packages the tests add (only those missing)
 	@bash .ci/apt-ensure $(APT_TEST)
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed  ## .venv: the dependencies from PyPI, with this checkout on its path
 
-# Editable in compat mode: a plain .pth line puts the checkout on sys.path, with no
-# setuptools import-hook finder (that one costs every interpreter start about 12 ms).
-$(VENV)/.installed: pyproject.toml
+# Not `pip install -e .`: the dependencies only, then a plain .pth line and the
+# `minictr` script (mk/devinstall.py says why): no build backend, and no
+# import-hook finder that every interpreter start would pay for.
+$(VENV)/.installed: pyproject.toml mk/devinstall.py
 	test -x $(PY) || $(SYSTEM_PY) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[lab,test]' --config-settings editable_mode=compat
+	$(PY) mk/devinstall.py lab test
 	touch $@
 
-image: venv
+image: venv  ## build the default busybox image offline
 	$(PY) -m minictr image build-default
 
-lab: setup
+lab: setup  ## set everything up and open JupyterLab at lesson 00
 	$(VENV)/bin/jupyter lab --allow-root --ip=127.0.0.1 --no-browser \
 	    --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00-a-container-is-a-process.ipynb
 
-test: setup-test
+# Every step of `make test` is named here: the notebook check and strict nbval
+# (mk/notebooks.mk), then pytest on tests/ (unit, integration, browser).
+test: setup-test check-notebooks nbval  ## set everything up and run every test, notebooks included
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-unit: venv
+unit: venv  ## the unit tests only (no root needed)
 	$(PY) -m pytest -q tests/unit
 
-integration: venv
+integration: venv  ## the integration tests only (real containers, root)
 	$(PY) -m pytest -q tests/integration
 
-demo: setup
+demo: setup  ## run a container and print from inside it
 	$(PY) -m minictr run --rm busybox -- sh -c 'echo "hello from PID $$$$ in $$(hostname), and / holds: $$(ls / | tr "\n" " ")"'
 
 # Benchmarks, not tests: start latency side by side, then scaling (about 5 minutes, root).
 # Writes bench/results/latest.md and latest.png; see bench/README.md.
-bench: venv apt-test
+bench: venv apt-test  ## minictr side by side with runc, crun, bwrap and unshare
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-clean:
+clean:  ## remove the venv
 	rm -rf $(VENV) *.egg-info .pytest_cache
 
 include mk/notebooks.mk

@@ -21,6 +21,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+#: The checkout the benchmark runs from (and times).
+REPO = Path(__file__).resolve().parent.parent
 BIG_IMAGE = "busybox-500m"
 
 

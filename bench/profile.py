@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from . import fixtures
-    from .run import REPO, as_root_in_view
+    from .fixtures import REPO
+    from .view import as_root_in_view
 
     ap = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)

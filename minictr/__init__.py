@@ -4,13 +4,60 @@ A container is just a process, isolated from the others by kernel features:
 namespaces and cgroups. This package does the isolation with real syscalls,
 and the notebooks in ``notebooks/`` build it up one step at a time.
 
-The layers only import downward::
+The layers: a module imports only from its own layer or below, and never in
+a circle. ``minictr/layers.py`` holds this table as data (a ``*`` row covers
+a package, or a family of modules), and ``tests/unit/test_layers.py`` checks
+every import of every module against it::
 
-    L4  cli.py                      argparse, exit codes, the only printer
-    L3  container.py                create, start, wait, kill, delete, list
-    L2  config.py process.py state.py
-    L1  rootfs.py namespaces.py tarball.py cgroups/ image/
-    L0  syscalls.py errors.py       ctypes, the exception tree
+    L4  the front ends and the teaching code: the CLI, the labs, the widgets
+        __main__     python -m minictr
+        cli          run, ps, rm, and the dispatch to the cli_* modules
+        cli_*        any other area of commands, one module each
+        cli_images   images, rmi, tag, pull, load, save, import, inspect, image ...
+        cli_stats    stats: live CPU, memory and pids
+        cli_doctor   doctor: what this machine offers the lessons
+        cli_flags    docker's resource flags -> config.Resources
+        cli_format*  tables, durations, sizes, Go templates, progress bars
+        labs.*       one module per lesson: its exercise cases and reference answers
+        exercises    the check framework, and lessons 00-04's cases
+        reference    reference answers that are not runtime code (the breakout, ...)
+        widgets*     ipywidgets for the notebooks: quiz, explorers, gauge, tree
+    L3  a container's life: one core for every front end
+        container    prepare, create, start, wait, kill, delete, list
+        doctor       can this machine run the lessons, and if not, why
+    L2  the container's process, and its state on disk
+        process      the container's init, and the parent<->child protocol
+        state        container state on disk, one JSON file per container
+        supervise    the small supervisor that a foreground run becomes
+    L1  kernel features, one package or module each
+        namespaces   namespace kinds, their CLONE_* flags, /proc/PID/ns
+        rootfs       the mount plan as data, and the one loop that applies it
+        users        an image's User (or -u) to uid, gid and groups
+        tty          the user's terminal <-> the container's pty (run -t)
+        network      a veth pair between the host and a container
+        child*       fork a child (in another process's namespaces) and collect its result
+        tarball*     unpack a tarball safely: source, resolve, extract, whiteouts
+        tarcorpus    malicious and tricky tarballs for any extractor (lesson 02, tests)
+        cgroups.*    cgroup v1, v2 and hybrid: one manager, units, stats, a fake cgroupfs
+        image.*      OCI images: store, blobs, layers, archives, pulls, the default busybox
+        security.*   capabilities, seccomp, masked and read-only paths, devices
+    L0  the shared vocabulary and pure helpers
+        __init__     the public names: the exception tree and the version
+        errors       the exception tree: what failed, why, a hint, an exit status
+        record       Record: plain-data classes that cost nothing to import
+        config       ContainerConfig and Resources, validated: the shared vocabulary
+        syscalls     the only ctypes module: the kernel's calls, and a recording fake
+        procfs*      /proc readers: status fields, capabilities, namespace links, start times
+        leanjson     JSON for the run path, without importing re
+        fsutil       rm -rf for the run path, without importing shutil
+        names        random docker-style container names
+        timing       time commands side by side (bench/, lesson 00)
+        layers       this table
+
+Only ``syscalls.py`` touches ctypes. Only the front ends print or exit: the
+``cli*`` modules, ``supervise.py`` (the process a foreground run turns into,
+which reports an OOM kill as the CLI would), and the lesson checks, which
+print to the notebook.
 """
 
 __version__ = "0.1.0"

@@ -36,7 +36,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images", "minictr.cli_doctor
 #: ``run``'s own flags, as data: ``(names, kind, metavar, help)``. argparse
 #: builds ``--help`` from them; ``parse_run_fast`` reads a common command line
 #: with them and no argparse at all (importing argparse is 4-7 ms of a ~20 ms
-#: start). The resource flags come from ``cgroups.flags.RESOURCE_FLAGS``.
+#: start). The resource flags come from ``cli_flags.RESOURCE_FLAGS``.
 BOOL, VALUE, APPEND = "bool", "value", "append"
 RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
     (("--name",), VALUE, None, "assign a name to the container"),
@@ -56,7 +56,7 @@ RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
 
 def add_run_flags(p) -> None:
     import argparse
-    from .cgroups.flags import add_resource_flags
+    from .cli_flags import add_resource_flags
 
     p.add_argument("--help", action="help", help="show this help message and exit")
     for names, kind, metavar, help in RUN_FLAGS:
@@ -93,7 +93,7 @@ def parse_run_fast(argv: list[str]) -> Args | None:
     argparse reads the line instead: it has the last word, and the wording of
     the errors. tests/unit/test_cli_fast.py checks that both agree.
     """
-    from .cgroups.flags import RESOURCE_FLAGS, flag_dest
+    from .cli_flags import RESOURCE_FLAGS, flag_dest
 
     table = {}
     args = Args()
@@ -161,7 +161,7 @@ def require_root(what: str) -> None:
 
 
 def cmd_run(args) -> int:
-    from . import cgroups, container
+    from . import cli_flags, container
 
     require_root("minictr run")
     command = list(args.command)
@@ -171,7 +171,7 @@ def cmd_run(args) -> int:
         args.image, command, name=args.name, env=args.env, workdir=args.workdir, user=args.user,
         hostname=args.hostname, entrypoint=args.entrypoint, tty=args.tty, interactive=args.interactive,
         init=args.init, pivot=not args.no_pivot, rm=args.rm, readonly=args.read_only,
-        resources=cgroups.resources_from_args(args),
+        resources=cli_flags.resources_from_args(args),
     )
     # Once the container runs, this process becomes a small supervisor (same
     # PID, a fraction of the memory); with -t it stays, to relay the pty.

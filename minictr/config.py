@@ -1,9 +1,12 @@
-"""L2: one frozen ``ContainerConfig`` that says everything about a container.
+"""L0: one frozen ``ContainerConfig`` that says everything about a container.
 
 It is built from the image's config and the command-line flags, and validated
 *before* anything forks, so a bad flag is a clean one-line error and never a
 half-made container. Later, the OCI runtime command line will build the same
 object from a bundle's ``config.json``.
+
+It sits at the bottom (L0) as the shared vocabulary: rootfs, cgroups and
+images read its records, so it imports nothing but ``errors`` and ``record``.
 
 The image-config rules follow docker exactly (see the OCI image spec,
 "config.md", and docker's run reference):

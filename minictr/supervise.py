@@ -1,4 +1,4 @@
-"""L3: the small supervisor that a foreground ``minictr run`` turns into once its container runs.
+"""L2: the small supervisor that a foreground ``minictr run`` turns into once its container runs.
 
 After ``start`` the CLI has only a few jobs left: pass signals on to the
 container's init, wait for it, record how it ended (exit status, OOM) in the

@@ -1,4 +1,4 @@
-"""L2: connect the user's terminal to the container's pty (``run -t``).
+"""L1: connect the user's terminal to the container's pty (``run -t``).
 
 The container's init opens a pty inside its own devpts and passes us the
 master end. We put our terminal in raw mode (so Ctrl-C, Ctrl-Z and arrow keys

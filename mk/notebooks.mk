@@ -3,7 +3,7 @@
 #   make check-notebooks  fail if a notebook is stale (code changed since executed) or not normalised
 #   make nbval            strict nbval: every cell run again, outputs compared through notebooks/nbval.cfg
 #   make lab-kernel       install the kernelspec "minictr (root via sudo)" for a user with sudo
-# `make test` runs check-notebooks and nbval as well (tests/browser runs inside `pytest tests`).
+# The Makefile's `test` rule runs check-notebooks and nbval (tests/browser runs inside `pytest tests`).
 
 NB_DIR    := notebooks
 NOTEBOOKS  = $(sort $(wildcard $(NB_DIR)/*.ipynb))
@@ -12,18 +12,16 @@ NB_ENV    := PYTHONPATH=$(CURDIR)
 
 .PHONY: nbval
 
-notebooks: venv image
+notebooks: venv image  ## execute every notebook again and normalise it (after editing one)
 	$(NB_ENV) $(PY) mk/nbtool.py execute $(NOTEBOOKS)
 
-check-notebooks: venv
+check-notebooks: venv  ## fail when a notebook is stale or not normalised
 	$(NB_ENV) $(PY) mk/nbtool.py check $(NOTEBOOKS)
 
-nbval: venv image
+nbval: venv image  ## strict nbval: run every notebook cell again, compare the outputs
 	$(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
 	    --nbval-sanitize-with $(NB_DIR)/nbval.cfg $(NB_DIR)/
 
 # Run as the user who starts JupyterLab (not with sudo): the kernelspec goes to ~/.local/share/jupyter.
-lab-kernel: venv
+lab-kernel: venv  ## install the "minictr (root via sudo)" Jupyter kernel for your user
 	$(PY) mk/lab_kernel.py --user
-
-test: check-notebooks nbval

@@ -1,6 +1,6 @@
 """nbval hooks for the lesson notebooks (`pytest --nbval ... notebooks/`).
 
-- stderr is not compared: warnings and progress go there and vary (see NOTES.md).
+- stderr is not compared: warnings and progress go there and vary from run to run.
 - A notebook needs root unless its metadata says ``"minictr": {"needs_root": false}``;
   without root it is skipped, with the reason, as the probe cell would explain.
 - The kernel nbval starts (``--nbval-current-env``) imports minictr from this checkout.

@@ -12,7 +12,7 @@ detect.py          which trees exist, which controller lives where, our own path
 v2.py / v1.py      one container group in a v2 tree / in a v1 tree
 manager.py         ``CgroupManager``: create, add, oom_killed, stats, destroy;
                    ``open`` and ``leftovers`` for groups made by another process
-flags.py units.py  docker's flags and units -> ``config.Resources``
+units.py           docker's units (``32m``, ``0-1``) -> the kernel's numbers
 stats.py           ``Stats``, CPU % and ``sample()`` for the lesson's gauge
 fs.py fake.py      cgroupfs reads/writes, and a fake on a tmp tree for tests
 =================  ============================================================
@@ -23,7 +23,6 @@ spec's config-linux.md ("Control groups") for how runc and crun do the same.
 """
 
 from .detect import Hierarchy, Layout, detect
-from .flags import add_resource_flags, resources_from_args
 from .manager import CgroupManager, create, leftovers, needed_controllers, open
 
 
@@ -39,7 +38,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "Hierarchy", "Layout", "detect", "add_resource_flags", "resources_from_args", "CgroupManager",
-    "create", "open", "leftovers", "needed_controllers", "Stats", "cpu_percent", "memory_percent",
-    "sample", "format_bytes", "parse_bytes",
+    "Hierarchy", "Layout", "detect", "CgroupManager", "create", "open", "leftovers",
+    "needed_controllers", "Stats", "cpu_percent", "memory_percent", "sample", "format_bytes",
+    "parse_bytes",
 ]

@@ -9,7 +9,7 @@ start busybox's web server as a container named ``name``: in the foreground
 (``httpd -f``), on ``port``, with a memory limit of at most 64 MiB, a pids
 limit of at most 50, and a hostname of its own. The check parses the list
 with minictr's real argument parser (``cli.build_parser``) and turns the
-limits into ``config.Resources`` with ``cgroups.resources_from_args``, as
+limits into ``config.Resources`` with ``cli_flags.resources_from_args``, as
 ``minictr run`` would; nothing is started. The notebook then runs it and
 reaches the server from the host through a veth pair (``network.connect``).
 
@@ -37,7 +37,7 @@ def challenge_args(name: str, port: int) -> list[str]:
 
 
 def _parse(fn, name: str = "web-challenge", port: int = 8080):
-    from ..cgroups import resources_from_args
+    from ..cli_flags import resources_from_args
     from ..cli import build_parser
 
     args = fn(name, port)

@@ -42,7 +42,7 @@ def test_doctor_exit_0_here(mc):
                  "kernel", "container"):
         assert any(line.startswith(name + " ") for line in lines), name
     assert "every lesson can run here" in r.stdout
-    assert "hybrid" in r.stdout  # NOTES.md: this machine's cgroups are hybrid
+    assert "hybrid" in r.stdout  # the CI machine's cgroups are hybrid (v1, and a cgroup2 mount)
     assert (_mountinfo(), socket.gethostname(), os.readlink("/proc/self/ns/mnt")) == before
     assert _probe_leftovers() == []
 

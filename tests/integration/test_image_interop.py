@@ -44,7 +44,7 @@ class Tools:
         self.root = root
         conf = root / "containers.conf"
         root.mkdir(parents=True, exist_ok=True)
-        # this host cannot raise rlimits (see NOTES.md); podman wants these explicit
+        # this host cannot raise rlimits; podman wants these explicit
         conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=1024:1024"]\n')
         self.env = {**os.environ, "CONTAINERS_CONF": str(conf), "TMPDIR": str(root)}
         # podman refuses a runroot longer than 50 characters, and pytest's tmp paths are long

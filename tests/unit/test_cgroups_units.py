@@ -4,7 +4,8 @@ import argparse
 
 import pytest
 
-from minictr.cgroups import add_resource_flags, format_bytes, resources_from_args, units
+from minictr.cgroups import format_bytes, units
+from minictr.cli_flags import add_resource_flags, resources_from_args
 from minictr.config import Resources
 from minictr.errors import ConfigError
 

@@ -1,8 +1,9 @@
-"""docker's resource flags for ``run`` (and later ``create``), turned into ``Resources``.
+"""L4: docker's resource flags for ``run`` (and later ``create``), turned into ``Resources``.
 
 The values are parsed here, not by argparse ``type=``, so that a bad value is
 a ``ConfigError``: one clear line and exit 125, as docker does, rather than
-argparse's usage message.
+argparse's usage message. The units themselves (``32m``, ``0-1``, ``0.5``)
+are read by ``cgroups/units.py``, which knows nothing of argparse.
 
 See docker-run(1), "Runtime constraints on resources".
 """
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import os
 
-from ..config import Resources
-from ..errors import ConfigError
+from .config import Resources
+from .errors import ConfigError
 
 
 #: The flags, as data: ``(names, metavar, help)``, each taking one value. The
@@ -50,7 +51,7 @@ def resources_from_args(args, *, ncpu: int | None = None, available_cpus=None) -
 
     if all(get(flag_dest(names)) is None for names, _m, _h in RESOURCE_FLAGS):
         return Resources()  # no limits asked for: nothing to parse
-    from . import units
+    from .cgroups import units
 
     memory = swap = None
     if get("memory") is not None:

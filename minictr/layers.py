@@ -1,0 +1,85 @@
+"""L0: the layer table: every module of minictr, its layer, and its one job.
+
+A module imports only from its own layer or below, and never in a circle.
+``tests/unit/test_layers.py`` reads every import of every module (at the top,
+inside functions, relative ones, and module names handed to ``importlib``)
+and fails on an upward import, on a cycle, and on a module this table does
+not list. The package docstring and the README show ``table_text()``; the
+same test checks that they agree with the data here.
+
+Rows name modules without the ``minictr.`` in front (``"config"`` is
+``minictr.config``, ``"__init__"`` the package itself). A row names one module
+exactly, or ends in ``*`` and covers every module whose name starts with what
+comes before it: ``"cli_*"`` covers ``minictr.cli_images``, and ``"image.*"``
+covers ``minictr.image`` itself too. An exact row wins over a ``*`` row, and
+a longer ``*`` row over a shorter one. A ``*`` row may name a package that
+does not exist yet (several are being written); an exact row must name a
+module that does.
+
+Pure data: importing this module imports nothing.
+"""
+
+#: What each layer is for.
+LAYER_NAMES = {
+    0: "the shared vocabulary and pure helpers",
+    1: "kernel features, one package or module each",
+    2: "the container's process, and its state on disk",
+    3: "a container's life: one core for every front end",
+    4: "the front ends and the teaching code: the CLI, the labs, the widgets",
+}
+
+#: ``(row, layer, job)``: see the module docstring for what a row matches.
+LAYERS = (
+    ("__init__", 0, "the public names: the exception tree and the version"),
+    ("errors", 0, "the exception tree: what failed, why, a hint, an exit status"),
+    ("record", 0, "Record: plain-data classes that cost nothing to import"),
+    ("config", 0, "ContainerConfig and Resources, validated: the shared vocabulary"),
+    ("syscalls", 0, "the only ctypes module: the kernel's calls, and a recording fake"),
+    ("procfs*", 0, "/proc readers: status fields, capabilities, namespace links, start times"),
+    ("leanjson", 0, "JSON for the run path, without importing re"),
+    ("fsutil", 0, "rm -rf for the run path, without importing shutil"),
+    ("names", 0, "random docker-style container names"),
+    ("timing", 0, "time commands side by side (bench/, lesson 00)"),
+    ("layers", 0, "this table"),
+    ("namespaces", 1, "namespace kinds, their CLONE_* flags, /proc/PID/ns"),
+    ("rootfs", 1, "the mount plan as data, and the one loop that applies it"),
+    ("users", 1, "an image's User (or -u) to uid, gid and groups"),
+    ("tty", 1, "the user's terminal <-> the container's pty (run -t)"),
+    ("network", 1, "a veth pair between the host and a container"),
+    ("child*", 1, "fork a child (in another process's namespaces) and collect its result"),
+    ("tarball*", 1, "unpack a tarball safely: source, resolve, extract, whiteouts"),
+    ("tarcorpus", 1, "malicious and tricky tarballs for any extractor (lesson 02, tests)"),
+    ("cgroups.*", 1, "cgroup v1, v2 and hybrid: one manager, units, stats, a fake cgroupfs"),
+    ("image.*", 1, "OCI images: store, blobs, layers, archives, pulls, the default busybox"),
+    ("security.*", 1, "capabilities, seccomp, masked and read-only paths, devices"),
+    ("process", 2, "the container's init, and the parent<->child protocol"),
+    ("state", 2, "container state on disk, one JSON file per container"),
+    ("supervise", 2, "the small supervisor that a foreground run becomes"),
+    ("container", 3, "prepare, create, start, wait, kill, delete, list"),
+    ("doctor", 3, "can this machine run the lessons, and if not, why"),
+    ("__main__", 4, "python -m minictr"),
+    ("cli", 4, "run, ps, rm, and the dispatch to the cli_* modules"),
+    ("cli_*", 4, "any other area of commands, one module each"),
+    ("cli_images", 4, "images, rmi, tag, pull, load, save, import, inspect, image ..."),
+    ("cli_stats", 4, "stats: live CPU, memory and pids"),
+    ("cli_doctor", 4, "doctor: what this machine offers the lessons"),
+    ("cli_flags", 4, "docker's resource flags -> config.Resources"),
+    ("cli_format*", 4, "tables, durations, sizes, Go templates, progress bars"),
+    ("labs.*", 4, "one module per lesson: its exercise cases and reference answers"),
+    ("exercises", 4, "the check framework, and lessons 00-04's cases"),
+    ("reference", 4, "reference answers that are not runtime code (the breakout, ...)"),
+    ("widgets*", 4, "ipywidgets for the notebooks: quiz, explorers, gauge, tree"),
+)
+
+
+def table_text(indent: str = "") -> str:
+    """The table as text, highest layer first, as the package docstring and the README show it."""
+    def shown(row: str) -> str:
+        return "__init__" if row == "minictr" else row.removeprefix("")
+
+    width = max(len(shown(row)) for row, _l, _j in LAYERS)
+    lines = []
+    for layer in sorted(LAYER_NAMES, reverse=True):
+        lines.append(f"{indent}L{layer}  {LAYER_NAMES[layer]}")
+        lines += [f"{indent}    {row:<{width}}  {job}" for row, rl, job in LAYERS if rl == layer]
+    return "\n".join(lines)
