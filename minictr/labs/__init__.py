@@ -4,11 +4,12 @@ A lesson is four files: ``notebooks/NN-*.ipynb`` (the lab), ``lessons/NN-*.md``
 (the reading), ``minictr/labs/lNN.py`` and ``tests/unit/labs/test_lNN.py``.
 ``lNN.py`` holds the lesson's ``LESSON`` record (``lesson.Lesson``: its title,
 whether it needs root, the tools, namespaces and cgroup controllers it uses),
-its exercises (``checks.register(Exercise(...))``, ids starting with ``"NN."``)
+its exercises (``kit.register(Exercise(...))``, ids starting with ``"NN."``)
 and their reference answers. Nothing else lists the lessons:
 
 - ``lessons()`` finds the ``lNN.py`` files by name and returns their records
-  (doctor, the solved-notebook test and the layout test read it);
+  (doctor, the solved-notebook test and the layout test read it), reading
+  each record as data without importing the lesson's code;
 - ``checks.get("05.hostname")`` imports ``l05.py`` the first time it is asked
   for, so the runtime never pays for the lessons;
 - ``layout_problems(root)`` says which of the four files a lesson lacks.
@@ -35,39 +36,36 @@ def lesson_modules(directory: str | None = None) -> list[str]:
     return sorted(m.group(1) for m in map(_MODULE_RE.match, os.listdir(directory or _HERE)) if m)
 
 
-def _load(directory: str | None, number: str):
-    import importlib
+def _read_record(path: str, number: str) -> Lesson:
+    """The ``LESSON = Lesson(...)`` of one lesson file, read as data (ast), not imported.
 
-    if directory is None or os.path.abspath(directory) == _HERE:
-        return importlib.import_module(f"minictr.labs.l{number}")
-    import importlib.util
-    import sys
+    Reading instead of importing keeps ``minictr doctor`` from loading every
+    lesson's code (and the lessons, which import the CLI, from forming an
+    import cycle with it). So a LESSON's arguments must be literals.
+    """
+    import ast
 
-    # A lesson package elsewhere (a test's throwaway one): load the file under a name of its own.
-    name = f"_minictr_lessons_{abs(hash(os.path.abspath(directory)))}_l{number}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(directory, f"l{number}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["LESSON"]
+                and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "Lesson"):
+            try:
+                args = [ast.literal_eval(a) for a in node.value.args]
+                kwargs = {k.arg: ast.literal_eval(k.value) for k in node.value.keywords}
+                record = Lesson(*args, **kwargs)
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"{path}: LESSON = Lesson(...) takes literal arguments only ({e})") from None
+            if record.number != number:
+                raise ValueError(f"{path}: LESSON says number={record.number!r}, the file name says {number!r}")
+            return record
+    raise ValueError(f"{path} must define LESSON = Lesson(number={number!r}, ...)")
 
 
 def lessons(directory: str | None = None) -> list[Lesson]:
     """The ``LESSON`` record of every ``lNN.py`` in ``directory`` (default: this package), in order."""
-    out = []
-    for number in lesson_modules(directory):
-        module = _load(directory, number)
-        record = getattr(module, "LESSON", None)
-        if not isinstance(record, Lesson) or record.number != number:
-            raise ValueError(f"l{number}.py must define LESSON = Lesson(number={number!r}, ...)")
-        out.append(record)
-    return out
+    directory = directory or _HERE
+    return [_read_record(os.path.join(directory, f"l{n}.py"), n) for n in lesson_modules(directory)]
 
 
 def layout_problems(root: str, directory: str | None = None) -> list[str]:

@@ -1,4 +1,4 @@
-"""The check framework of the lesson notebooks: cases, the registry, ``check``, forked children.
+"""The check framework of the lesson notebooks: ``check``, ``run_checks`` and the lesson loader.
 
 A notebook's exercise cell has the learner write one function; the next cell
 calls::
@@ -12,24 +12,14 @@ function is missing or still raises ``NotImplementedError``, it says so and
 returns minictr's own reference, so the rest of the notebook still runs. The
 notebooks are committed unsolved and CI runs them that way.
 
-The registry::
-
-    Exercise(id="02.member_filter", title=..., function="member_filter",
-             signature="def member_filter(member, dest) -> bool",
-             cases=<function returning [Case, ...]>, reference=<function returning the reference>)
-
 Each lesson's exercises, cases and reference answers live in its own module,
-``minictr/labs/lNN.py``, which calls ``register(Exercise(...))``; ``get(id)``
+``minictr/labs/lNN.py``, built from ``minictr.labs.kit`` (``register(Exercise(...))``,
+``Case``, ``CaseFailed``, ``in_child``); ``get(id)``
 imports that module the first time an id of lesson NN is asked for.
 ``solution_cases(id)`` returns an exercise's cases; ``run_checks(id, fn)``
 returns the outcome as data without printing. Each ``Case.run(fn)`` raises
 ``CaseFailed(why)`` when the answer is wrong; any other exception escaping it
 is the learner's function failing.
-
-Cases that need the kernel (a chroot, namespaces, a pivot_root trace) run the
-learner's function in a *forked child* (``in_child``, over ``minictr.child``),
-never in the notebook's own kernel process: an ``unshare`` or a ``chroot`` there
-would change the kernel for good.
 
 The lesson texts hold written solutions in fenced blocks whose info string is
 ``python solution=ID``; tests/unit/test_lesson_solutions.py runs each of them
@@ -42,44 +32,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
-from .. import procfs
 from ..errors import MinictrError
+from .kit import (
+    CAP_SYS_ADMIN, Case, CaseFailed, ChildInNamespaces, Exercise, _cap_sys_admin, exc_line, has_root,
+    in_child, lazy, private_mount_namespace, register, registered, rmtree,
+)
 from .lesson import Lesson
 
 __all__ = [
     "Case", "CaseFailed", "Exercise", "Lesson", "Outcome", "Result", "check", "register", "get", "ids",
     "solution_cases", "run_checks", "require_root", "has_root", "in_child", "lazy", "exc_line",
-    "private_mount_namespace", "ChildInNamespaces", "rmtree",
+    "private_mount_namespace", "ChildInNamespaces", "rmtree", "CAP_SYS_ADMIN",
 ]
-
-CAP_SYS_ADMIN = 21  # capabilities(7)
-
-
-class CaseFailed(Exception):
-    """A check case found a wrong answer. ``str()`` says which and why, in one line."""
-
-
-@dataclass(frozen=True)
-class Case:
-    """One check: ``run(fn)`` returns when ``fn`` is right, raises ``CaseFailed`` when not."""
-
-    name: str
-    run: Callable[[Callable], None]
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """An exercise: what the learner writes, how it is checked, and minictr's own answer."""
-
-    id: str
-    title: str
-    function: str                             # the name the learner's function has
-    signature: str                            # shown in messages
-    cases: Callable[[], list[Case]]           # built lazily: cases may need a corpus or the kernel
-    reference: Callable[[], Callable]         # imported lazily: the real minictr code
-    needs_root: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,14 +73,7 @@ class Result:
         return [o for o in self.outcomes if not o.passed]
 
 
-_REGISTRY: dict[str, Exercise] = {}
 _MAX_SHOWN = 8  # failures printed by check(); run_checks() has them all
-
-
-def register(exercise: Exercise) -> Exercise:
-    """Add an exercise to the registry (a later one with the same id replaces it)."""
-    _REGISTRY[exercise.id] = exercise
-    return exercise
 
 
 def _load_lesson(exercise_id: str) -> None:
@@ -131,12 +90,12 @@ def _load_lesson(exercise_id: str) -> None:
 
 
 def get(exercise_id: str) -> Exercise:
-    if exercise_id not in _REGISTRY:
+    if exercise_id not in registered():
         _load_lesson(exercise_id)
     try:
-        return _REGISTRY[exercise_id]
+        return registered()[exercise_id]
     except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
+        known = ", ".join(sorted(registered()))
         raise MinictrError(f"no exercise {exercise_id!r}", hint=f"known exercises: {known}") from None
 
 
@@ -146,21 +105,12 @@ def ids() -> list[str]:
 
     for number in lesson_modules():
         _load_lesson(number + ".")
-    return sorted(_REGISTRY)
+    return sorted(registered())
 
 
 def solution_cases(exercise_id: str) -> list[Case]:
     """The check cases of one exercise (what ``check`` runs)."""
     return get(exercise_id).cases()
-
-
-def has_root() -> bool:
-    """Root with CAP_SYS_ADMIN: what namespaces, mount, chroot and pivot_root need."""
-    return os.geteuid() == 0 and _cap_sys_admin()
-
-
-def _cap_sys_admin(status_path: str = "/proc/self/status") -> bool:
-    return procfs.has_cap(CAP_SYS_ADMIN, path=status_path)
 
 
 def require_root(what: str = "this notebook", *, status_path: str = "/proc/self/status") -> bool:
@@ -246,102 +196,3 @@ def check(exercise_id: str, learner_fn: Callable | None = None) -> Callable:
     return ref
 
 
-def exc_line(e: BaseException) -> str:
-    """``"ValueError: first line"``: an exception in one line, as the checks report it."""
-    text = str(e).splitlines()[0] if str(e) else ""
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
-def lazy(module: str, name: str) -> Callable:
-    """``module.name``, imported when called: a reference that is runtime code (``process.exit_status``)."""
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-# -- running a function in a forked child ------------------------------------------------
-
-def in_child(body: Callable[[], Any], *, timeout: float = 10.0, join: tuple | None = None) -> Any:
-    """Run ``body()`` in a forked child (``minictr.child.call``) and return its JSON-able result.
-
-    ``join=(pid, kinds)``: the child first joins those namespaces of ``pid`` (setns(2)).
-
-    The child's exceptions come back as data: NotImplementedError is raised
-    again here, anything else as CaseFailed naming the exception; so is a
-    timeout (the child is killed) or a child that died without an answer.
-    """
-    from .. import child
-
-    try:
-        return child.call(body, timeout=timeout, join=join)
-    except child.ChildTimeout:
-        raise CaseFailed(f"your function did not finish within {timeout:g} seconds") from None
-    except child.ChildFailed as e:
-        if e.exc_type == "NotImplementedError":
-            raise NotImplementedError from None
-        if not e.exc_type:
-            raise CaseFailed("the child running your function died without an answer") from None
-        raise CaseFailed(f"your function raised {e.line}") from None
-
-
-def private_mount_namespace() -> None:
-    """In a forked child: a mount namespace of its own, with nothing propagating back to the host."""
-    from ..syscalls import CloneFlags, MountFlags, linux
-
-    sys_ = linux()
-    sys_.unshare(CloneFlags.NEWNS)
-    # Why: / is usually a shared mount; without MS_PRIVATE our mounts would show up on the host.
-    sys_.mount(None, "/", None, MountFlags.REC | MountFlags.PRIVATE)
-
-
-class ChildInNamespaces:
-    """A forked child that unshares ``flags`` and waits; leaving the ``with`` lets it exit and reaps it.
-
-    Unlike ``in_child``, the child stays alive while the ``with`` body runs, so
-    the caller can look at its namespaces (``/proc/PID/ns``) from outside.
-    """
-
-    def __init__(self, flags: int):
-        self.flags = flags
-        self.pid = -1
-
-    def __enter__(self) -> int:
-        ready_r, ready_w = os.pipe()
-        self._hold_r, self._hold_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(ready_r)
-                os.close(self._hold_w)
-                from ..syscalls import linux
-
-                linux().unshare(self.flags)
-                os.write(ready_w, b"1")
-                os.read(self._hold_r, 1)  # blocks until the parent closes its end
-            finally:
-                os._exit(0)
-        os.close(ready_w)
-        os.close(self._hold_r)
-        self.pid = pid
-        ok = os.read(ready_r, 1)
-        os.close(ready_r)
-        if ok != b"1":
-            self.__exit__()
-            raise MinictrError("the helper child could not unshare its namespaces", hint="needs root")
-        return pid
-
-    def __exit__(self, *exc) -> None:
-        os.close(self._hold_w)
-        os.waitpid(self.pid, 0)
-
-
-def rmtree(path: str) -> None:
-    """``shutil.rmtree``, after making read-only directories writable (a 0555 dir from a tarball)."""
-    import shutil
-
-    for dirpath, dirnames, _ in os.walk(path):
-        for d in dirnames:
-            p = os.path.join(dirpath, d)
-            if not os.path.islink(p):
-                os.chmod(p, 0o700)
-    shutil.rmtree(path)

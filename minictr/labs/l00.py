@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from .. import procfs
-from .checks import Case, CaseFailed, ChildInNamespaces, Exercise, has_root, register
+from .kit import Case, CaseFailed, ChildInNamespaces, Exercise, has_root, register
 from .lesson import Lesson
 
 LESSON = Lesson("00", "A container is just a process", needs_root=False, tools=("ps",))

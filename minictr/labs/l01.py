@@ -15,7 +15,7 @@ import os
 import signal
 from typing import Callable
 
-from .checks import Case, CaseFailed, Exercise, lazy, register
+from .kit import Case, CaseFailed, Exercise, lazy, register
 from .lesson import Lesson
 
 LESSON = Lesson("01", "Processes", needs_root=False, tools=("sleep",))

@@ -20,7 +20,7 @@ import tempfile
 from typing import Any, Callable
 
 from ..errors import UnsafeLayerEntry
-from .checks import Case, CaseFailed, Exercise, exc_line, lazy, register, rmtree
+from .kit import Case, CaseFailed, Exercise, exc_line, lazy, register, rmtree
 from .lesson import Lesson
 
 LESSON = Lesson("02", "An image is just a tarball", needs_root=False, tools=("dpkg-query",))

@@ -15,7 +15,7 @@ import os
 import tempfile
 from typing import Any, Callable
 
-from .checks import Case, CaseFailed, Exercise, in_child, private_mount_namespace, register, rmtree
+from .kit import Case, CaseFailed, Exercise, in_child, private_mount_namespace, register, rmtree
 from .lesson import Lesson
 
 __all__ = ["LESSON", "breakout", "run_chrooted"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..syscalls import Syscalls
-from .checks import Case, CaseFailed, Exercise, has_root, in_child, private_mount_namespace, register
+from .kit import Case, CaseFailed, Exercise, has_root, in_child, private_mount_namespace, register
 from .lesson import Lesson
 
 __all__ = ["LESSON", "enter_root", "trace_pivot", "format_call", "PIVOT_NEW_ROOT"]

@@ -36,8 +36,8 @@ from typing import Any, Callable
 
 from ..network import free_subnet
 from ..syscalls import CloneFlags
-from .checks import Case, CaseFailed, ChildInNamespaces, Exercise, lazy, register
-from .checks import in_child as _checked_child
+from .kit import Case, CaseFailed, ChildInNamespaces, Exercise, lazy, register
+from .kit import in_child as _checked_child
 from .lesson import Lesson
 
 __all__ = ["LESSON", "in_child", "in_namespaces_of", "free_subnet", "run_in_container"]

@@ -29,7 +29,7 @@ import time
 from typing import Any, Callable
 
 from .. import procfs
-from .checks import Case, CaseFailed, Exercise, exc_line, in_child, register
+from .kit import Case, CaseFailed, Exercise, exc_line, in_child, register
 from .lesson import Lesson
 from ..syscalls import CloneFlags
 

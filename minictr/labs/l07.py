@@ -35,7 +35,7 @@ import os
 import shutil
 import tempfile
 
-from .checks import Case, CaseFailed, Exercise, register
+from .kit import Case, CaseFailed, Exercise, register
 from .lesson import Lesson
 
 LESSON = Lesson("07", "cgroups", needs_root=True, tools=("sh", "true"), namespaces=("cgroup",),

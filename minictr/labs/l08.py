@@ -19,7 +19,7 @@ format, in place: ``.wh.NAME`` becomes a character device 0:0 named ``NAME``
 ``trusted.overlay.opaque=y`` on that directory (setxattr(2)); the markers go.
 
 Both are checked in a forked child that first makes a private mount
-namespace of its own (``checks.private_mount_namespace``): the overlay
+namespace of its own (``kit.private_mount_namespace``): the overlay
 mounts die with the child and never appear on the host. The layers live in a
 temporary directory that is removed afterwards.
 
@@ -39,7 +39,7 @@ import shutil
 import tarfile
 import tempfile
 
-from .checks import Case, CaseFailed, Exercise, in_child, private_mount_namespace, register
+from .kit import Case, CaseFailed, Exercise, in_child, private_mount_namespace, register
 from .lesson import Lesson
 
 LESSON = Lesson("08", "Image metadata", needs_root=True, tools=("skopeo", "docker-registry"), namespaces=("mnt",),

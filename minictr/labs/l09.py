@@ -19,7 +19,7 @@ Man pages: the busybox httpd applet (``busybox httpd --help``), docker-run(1).
 from __future__ import annotations
 
 from ..errors import MinictrError
-from .checks import Case, CaseFailed, Exercise, register
+from .kit import Case, CaseFailed, Exercise, register
 from .lesson import Lesson
 
 LESSON = Lesson("09", "Putting it together", needs_root=True, tools=("nsenter",),

@@ -47,7 +47,6 @@ import os
 from ..errors import ConfigError
 from . import seccomp_profile as sp
 from .bpf import Assembler, disassemble
-from .seccomp_cache import program_for  # noqa: F401  (re-export: the run path's entry point)
 
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}   # EM_* | __AUDIT_ARCH_64BIT | _LE
 X32_SYSCALL_BIT = 0x40000000

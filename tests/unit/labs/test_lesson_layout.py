@@ -64,7 +64,7 @@ def test_discovery_finds_the_new_lesson(tmp_path):
 def test_a_module_without_its_record_is_refused(tmp_path, body):
     (tmp_path / "minictr" / "labs").mkdir(parents=True)
     (tmp_path / FOUR["module"]).write_text(body)
-    with pytest.raises(ValueError, match=r"l99.py must define LESSON = Lesson\(number='99'"):
+    with pytest.raises(ValueError, match=r"l99.py(: LESSON says number='98', the file name says '99'| must define LESSON = Lesson\(number='99')"):
         labs.lessons(labs_dir(tmp_path))
 
 

@@ -1,0 +1,193 @@
+"""The lesson author's kit: what a lesson module ``lNN.py`` builds its exercises from.
+
+An exercise is data::
+
+    register(Exercise(id="02.member_filter", title=..., function="member_filter",
+                      signature="def member_filter(member, dest) -> bool",
+                      cases=<function returning [Case, ...]>,
+                      reference=<function returning the reference>))
+
+Each ``Case.run(fn)`` returns when the learner's ``fn`` is right and raises
+``CaseFailed(why)`` when it is not; any other exception escaping it is the
+learner's function failing. ``register`` keeps the exercise for
+``minictr.labs.checks``, which runs the cases and prints the verdict.
+
+Cases that need the kernel (a chroot, namespaces, a pivot_root trace) run the
+learner's function in a *forked child* (``in_child``, over ``minictr.child``),
+never in the notebook's own kernel process: an ``unshare`` or a ``chroot`` there
+would change the kernel for good.
+
+This module imports nothing of the lessons, and ``checks`` imports the lessons
+only through their file names, so the lessons and the framework form no cycle.
+
+Man pages: fork(2), capabilities(7), namespaces(7), mount_namespaces(7).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .. import procfs
+from ..errors import MinictrError
+
+__all__ = [
+    "Case", "CaseFailed", "Exercise", "register", "registered", "has_root", "in_child", "lazy",
+    "exc_line", "private_mount_namespace", "ChildInNamespaces", "rmtree",
+]
+
+CAP_SYS_ADMIN = 21  # capabilities(7)
+
+
+class CaseFailed(Exception):
+    """A check case found a wrong answer. ``str()`` says which and why, in one line."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check: ``run(fn)`` returns when ``fn`` is right, raises ``CaseFailed`` when not."""
+
+    name: str
+    run: Callable[[Callable], None]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise: what the learner writes, how it is checked, and minictr's own answer."""
+
+    id: str
+    title: str
+    function: str                             # the name the learner's function has
+    signature: str                            # shown in messages
+    cases: Callable[[], list[Case]]           # built lazily: cases may need a corpus or the kernel
+    reference: Callable[[], Callable]         # imported lazily: the real minictr code
+    needs_root: bool = False
+
+
+_REGISTRY: dict[str, Exercise] = {}
+
+
+def register(exercise: Exercise) -> Exercise:
+    """Add an exercise to the registry (a later one with the same id replaces it)."""
+    _REGISTRY[exercise.id] = exercise
+    return exercise
+
+
+def registered() -> dict[str, Exercise]:
+    """The exercises registered so far, by id (a copy: ``register`` is the only way in)."""
+    return dict(_REGISTRY)
+
+
+def has_root() -> bool:
+    """Root with CAP_SYS_ADMIN: what namespaces, mount, chroot and pivot_root need."""
+    return os.geteuid() == 0 and _cap_sys_admin()
+
+
+def _cap_sys_admin(status_path: str = "/proc/self/status") -> bool:
+    return procfs.has_cap(CAP_SYS_ADMIN, path=status_path)
+
+
+def _cap_sys_admin(status_path: str = "/proc/self/status") -> bool:
+    return procfs.has_cap(CAP_SYS_ADMIN, path=status_path)
+
+
+def exc_line(e: BaseException) -> str:
+    """``"ValueError: first line"``: an exception in one line, as the checks report it."""
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def lazy(module: str, name: str) -> Callable:
+    """``module.name``, imported when called: a reference that is runtime code (``process.exit_status``)."""
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+# -- running a function in a forked child ------------------------------------------------
+
+def in_child(body: Callable[[], Any], *, timeout: float = 10.0, join: tuple | None = None) -> Any:
+    """Run ``body()`` in a forked child (``minictr.child.call``) and return its JSON-able result.
+
+    ``join=(pid, kinds)``: the child first joins those namespaces of ``pid`` (setns(2)).
+
+    The child's exceptions come back as data: NotImplementedError is raised
+    again here, anything else as CaseFailed naming the exception; so is a
+    timeout (the child is killed) or a child that died without an answer.
+    """
+    from .. import child
+
+    try:
+        return child.call(body, timeout=timeout, join=join)
+    except child.ChildTimeout:
+        raise CaseFailed(f"your function did not finish within {timeout:g} seconds") from None
+    except child.ChildFailed as e:
+        if e.exc_type == "NotImplementedError":
+            raise NotImplementedError from None
+        if not e.exc_type:
+            raise CaseFailed("the child running your function died without an answer") from None
+        raise CaseFailed(f"your function raised {e.line}") from None
+
+
+def private_mount_namespace() -> None:
+    """In a forked child: a mount namespace of its own, with nothing propagating back to the host."""
+    from ..syscalls import CloneFlags, MountFlags, linux
+
+    sys_ = linux()
+    sys_.unshare(CloneFlags.NEWNS)
+    # Why: / is usually a shared mount; without MS_PRIVATE our mounts would show up on the host.
+    sys_.mount(None, "/", None, MountFlags.REC | MountFlags.PRIVATE)
+
+
+class ChildInNamespaces:
+    """A forked child that unshares ``flags`` and waits; leaving the ``with`` lets it exit and reaps it.
+
+    Unlike ``in_child``, the child stays alive while the ``with`` body runs, so
+    the caller can look at its namespaces (``/proc/PID/ns``) from outside.
+    """
+
+    def __init__(self, flags: int):
+        self.flags = flags
+        self.pid = -1
+
+    def __enter__(self) -> int:
+        ready_r, ready_w = os.pipe()
+        self._hold_r, self._hold_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(ready_r)
+                os.close(self._hold_w)
+                from ..syscalls import linux
+
+                linux().unshare(self.flags)
+                os.write(ready_w, b"1")
+                os.read(self._hold_r, 1)  # blocks until the parent closes its end
+            finally:
+                os._exit(0)
+        os.close(ready_w)
+        os.close(self._hold_r)
+        self.pid = pid
+        ok = os.read(ready_r, 1)
+        os.close(ready_r)
+        if ok != b"1":
+            self.__exit__()
+            raise MinictrError("the helper child could not unshare its namespaces", hint="needs root")
+        return pid
+
+    def __exit__(self, *exc) -> None:
+        os.close(self._hold_w)
+        os.waitpid(self.pid, 0)
+
+
+def rmtree(path: str) -> None:
+    """``shutil.rmtree``, after making read-only directories writable (a 0555 dir from a tarball)."""
+    import shutil
+
+    for dirpath, dirnames, _ in os.walk(path):
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            if not os.path.islink(p):
+                os.chmod(p, 0o700)
+    shutil.rmtree(path)
