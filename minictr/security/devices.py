@@ -62,7 +62,7 @@ def parse(text: str) -> Rule:
     """``"c 1:3 rwm"`` -> ``Rule("c", 1, 3, "rwm")``. Raises ConfigError for anything else."""
     parts = text.split()
     try:
-        kind, numbers, access = parts if len(parts) == 3 else (*parts, "rwm") if len(parts) == 2 else ()
+        kind, numbers, access = parts
         major, minor = numbers.split(":")
         rule = Rule(kind, None if major == "*" else int(major), None if minor == "*" else int(minor), access)
     except ValueError:
