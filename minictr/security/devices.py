@@ -31,7 +31,6 @@ Man pages: bpf(2), mknod(2); <linux/bpf.h> (bpf_cgroup_dev_ctx, BPF_DEVCG_*).
 from __future__ import annotations
 
 import os
-import struct
 
 from ..errors import ConfigError
 from ..record import Record
@@ -120,6 +119,7 @@ def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> b
     Little-endian, as on x86_64 and aarch64 (on a big-endian machine the
     register nibbles swap too; minictr does not target one).
     """
+    import struct  # here: only a cgroup v2 host needs it; a v1 host's run path does without
     return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
 
 
