@@ -45,7 +45,10 @@ The confinement (lesson 10, ``minictr.security``) comes last, in an order
 that matters: the mounts need CAP_SYS_ADMIN, the bounding set can only be
 dropped while we have CAP_SETPCAP, setuid needs CAP_SETUID, capset narrows
 what is left, and the seccomp filter goes in as the very last step, so that
-none of our own setup calls has to pass it.
+none of our own setup calls has to pass it (with no_new_privs; without it the
+kernel wants CAP_SYS_ADMIN for a filter, so it goes in before the user switch,
+as runc does: see the comments in ``_child``). ``config.Security.seccomp_filter``
+holds the compiled program; empty means no filter and no call.
 
 Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7),
 prctl(2) (PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS), unix(7) (SOCK_SEQPACKET,

@@ -11,7 +11,7 @@ call libc directly. Where the ``os`` module has the call, we use it.
 
 Man pages: unshare(2), setns(2), mount(2), umount2(2), pivot_root(2),
 sethostname(2), prctl(2), netdevice(7), capget(2) and capset(2), capabilities(7),
-bpf(2), seccomp(2).
+bpf(2).
 """
 
 from __future__ import annotations
@@ -97,10 +97,8 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 # bpf(2) commands (from <linux/bpf.h>).
 BPF_PROG_LOAD, BPF_PROG_ATTACH, BPF_PROG_DETACH = 5, 8, 9
 
-# glibc has no wrappers for bpf(2) and seccomp(2): syscall(2) by number.
+# glibc has no wrapper for bpf(2): syscall(2) by number.
 _SYS_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351, "armv7l": 386}
-_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "riscv64": 277, "ppc64le": 358, "s390x": 348, "armv7l": 383}
-SECCOMP_SET_MODE_FILTER = 1
 
 # glibc has no pivot_root() wrapper, so we go through syscall(2) by number.
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217, "armv7l": 218}
@@ -179,10 +177,6 @@ class Syscalls:
         raise NotImplementedError
 
     def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
-        raise NotImplementedError
-
-    def seccomp_set_mode_filter(self, program: bytes) -> None:
-        """Install a classic-BPF seccomp filter (``program``: 8 bytes per sock_filter)."""
         raise NotImplementedError
 
 
@@ -323,7 +317,7 @@ class LinuxSyscalls(Syscalls):
         self._check(self._libc.prctl(c.c_int(PR_SET_NO_NEW_PRIVS), c.c_ulong(1), c.c_ulong(0), c.c_ulong(0),
                                      c.c_ulong(0)), "prctl", "PR_SET_NO_NEW_PRIVS")
 
-    # -- bpf(2) and seccomp(2) ------------------------------------------
+    # -- bpf(2) ------------------------------------------
     def _nr(self, table: dict, name: str) -> int:
         machine = os.uname().machine
         if machine not in table:
@@ -361,18 +355,6 @@ class LinuxSyscalls(Syscalls):
         import struct
         attr = self._ctypes.create_string_buffer(struct.pack("=IIII", target_fd, prog_fd, attach_type, flags), 64)
         self._bpf(BPF_PROG_ATTACH, attr, f"BPF_PROG_ATTACH type {attach_type}")
-
-    def seccomp_set_mode_filter(self, program: bytes) -> None:
-        import struct
-        c = self._ctypes
-        if not program or len(program) % 8:
-            raise ValueError("a seccomp filter is a non-empty whole number of 8-byte sock_filter entries")
-        code = c.create_string_buffer(bytes(program), len(program))
-        # struct sock_fprog { unsigned short len; struct sock_filter *filter; } (padded to 16 bytes)
-        fprog = c.create_string_buffer(struct.pack("=H6xQ", len(program) // 8, c.addressof(code)), 16)
-        ret = self._libc.syscall(c.c_long(self._nr(_SYS_SECCOMP, "seccomp")), c.c_uint(SECCOMP_SET_MODE_FILTER),
-                                 c.c_uint(0), c.byref(fprog))
-        self._check(ret, "seccomp", f"SECCOMP_SET_MODE_FILTER, {len(program) // 8} instructions")
 
 
 class FakeSyscalls(Syscalls):
@@ -426,7 +408,6 @@ class FakeSyscalls(Syscalls):
         return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # a real fd the caller may close
     def bpf_prog_attach(self, target_fd, prog_fd, attach_type, flags=0):
         self._record("bpf_prog_attach", target_fd, prog_fd, attach_type, flags)
-    def seccomp_set_mode_filter(self, program): self._record("seccomp_set_mode_filter", bytes(program))
 
     def names(self) -> list[str]:
         """Just the call names, in order: handy in asserts."""
