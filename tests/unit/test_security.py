@@ -315,3 +315,24 @@ def test_dev_null_node_is_a_char_device():
     null = next(i for i, s in enumerate(steps) if isinstance(s, rootfs.Device) and s.path == "/r/dev/null")
     mask = next(i for i, s in enumerate(steps) if isinstance(s, rootfs.Mask))
     assert null < mask and stat.S_ISCHR(stat.S_IFCHR)
+
+
+# -- the real wrappers, harmlessly -------------------------------------------
+
+def test_capget_reads_what_proc_shows():
+    from minictr.syscalls import linux
+    with open("/proc/self/status") as f:
+        status = dict(line.split(":\t", 1) for line in f if line.startswith("Cap"))
+    assert linux().capget() == tuple(int(status[k], 16) for k in ("CapEff", "CapPrm", "CapInh"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="loading an eBPF program needs root")
+def test_the_verifier_refuses_a_broken_program_with_a_readable_error():
+    from minictr.errors import SyscallError
+    from minictr.syscalls import linux
+    no_exit = devices.insn(devices.ALU64_MOV_K, dst=0, imm=1)  # falls off the end: the verifier says no
+    with pytest.raises(SyscallError) as e:
+        linux().bpf_prog_load(devices.BPF_PROG_TYPE_CGROUP_DEVICE, no_exit)
+    assert "bpf BPF_PROG_LOAD" in str(e.value) and "verifier" in str(e.value)
+    fd = linux().bpf_prog_load(devices.BPF_PROG_TYPE_CGROUP_DEVICE, devices.program(devices.DEFAULT))
+    os.close(fd)  # the real program passes the verifier
