@@ -288,7 +288,7 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
             # program into misbehaving), and a non-root user has none after
             # setuid. So load it now, while we are still all-powerful root, as
             # runc does; the profile must then allow setgroups, setgid, setuid,
-            # capset and execve (docker's default profile does).
+            # capget, capset, rt_sigaction and execve (docker's default profile does).
             stage = "seccomp"
             sys.seccomp_set_mode_filter(sec.seccomp_filter)
 
