@@ -51,6 +51,11 @@ RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
     (("--init",), BOOL, None, "run a small init as PID 1 that reaps zombies and forwards signals"),
     (("--read-only",), BOOL, None, "mount the container's root read-only"),
     (("--no-pivot",), BOOL, None, "use chroot instead of pivot_root (insecure: lesson 03 shows the breakout)"),
+    (("--cap-add",), APPEND, "CAP", "add a capability, e.g. NET_ADMIN, or ALL (repeatable)"),
+    (("--cap-drop",), APPEND, "CAP", "drop a capability, e.g. NET_RAW, or ALL (repeatable)"),
+    (("--privileged",), BOOL, None, "every capability and device, no seccomp, no masked paths, /sys read-write"),
+    (("--security-opt",), APPEND, "OPT", "no-new-privileges, seccomp=unconfined|PROFILE.json, "
+                                         "systempaths=unconfined (repeatable)"),
 )
 
 
@@ -160,6 +165,14 @@ def require_root(what: str) -> None:
                            hint="run it with sudo, or use the lab VM; `minictr doctor` explains what is missing")
 
 
+def _security(args):
+    """The ``Security`` of the confinement flags; None (docker's defaults) without any, importing nothing."""
+    if not (args.cap_add or args.cap_drop or args.privileged or args.security_opt):
+        return None
+    from .security.options import from_flags
+    return from_flags(args.cap_add, args.cap_drop, args.privileged, args.security_opt)
+
+
 def cmd_run(args) -> int:
     from . import cli_flags, container
 
@@ -171,7 +184,7 @@ def cmd_run(args) -> int:
         args.image, command, name=args.name, env=args.env, workdir=args.workdir, user=args.user,
         hostname=args.hostname, entrypoint=args.entrypoint, tty=args.tty, interactive=args.interactive,
         init=args.init, pivot=not args.no_pivot, rm=args.rm, readonly=args.read_only,
-        resources=cli_flags.resources_from_args(args),
+        resources=cli_flags.resources_from_args(args), security=_security(args),
     )
     # Once the container runs, this process becomes a small supervisor (same
     # PID, a fraction of the memory); with -t it stays, to relay the pty.

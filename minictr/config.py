@@ -85,6 +85,34 @@ class Resources(Record):
         return any(getattr(self, f) is not None for f in self._fields)
 
 
+class Security(Record):
+    """What root in the container may do (lesson 10). The defaults are docker's.
+
+    ``None`` in ``capabilities``, ``masked_paths``, ``readonly_paths`` and
+    ``devices`` means "the default" (docker's 14 capabilities, runc's masked
+    and read-only paths, docker's device allow list; see ``minictr.security``),
+    so a config built by hand is confined too. ``cap_add``/``cap_drop`` keep
+    the flags as given (normalised to ``CAP_X`` or ``ALL``), for ``inspect``;
+    ``capabilities`` is the set they resolve to. ``devices`` are rules in the
+    devices cgroup's words: ``"c 1:3 rwm"``, ``"b *:* m"``, ``"a *:* rwm"``.
+    ``seccomp`` is ``"default"``, ``"unconfined"`` or a profile's path;
+    ``seccomp_filter`` the compiled classic-BPF program the init loads last
+    (empty: none).
+    """
+
+    capabilities: tuple[str, ...] | None = None
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+    no_new_privileges: bool = False
+    seccomp: str = "default"
+    seccomp_filter: bytes = b""
+    masked_paths: tuple[str, ...] | None = None
+    readonly_paths: tuple[str, ...] | None = None
+    devices: tuple[str, ...] | None = None
+    sys_writable: bool = False  # /sys read-write (only --privileged)
+
+
 class ContainerConfig(Record):
     """Everything needed to create and start one container. Immutable once built."""
 
@@ -105,6 +133,7 @@ class ContainerConfig(Record):
     namespaces: frozenset[str] = DEFAULT_NAMESPACES
     resources: Resources = Resources()  # frozen, so one shared default is safe
     labels: tuple[tuple[str, str], ...] = ()
+    security: Security = Security()  # frozen, so one shared default is safe
 
     def validate(self) -> "ContainerConfig":
         """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""

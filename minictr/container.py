@@ -24,7 +24,7 @@ import time
 from _signal import SIGKILL, SIGTERM
 
 from . import process, state
-from .config import ContainerConfig, Resources, Rootfs, command_line, merge_env, validate_name
+from .config import ContainerConfig, Resources, Rootfs, Security, command_line, merge_env, validate_name
 from .errors import ImageNotFound, InvalidTransition
 from .fsutil import remove_tree
 from .names import random_name
@@ -41,11 +41,14 @@ def _store_root() -> str:
 def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: str | None = None,
             user: str | None = None, hostname: str | None = None, entrypoint: str | None = None,
             tty: bool = False, interactive: bool = False, init: bool = False, pivot: bool = True,
-            rm: bool = False, resources: Resources | None = None, readonly: bool = False) -> ContainerConfig:
+            rm: bool = False, resources: Resources | None = None, readonly: bool = False,
+            security: Security | None = None) -> ContainerConfig:
     """Resolve the image, make the container's root, and return a validated config.
 
     ``image`` is an image in the store (``busybox``), a rootfs tarball
     (``.tar``, ``.tar.gz``) or a rootfs directory (used in place, as runc does).
+    ``security`` is what root in the container may do (default: docker's
+    confinement; ``security.options.from_flags`` builds one from the flags).
     """
     container_id = os.urandom(32).hex()
     if name is None:
@@ -91,6 +94,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
             labels=tuple(sorted((image_config.get("Labels") or {}).items())),
+            security=security or Security(),
         )
         return cfg.validate()
     except BaseException:
@@ -141,7 +145,7 @@ class Container:
         st.save()
         c = cls(cfg, st, sys)
         try:
-            c.cgroup = _cgroup_create(cfg)
+            c.cgroup = _cgroup_create(cfg, sys)
             join = c.cgroup.join_files() if c.cgroup is not None else ()
             c.init = process.spawn(cfg, sys, _cgroupfs_view(c.cgroup, cfg), own_root=bool(st.bundle), join=join)
             st.pid, st.pid_start = c.init.pid, state.process_start(c.init.pid) or 0
@@ -237,12 +241,21 @@ def _config_dict(cfg: ContainerConfig) -> dict:
     from .record import asdict
     d = asdict(cfg)
     d["namespaces"] = sorted(cfg.namespaces)
+    d["security"]["seccomp_filter"] = len(cfg.security.seccomp_filter)  # its size: JSON has no bytes
     return d
 
 
-def _cgroup_create(cfg: ContainerConfig):
+def _cgroup_create(cfg: ContainerConfig, sys: Syscalls):
+    """The container's cgroups, with its limits and its device allow list."""
     from . import cgroups
-    return cgroups.create(cfg.id, cfg.resources)
+    from .security import devices
+    mgr = cgroups.create(cfg.id, cfg.resources)
+    try:
+        devices.confine(mgr, devices.rules(cfg.security), sys)
+    except BaseException:
+        mgr.destroy(timeout=1.0)
+        raise
+    return mgr
 
 
 def _cgroupfs_view(mgr, cfg: ContainerConfig) -> tuple:
@@ -385,7 +398,16 @@ def inspect(ref: str) -> dict:
     st = state.load(ref)
     d = asdict(st)
     d["alive"] = st.is_alive()
+    d["HostConfig"] = host_config(st.config.get("security") or {})
     return d
+
+
+def host_config(saved: dict) -> dict:
+    """docker's HostConfig security names (CapAdd, CapDrop, Privileged, SecurityOpt) from a saved config."""
+    from .security.options import host_config as from_security
+    known = {k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in Security._fields}
+    known["seccomp_filter"] = b""
+    return from_security(Security(**known))
 
 
 def list_containers(all: bool = False) -> list[state.State]:

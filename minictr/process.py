@@ -21,7 +21,9 @@ exit status 1::
                                                [-t: open a pty, pass its master over the socket]
                  ◄──────────────────────────  {"ready"}  or  {"error", stage, call, errno}
     status: created
-    send {"start"}  ───────────────────────►  user, workdir, stdio, execve(command)
+    send {"start"}  ───────────────────────►  user, workdir, stdio, bounding set,
+                                               setuid, capset, no_new_privs,
+                                               seccomp filter, execve(command)
                  ◄──────────────────────────  end-of-file (exec closed the socket)
     status: running                            or {"error", stage: "exec", errno}, exit 126/127
     waitpid(child)
@@ -39,8 +41,18 @@ the child has a single thread, so that moves the whole process. cgroup v2
 has no such file for a domain group, so there the child writes "0" into
 ``cgroup.procs`` and waits for the grace period like everybody else.
 
+The confinement (lesson 10, ``minictr.security``) comes last, in an order
+that matters: the mounts need CAP_SYS_ADMIN, the bounding set can only be
+dropped while we have CAP_SETPCAP, setuid needs CAP_SETUID, capset narrows
+what is left, and the seccomp filter goes in as the very last step, so that
+none of our own setup calls has to pass it (with no_new_privs; without it the
+kernel wants CAP_SYS_ADMIN for a filter, so it goes in before the user switch,
+as runc does: see the comments in ``_child``). ``config.Security.seccomp_filter``
+holds the compiled program; empty means no filter and no call.
+
 Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7),
-prctl(2) (PR_SET_PDEATHSIG), unix(7) (SOCK_SEQPACKET, SCM_RIGHTS), pty(7).
+prctl(2) (PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS), unix(7) (SOCK_SEQPACKET,
+SCM_RIGHTS), pty(7), capabilities(7), seccomp(2).
 """
 
 from __future__ import annotations
@@ -59,6 +71,7 @@ from _signal import SIG_DFL, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM,
 from . import leanjson, namespaces, rootfs
 from .config import ContainerConfig
 from .errors import ContainerSetupError, MinictrError
+from .security import capabilities, masks
 from .syscalls import PR_SET_PDEATHSIG, CloneFlags, Syscalls
 from .users import resolve_user
 
@@ -222,8 +235,10 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
             sys.set_link_up("lo")
 
         stage = "mounts"
+        sec = cfg.security
         hostname = cfg.hostname if own_root and "uts" in cfg.namespaces else None
-        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname), sys)
+        masked, readonly = masks.paths(sec)
+        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable), sys)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(sys, cfg.rootfs.path)
 
@@ -262,15 +277,47 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
             os.dup2(devnull, 0)
             os.close(devnull)
 
+        stage = "capabilities"
+        keep = capabilities.mask(capabilities.DEFAULT if sec.capabilities is None else sec.capabilities)
+        # The bounding set first: dropping from it needs CAP_SETPCAP, which
+        # --cap-drop may take away and a non-root user loses at setuid.
+        capabilities.apply_bounding(sys, keep)
+        if sec.seccomp_filter and not sec.no_new_privileges:
+            # Without no_new_privs, seccomp(2) accepts a filter only from a
+            # thread with CAP_SYS_ADMIN (so that a filter cannot fool a setuid
+            # program into misbehaving), and a non-root user has none after
+            # setuid. So load it now, while we are still all-powerful root, as
+            # runc does; the profile must then allow setgroups, setgid, setuid,
+            # capget, capset, rt_sigaction and execve (docker's default profile does).
+            stage = "seccomp"
+            sys.seccomp_set_mode_filter(sec.seccomp_filter)
+
         stage = "user"
         os.setgroups(list(user.groups))
         os.setgid(user.gid)
         os.setuid(user.uid)
 
+        stage = "capabilities"
+        # After setuid, see capabilities.apply_sets: a switch to a non-zero uid
+        # has already emptied the effective and permitted sets (we never set
+        # PR_SET_KEEPCAPS), and for root this is what narrows them.
+        capabilities.apply_sets(sys, keep, root=user.uid == 0)
+        if sec.no_new_privileges:
+            # execve can no longer grant privileges: setuid bits and file
+            # capabilities are ignored from here on, for good (prctl(2)).
+            sys.set_no_new_privs()
+
         # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored
         # across execve, so give the command the defaults a shell would.
         for sig in (SIGPIPE, SIGXFSZ):
             _signal.signal(sig, SIG_DFL)
+
+        if sec.seccomp_filter and sec.no_new_privileges:
+            # THE SECCOMP SEAM: the last step before exec. With no_new_privs
+            # set, an unprivileged thread may load a filter; loading it here
+            # means no setup call of ours has to be allowed by it.
+            stage = "seccomp"
+            sys.seccomp_set_mode_filter(sec.seccomp_filter)
 
         if cfg.init:
             return _init_and_exec(cfg, ch, env)

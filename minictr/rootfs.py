@@ -62,7 +62,21 @@ class File(Record):
     content: str
 
 
-Step = Mount | Device | Symlink | File
+class Mask(Record):
+    """Hide ``path`` if it exists: a file gets ``null`` (the container's /dev/null) bound over it,
+    a directory an empty tmpfs; both read-only (see ``minictr.security.masks``)."""
+
+    path: str
+    null: str
+
+
+class ReadOnly(Record):
+    """Make ``path`` read-only if it exists: bind it onto itself, then remount the bind read-only."""
+
+    path: str
+
+
+Step = Mount | Device | Symlink | File | Mask | ReadOnly
 
 #: The devices every container gets (the OCI runtime spec's default list).
 DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
@@ -70,7 +84,8 @@ DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
 
 
 def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
-         hostname: str | None = None) -> list[Step]:
+         hostname: str | None = None, masked: tuple[str, ...] = (), readonly: tuple[str, ...] = (),
+         sys_writable: bool = False) -> list[Step]:
     """Every step that turns ``rootfs.path`` into a container root, in order.
 
     ``cgroupfs`` lists the host's cgroup hierarchies as ``(dir under
@@ -83,6 +98,11 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
     name the container, as docker does. Only pass it for a root the container
     owns (its overlay upper layer, its own unpacked tarball), never for a
     directory used in place.
+
+    ``masked`` and ``readonly`` are paths as the container sees them
+    (``/proc/keys``, ``/proc/sys``; see ``minictr.security.masks``): they
+    become ``Mask`` and ``ReadOnly`` steps, after /proc, /dev and /sys exist.
+    ``sys_writable`` mounts /sys read-write (``--privileged``).
     """
     r = rootfs.path.rstrip("/") or "/"
     nosuid_nodev_noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC
@@ -131,9 +151,10 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
         Mount("mqueue", f"{r}/dev/mqueue", "mqueue", nosuid_nodev_noexec),
         # sysfs shows the network devices of the mounting process's network
         # namespace; read-only so that the container cannot tune the host's kernel.
-        Mount("sysfs", f"{r}/sys", "sysfs", nosuid_nodev_noexec | MS.RDONLY),
+        Mount("sysfs", f"{r}/sys", "sysfs", nosuid_nodev_noexec | (0 if sys_writable else MS.RDONLY)),
     ]
     steps += _cgroup_steps(f"{r}/sys/fs/cgroup", cgroupfs)
+    steps += [ReadOnly(r + p) for p in readonly] + [Mask(r + p, f"{r}/dev/null") for p in masked]
     if rootfs.readonly:
         steps.append(Mount(r, r, None, MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir=False))
     return steps
@@ -178,6 +199,46 @@ def apply(steps: list[Step], sys: Syscalls) -> None:
             _replace(step.path)  # never write through a symlink the image put there
             with open(step.path, "x") as f:
                 f.write(step.content)
+        elif isinstance(step, Mask):
+            try:
+                is_dir = stat.S_ISDIR(os.stat(step.path).st_mode)
+            except FileNotFoundError:
+                continue  # this kernel has no such file (/proc/kcore without CONFIG_PROC_KCORE): nothing to hide
+            if is_dir:
+                sys.mount("tmpfs", step.path, "tmpfs", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, "mode=755")
+            else:
+                sys.mount(step.null, step.path, None, MS.BIND)
+                _remount_readonly(sys, step.path)
+        elif isinstance(step, ReadOnly):
+            if not os.path.exists(step.path):
+                continue
+            sys.mount(step.path, step.path, None, MS.BIND | MS.REC)
+            _remount_readonly(sys, step.path)
+
+
+#: statvfs(3)'s ST_* flag -> mount(2)'s MS_* flag, for the flags a remount must keep.
+_KEPT_FLAGS = ((2, MS.NOSUID), (4, MS.NODEV), (8, MS.NOEXEC), (1024, MS.NOATIME), (2048, MS.NODIRATIME),
+               (4096, MS.RELATIME))
+
+
+def _remount_readonly(sys: Syscalls, path: str) -> None:
+    """Remount the bind mount at ``path`` read-only, keeping the flags it has.
+
+    Why a second call: the kernel ignores MS_RDONLY on the first MS_BIND; a
+    bind is made read-only only by MS_REMOUNT|MS_BIND afterwards (mount(2)).
+    Why keep nosuid/nodev/noexec and the atime flags: a remount sets the
+    per-mount flags to exactly those given, so leaving them out would *clear*
+    nosuid/nodev/noexec that /proc was mounted with. In a user namespace the
+    kernel even refuses it (EPERM): flags inherited from a more privileged
+    mount namespace are "locked" (mount_namespaces(7)), which is why runc
+    reads them with statfs(2) before it remounts. We do the same.
+    """
+    have = os.statvfs(path).f_flag
+    kept = 0
+    for st_flag, ms_flag in _KEPT_FLAGS:
+        if have & st_flag:
+            kept |= ms_flag
+    sys.mount(None, path, None, MS.REMOUNT | MS.BIND | MS.RDONLY | kept)
 
 
 def volatile_overlay_supported(release: str | None = None) -> bool:

@@ -10,7 +10,8 @@ Python has ``mount``, ``umount2``, ``pivot_root`` or ``sethostname``, so we
 call libc directly. Where the ``os`` module has the call, we use it.
 
 Man pages: unshare(2), setns(2), mount(2), umount2(2), pivot_root(2),
-sethostname(2), prctl(2), netdevice(7).
+sethostname(2), prctl(2), netdevice(7), capget(2) and capset(2), capabilities(7),
+bpf(2).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class MountFlags(Flags):
     NOEXEC = 8
     REMOUNT = 32
     NOATIME = 1024
+    NODIRATIME = 2048
     BIND = 4096
     MOVE = 8192
     REC = 16384
@@ -86,6 +88,18 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
 PR_SET_CHILD_SUBREAPER = 36
 PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+#: capset(2)'s header version for 64-bit capability sets (two 32-bit words per set).
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# bpf(2) commands (from <linux/bpf.h>).
+BPF_PROG_LOAD, BPF_PROG_ATTACH, BPF_PROG_DETACH = 5, 8, 9
+
+# glibc has no wrapper for bpf(2): syscall(2) by number.
+_SYS_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351, "armv7l": 386}
 
 # glibc has no pivot_root() wrapper, so we go through syscall(2) by number.
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217, "armv7l": 218}
@@ -150,6 +164,30 @@ class Syscalls:
     def mknod(self, path: str, mode: int, major: int, minor: int) -> None:
         raise NotImplementedError
 
+    def capget(self) -> tuple[int, int, int]:
+        """This thread's (effective, permitted, inheritable) capability sets, as 64-bit masks."""
+        raise NotImplementedError
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        raise NotImplementedError
+
+    def capbset_drop(self, cap: int) -> bool:
+        """Drop ``cap`` from the bounding set. False if the kernel knows no such capability."""
+        raise NotImplementedError
+
+    def cap_ambient_clear(self) -> None:
+        raise NotImplementedError
+
+    def set_no_new_privs(self) -> None:
+        raise NotImplementedError
+
+    def bpf_prog_load(self, prog_type: int, insns: bytes, license: str = "GPL") -> int:
+        """Load an eBPF program (``insns``: 8 bytes per instruction). Returns its fd."""
+        raise NotImplementedError
+
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+        raise NotImplementedError
+
 
 class LinuxSyscalls(Syscalls):
     """The real thing: libc through ctypes. One instance per process is enough."""
@@ -169,6 +207,7 @@ class LinuxSyscalls(Syscalls):
         self._libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
         self._libc.prctl.restype = ctypes.c_int
         self._libc.syscall.restype = ctypes.c_long
+        self._libc.capget.restype = self._libc.capset.restype = ctypes.c_int
 
     def _check(self, ret: int, call: str, detail="") -> int:
         """Raise SyscallError for a failed call. ``detail`` may be a function: the
@@ -277,6 +316,80 @@ class LinuxSyscalls(Syscalls):
         except OSError as e:
             raise SyscallError("mknod", e.errno, path) from None
 
+    # -- capabilities (capabilities(7)) ----------------------------------
+    def _cap_header(self):
+        c = self._ctypes
+        # struct __user_cap_header_struct { __u32 version; int pid; }; pid 0 = this thread
+        return (c.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+
+    def capget(self) -> tuple[int, int, int]:
+        data = (self._ctypes.c_uint32 * 6)()  # two struct __user_cap_data_struct {effective, permitted, inheritable}
+        self._check(self._libc.capget(self._cap_header(), data), "capget")
+        return tuple(data[i] | (data[i + 3] << 32) for i in range(3))
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        sets = (effective, permitted, inheritable)
+        data = (self._ctypes.c_uint32 * 6)(*(v & 0xFFFFFFFF for v in sets), *(v >> 32 for v in sets))
+        self._check(self._libc.capset(self._cap_header(), data), "capset",
+                    lambda: f"effective={effective:#018x} permitted={permitted:#018x} inheritable={inheritable:#018x}")
+
+    def capbset_drop(self, cap: int) -> bool:
+        c = self._ctypes
+        ret = self._libc.prctl(c.c_int(PR_CAPBSET_DROP), c.c_ulong(cap), c.c_ulong(0), c.c_ulong(0), c.c_ulong(0))
+        if ret < 0 and c.get_errno() == 22:  # EINVAL: above cap_last_cap, a capability this kernel lacks
+            return False
+        self._check(ret, "prctl", f"PR_CAPBSET_DROP {cap}")
+        return True
+
+    def cap_ambient_clear(self) -> None:
+        c = self._ctypes
+        self._check(self._libc.prctl(c.c_int(PR_CAP_AMBIENT), c.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL), c.c_ulong(0),
+                                     c.c_ulong(0), c.c_ulong(0)), "prctl", "PR_CAP_AMBIENT_CLEAR_ALL")
+
+    def set_no_new_privs(self) -> None:
+        c = self._ctypes
+        self._check(self._libc.prctl(c.c_int(PR_SET_NO_NEW_PRIVS), c.c_ulong(1), c.c_ulong(0), c.c_ulong(0),
+                                     c.c_ulong(0)), "prctl", "PR_SET_NO_NEW_PRIVS")
+
+    # -- bpf(2) ------------------------------------------
+    def _nr(self, table: dict, name: str) -> int:
+        machine = os.uname().machine
+        if machine not in table:
+            raise SyscallError(name, 38, f"(no syscall number known for {machine})")
+        return table[machine]
+
+    def _bpf(self, cmd: int, attr, what: str) -> int:
+        c = self._ctypes
+        ret = self._libc.syscall(c.c_long(self._nr(_SYS_BPF, "bpf")), c.c_int(cmd), c.byref(attr),
+                                 c.c_uint(c.sizeof(attr)))
+        return self._check(ret, "bpf", what)
+
+    def bpf_prog_load(self, prog_type: int, insns: bytes, license: str = "GPL") -> int:
+        import struct
+        c = self._ctypes
+        if len(insns) % 8:
+            raise ValueError("an eBPF program is a whole number of 8-byte instructions")
+        code = c.create_string_buffer(bytes(insns), len(insns))
+        lic = c.create_string_buffer(license.encode())
+        log = c.create_string_buffer(65536)
+        # union bpf_attr, BPF_PROG_LOAD part: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf
+        attr = c.create_string_buffer(128)
+        struct.pack_into("=IIQQIIQ", attr, 0, prog_type, len(insns) // 8, c.addressof(code), c.addressof(lic),
+                         1, len(log), c.addressof(log))
+        try:
+            return self._bpf(BPF_PROG_LOAD, attr, f"BPF_PROG_LOAD type {prog_type}, {len(insns) // 8} insns")
+        except SyscallError as e:
+            verifier = log.value.decode(errors="replace").strip()
+            if verifier:
+                e.message = f"{e.message} (verifier: {verifier.splitlines()[-1]})"
+                e.args = (e.message,)
+            raise
+
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+        import struct
+        attr = self._ctypes.create_string_buffer(struct.pack("=IIII", target_fd, prog_fd, attach_type, flags), 64)
+        self._bpf(BPF_PROG_ATTACH, attr, f"BPF_PROG_ATTACH type {attach_type}")
+
 
 class FakeSyscalls(Syscalls):
     """A recording double: every call is appended to ``calls`` as ``(name, args)``.
@@ -312,6 +425,25 @@ class FakeSyscalls(Syscalls):
     def chdir(self, path): self._record("chdir", path)
     def chroot(self, path): self._record("chroot", path)
     def mknod(self, path, mode, major, minor): self._record("mknod", path, mode, major, minor)
+
+    #: What ``capget`` answers: a root process's full sets (41 capabilities), unless a test sets its own.
+    caps = ((1 << 41) - 1, (1 << 41) - 1, 0)
+
+    def capget(self):
+        self._record("capget")
+        return self.caps
+    def capset(self, effective, permitted, inheritable):
+        self._record("capset", effective, permitted, inheritable)
+    def capbset_drop(self, cap):
+        self._record("capbset_drop", cap)
+        return cap <= 40
+    def cap_ambient_clear(self): self._record("cap_ambient_clear")
+    def set_no_new_privs(self): self._record("set_no_new_privs")
+    def bpf_prog_load(self, prog_type, insns, license="GPL"):
+        self._record("bpf_prog_load", prog_type, bytes(insns), license)
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # a real fd the caller may close
+    def bpf_prog_attach(self, target_fd, prog_fd, attach_type, flags=0):
+        self._record("bpf_prog_attach", target_fd, prog_fd, attach_type, flags)
 
     def names(self) -> list[str]:
         """Just the call names, in order: handy in asserts."""

@@ -27,8 +27,9 @@ import os
 from ..record import Record
 
 #: Controllers a container joins on v1 (one group per hierarchy). freezer is
-#: there so that killing a fork bomb can freeze it first.
-V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "freezer")
+#: there so that killing a fork bomb can freeze it first; devices holds the
+#: container's device allow list (minictr.security.devices).
+V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "devices")
 #: Controllers minictr enables on v2 when the parent offers them.
 V2_CONTROLLERS = ("cpu", "cpuset", "memory", "pids")
 

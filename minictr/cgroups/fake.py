@@ -45,6 +45,7 @@ V1_FILES = {
     "cpuacct": {"cpuacct.usage": "0"},
     "cpuset": {"cpuset.cpus": "", "cpuset.mems": "", "cpuset.effective_cpus": "", "cpuset.effective_mems": ""},
     "freezer": {"freezer.state": "THAWED"},
+    "devices": {"devices.allow": "", "devices.deny": "", "devices.list": "a *:* rwm"},
 }
 V2_FILES = {
     "memory": {"memory.max": "max", "memory.swap.max": "max", "memory.current": "0",

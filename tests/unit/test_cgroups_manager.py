@@ -157,8 +157,8 @@ def test_v1_one_group_per_tree_and_files_written(tmp_path):
     assert mgr.paths["memory"] == mem
     assert mgr.paths["cpu"] == mgr.paths["cpuacct"] == cpu
     assert {g.path for g in mgr.groups} == {mem, cpu, j(root, "pids", "minictr", CID),
-                                           j(root, "cpuset", "minictr", CID), j(root, "freezer", "minictr", CID)}
-    assert not os.path.exists(j(root, "devices", "minictr"))  # only the trees we use
+                                           j(root, "cpuset", "minictr", CID), j(root, "freezer", "minictr", CID),
+                                           j(root, "devices", "minictr", CID)}  # devices: the allow list
     assert read(j(mem, "memory.limit_in_bytes")) == str(32 << 20)
     assert read(j(mem, "memory.memsw.limit_in_bytes")) == str(64 << 20)  # docker: twice --memory
     assert read(j(root, "pids", "minictr", CID, "pids.max")) == "10"

@@ -28,6 +28,8 @@ AGREES = [
     ["./rootfs.tar", "/bin/sh"],
     ["", "x"],
     ["--name=", "busybox"],
+    ["--cap-add", "NET_ADMIN", "--cap-add=sys_time", "--cap-drop=ALL", "--privileged",
+     "--security-opt", "no-new-privileges", "--security-opt=seccomp=unconfined", "busybox"],
 ]
 
 STEPS_ASIDE = [
@@ -70,7 +72,7 @@ def test_every_run_flag_in_help_is_one_the_fast_reader_knows():
     flags = {s for a in run._actions for s in a.option_strings} - {"--help"}
     for flag in sorted(flags):
         line = [flag] if flag in ("--rm", "-i", "-t", "--interactive", "--tty", "--init", "--read-only",
-                                  "--no-pivot", "--debug") else [flag, "1"]
+                                  "--no-pivot", "--debug", "--privileged") else [flag, "1"]
         assert cli.parse_run_fast(line + ["busybox"]) is not None, flag
 
 

@@ -137,3 +137,53 @@ def test_one_list_of_forwarded_signals_for_run_the_supervisor_and_the_init(monke
     assert fake.killed == [*process.FORWARDED_SIGNALS, signal.SIGKILL]  # each forwarded, then the cleanup
     assert fake.untouched is signal.getsignal(signal.SIGALRM)
     assert {sig: signal.getsignal(sig) for sig in process.FORWARDED_SIGNALS} == before
+
+
+class _StopAtSeccomp(FakeSyscalls):
+    """A fake kernel that refuses the seccomp filter, naming the confinement calls made before it."""
+
+    def seccomp_set_mode_filter(self, program):
+        from minictr.errors import SyscallError
+        before = [n for n in self.names() if n in ("cap_ambient_clear", "capset", "set_no_new_privs")]
+        drops = sum(n == "capbset_drop" for n in self.names())
+        raise SyscallError("seccomp", errno.EINVAL, f"after {drops} drops, {' '.join(before)}")
+
+
+ALLOW_ALL = bytes([6, 0, 0, 0, 0, 0, 0xFF, 0x7F])  # BPF_RET|BPF_K SECCOMP_RET_ALLOW
+
+
+def _confinement_order(tmp_path, security):
+    init = process.spawn(config(tmp_path, security=security), _StopAtSeccomp())
+    try:
+        init.setup()
+        with pytest.raises(ContainerSetupError) as info:
+            init.start()
+        return info.value
+    finally:
+        os.waitpid(init.pid, 0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the child switches to uid 0 before the filter: needs root")
+def test_with_no_new_privs_the_seccomp_filter_is_the_last_step_before_exec(tmp_path):
+    from minictr.config import Security
+    e = _confinement_order(tmp_path, Security(no_new_privileges=True, seccomp_filter=ALLOW_ALL))
+    assert e.stage == "seccomp"
+    # bounding set (27 of 41 dropped, then EINVAL at 41), ambient cleared, capset after setuid, no_new_privs
+    assert "after 28 drops, cap_ambient_clear capset set_no_new_privs" in str(e)
+
+
+def test_without_no_new_privs_the_filter_goes_in_while_the_init_still_has_cap_sys_admin(tmp_path):
+    from minictr.config import Security
+    e = _confinement_order(tmp_path, Security(seccomp_filter=ALLOW_ALL))
+    assert e.stage == "seccomp" and "after 28 drops, cap_ambient_clear:" in str(e)  # before setuid and capset
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the child switches to uid 0 before exec: needs root")
+def test_without_a_filter_nothing_is_loaded_and_the_command_runs(tmp_path):
+    init = process.spawn(config(tmp_path), _StopAtSeccomp())  # it would refuse any filter
+    try:
+        init.setup()
+        init.start()  # exec of `true` happened: no error came back
+    finally:
+        _, status = os.waitpid(init.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
