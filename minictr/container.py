@@ -50,6 +50,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
     ``security`` is what root in the container may do (default: docker's
     confinement; ``security.options.from_flags`` builds one from the flags).
     """
+    security = with_seccomp_filter(security or Security())
     container_id = os.urandom(32).hex()
     if name is None:
         name = random_name({s.name for s in state.list_states()})
@@ -94,12 +95,28 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
             labels=tuple(sorted((image_config.get("Labels") or {}).items())),
-            security=security or Security(),
+            security=security,
         )
         return cfg.validate()
     except BaseException:
         remove_tree(bundle, ignore_errors=True)
         raise
+
+
+def with_seccomp_filter(security: Security) -> Security:
+    """``security`` with its seccomp program compiled (or read from the cache), before anything starts.
+
+    Compiling in the parent means a bad profile is one line and exit 125 with
+    nothing made, and the init only has to load the bytes as its last step.
+    """
+    if security.seccomp_filter:
+        return security
+    from .security import capabilities
+    from .security.seccomp_cache import program_for
+
+    caps = capabilities.DEFAULT if security.capabilities is None else security.capabilities
+    program = program_for(security.seccomp, caps)
+    return replace(security, seccomp_filter=program) if program else security
 
 
 def bundle_of(cfg: ContainerConfig) -> str:

@@ -17,16 +17,13 @@ DEFAULT_CAPS = "00000000a80425fb"
 MASKED_HERE = ("/proc/keys", "/proc/timer_list", "/sys/firmware")  # the runc masks this kernel has (NOTES.md)
 READONLY_HERE = ("/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq")
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: minictr run")
-
-
 def host_disk() -> tuple[int, int]:
     """major:minor of the host's root file system (a real disk here: 254:0, /dev/vda)."""
     dev = os.stat("/").st_dev
     return (os.major(dev), os.minor(dev)) if os.major(dev) else (8, 0)
 
 
-STATUS = "grep -E '^(Cap|NoNewPrivs)' /proc/self/status; echo ---; cat /proc/self/mountinfo; echo ---\n"
+STATUS = "grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status; echo ---; cat /proc/self/mountinfo; echo ---\n"
 PROBES = STATUS + """
 mkdir -p /tmp /mnt
 v=$(cat /proc/sys/kernel/printk)
@@ -81,6 +78,7 @@ def test_a_default_container_has_dockers_confinement(mc):
     assert p.status["CapEff"] == p.status["CapBnd"] == p.status["CapPrm"] == DEFAULT_CAPS
     assert p.status["CapInh"] == p.status["CapAmb"] == "0000000000000000"
     assert p.status["NoNewPrivs"] == "0"
+    assert p.status["Seccomp"] == "2"  # a filter: docker's default profile
     for path in READONLY_HERE:
         assert p.read_only(path), path
     for path in MASKED_HERE:
@@ -95,8 +93,7 @@ def test_a_default_container_has_dockers_confinement(mc):
 
 
 def test_podman_with_runc_shows_the_same(mc, rootfs_dir, tmp_path):
-    if not (shutil.which("podman") and os.path.exists("/usr/bin/runc")):
-        pytest.skip("podman and /usr/bin/runc are not installed here")
+    assert shutil.which("podman") and os.path.exists("/usr/bin/runc"), "`make setup-test` installs podman and runc"
     conf = tmp_path / "containers.conf"
     conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=1024:1024"]\n')
     runroot = tempfile.mkdtemp(prefix="mc-rr-")  # podman wants a short runroot
@@ -111,7 +108,7 @@ def test_podman_with_runc_shows_the_same(mc, rootfs_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     theirs = Probe(r.stdout)
     ours = probe(mc, script=STATUS)
-    for field in ("CapEff", "CapBnd", "CapPrm", "CapInh", "CapAmb"):
+    for field in ("CapEff", "CapBnd", "CapPrm", "CapInh", "CapAmb", "NoNewPrivs", "Seccomp"):
         assert ours.status[field] == theirs.status[field], field
     for path in MASKED_HERE:
         assert theirs.masked(path) and ours.masked(path), path
@@ -122,6 +119,7 @@ def test_podman_with_runc_shows_the_same(mc, rootfs_dir, tmp_path):
 def test_privileged_gets_everything(mc):
     p = probe(mc, "--privileged", script=STATUS)
     assert p.status["CapEff"] == p.status["CapBnd"] == host_bounding()
+    assert p.status["Seccomp"] == "0"
     assert not any(p.read_only(path) for path in READONLY_HERE)
     assert not any(p.masked(path) for path in MASKED_HERE)
 
@@ -159,6 +157,50 @@ def test_a_non_root_user_has_no_effective_capabilities_but_the_bounding_set(mc):
 
 def test_no_new_privileges(mc):
     assert probe(mc, "--security-opt", "no-new-privileges", script=STATUS).status["NoNewPrivs"] == "1"
+
+
+SECCOMP_PROBES = STATUS + """
+mkdir -p /tmp
+if mkdir /tmp/made 2>/dev/null; then echo mkdir=ok; else echo mkdir=refused; fi
+if unshare -n true 2>/dev/null; then echo unshare=ok; else echo unshare=refused; fi
+"""
+
+
+def test_the_default_seccomp_profile_refuses_new_namespaces_unless_sys_admin_is_added(mc):
+    # unshare -n makes a network namespace below the container's own: harmless either way.
+    assert probe(mc, script=SECCOMP_PROBES).results == {"mkdir": "ok", "unshare": "refused"}
+    assert probe(mc, "--cap-add", "SYS_ADMIN", script=SECCOMP_PROBES).results["unshare"] == "ok"
+
+
+def test_seccomp_unconfined_loads_no_filter(mc):
+    p = probe(mc, "--security-opt", "seccomp=unconfined", script=STATUS)
+    assert p.status["Seccomp"] == "0" and p.status["CapEff"] == DEFAULT_CAPS
+
+
+def test_a_custom_seccomp_profile_refusing_mkdir(mc, tmp_path):
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}))
+    p = probe(mc, "--security-opt", f"seccomp={profile}", script=SECCOMP_PROBES)
+    assert p.status["Seccomp"] == "2"
+    assert p.results["mkdir"] == "refused"
+    assert p.results["unshare"] == "refused"  # no filter for it, but CAP_SYS_ADMIN is still not there
+
+
+@pytest.mark.parametrize("profile, says", [
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdirx"], "action": "SCMP_ACT_ERRNO"}]}',
+     "mkdirx"),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",'
+     ' "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_SOMETIMES"}]}]}', "SCMP_CMP_SOMETIMES"),
+    ('{"defaultAction": ', "JSON"),
+])
+def test_a_bad_seccomp_profile_is_one_line_and_starts_nothing(mc, tmp_path, profile, says):
+    path = tmp_path / "bad.json"
+    path.write_text(profile)
+    r = mc("run", "--rm", "--security-opt", f"seccomp={path}", "busybox", "true")
+    assert r.returncode == 125 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and says in r.stderr, r.stderr
+    assert mc.states() == []
 
 
 def test_an_unknown_capability_is_one_line_and_starts_nothing(mc):
