@@ -154,7 +154,7 @@ def test_cli_pull_prints_the_ref_and_progress(reg, capsys):
     out, err = capsys.readouterr()
     assert out == f"{reg.host}/demo/app:v1\n"
     assert "Pulling from" in err and err.count("Pull complete") == 2 and "total: " in err and "Digest: sha256:" in err
-    assert cli.main(["pull", f"{reg.host}/demo/app:nope"]) == 125
+    assert cli.main(["pull", f"{reg.host}/demo/app:nope"]) == 1
     assert "not found" in capsys.readouterr().err
 
 
