@@ -25,7 +25,7 @@ from _signal import SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2
 
 from . import process, state
 from .config import ContainerConfig, Resources, Rootfs, command_line, merge_env, validate_name
-from .errors import ImageNotFound, InvalidTransition
+from .errors import ImageNotFound, InvalidTransition, StartInterrupted
 from .fsutil import remove_tree
 from .names import random_name
 from .record import replace
@@ -291,28 +291,48 @@ def run(cfg: ContainerConfig, sys: Syscalls | None = None, handoff=None) -> Cont
     this process with a small supervisor that does the rest (see
     supervise.py); it returns only if that failed. A short run does not pay
     for starting that second interpreter; a long one waits in a small process.
+
+    Signals: the forwarded ones stay blocked until the command has started
+    (the CLI blocks them at its very start). One that came before is still
+    pending then: if it came before the start, the start is undone and
+    ``StartInterrupted`` raised; once the command runs, they are forwarded to it.
     """
-    c = Container.create(cfg, sys, save=False)  # one write less: the next one says "running"
     forwarded = (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
-    old = {sig: _signal.signal(sig, lambda signum, _f: c.kill(signum)) for sig in forwarded}
+    mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, forwarded)  # the caller's, restored at the end
     try:
+        c = Container.create(cfg, sys, save=False)  # one write less: the next one says "running"
+    except BaseException:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+        raise
+    old = {}
+    term = None
+    try:
+        early = _signal.sigpending() & set(forwarded)
+        if early:  # asked to stop before it started: undo the start, leave nothing
+            c.delete(force=True)
+            raise StartInterrupted(min(early))
+        if cfg.tty:
+            from .tty import Terminal
+            term = Terminal(c.pty_master)  # raw mode and the window size, before the command starts
         c.start()
+        old = {sig: _signal.signal(sig, lambda signum, _f: c.kill(signum)) for sig in forwarded}
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, forwarded)  # a pending one is forwarded now
         if handoff is not None and not _exits_within(c.pid, HANDOFF_AFTER):
             handoff(c.id)
-        status = None
-        if cfg.tty:
-            from .tty import relay
-            status = relay(c.pty_master, c.pid)
+        status = term.relay(c.pid) if term is not None else None
         c.wait(wait_status=status)
         return c
     finally:
-        for sig, handler in old.items():
-            _signal.signal(sig, handler)
+        if term is not None:
+            term.close()
         if c.state.status != "stopped":  # an exception on the way: never leave it running
             c.kill(SIGKILL)
             c.wait()
         if cfg.auto_remove:
             _remove_leftovers(c.state, cgroup_gone=c.cgroup is None)
+        for sig, handler in old.items():
+            _signal.signal(sig, handler)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
 
 
 #: How long ``run`` waits in its own (big) process before it hands off to the small supervisor.
