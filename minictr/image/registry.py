@@ -136,7 +136,7 @@ class Client:
                 e.close()
                 raise self._denied() from None
             raise _HTTPError(e.code, _error_codes(e), url) from None
-        except (urllib.error.URLError, OSError) as e:
+        except (urllib.error.URLError, OSError, UnicodeError) as e:  # UnicodeError: a host idna cannot encode
             reason = getattr(e, "reason", e)
             raise _TransportError(reason) from None
 
