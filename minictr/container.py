@@ -24,8 +24,9 @@ import time
 from _signal import SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2
 
 from . import process, state
-from .config import ContainerConfig, Resources, Rootfs, command_line, merge_env, validate_name
-from .errors import ImageNotFound, InvalidTransition, StartInterrupted
+from .config import (ContainerConfig, Resources, Rootfs, command_line, image_config_problems, merge_env,
+                     validate_name)
+from .errors import ImageNotFound, InvalidImage, InvalidTransition, StartInterrupted
 from .fsutil import remove_tree
 from .names import random_name
 from .record import replace
@@ -82,6 +83,10 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             volatile = rm and root.is_overlay and volatile_overlay_supported()
             if readonly or volatile:
                 root = replace(root, readonly=readonly, volatile=volatile)
+        problems = image_config_problems(image_config)  # an image loaded before load checked them
+        if problems:
+            raise InvalidImage(f"image {image}: bad image config: {'; '.join(problems)}",
+                               hint=f"remove it (`minictr rmi {image}`) and load or pull a good one")
         argv = command_line(image_config.get("Entrypoint"), image_config.get("Cmd"), list(args), entrypoint)
         cfg = ContainerConfig(
             id=container_id, name=name, image=image, rootfs=root, args=argv,
