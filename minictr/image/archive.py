@@ -299,6 +299,7 @@ def import_rootfs(store: Store, path: str | os.PathLike, name: str | None = None
     from .layers import DiffIdReader
 
     path = Path(path)
+    ref = refs.parse(name).name if name else None  # a bad name fails before the tarball is read
     if not path.is_file():
         raise ImageNotFound(f"{path} does not exist or is not a file", hint="give a rootfs tarball (.tar, .tar.gz)")
     with DiffIdReader(path) as r:
@@ -311,7 +312,6 @@ def import_rootfs(store: Store, path: str | os.PathLike, name: str | None = None
         gz = r._src is not r._raw
     if n == 0:
         raise InvalidImage(f"{path} is an empty tar archive")
-    ref = refs.parse(name).name if name else None
     with store.transaction():
         digest, size = store.put_blob_file(path)
         now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
