@@ -358,6 +358,17 @@ def _init_and_exec(cfg: ContainerConfig, ch: Channel, env: dict[str, str]) -> in
             ch.send("error", stage="exec", message=str(e), errno=e.errno, exit_code=e.exit_code, hint=None)
             os._exit(e.exit_code)
         os._exit(EXIT_SETUP_FAILED)
+    # The handlers go in before the parent's wait can end (forward_and_reap
+    # installs them again): from then on the parent forwards signals to us, and
+    # a PID 1 without a handler would drop them.
+    def forward(signum, _frame):
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARDED_SIGNALS:
+        _signal.signal(sig, forward)
     ch.close()  # only the command's exec (or its error) may end the parent's wait
     return forward_and_reap(child)
 
