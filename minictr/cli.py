@@ -393,11 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = argv[0] if argv else None
     debug = _debug_before_command(argv) or bool(os.environ.get("MINICTR_DEBUG"))
-    command = first
+    command = first  # until the parser has said which command it is
     try:
         # The core commands come first on the line (no global flags before
         # them): build only their own parser. Anything else gets the full one.
-        first = argv[0] if argv else None
         args = parse_run_fast(argv[1:]) if first == "run" else None
         if args is not None:
             args.func, args.command_name = cmd_run, "run"

@@ -2,8 +2,9 @@
 
 Every error a user can cause is a ``MinictrError``. The CLI catches it once,
 prints ``str(err)`` as a single line and exits 125 for ``run`` and 1 for the
-other commands, as docker's CLI does (``--debug`` adds the traceback). Messages are lower-case, name the path or value at fault, and
-carry a ``hint`` that says how to fix it::
+other commands, as docker's CLI does (``--debug`` adds the traceback).
+Messages are lower-case, name the path or value at fault, and carry a
+``hint`` that says how to fix it::
 
     MinictrError
     ├─ ConfigError(ValueError)        bad flags, bad ids, bad limits: .field .value .hint
