@@ -1,13 +1,18 @@
 """L4: the command line. The only module family that prints or exits.
 
-Exit codes, as docker's:
+Exit codes, as docker's CLI gives them:
 
 ====  =====================================================
-125   minictr itself failed (bad flag, unknown image, ...)
-126   the command was found but cannot be invoked
-127   the command was not found
-N     otherwise the container's own exit status
-128+N the container was killed by signal N
+1     a command other than ``run`` failed (``rm`` of an unknown
+      container, ``rmi`` of an image in use, a bad archive to ``load``)
+125   a bad command line (any command), or ``run`` itself failed
+      (unknown image, bad limit, setup error)
+126   ``run``: the command was found but cannot be invoked
+127   ``run``: the command was not found
+N     ``run``: otherwise the container's own exit status
+128+N ``run``: the container was killed by signal N
+141   stdout was closed under us (``minictr images | head -1``), as
+      a Unix tool that SIGPIPE ends (128 + 13)
 ====  =====================================================
 
 The core commands (run, ps, rm) are here. Every other area lives in its own
@@ -19,6 +24,7 @@ here, once, as one line.
 
 from __future__ import annotations
 
+import _signal  # the signal module without its enums (importing enum costs ~3 ms of a start)
 import os
 import sys
 import time
@@ -27,6 +33,12 @@ from . import __version__
 from .errors import MinictrError
 
 EXIT_RUNTIME_ERROR = 125
+EXIT_COMMAND_FAILED = 1
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
+
+#: Commands whose own failures exit 125 (and that pass on the container's
+#: status otherwise); every other command's failure is 1, as docker's and podman's.
+RUN_COMMANDS = ("run",)
 
 #: Modules that add subcommands. Each has register(subparsers).
 SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images", "minictr.cli_doctor", "minictr.cli_stats")
@@ -245,7 +257,7 @@ def cmd_rm(args) -> int:
         except MinictrError as e:
             print(f"minictr: {e}", file=sys.stderr)
             failed = 1
-    return EXIT_RUNTIME_ERROR if failed else 0
+    return EXIT_COMMAND_FAILED if failed else 0
 
 
 # ---------------------------------------------------------------- main
@@ -333,16 +345,48 @@ def _debug_before_command(argv: list[str]) -> bool:
     return False
 
 
+def exit_status(err: MinictrError, command: str | None) -> int:
+    """What the CLI exits with for ``err``: 125 for a bad command line and for
+    ``run``'s own failures (or the error's own 126/127...), 1 for the failure of any
+    other command, as docker's CLI does (``docker rm nothere; echo $?`` says 1)."""
+    if isinstance(err, UsageError) or command in RUN_COMMANDS:
+        return err.exit_code
+    return EXIT_COMMAND_FAILED
+
+
+def _stdout_closed() -> bool:
+    """Is the reader of our stdout or stderr gone (``| head -1`` has exited)?
+
+    poll(2) reports POLLERR on the write end of a pipe whose read end is
+    closed, so a BrokenPipeError from elsewhere (a registry's socket) is not
+    mistaken for it.
+    """
+    import select
+    poller = select.poll()
+    for fd in (1, 2):
+        poller.register(fd, select.POLLOUT)
+    return any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in poller.poll(0))
+
+
+def _silence_stdout() -> None:
+    """Point fds 1 and 2 at /dev/null, so that the exit's flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    first = argv[0] if argv else None
     debug = _debug_before_command(argv) or bool(os.environ.get("MINICTR_DEBUG"))
+    command = first  # until the parser has said which command it is
     try:
         # The core commands come first on the line (no global flags before
         # them): build only their own parser. Anything else gets the full one.
-        first = argv[0] if argv else None
         args = parse_run_fast(argv[1:]) if first == "run" else None
         if args is not None:
-            args.func = cmd_run
+            args.func, args.command_name = cmd_run, "run"
         else:
             parser = build_parser(only=first if first in ("run", "ps", "rm") else None)
             args, extra = parser.parse_known_args(argv)
@@ -355,21 +399,28 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         debug = debug or getattr(args, "debug", False)
+        command = getattr(args, "command_name", None)
         return int(args.func(args) or 0)
     except MinictrError as e:
         if debug:
             import traceback
             traceback.print_exc()
         print(f"minictr: {e}", file=sys.stderr)
-        return e.exit_code
+        return exit_status(e, command)
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # a bug or an unforeseen OS error: still one line unless --debug
+        if isinstance(e, BrokenPipeError) and _stdout_closed():
+            # Our reader is gone (`minictr images | head -1`): stop quietly, as
+            # a Unix tool that SIGPIPE ends. Not SIGPIPE's default action
+            # itself: `run` must live on to clean up its container.
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
         if debug:
             raise
         print(f"minictr: unexpected error: {type(e).__name__}: {e} (hint: rerun with --debug, "
               "and report it if it looks like a bug)", file=sys.stderr)
-        return EXIT_RUNTIME_ERROR
+        return EXIT_RUNTIME_ERROR if command in RUN_COMMANDS else EXIT_COMMAND_FAILED
 
 
 def entry() -> None:
@@ -390,10 +441,21 @@ def entry() -> None:
     """
     import gc
     gc.set_threshold(50_000)
+    if sys.argv[1:2] == ["run"]:
+        # A SIGINT or SIGTERM that came before run's handlers are in place
+        # would kill this process half-way, and leave a container with no
+        # supervisor. Blocked, it stays pending until container.run looks:
+        # before the start it ends the start cleanly, after it the signal is
+        # forwarded to the container. signal(7), sigprocmask(2).
+        from .supervise import FORWARDED
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`minictr ps | head -1`) or a closed stream
+        except BrokenPipeError:  # a closed pipe (`minictr images | head -1`): what was buffered is lost
+            if code == 0:
+                code = EXIT_BROKEN_PIPE
+        except (OSError, ValueError):  # a closed stream
             pass
     os._exit(code & 0xFF)

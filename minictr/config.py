@@ -199,6 +199,66 @@ def merge_env(image_env: list[str] | tuple[str, ...], cli_env: list[str] | tuple
     return tuple(f"{k}={v}" for k, v in out.items())
 
 
+#: The types of an image config's "config" fields that minictr reads (OCI image-spec
+#: config.md): "strings" is a list of strings, "labels" an object of strings.
+IMAGE_CONFIG_TYPES: tuple[tuple[str, str], ...] = (
+    ("Entrypoint", "strings"), ("Cmd", "strings"), ("Env", "strings"), ("WorkingDir", "string"),
+    ("User", "string"), ("Labels", "labels"), ("ExposedPorts", "object"), ("Volumes", "object"),
+    ("StopSignal", "string"),
+)
+
+_KIND_WORDS = {"strings": "a list of strings", "string": "a string", "labels": "an object of strings",
+               "object": "an object"}
+
+
+def image_config_problems(config: object) -> list[str]:
+    """What is wrong with the types of an image config's ``config`` part, one phrase each.
+
+    ``null`` is allowed everywhere (the field is absent). An image whose
+    ``Env`` is a string or whose ``Cmd`` is a number is refused when it is
+    loaded, with the field named, rather than failing at ``run``.
+    """
+    if config is None:
+        return []
+    if not isinstance(config, dict):
+        return [f"config must be an object, not {_json_kind(config)}"]
+    problems = []
+    for field, kind in IMAGE_CONFIG_TYPES:
+        value = config.get(field)
+        if value is None:
+            continue
+        if kind == "strings":
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        elif kind == "string":
+            ok = isinstance(value, str)
+        elif kind == "labels":
+            ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        else:
+            ok = isinstance(value, dict)
+        if not ok:
+            problems.append(f"{field} must be {_KIND_WORDS[kind]}, not {_json_kind(value)}")
+        elif field == "Env":
+            bad = next((v for v in value if "=" not in v or v.startswith("=")), None)
+            if bad is not None:
+                problems.append(f"Env entry {bad!r} is not KEY=VALUE")
+    return problems
+
+
+def _json_kind(value: object) -> str:
+    """What a JSON value is, in JSON's words: ``a string``, ``a number``, ``a list`` ..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list" if all(isinstance(v, str) for v in value) else "a list with a non-string in it"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else type(value).__name__
+
+
 def command_line(entrypoint: list[str] | None, cmd: list[str] | None, cli_args: list[str],
                  cli_entrypoint: str | None) -> tuple[str, ...]:
     """docker's rule for the final argv.

@@ -21,11 +21,12 @@ from __future__ import annotations
 import _signal  # the signal module without its enums (see process.py)
 import os
 import time
-from _signal import SIGKILL, SIGTERM
+from _signal import SIGKILL, SIGTERM, SIGWINCH
 
 from . import process, state
-from .config import ContainerConfig, Resources, Rootfs, Security, command_line, merge_env, validate_name
-from .errors import ImageNotFound, InvalidTransition
+from .config import (ContainerConfig, Resources, Rootfs, Security, command_line, image_config_problems,
+                     merge_env, validate_name)
+from .errors import ImageNotFound, InvalidImage, InvalidTransition, StartInterrupted
 from .fsutil import remove_tree
 from .names import random_name
 from .record import replace
@@ -86,6 +87,10 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             volatile = rm and root.is_overlay and volatile_overlay_supported()
             if readonly or volatile:
                 root = replace(root, readonly=readonly, volatile=volatile)
+        problems = image_config_problems(image_config)  # an image loaded before load checked them
+        if problems:
+            raise InvalidImage(f"image {image}: bad image config: {'; '.join(problems)}",
+                               hint=f"remove it (`minictr rmi {image}`) and load or pull a good one")
         argv = command_line(image_config.get("Entrypoint"), image_config.get("Cmd"), list(args), entrypoint)
         cfg = ContainerConfig(
             id=container_id, name=name, image=image, rootfs=root, args=argv,
@@ -321,27 +326,51 @@ def run(cfg: ContainerConfig, sys: Syscalls | None = None, handoff=None) -> Cont
     this process with a small supervisor that does the rest (see
     supervise.py); it returns only if that failed. A short run does not pay
     for starting that second interpreter; a long one waits in a small process.
+
+    Signals: the forwarded ones stay blocked until the command has started
+    (the CLI blocks them at its very start). One that came before is still
+    pending then: if it came before the start, the start is undone and
+    ``StartInterrupted`` raised; once the command runs, they are forwarded to it.
     """
-    c = Container.create(cfg, sys, save=False)  # one write less: the next one says "running"
-    old = {sig: _signal.signal(sig, lambda signum, _f: c.kill(signum)) for sig in process.FORWARDED_SIGNALS}
+    forwarded = process.FORWARDED_SIGNALS
+    mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, forwarded)  # the caller's, restored at the end
     try:
+        c = Container.create(cfg, sys, save=False)  # one write less: the next one says "running"
+    except BaseException:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+        raise
+    old = {}
+    term = None
+    try:
+        early = _signal.sigpending() & (set(forwarded) - {SIGWINCH})  # a resized window is no reason to stop
+        if early:  # asked to stop before it started: undo the start, leave nothing
+            c.delete(force=True)
+            raise StartInterrupted(min(early))
+        if cfg.tty:
+            from .tty import Terminal
+            term = Terminal(c.pty_master)  # raw mode and the window size, before the command starts
         c.start()
+        # With -t the terminal passes a new window size to the pty itself (the kernel then
+        # signals the container's foreground job), so SIGWINCH keeps the terminal's handler.
+        old = {sig: _signal.signal(sig, lambda signum, _f: c.kill(signum))
+               for sig in forwarded if not (term is not None and sig == SIGWINCH)}
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, forwarded)  # a pending one is forwarded now
         if handoff is not None and not _exits_within(c.pid, HANDOFF_AFTER):
             handoff(c.id)
-        status = None
-        if cfg.tty:
-            from .tty import relay
-            status = relay(c.pty_master, c.pid)
+        status = term.relay(c.pid) if term is not None else None
         c.wait(wait_status=status)
         return c
     finally:
-        for sig, handler in old.items():
-            _signal.signal(sig, handler)
+        if term is not None:
+            term.close()
         if c.state.status != "stopped":  # an exception on the way: never leave it running
             c.kill(SIGKILL)
             c.wait()
         if cfg.auto_remove:
             _remove_leftovers(c.state, cgroup_gone=c.cgroup is None)
+        for sig, handler in old.items():
+            _signal.signal(sig, handler)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
 
 
 #: How long ``run`` waits in its own (big) process before it hands off to the small supervisor.

@@ -1,9 +1,10 @@
 """The one exception tree of minictr.
 
 Every error a user can cause is a ``MinictrError``. The CLI catches it once,
-prints ``str(err)`` as a single line and exits 125 (``--debug`` adds the
-traceback). Messages are lower-case, name the path or value at fault, and
-carry a ``hint`` that says how to fix it::
+prints ``str(err)`` as a single line and exits 125 for ``run`` and 1 for the
+other commands, as docker's CLI does (``--debug`` adds the traceback).
+Messages are lower-case, name the path or value at fault, and carry a
+``hint`` that says how to fix it::
 
     MinictrError
     ├─ ConfigError(ValueError)        bad flags, bad ids, bad limits: .field .value .hint
@@ -19,7 +20,8 @@ carry a ``hint`` that says how to fix it::
     │   ├─ AlreadyExists
     │   └─ InvalidTransition
     ├─ SyscallError(OSError)          "mount proc on /proc (MS_NOSUID|MS_NODEV): Operation not permitted"
-    └─ ContainerSetupError            the child's failure, sent over the sync pipe, with .stage
+    ├─ ContainerSetupError            the child's failure, sent over the sync pipe, with .stage
+    └─ StartInterrupted               SIGINT/SIGTERM came before the container started
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ class MinictrError(Exception):
     """
 
     hint: str | None = None
-    exit_code: int = 125  # what the CLI exits with (docker: 125 = the runtime itself failed)
+    # What `run` exits with (docker: 125 = the runtime itself failed); the other
+    # commands exit 1 for their own failures (cli.exit_status).
+    exit_code: int = 125
 
     def __init__(self, message: str, *, hint: str | None = None):
         super().__init__(message)
@@ -140,3 +144,19 @@ class ContainerSetupError(MinictrError):
         self.errno = errno
         self.exit_code = exit_code
         super().__init__(f"container setup failed at {stage}: {message}", hint=hint)
+
+
+class StartInterrupted(MinictrError):
+    """A forwarded signal (SIGINT, SIGTERM ...) came before the command started: the start was undone.
+
+    The exit status is 128+N, as if the signal had ended the CLI, but only
+    after the half-made container was removed.
+    """
+
+    def __init__(self, signum: int):
+        import _signal
+        self.signum = signum
+        self.exit_code = 128 + signum
+        name = {_signal.SIGINT: "SIGINT", _signal.SIGTERM: "SIGTERM", _signal.SIGHUP: "SIGHUP",
+                _signal.SIGQUIT: "SIGQUIT"}.get(signum, f"signal {signum}")
+        super().__init__(f"{name} before the container started: it was removed, nothing is left behind")

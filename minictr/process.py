@@ -218,6 +218,13 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
         sys.prctl(PR_SET_PDEATHSIG, SIGKILL)
         for sig in (SIGINT, SIGTERM, SIGHUP):
             _signal.signal(sig, SIG_DFL)
+        # `minictr run` blocks the signals it forwards until the command has
+        # started (container.run); a signal mask survives execve, so the
+        # command would start with them blocked. It gets an empty mask.
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
+        if cfg.init:
+            # Before pivot_root: the host's /proc is still where we look.
+            hide_command_line(["minictr-init", "--", *cfg.args])
 
         stage = "cgroup"
         for path in join:  # first: before the cgroup namespace, and before we allocate anything
@@ -398,8 +405,68 @@ def _init_and_exec(cfg: ContainerConfig, ch: Channel, env: dict[str, str]) -> in
             ch.send("error", stage="exec", message=str(e), errno=e.errno, exit_code=e.exit_code, hint=None)
             os._exit(e.exit_code)
         os._exit(EXIT_SETUP_FAILED)
+    # The handlers go in before the parent's wait can end (forward_and_reap
+    # installs them again): from then on the parent forwards signals to us, and
+    # a PID 1 without a handler would drop them.
+    def forward(signum, _frame):
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARDED_SIGNALS:
+        _signal.signal(sig, forward)
     ch.close()  # only the command's exec (or its error) may end the parent's wait
     return forward_and_reap(child)
+
+
+def hide_command_line(argv: list[str], proc: str = "/proc/self") -> bool:
+    """Make ``/proc/<this pid>/cmdline`` read ``argv``, and ``environ`` read empty.
+
+    The ``--init`` process is a fork of the CLI, so the container would see
+    the host's whole command line as PID 1's (``minictr run -e TOKEN=... ``)
+    and the host's environment. The kernel serves ``cmdline`` from the
+    process's own memory between ``arg_start`` and ``arg_end`` (fields 48-49
+    of /proc/PID/stat, proc(5)), and ``environ`` from ``env_start..env_end``
+    (50-51). Why we write over that memory in place, as setproctitle(3)
+    does, rather than another way:
+
+    - prctl(PR_SET_MM_ARG_START/END) could point the kernel at a new string,
+      but it needs CAP_SYS_RESOURCE, which a container host often lacks;
+    - exec'ing a small init is not possible here: the init is a fork of the
+      CLI that has pivoted into the container's root, where neither Python
+      nor minictr exists.
+
+    The write goes through /proc/self/mem (pwrite at the address), not a raw
+    pointer: a wrong address is an error (EIO), never a crash. It is safe
+    because Python copied argv and the environment at startup (sys.argv,
+    os.environ) and never reads the originals again. The new text is cut to
+    the old length (the kernel reads no further), the rest is NULs, so the
+    kernel reads the NUL-separated words followed by empty ones. Returns
+    False if /proc is not there or refuses (the init still works, it only
+    shows the old command line).
+    """
+    try:
+        with open(f"{proc}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        # fields[0] is field 3 (state): arg_start is field 48, so index 45.
+        arg_start, arg_end, env_start, env_end = (int(x) for x in fields[45:49])
+        text = b"\0".join(a.encode(errors="surrogateescape") for a in argv) + b"\0"
+        size = arg_end - arg_start
+        if size <= 0:
+            return False
+        fd = os.open(f"{proc}/mem", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.pwrite(fd, text[:size - 1].ljust(size, b"\0"), arg_start)
+            if env_end > env_start:
+                os.pwrite(fd, bytes(env_end - env_start), env_start)
+        finally:
+            os.close(fd)
+        with open(f"{proc}/comm", "wb") as f:  # the short name top(1) shows: at most 15 bytes
+            f.write(argv[0].encode()[:15])
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
 
 
 #: The one list of signals passed on to a container: by a foreground ``minictr run`` to the init

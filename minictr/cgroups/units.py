@@ -25,6 +25,9 @@ CPU_PERIOD_US = 100_000
 #: docker refuses memory limits below this: a smaller container cannot even start.
 MIN_MEMORY = 6 * 1024 * 1024
 MIN_CPU_SHARES, MAX_CPU_SHARES = 2, 262_144
+#: The largest size a cgroup limit file takes: the kernel parses them as a signed
+#: 64-bit number of bytes (memory.limit_in_bytes, memory.max), docker's int64 too.
+MAX_BYTES = (1 << 63) - 1
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 # Compiled on first use (re's own cache keeps them): a run without these flags
@@ -43,7 +46,13 @@ def parse_bytes(value: str | int, field: str = "--memory") -> int:
         raise ConfigError(field, value, "not a size",
                           hint="use a number with an optional unit b, k, m or g, e.g. 32m")
     number, unit = m.groups()
-    return int(float(number) * _UNITS[unit.lower()])
+    whole, _, frac = number.partition(".")
+    scale = _UNITS[unit.lower()]
+    n = int(whole) * scale + (int(float("0." + frac) * scale) if frac else 0)  # exact for big whole numbers
+    if n > MAX_BYTES:
+        raise ConfigError(field, value, f"is more than the kernel's limits can hold ({MAX_BYTES} bytes, 8EiB)",
+                          hint="give a size such as 512m or 4g")
+    return n
 
 
 def format_bytes(n: int | float | None) -> str:

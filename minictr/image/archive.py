@@ -31,6 +31,7 @@ import re
 import tarfile
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
@@ -62,9 +63,9 @@ class _Source:
                 self.members[_norm(m.name)] = m
         except FileNotFoundError:
             raise ImageNotFound(f"{path} does not exist", hint="give the path of an image archive or OCI layout") from None
-        except (tarfile.TarError, EOFError, OSError) as e:
-            raise InvalidImage(f"{path} is not a readable tar archive: {e}",
-                               hint="load takes a docker-archive or oci-archive tarball, or an OCI layout directory")
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+            raise InvalidImage(f"{path} is not a readable tar archive: {_why_unreadable(path, e)}",
+                               hint="load takes a docker-archive or oci-archive tarball, or an OCI layout directory") from None
 
     def close(self) -> None:
         if self.tar is not None:
@@ -109,6 +110,27 @@ class _Source:
             return json.loads(data)
         except ValueError as e:
             raise InvalidImage(f"{self.path}: {name} is not valid JSON: {e}") from None
+
+
+#: Magic numbers of the compressions tarfile reads (gzip(1), bzip2(1), xz(1)).
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def _why_unreadable(path: Path, err: Exception) -> str:
+    """One short reason, not tarfile's report of each method it tried (five lines)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        return e.strerror or str(e)
+    if not head:
+        return "the file is empty"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return f"it is {kind}-compressed, but corrupt or truncated"
+    if isinstance(err, tarfile.ReadError) and "\n" not in str(err) and str(err):
+        return str(err)
+    return "it is neither a tar nor a gzip, bzip2 or xz-compressed tar"
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -161,7 +183,8 @@ def _load_docker(store: Store, src: _Source, progress) -> list[Image]:
         m = _HEXNAME.match(posixpath.basename(entry["Config"]))
         if m and "sha256:" + m.group(1) != cfg_digest:  # docker names the config by its digest
             raise InvalidImage(f"{src.path}: digest mismatch for {entry['Config']}: its content hashes to {cfg_digest}")
-        config = oci.parse_json(cfg_bytes, f"{src.path}:{entry['Config']}")
+        config = oci.check_image_config(oci.parse_json(cfg_bytes, f"{src.path}:{entry['Config']}"),
+                                        f"{src.path}:{entry['Config']}")
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(entry["Layers"]):
             raise InvalidImage(f"{src.path}: {entry['Config']} lists {len(diff_ids)} diff ids "
@@ -175,7 +198,10 @@ def _load_docker(store: Store, src: _Source, progress) -> list[Image]:
               "config": {"mediaType": oci.OCI_CONFIG, "digest": cfg_digest, "size": len(cfg_bytes)},
               "layers": layers}
         digest = store.put_blob(oci.canonical_json(om))
-        names = [refs.parse(t).name for t in entry.get("RepoTags") or []]
+        tags = entry.get("RepoTags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise InvalidImage(f"{src.path}: manifest.json's RepoTags must be a list of names")
+        names = [refs.parse(t).name for t in tags]
         out.append(store.add_image(digest, names, oci.OCI_MANIFEST))
         _note(progress, f"Loaded image: {', '.join(names) or out[-1].short_id}")
     return out
@@ -216,7 +242,7 @@ def _pick_manifest(store: Store, src: _Source, desc: dict, where: str) -> dict:
         _copy_blob(store, src, desc)
         doc = store.read_json(desc["digest"], "manifest")
         if mt in oci.INDEX_TYPES or doc.get("mediaType") in oci.INDEX_TYPES or "manifests" in doc:
-            choices = doc.get("manifests") or []
+            choices = oci.descriptors(doc, "manifests", f"{where}: index {desc['digest']}")
             hit = next((d for d in choices if oci.platform_matches(d.get("platform"))), None)
             if hit is None:
                 plats = ", ".join(f"{(d.get('platform') or {}).get('os')}/{(d.get('platform') or {}).get('architecture')}"
@@ -233,13 +259,18 @@ def _load_oci(store: Store, src: _Source, progress) -> list[Image]:
     if not isinstance(index, dict):
         raise InvalidImage(f"{src.path}: index.json is not a JSON object")
     out = []
-    for desc in index.get("manifests") or []:
+    for desc in oci.descriptors(index, "manifests", f"{src.path}: index.json"):
         ann = desc.get("annotations") or {}
-        name = _oci_name(ann)
-        mdesc = _pick_manifest(store, src, desc, f"{src.path} ({name or desc.get('digest')})")
+        name = _oci_name(ann) if isinstance(ann, dict) else None
+        where = f"{src.path} ({name or desc.get('digest')})"
+        mdesc = _pick_manifest(store, src, desc, where)
         manifest = store.read_json(mdesc["digest"], "manifest")
-        _copy_blob(store, src, manifest.get("config") or {})
-        for layer in manifest.get("layers") or []:
+        config = manifest.get("config")
+        if not isinstance(config, dict):
+            raise InvalidImage(f"{where}: the manifest's config must be a descriptor (a JSON object)")
+        _copy_blob(store, src, config)
+        oci.check_image_config(store.read_json(config["digest"], "image config"), where)
+        for layer in oci.descriptors(manifest, "layers", where):
             _note(progress, f"Loading layer {layer.get('digest', '')[7:19]}")
             _copy_blob(store, src, layer)
         img = store.add_image(mdesc["digest"], [name] if name else [],
@@ -269,6 +300,7 @@ def import_rootfs(store: Store, path: str | os.PathLike, name: str | None = None
     from .layers import DiffIdReader
 
     path = Path(path)
+    ref = refs.parse(name).name if name else None  # a bad name fails before the tarball is read
     if not path.is_file():
         raise ImageNotFound(f"{path} does not exist or is not a file", hint="give a rootfs tarball (.tar, .tar.gz)")
     with DiffIdReader(path) as r:
@@ -281,7 +313,6 @@ def import_rootfs(store: Store, path: str | os.PathLike, name: str | None = None
         gz = r._src is not r._raw
     if n == 0:
         raise InvalidImage(f"{path} is an empty tar archive")
-    ref = refs.parse(name).name if name else None
     with store.transaction():
         digest, size = store.put_blob_file(path)
         now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

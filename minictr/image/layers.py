@@ -95,9 +95,13 @@ class DiffIdReader:
         self._raw = open(path, "rb")
         magic = self._raw.read(4)
         self._raw.seek(0)
+        self._errors: tuple = (OSError, EOFError)
         if magic[:2] == b"\x1f\x8b":
             import gzip
+            import zlib
             self._src = gzip.GzipFile(fileobj=self._raw, mode="rb")
+            # A corrupt deflate stream raises zlib.error, which is not an OSError.
+            self._errors = (OSError, EOFError, zlib.error)
         elif magic == b"\x28\xb5\x2f\xfd":
             self._raw.close()
             raise InvalidImage(f"layer {os.fspath(path)} is zstd-compressed, which minictr cannot read",
@@ -110,7 +114,7 @@ class DiffIdReader:
     def read(self, n: int = -1) -> bytes:
         try:
             data = self._src.read(n)
-        except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        except self._errors as e:  # gzip.BadGzipFile is an OSError
             raise InvalidImage(f"cannot decompress layer: {e}", hint="the blob is corrupt; remove the image and get it again") from None
         self._hash.update(data)
         self.size += len(data)

@@ -109,3 +109,36 @@ def parse_json(data: bytes, what: str) -> dict:
     if not isinstance(obj, dict):
         raise InvalidImage(f"{what} is not a JSON object")
     return obj
+
+
+def check_image_config(doc: dict, where: str) -> dict:
+    """Refuse an image config whose fields have the wrong JSON types; return ``doc``.
+
+    ``where`` names the image or file in the message. The ``config`` part's
+    rules are ``config.image_config_problems``; here also ``rootfs.diff_ids``.
+    """
+    from ..config import image_config_problems
+
+    problems = image_config_problems(doc.get("config"))
+    rootfs = doc.get("rootfs")
+    if rootfs is not None and not isinstance(rootfs, dict):
+        problems.append("rootfs must be an object")
+    elif rootfs is not None:
+        ids = rootfs.get("diff_ids")
+        if ids is not None and not (isinstance(ids, list) and all(isinstance(d, str) for d in ids)):
+            problems.append("rootfs.diff_ids must be a list of digests")
+    if problems:
+        raise InvalidImage(f"{where}: bad image config: {'; '.join(problems)}",
+                           hint="the image was built or edited wrongly; rebuild it, or fix its config JSON")
+    return doc
+
+
+def descriptors(doc: dict, key: str, where: str) -> list[dict]:
+    """``doc[key]`` as a list of descriptors (objects); absent is empty. Raises InvalidImage."""
+    items = doc.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(d, dict) for d in items):
+        raise InvalidImage(f"{where}: {key!r} must be a list of descriptors (JSON objects), "
+                           f"not {json.dumps(items)[:60]}")
+    return items

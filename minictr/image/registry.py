@@ -137,7 +137,7 @@ class Client:
                 e.close()
                 raise self._denied() from None
             raise _HTTPError(e.code, _error_codes(e), url) from None
-        except (urllib.error.URLError, OSError) as e:
+        except (urllib.error.URLError, OSError, UnicodeError) as e:  # UnicodeError: a host idna cannot encode
             reason = getattr(e, "reason", e)
             raise _TransportError(reason) from None
 
@@ -269,7 +269,7 @@ def pull(store: Store, ref: str, *, insecure: bool = False, progress: Progress |
         doc = oci.parse_json(body, "manifest")
         if media_type in oci.INDEX_TYPES or "manifests" in doc:
             want = platform or oci.host_platform()
-            choices = doc.get("manifests") or []
+            choices = oci.descriptors(doc, "manifests", f"{r}: the index")
             hit = next((d for d in choices if oci.platform_matches(d.get("platform"), want)), None)
             if hit is None:
                 plats = sorted({f"{(d.get('platform') or {}).get('os')}/{(d.get('platform') or {}).get('architecture')}"
@@ -280,12 +280,12 @@ def pull(store: Store, ref: str, *, insecure: bool = False, progress: Progress |
             doc = oci.parse_json(body, "manifest")
         if media_type not in oci.MANIFEST_TYPES and "layers" not in doc:
             raise InvalidImage(f"{r}: unexpected manifest media type {media_type!r}")
-        layers = list(doc.get("layers") or [])
+        layers = oci.descriptors(doc, "layers", f"{r}: the manifest")
         if progress:
             for l in layers:
                 progress(l.get("digest", ""), 0, int(l.get("size") or 0), "waiting")
         client.blob(store, doc.get("config") or {})
-        config = store.read_json(doc["config"]["digest"], "image config")
+        config = oci.check_image_config(store.read_json(doc["config"]["digest"], "image config"), str(r))
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(layers):
             raise InvalidImage(f"{r}: the manifest has {len(layers)} layers but the config lists {len(diff_ids)}")

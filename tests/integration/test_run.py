@@ -5,6 +5,7 @@ import pty
 import select
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -188,3 +189,39 @@ def test_etc_hostname_names_the_container_in_its_own_root(mc, rootfs_dir):
     before = os.path.exists(os.path.join(rootfs_dir, "etc", "hostname"))
     mc("run", "--rm", "-h", "web2", rootfs_dir, "true")
     assert os.path.exists(os.path.join(rootfs_dir, "etc", "hostname")) == before
+
+
+def test_init_shows_a_short_command_line_not_the_hosts(mc, rootfs_dir):
+    r = mc("run", "--rm", "--init", "-e", "SECRET=hunter2", rootfs_dir, "sh", "-c",
+           "cat /proc/1/cmdline; echo; cat /proc/1/environ /proc/1/comm")
+    assert r.returncode == 0, r.stderr
+    cmdline, rest = r.stdout.split("\n", 1)
+    assert cmdline.rstrip("\0").split("\0") == ["minictr-init", "--", "sh", "-c",
+                                               "cat /proc/1/cmdline; echo; cat /proc/1/environ /proc/1/comm"]
+    assert rest.strip("\0") == "minictr-init\n"  # environ: empty; comm: the short name
+    assert "hunter2" not in r.stdout and "minictr run" not in r.stdout
+
+
+def test_an_early_sigterm_is_forwarded_or_ends_the_start_cleanly(mc, rootfs_dir, tmp_path):
+    """SIGTERM at any moment of the start: never a CLI killed half-way with its container left behind."""
+    outcomes = set()
+    for i in range(24):
+        p = mc.popen("run", "--rm", "--init", rootfs_dir, "sh", "-c",
+                     "trap 'exit 42' TERM; i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done",
+                     stderr=subprocess.PIPE, text=True)
+        time.sleep(0.004 * i)  # 0 to ~90 ms: before, during and after the start
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+        # -15: killed before minictr's first line ran (nothing made yet); 143: the start was
+        # undone, or sh was killed before its trap was set; 42: the trap ran.
+        assert p.returncode in (-15, 143, 42), (p.returncode, err)
+        assert "unexpected" not in err and "Traceback" not in err, err
+        if p.returncode == 143 and err:
+            assert err.startswith("minictr: SIGTERM before the container started") and err.count("\n") == 1
+        outcomes.add(p.returncode)
+        assert mc.states() == [], f"state left behind after try {i}"
+        store = tmp_path / "store" / "containers"
+        assert not store.exists() or os.listdir(store) == [], f"storage left behind after try {i}"
+    # (Its cgroups go with the state: the same _remove_leftovers. They are not counted
+    # here, as other test runs on the machine may leave transient ones of their own.)
+    assert outcomes & {42, 143}, outcomes  # the signal did reach minictr in some tries

@@ -26,6 +26,18 @@ def test_parse_bytes_rejects(text):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("text", ["99999999999999999999g", "8192p", "9223372036854775808"])
+def test_parse_bytes_has_an_upper_bound(text):
+    with pytest.raises(ConfigError) as e:
+        units.parse_bytes(text, "--memory")
+    assert "more than the kernel's limits can hold" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_parse_bytes_is_exact_up_to_the_bound():
+    assert units.parse_bytes("9223372036854775807") == (1 << 63) - 1  # no float rounding on the way
+    assert units.parse_bytes("8191p") == 8191 << 50
+
+
 @pytest.mark.parametrize("n,text", [
     (0, "0B"), (1023, "1023B"), (1024, "1KiB"), (1536, "1.5KiB"), (32 << 20, "32MiB"),
     (int(2.25 * (1 << 30)), "2.25GiB"), (1000 << 20, "1000MiB"), (None, "unlimited"),

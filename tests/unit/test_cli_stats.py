@@ -42,7 +42,7 @@ def test_stats_command_no_stream(tmp_path, monkeypatch, capsys):
     header, line = capsys.readouterr().out.splitlines()
     assert re.split(r"\s{2,}", header) == list(cli_stats.HEADER)
     assert re.split(r"\s{2,}", line) == [CID[:12], "web", "0.00%", "4MiB / 32MiB", "12.50%", "2"]
-    assert cli.main(["stats", "--no-stream", "nosuch"]) == 125
+    assert cli.main(["stats", "--no-stream", "nosuch"]) == 1
     assert "no such container: nosuch" in capsys.readouterr().err
     fs.set_procs(mgr.groups[0].path, [])
     mgr.destroy()

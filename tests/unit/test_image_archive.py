@@ -238,3 +238,84 @@ def test_save_into_a_missing_directory_is_a_clean_error(tmp_path):
     add_image(src, [{"a": "1"}], name="a:1")
     with pytest.raises(ImageError, match="cannot write .*nodir/x.tar"):
         archive.save(src, ["a:1"], tmp_path / "nodir" / "x.tar")
+
+
+# --- bad input: one clean line (InvalidImage), never a traceback -----------------
+
+def _corrupt_gzip(tar: bytes) -> bytes:
+    """A gzip whose header is fine but whose deflate stream is not: zlib.error, not OSError."""
+    import zlib
+    gz = bytearray(gzip.compress(tar, mtime=0))
+    for i in range(20, min(len(gz) - 8, 220)):
+        gz[i] ^= 0x5A
+    with pytest.raises(zlib.error):  # the case this test is about
+        gzip.decompress(bytes(gz))
+    return bytes(gz)
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"", "the file is empty"),
+    (bytes(range(256)) * 20, "neither a tar nor a gzip"),
+    # tarfile reads a truncated gzip tar as a shorter archive: here one without manifest.json
+    (gzip.compress(make_tar({"a": "x" * 50000}))[:300], "neither a docker-archive"),
+    (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbagegarbage", "gzip-compressed, but corrupt or truncated"),
+])
+def test_unreadable_archives_are_one_line(tmp_path, content, why):
+    (tmp_path / "bad").write_bytes(content)
+    with pytest.raises(InvalidImage) as e:
+        archive.load(Store(), tmp_path / "bad")
+    assert why in str(e.value) and "\n" not in str(e.value)
+
+
+def test_index_json_whose_manifests_is_not_a_list(tmp_path):
+    src = Store(tmp_path / "src")
+    add_image(src, [{"a": "1"}], name="x:1")
+    d = oci_layout(tmp_path, src, {"x:1": ""})
+    for bad in ("nope", ["nope"], {"a": 1}):
+        (d / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": bad}))
+        with pytest.raises(InvalidImage, match="'manifests' must be a list of descriptors") as e:
+            archive.load(Store(), d)
+        assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("config, field", [
+    ({"Env": "PATH=/bin"}, "Env must be a list of strings, not a string"),
+    ({"Cmd": 42}, "Cmd must be a list of strings, not a number (42)"),
+    ({"Entrypoint": ["sh", 1]}, "Entrypoint must be a list of strings"),
+    ({"WorkingDir": ["/srv"]}, "WorkingDir must be a string"),
+    ({"Labels": {"a": 1}}, "Labels must be an object of strings"),
+    ({"Env": ["NOEQUALS"]}, "Env entry 'NOEQUALS' is not KEY=VALUE"),
+])
+def test_an_image_config_with_wrong_types_is_refused_at_load(tmp_path, config, field):
+    src = Store(tmp_path / "src")
+    add_image(src, [{"a": "1"}], name="x:1", config=config)
+    d = oci_layout(tmp_path, src, {"x:1": ""})
+    store = Store()
+    with pytest.raises(InvalidImage, match="bad image config") as e:
+        archive.load(store, d)
+    assert field in str(e.value) and "\n" not in str(e.value)
+    assert store.images() == []
+    with pytest.raises(InvalidImage, match="bad image config"):  # docker-archive too
+        archive.load(Store(tmp_path / "other"), archive.save(src, ["x:1"], tmp_path / "d.tar",
+                                                            format="docker-archive") and tmp_path / "d.tar")
+
+
+def test_a_corrupt_gzip_layer_is_refused_at_load_and_at_unpack(tmp_path):
+    from minictr.image import layers
+
+    path = docker_archive(tmp_path, gz_layers=True)
+    with tarfile.open(path) as tar:  # rewrite the archive with the gzip layer corrupted
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+        links = {m.name: m.linkname for m in tar.getmembers() if m.issym()}
+    name = next(n for n, data in files.items() if data[:2] == b"\x1f\x8b")
+    files[name] = _corrupt_gzip(gzip.decompress(files[name]))
+    write_tar(path, files, links)
+    with pytest.raises(InvalidImage, match="cannot decompress layer") as e:
+        archive.load(Store(), path)
+    assert "\n" not in str(e.value)
+    # What run does with a layer already in the store: unpack it.
+    store = Store()
+    store.ensure()
+    digest = store.put_blob(_corrupt_gzip(make_tar({"a": "x" * 50000})))
+    with pytest.raises(InvalidImage, match="cannot decompress layer"):
+        layers.extract_layer(store, digest, None, tmp_path / "dest", "apply")

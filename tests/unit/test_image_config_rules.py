@@ -48,3 +48,30 @@ def test_env_bad_flags(bad):
 def test_env_broken_image_env():
     with pytest.raises(ConfigError, match="image environment variable"):
         merge_env(["NOEQUALS"], [], host_env={})
+
+
+def test_image_config_problems_name_the_field_and_allow_nulls():
+    from minictr.config import image_config_problems
+
+    assert image_config_problems(None) == []
+    assert image_config_problems({"Cmd": None, "Env": None, "Entrypoint": ["sh"], "Labels": {"a": "b"},
+                                  "ExposedPorts": {"80/tcp": {}}, "WorkingDir": "/", "Unknown": 1}) == []
+    assert image_config_problems("x") == ["config must be an object, not a string"]
+    assert image_config_problems({"Env": "A=1", "Cmd": 3, "User": 0}) == [
+        "Cmd must be a list of strings, not a number (3)", "Env must be a list of strings, not a string",
+        "User must be a string, not a number (0)"]
+    assert image_config_problems({"Env": ["=x"]}) == ["Env entry '=x' is not KEY=VALUE"]
+
+
+def test_run_refuses_an_image_whose_config_has_wrong_types(tmp_path):
+    """An image in the store from before load checked configs: refused with the field, not a TypeError."""
+    from minictr import container
+    from minictr.errors import InvalidImage
+    from minictr.image import Store
+    from minictr.image.synthetic import add_image
+
+    store = Store()
+    add_image(store, [{"a": "1"}], name="bad:1", config={"Cmd": 42, "Env": "A=1"})
+    with pytest.raises(InvalidImage, match=r"image bad:1: bad image config: Cmd must be a list of strings"):
+        container.prepare("bad:1")
+    assert not (store.root / "containers").exists() or list((store.root / "containers").iterdir()) == []

@@ -43,3 +43,55 @@ def test_malformed_references_are_config_errors(bad):
     assert "image reference" in str(e.value)
     assert e.value.hint
     assert not refs.is_reference(bad)
+
+
+# docker's reference grammar (distribution/reference): what it accepts and what it refuses.
+VALID = [
+    ("a", "docker.io", "library/a"),
+    ("a-b--c/d__e.f_g", "docker.io", "a-b--c/d__e.f_g"),
+    ("registry.example.com/team/app", "registry.example.com", "team/app"),
+    ("my-registry:5000/x", "my-registry:5000", "x"),
+    ("10.1.2.3:5000/x", "10.1.2.3:5000", "x"),
+    ("[::1]:5000/x", "[::1]:5000", "x"),
+    ("localhost:5000/a/b/c", "localhost:5000", "a/b/c"),
+    ("Example.COM/x", "Example.COM", "x"),                 # a domain may have capitals
+    ("Foo/bar", "Foo", "bar"),                             # a capital makes the first part a domain
+    ("x" * 200, "docker.io", "library/" + "x" * 200),
+    ("a/" + "b" * 243, "docker.io", "a/" + "b" * 243),     # docker.io/a/bbb...: 255 exactly
+]
+
+
+@pytest.mark.parametrize("text, registry, repo", VALID)
+def test_docker_grammar_accepts(text, registry, repo):
+    r = refs.parse(text)
+    assert (r.registry, r.repository) == (registry, repo)
+
+
+INVALID = [
+    ("../x", "bad registry host '..'"),
+    ("./x", "bad registry host '.'"),
+    ("a..b/x", "bad registry host"),
+    ("-a.com/x", "bad registry host"),
+    ("a-.com/x", "bad registry host"),
+    ("a.com:x/y", "bad registry host"),            # the port is digits
+    ("a.com/../x", "lower-case letters and digits"),
+    ("a/.b", "lower-case letters and digits"),
+    ("a_", "lower-case letters and digits"),
+    ("a___b", "lower-case letters and digits"),    # '_' or '__', not three
+    ("a..b", "lower-case letters and digits"),
+    ("busybox/UPPER", "must be lower-case"),
+    ("x:.tag", "a tag is"),
+    ("x:" + "t" * 129, "a tag is"),
+    ("x:t\u00e9", "a tag is"),                     # ASCII only, as Go's \w
+    ("x" * 300, "at most 255"),
+    ("a/" + "b" * 244, "at most 255"),             # docker.io/ counts, as in docker: 256
+    ("x@sha256:" + "A" * 64, "lower-case hex"),
+    ("x@md5:" + "a" * 32, "sha256"),
+]
+
+
+@pytest.mark.parametrize("text, why", INVALID)
+def test_docker_grammar_refuses(text, why):
+    with pytest.raises(ConfigError) as e:
+        refs.parse(text)
+    assert why in str(e.value) and "\n" not in str(e.value)

@@ -154,7 +154,7 @@ def test_cli_pull_prints_the_ref_and_progress(reg, capsys):
     out, err = capsys.readouterr()
     assert out == f"{reg.host}/demo/app:v1\n"
     assert "Pulling from" in err and err.count("Pull complete") == 2 and "total: " in err and "Digest: sha256:" in err
-    assert cli.main(["pull", f"{reg.host}/demo/app:nope"]) == 125
+    assert cli.main(["pull", f"{reg.host}/demo/app:nope"]) == 1
     assert "not found" in capsys.readouterr().err
 
 
@@ -173,3 +173,13 @@ def test_progress_bars_redraw_on_a_terminal():
     assert bars.total_line() == "total: 2MB/2MB"
     assert bars.line(d, 1_000_000, 2_000_000, "downloading") == \
         "aaaaaaaaaaaa: Downloading [===============>              ]      1MB/2MB"
+
+
+def test_pull_of_a_bad_reference_or_host_is_one_line_exit_1(capsys):
+    assert cli.main(["pull", "../x"]) == 1  # refused by the reference grammar, before any network
+    err = capsys.readouterr().err
+    assert err.startswith("minictr: invalid image reference '../x'") and err.count("\n") == 1
+    # Grammatical, but idna cannot encode a 64-letter label: refused before any connection.
+    assert cli.main(["pull", "a" * 64 + ".example/x"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("minictr: cannot reach registry") and "unexpected" not in err[-1]

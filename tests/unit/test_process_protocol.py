@@ -3,6 +3,7 @@
 A failure in the container's init must come back as a structured error that
 names the stage, the call and the errno, never as a bare exit status."""
 
+import ast
 import errno
 import os
 
@@ -112,22 +113,28 @@ def test_one_list_of_forwarded_signals_for_run_the_supervisor_and_the_init(monke
     assert not {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD} & set(process.FORWARDED_SIGNALS)
 
     class Started:
-        """What run() drives, stopped at start(): by then its handlers are in place."""
+        """What run() drives, stopped in wait(): by then its handlers are in place."""
         state = types.SimpleNamespace(status="created")
         killed: list = []
         untouched = None
 
+        pid = os.getpid()
+
         def start(self):
-            for sig in process.FORWARDED_SIGNALS:
-                signal.getsignal(sig)(sig, None)      # as if the signal arrived
-            self.untouched = signal.getsignal(signal.SIGALRM)
-            raise RuntimeError("stop here")
+            pass
 
         def kill(self, sig):
             self.killed.append(sig)
+            if sig == signal.SIGKILL:
+                self.state.status = "stopped"
 
         def wait(self, wait_status=None):
-            self.state.status = "stopped"
+            if self.state.status == "stopped":
+                return
+            for sig in process.FORWARDED_SIGNALS:     # the command runs: by now the handlers are in place
+                signal.getsignal(sig)(sig, None)      # as if the signal arrived
+            self.untouched = signal.getsignal(signal.SIGALRM)
+            raise RuntimeError("stop here")
 
     fake = Started()
     monkeypatch.setattr(container.Container, "create", lambda *a, **k: fake)
@@ -187,3 +194,60 @@ def test_without_a_filter_nothing_is_loaded_and_the_command_runs(tmp_path):
     finally:
         _, status = os.waitpid(init.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_hide_command_line_rewrites_cmdline_and_empties_environ():
+    """In a forked child (this process's own argv stays): /proc/self/cmdline shows the new words."""
+    from minictr.process import hide_command_line
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            ok = hide_command_line(["minictr-init", "--", "sleep", "60"])
+            with open("/proc/self/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open("/proc/self/environ", "rb") as f:
+                environ = f.read()
+            with open("/proc/self/comm", "rb") as f:
+                comm = f.read()
+            os.write(w, repr((ok, cmdline.rstrip(b"\0").split(b"\0"), environ.strip(b"\0"), comm)).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        got = f.read()
+    os.waitpid(pid, 0)
+    assert ast.literal_eval(got.decode()) == (True, [b"minictr-init", b"--", b"sleep", b"60"], b"", b"minictr-init\n")
+    with open("/proc/self/cmdline", "rb") as f:
+        assert b"pytest" in f.read()  # the parent's own command line is untouched
+
+
+def test_hide_command_line_cuts_words_to_the_space_there_is():
+    from minictr.process import hide_command_line
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            with open("/proc/self/cmdline", "rb") as f:
+                size = len(f.read())
+            hide_command_line(["x" * (size + 100)])
+            with open("/proc/self/cmdline", "rb") as f:
+                after = f.read()
+            os.write(w, repr((size, after)).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        size, after = ast.literal_eval(f.read().decode())
+    os.waitpid(pid, 0)
+    assert after == b"x" * (size - 1) + b"\0"  # ends in a NUL: the kernel reads no further
+
+
+def test_hide_command_line_without_proc_says_so(tmp_path):
+    from minictr.process import hide_command_line
+
+    assert hide_command_line(["x"], proc=str(tmp_path / "nothere")) is False
