@@ -7,6 +7,7 @@ carry a ``hint`` that says how to fix it::
 
     MinictrError
     ├─ ConfigError(ValueError)        bad flags, bad ids, bad limits: .field .value .hint
+    │   └─ BuildError                 a Containerfile or build context: "FILE:LINE: what is wrong"
     ├─ ImageError
     │   ├─ ImageNotFound(FileNotFoundError)
     │   ├─ InvalidImage
@@ -56,6 +57,18 @@ class ConfigError(MinictrError, ValueError):
         self.field = field
         self.value = value
         super().__init__(f"invalid {field} {value!r}: {why}", hint=hint)
+
+
+class BuildError(ConfigError):
+    """A Containerfile line or a build context that cannot be built: ``FILE:LINE: why``.
+
+    ``file`` and ``line`` (1-based, 0 when no line applies) say where.
+    """
+
+    def __init__(self, file: str, line: int, why: str, *, hint: str | None = None):
+        self.field, self.value = "containerfile", file
+        self.file, self.line, self.why = file, line, why
+        MinictrError.__init__(self, f"{file}:{line}: {why}" if line else f"{file}: {why}", hint=hint)
 
 
 class ImageError(MinictrError):
