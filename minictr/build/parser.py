@@ -33,8 +33,13 @@ import json
 import re
 
 from ..errors import BuildError
+from ..image.oci import host_platform
 from ..record import Record
+from .lines import read_lines
+from .stages import Containerfile, Stage, base_order, check_graph
 from .words import WordError, expand, split_words
+
+__all__ = ["parse", "Instruction", "Stage", "Containerfile", "INSTRUCTIONS", "DEFAULT_SHELL"]
 
 #: What each instruction accepts: its flags (name -> takes a value), and whether
 #: its arguments are substituted.
@@ -52,9 +57,20 @@ REFUSED = {
 }
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 _HEREDOC = re.compile(r"<<-?\s*[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?")
-_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _PORT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?$", re.I)
 DEFAULT_SHELL = ("/bin/sh", "-c")
+
+
+def platform_args() -> dict:
+    """BuildKit's automatic platform ARGs (TARGETPLATFORM, BUILDARCH ...), for this host:
+    usable in FROM lines, and in a stage after ``ARG TARGETARCH`` declares one."""
+    p = host_platform()
+    plat = f"{p['os']}/{p['architecture']}" + (f"/{p['variant']}" if "variant" in p else "")
+    out = {}
+    for who in ("TARGET", "BUILD"):
+        out.update({who + "PLATFORM": plat, who + "OS": p["os"], who + "ARCH": p["architecture"],
+                    who + "VARIANT": p.get("variant", "")})
+    return out
 
 
 class Instruction(Record):
@@ -75,48 +91,6 @@ class Instruction(Record):
         return default
 
 
-class Stage(Record):
-    """``FROM base AS name`` and the instructions after it (the FROM itself is ``instructions[0]``)."""
-    index: int
-    name: str | None         # lower case, as docker keeps it
-    base: str                # the substituted FROM argument: an image, "scratch", or a stage name
-    base_stage: int | None   # the stage it builds on, if ``base`` names one
-    line: int
-    instructions: tuple
-    env: tuple = ()          # the ENV it ends with (what a stage built on it inherits)
-
-
-class Containerfile(Record):
-    """A parsed file: its stages in file order and what was noted while reading it."""
-    filename: str
-    stages: tuple
-    global_args: tuple = ()  # (name, value) of the ARGs before the first FROM
-    escape: str = "\\"
-    syntax: str | None = None
-    notes: tuple = ()        # "Containerfile:1: --platform is ignored ..." lines for the user
-
-    def stage(self, ref: str | int) -> Stage:
-        """The stage called ``ref`` (a name, or an index as in ``--from=0``)."""
-        found = _find_stage(self.stages, str(ref))
-        if found is None:
-            raise BuildError(self.filename, 0, f"no stage named {ref!r}",
-                             hint=f"the stages are: {', '.join(_stage_names(self.stages))}")
-        return self.stages[found]
-
-    def plan(self, target: str | None = None) -> list:
-        """The stages to build for ``target`` (default: the last), each after the ones it needs."""
-        last = self.stage(target) if target is not None else self.stages[-1]
-        order: list[int] = []
-
-        def visit(i: int) -> None:
-            if i not in order:
-                for dep in _deps(self.stages[i], self.stages):
-                    visit(dep)
-                order.append(i)
-        visit(last.index)
-        return [self.stages[i] for i in order]
-
-
 def parse(text: str, *, filename: str = "Containerfile", build_args: dict | None = None,
           target: str | None = None, base_env=None) -> Containerfile:
     """Parse a Containerfile. ``build_args`` are ``--build-arg`` values; ``target`` is checked
@@ -132,51 +106,14 @@ class _Parser:
     def fail(self, line: int, why: str, hint: str | None = None):
         raise BuildError(self.file, line, why, hint=hint)
 
-    # ---- lines -------------------------------------------------------------------------------
-    def logical_lines(self) -> list[tuple[int, str]]:
-        lines = self.text.splitlines()
-        i, seen = 0, set()
-        while i < len(lines):  # parser directives: only the very first lines
-            m = _DIRECTIVE.match(lines[i].strip())
-            if not m or m.group(1).lower() not in ("escape", "syntax", "check"):
-                break
-            key, value = m.group(1).lower(), m.group(2)
-            if key in seen:
-                self.fail(i + 1, f"only one {key} parser directive can be used")
-            seen.add(key)
-            if key == "escape":
-                if value not in ("\\", "`"):
-                    self.fail(i + 1, f"invalid escape character {value!r}", "use \\ or `")
-                self.escape = value
-            elif key == "syntax":
-                self.syntax = value
-                self.notes.append(f"{self.file}:{i + 1}: the syntax directive is ignored: "
-                                  "minictr reads the Dockerfile format itself")
-            i += 1
-        out, parts, start = [], [], 0
-        for n, raw in enumerate(lines[i:], start=i + 1):
-            stripped = raw.strip()
-            if not stripped or stripped.startswith("#"):
-                continue  # dropped, also inside a continuation
-            if not parts:
-                start = n
-            body = raw.rstrip()
-            if body.endswith(self.escape):
-                parts.append(body[:-1].strip())
-                continue
-            parts.append(body.strip())
-            out.append((start, " ".join(p for p in parts if p)))
-            parts = []
-        if parts and any(parts):
-            out.append((start, " ".join(p for p in parts if p)))
-        return out
-
     # ---- the whole file ----------------------------------------------------------------------
     def run(self, target: str | None) -> Containerfile:
-        global_env: dict = {}
+        global_env: dict = platform_args()
         global_args: list = []
         raw_stages: list[list] = []
-        for line, text in self.logical_lines():
+        read = read_lines(self.text, self.file)
+        self.escape, self.syntax, self.notes = read.escape, read.syntax, list(read.notes)
+        for line, text in read.lines:
             cmd, rest = (re.split(r"\s+", text, maxsplit=1) + [""])[:2]
             cmd, rest = cmd.upper(), rest.strip()
             if cmd in REFUSED:
@@ -213,12 +150,12 @@ class _Parser:
         bases = [names.get(base.lower()) for _, base, _, _ in heads]
         froms = [[(ln, self.from_flag(ln, cmd, rest, global_env)) for ln, cmd, rest, _ in st[1:]
                   if cmd == "COPY"] for st in raw_stages]
-        self.check_graph(heads, bases, froms, names)
+        check_graph(self.file, heads, bases, froms, names)
         if target is not None and target.lower() not in names:
             self.fail(0, f"--target {target!r} names no stage",
                       "the named stages are: " + (", ".join(names) or "none"))
         stages: list = [None] * len(raw_stages)
-        for i in self.topological(bases, froms, names):
+        for i in base_order(bases):
             name, base, flags, line = heads[i]
             if bases[i] is not None:
                 env = dict(stages[bases[i]].env)
@@ -264,49 +201,9 @@ class _Parser:
         ref = dict(flags).get("from")
         return None if ref is None else self.word(line, ref, global_env)
 
-    def check_graph(self, heads, bases, froms, names) -> None:
-        for i, refs in enumerate(froms):
-            for line, ref in refs:
-                if ref is not None and ref.isdigit() and int(ref) >= len(heads):
-                    self.fail(line, f"COPY --from={ref}: there is no stage {ref}",
-                              f"stages are numbered from 0 to {len(heads) - 1}")
-        state = [0] * len(heads)  # 0 new, 1 on the path, 2 done
-
-        def visit(i: int, path: list) -> None:
-            state[i] = 1
-            edges = [(heads[i][3], bases[i])] + [(ln, _ref_index(r, names)) for ln, r in froms[i]]
-            for line, dep in edges:
-                if dep is None:
-                    continue
-                if state[dep] == 1:
-                    full = path + [i]
-                    cycle = [_label(heads, k) for k in full[full.index(dep):] + [dep]]
-                    self.fail(line, "stage cycle: " + " -> ".join(cycle),
-                              "a stage cannot build on or copy from itself, directly or not")
-                if state[dep] == 0:
-                    visit(dep, path + [i])
-            state[i] = 2
-        for i in range(len(heads)):
-            if state[i] == 0:
-                visit(i, [])
-
-    def topological(self, bases, froms, names) -> list[int]:
-        order: list[int] = []
-
-        def visit(i: int) -> None:
-            if i in order:
-                return
-            if bases[i] is not None:
-                visit(bases[i])
-            order.append(i)
-        for i in range(len(bases)):
-            visit(i)
-        return order
-
     # ---- one instruction ---------------------------------------------------------------------
     def instruction(self, line: int, cmd: str, rest: str, text: str, scope: "_Scope") -> Instruction:
         flags, rest = self.flags(line, cmd, rest)
-        subst = INSTRUCTIONS[cmd][1]
         used: set = set()
 
         def word(w: str) -> str:
@@ -502,42 +399,6 @@ _USAGE = {
     "STOPSIGNAL": "write STOPSIGNAL SIGTERM", "SHELL": 'write SHELL ["/bin/sh", "-c"]',
     "VOLUME": "write VOLUME /path", "MAINTAINER": "write MAINTAINER name",
 }
-
-
-def _find_stage(stages, ref: str) -> int | None:
-    for st in stages:
-        if st.name is not None and st.name == ref.lower():
-            return st.index
-    if ref.isdigit() and int(ref) < len(stages):
-        return int(ref)
-    return None
-
-
-def _ref_index(ref: str | None, names: dict) -> int | None:
-    if ref is None:
-        return None
-    if ref.lower() in names:
-        return names[ref.lower()]
-    return int(ref) if ref.isdigit() else None
-
-
-def _deps(stage: Stage, stages) -> list[int]:
-    """The stages ``stage`` needs: its base, and those it copies from."""
-    out = [stage.base_stage] if stage.base_stage is not None else []
-    for ins in stage.instructions:
-        ref = ins.flag("from") if ins.cmd == "COPY" else None
-        found = _find_stage(stages, ref) if ref is not None else None
-        if found is not None:
-            out.append(found)
-    return out
-
-
-def _label(heads, i: int) -> str:
-    return heads[i][0] or f"stage {i}"
-
-
-def _stage_names(stages) -> list[str]:
-    return [st.name or str(st.index) for st in stages]
 
 
 def _consumed(stages, global_args) -> set:

@@ -279,3 +279,13 @@ def test_copy_from_a_name_that_is_no_stage_is_an_image():
     cf = parser.parse("FROM busybox\nCOPY --from=alpine /x /y\n")
     assert cf.stages[0].instructions[1].flag("from") == "alpine"
     assert [s.index for s in cf.plan()] == [0]
+
+
+def test_platform_args_are_global_and_need_a_declaration_in_a_stage():
+    from minictr.image.oci import host_platform
+    arch = host_platform()["architecture"]
+    cf = parser.parse("FROM busybox:$TARGETARCH\nENV A=$TARGETARCH\nARG TARGETARCH\nENV B=$TARGETARCH\n")
+    ins = cf.stages[0].instructions
+    assert ins[0].args == (f"busybox:{arch}",)
+    assert ins[1].pairs == (("A", ""),) and ins[3].pairs == (("B", arch),)
+    assert parser.platform_args()["TARGETPLATFORM"].startswith(f"linux/{arch}")
