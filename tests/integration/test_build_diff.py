@@ -16,7 +16,7 @@ import tarfile
 
 import pytest
 
-from minictr import syscalls
+from minictr import syscalls, tarball
 from minictr.build import diff
 
 pytestmark = [
@@ -25,9 +25,13 @@ pytestmark = [
 ]
 
 
-def in_overlay(lower: str, upper: str, work: str, merged: str, steps) -> dict:
+def in_overlay(lower: str, upper: str | None, work: str | None, merged: str, steps=None) -> dict:
     """Mount overlay(lower, upper) on merged in a child's own mount namespace, run
-    ``steps(merged)`` there (the RUN step), and return ``diff.listing(merged)``."""
+    ``steps(merged)`` there (the RUN step), and return ``diff.listing(merged)``.
+    Without ``upper`` the mount is read-only (``lower`` may be "a:b", top first)."""
+    options = f"lowerdir={lower}"
+    if upper is not None:
+        options += f",upperdir={upper},workdir={work},redirect_dir=off,metacopy=off"
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -38,9 +42,9 @@ def in_overlay(lower: str, upper: str, work: str, merged: str, steps) -> dict:
             sc.unshare(syscalls.CloneFlags.NEWNS)
             # Why: / is shared on systemd hosts; without this our mount would show up on the host.
             sc.mount(None, "/", None, syscalls.MountFlags.REC | syscalls.MountFlags.PRIVATE)
-            sc.mount("overlay", merged, "overlay", 0,
-                     f"lowerdir={lower},upperdir={upper},workdir={work},redirect_dir=off,metacopy=off")
-            steps(merged)
+            sc.mount("overlay", merged, "overlay", 0, options)
+            if steps is not None:
+                steps(merged)
             tree = {k: list(v) for k, v in diff.listing(merged).items()}
             os.write(w, json.dumps(tree).encode())
             code = 0
@@ -116,6 +120,12 @@ def test_the_layer_of_a_real_overlay_upper_gives_the_merged_view(tmp_path):
     assert diff.listing(root) == merged_view
     assert merged_view["home/u/.profile"][2:4] == (1001, 1002)
     assert "var/cache/apt/a.bin" not in merged_view and "var/cache/keep" in merged_view
+
+    # And as the image store uses layers: unpacked on its own (whiteouts="overlay"), it is a
+    # lowerdir above the lower one, and the overlay of the two is the same view again.
+    layer_dir = tmp_path / "layer"
+    tarball.extract(io.BytesIO(buf.getvalue()), layer_dir, whiteouts="overlay")
+    assert in_overlay(f"{layer_dir}:{lower}", None, None, str(merged)) == merged_view
 
 
 def test_the_layer_is_the_same_bytes_twice(tmp_path):
