@@ -199,8 +199,13 @@ def has_magic(src: str) -> bool:
 
 
 def select_sources(context: str, src: str, ignore: Ignore | None = None, *,
-                   file: str = "Containerfile", line: int = 0, what: str = "COPY") -> list:
+                   file: str = "Containerfile", line: int = 0, what: str = "COPY",
+                   place: str = "the build context") -> list:
     """The ``Match`` records of one COPY/ADD source ``src`` in the directory ``context``.
+
+    ``context`` may also be a stage's root filesystem (``COPY --from=stage``, no
+    ignore rules; ``place="stage build"`` names it in messages). ``what`` and
+    ``file``/``line`` say which instruction is at fault.
 
     Raises ``BuildError(file, line, ...)`` for a source outside the context, one
     that names nothing (or only ignored files), or a glob that matches nothing.
@@ -209,18 +214,19 @@ def select_sources(context: str, src: str, ignore: Ignore | None = None, *,
     ignore = ignore or Ignore()
     raw = src.lstrip("/")
     if posixpath.normpath(raw or ".").split("/")[0] == "..":
-        raise BuildError(file, line, f"{what} source {src!r} is outside the build context",
+        raise BuildError(file, line, f"{what} source {src!r} is outside {place}",
                          hint="copy the file into the context directory first")
     name = clean(raw)
 
     def fail_missing(why: str):
-        raise BuildError(file, line, f"{what} source {src!r} {why}",
-                         hint="check the path relative to the context, and the .containerignore/.dockerignore")
+        hint = ("check the path relative to the context, and the .containerignore/.dockerignore"
+                if place == "the build context" else f"check the path in {place}")
+        raise BuildError(file, line, f"{what} source {src!r} {why}", hint=hint)
     if has_magic(name):
         found = [p for p in _walk_names(context, "", ignore) if _glob_match(name, p)]
         found = [p for p in found if not any(p.startswith(q + "/") for q in found)]
         if not found:
-            fail_missing("matches no file in the build context")
+            fail_missing(f"matches no file in {place}")
     else:
         found = [name]
     out = []
@@ -228,7 +234,7 @@ def select_sources(context: str, src: str, ignore: Ignore | None = None, *,
         try:
             real = resolve(context, path)
         except (FileNotFoundError, NotADirectoryError):
-            fail_missing("does not exist in the build context")
+            fail_missing(f"does not exist in {place}")
         except OSError as e:
             raise BuildError(file, line, f"{what} source {src!r}: {e.strerror}",
                              hint="a symbolic link loop in the context") from None

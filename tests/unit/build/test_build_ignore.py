@@ -139,3 +139,16 @@ def test_ignore_file_applies_to_sources(tmp_path):
         f.write("app.py\n")
     ign = read_ignore(ctx)
     assert ign.ignored("app.py") and not ign.ignored("x.pyc")
+
+
+def test_a_stage_rootfs_as_the_source_root(tmp_path):
+    root = tmp_path / "rootfs"
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "usr/lib/libc.so.6").write_text("elf")
+    (root / "lib").symlink_to("usr/lib")
+    [m] = select_sources(str(root), "/lib/libc.so.6", what="COPY --from=build", place="stage build")
+    assert (m.path, m.entries[0].rel) == ("usr/lib/libc.so.6", "libc.so.6")
+    with pytest.raises(BuildError) as e:
+        select_sources(str(root), "/etc/passwd", what="COPY --from=build", place="stage build", line=9)
+    assert str(e.value) == ("Containerfile:9: COPY --from=build source '/etc/passwd' does not exist "
+                            "in stage build (hint: check the path in stage build)")
