@@ -140,7 +140,7 @@ class _Parser:
                 raw_stages[-1].append((line, cmd, rest, text))
         if not raw_stages:
             self.fail(0, "no FROM instruction", "a Containerfile starts with FROM image (or FROM scratch)")
-        heads = [self.from_line(i, *stage[0], global_env) for i, stage in enumerate(raw_stages)]
+        heads = [self.from_line(*stage[0][:3], global_env) for stage in raw_stages]
         names = {}
         for i, (name, base, flags, line) in enumerate(heads):
             if name is not None:
@@ -177,7 +177,8 @@ class _Parser:
         return Containerfile(self.file, tuple(stages), tuple(global_args), self.escape, self.syntax,
                              tuple(self.notes))
 
-    def from_line(self, index: int, line: int, cmd: str, rest: str, text: str, global_env: dict):
+    def from_line(self, line: int, cmd: str, rest: str, global_env: dict):
+        """``FROM [--platform=P] image [AS name]``: (name, image, flags, line)."""
         flags, rest = self.flags(line, cmd, rest)
         words = [self.word(line, w, global_env) for w in self.split(line, rest)]
         if len(words) not in (1, 3) or (len(words) == 3 and words[1].upper() != "AS"):
@@ -214,7 +215,7 @@ class _Parser:
         pairs: tuple = ()
         exec_form, argv = self.json_form(line, cmd, rest)
         if cmd in ("RUN", "CMD", "ENTRYPOINT"):
-            args = tuple(argv) if exec_form else ((rest,) if rest else ())
+            args = tuple(argv) if exec_form else (rest,)
             if cmd == "RUN":  # docker passes every ARG in scope to RUN as environment
                 used = set(scope.args)
         elif cmd == "SHELL":
@@ -258,8 +259,7 @@ class _Parser:
     def flags(self, line: int, cmd: str, rest: str) -> tuple[list, str]:
         known, out = INSTRUCTIONS[cmd][0], []
         while rest.startswith("--"):
-            word, _, rest = rest.partition(" ")
-            rest = rest.lstrip()
+            word, rest = (re.split(r"\s+", rest, maxsplit=1) + [""])[:2]
             name, eq, value = word[2:].partition("=")
             if cmd == "RUN" and name in ("mount", "network", "security"):
                 self.fail(line, f"RUN --{name} is not supported by minictr build",
