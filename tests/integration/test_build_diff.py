@@ -25,13 +25,17 @@ pytestmark = [
 ]
 
 
-def in_overlay(lower: str, upper: str | None, work: str | None, merged: str, steps=None) -> dict:
+def in_overlay(lower: str, upper: str | None, work: str | None, merged: str, steps=None,
+               userns: bool = False) -> dict:
     """Mount overlay(lower, upper) on merged in a child's own mount namespace, run
     ``steps(merged)`` there (the RUN step), and return ``diff.listing(merged)``.
-    Without ``upper`` the mount is read-only (``lower`` may be "a:b", top first)."""
+    Without ``upper`` the mount is read-only (``lower`` may be "a:b", top first).
+    ``userns``: mount from a new user namespace (root mapped to root), where
+    overlayfs keeps its xattrs in ``user.overlay.*`` (the ``userxattr`` option)."""
     options = f"lowerdir={lower}"
     if upper is not None:
-        options += f",upperdir={upper},workdir={work},redirect_dir=off,metacopy=off"
+        options += f",upperdir={upper},workdir={work}"
+        options += ",userxattr" if userns else ",redirect_dir=off,metacopy=off"
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -39,7 +43,13 @@ def in_overlay(lower: str, upper: str | None, work: str | None, merged: str, ste
         try:
             os.close(r)
             sc = syscalls.linux()
-            sc.unshare(syscalls.CloneFlags.NEWNS)
+            if userns:
+                sc.unshare(syscalls.CloneFlags.NEWUSER | syscalls.CloneFlags.NEWNS)
+                for name, text in (("uid_map", "0 0 1"), ("setgroups", "deny"), ("gid_map", "0 0 1")):
+                    with open(f"/proc/self/{name}", "w") as f:
+                        f.write(text)
+            else:
+                sc.unshare(syscalls.CloneFlags.NEWNS)
             # Why: / is shared on systemd hosts; without this our mount would show up on the host.
             sc.mount(None, "/", None, syscalls.MountFlags.REC | syscalls.MountFlags.PRIVATE)
             sc.mount("overlay", merged, "overlay", 0, options)
@@ -137,3 +147,26 @@ def test_the_layer_is_the_same_bytes_twice(tmp_path):
     a, b = io.BytesIO(), io.BytesIO()
     assert diff.write_layer(upper, a, timestamp=1) == diff.write_layer(upper, b, timestamp=1)
     assert a.getvalue() == b.getvalue()
+
+
+def test_an_overlay_mounted_in_a_user_namespace(tmp_path):
+    """There the opaque dir is marked with user.overlay.opaque, and the layer is the same."""
+    lower, upper, work, merged = (tmp_path / n for n in ("lower", "upper", "work", "merged"))
+    for d in (upper, work, merged):
+        d.mkdir()
+    make_lower(lower)
+    os.chown(lower / "home/u/.profile", 0, 0)  # only root is mapped in that namespace
+
+    def step(m: str) -> None:
+        shutil.rmtree(os.path.join(m, "var/cache/apt"))
+        os.mkdir(os.path.join(m, "var/cache/apt"))
+        os.unlink(os.path.join(m, "etc/motd"))
+    merged_view = in_overlay(str(lower), str(upper), str(work), str(merged), step, userns=True)
+    assert "user.overlay.opaque" in os.listxattr(upper / "var/cache/apt")
+    buf = io.BytesIO()
+    layer = diff.write_layer(upper, buf)
+    assert (layer.whiteouts, layer.opaques) == (1, 1)
+    root = tmp_path / "applied"
+    shutil.copytree(lower, root, symlinks=True)
+    diff.apply_layer(io.BytesIO(buf.getvalue()), root)
+    assert diff.listing(root) == merged_view
