@@ -59,6 +59,22 @@ class Containerfile(Record):
         return [self.stages[i] for i in order]
 
 
+    def images(self, target: str | None = None) -> list:
+        """The images the ``plan(target)`` needs from the store: (line, reference, what) for
+        each FROM that names no stage (``scratch`` aside) and each ``COPY --from`` that names
+        no stage. The builder checks them first, so a typo in ``--from=buildr`` is refused
+        with its line before anything runs (docker would try to pull ``buildr``)."""
+        out = []
+        for st in self.plan(target):
+            if st.base_stage is None and st.base != "scratch":
+                out.append((st.line, st.base, "FROM"))
+            for ins in st.instructions:
+                ref = ins.flag("from") if ins.cmd == "COPY" else None
+                if ref is not None and find_stage(self.stages, ref) is None:
+                    out.append((ins.line, ref, "COPY --from"))
+        return out
+
+
 def find_stage(stages, ref: str) -> int | None:
     """The index of the stage ``ref`` names (its name, or its number), or None: an image."""
     for st in stages:

@@ -289,3 +289,10 @@ def test_platform_args_are_global_and_need_a_declaration_in_a_stage():
     assert ins[0].args == (f"busybox:{arch}",)
     assert ins[1].pairs == (("A", ""),) and ins[3].pairs == (("B", arch),)
     assert parser.platform_args()["TARGETPLATFORM"].startswith(f"linux/{arch}")
+
+
+def test_images_the_plan_needs():
+    cf = parser.parse("FROM busybox AS a\nCOPY --from=alpine:3 /x /y\nFROM scratch AS b\nCOPY --from=a /x /y\n"
+                      "COPY --from=buildr /x /y\nFROM debian AS unused\n")
+    assert cf.images("b") == [(1, "busybox", "FROM"), (2, "alpine:3", "COPY --from"), (5, "buildr", "COPY --from")]
+    assert cf.images() == [(6, "debian", "FROM")]
