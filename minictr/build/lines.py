@@ -34,7 +34,7 @@ class Lines(Record):
 
 def read_lines(text: str, file: str = "Containerfile") -> Lines:
     """Split ``text`` into logical lines; ``BuildError`` for a bad or repeated directive."""
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()  # a UTF-8 byte order mark is not text
     escape, syntax, notes, seen, i = "\\", None, [], set(), 0
     while i < len(lines):  # parser directives: only the very first lines
         m = _DIRECTIVE.match(lines[i].strip())

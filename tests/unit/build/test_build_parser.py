@@ -296,3 +296,8 @@ def test_images_the_plan_needs():
                       "COPY --from=buildr /x /y\nFROM debian AS unused\n")
     assert cf.images("b") == [(1, "busybox", "FROM"), (2, "alpine:3", "COPY --from"), (5, "buildr", "COPY --from")]
     assert cf.images() == [(6, "debian", "FROM")]
+
+
+def test_byte_order_mark_and_crlf():
+    cf = parser.parse("\ufeff# escape=`\r\nFROM busybox\r\nRUN a `\r\n b\r\n")
+    assert cf.escape == "`" and cf.stages[0].instructions[1].args == ("a b",)
