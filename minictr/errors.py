@@ -8,6 +8,7 @@ Messages are lower-case, name the path or value at fault, and carry a
 
     MinictrError
     ├─ ConfigError(ValueError)        bad flags, bad ids, bad limits: .field .value .hint
+    │   └─ BuildError                 a Containerfile or build context: "FILE:LINE: what is wrong"
     ├─ ImageError
     │   ├─ ImageNotFound(FileNotFoundError)
     │   ├─ InvalidImage
@@ -60,6 +61,18 @@ class ConfigError(MinictrError, ValueError):
         self.field = field
         self.value = value
         super().__init__(f"invalid {field} {value!r}: {why}", hint=hint)
+
+
+class BuildError(ConfigError):
+    """A Containerfile line or a build context that cannot be built: ``FILE:LINE: why``.
+
+    ``file`` and ``line`` (1-based, 0 when no line applies) say where.
+    """
+
+    def __init__(self, file: str, line: int, why: str, *, hint: str | None = None):
+        self.field, self.value = "containerfile", file
+        self.file, self.line, self.why = file, line, why
+        MinictrError.__init__(self, f"{file}:{line}: {why}" if line else f"{file}: {why}", hint=hint)
 
 
 class ImageError(MinictrError):
