@@ -19,8 +19,8 @@ every import of every module against it::
         cli_flags    docker's resource flags -> config.Resources
         cli_format*  tables, durations, sizes, Go templates, progress bars
         labs.*       one module per lesson: its exercise cases and reference answers
-        exercises    the check framework, and lessons 00-04's cases
-        reference    reference answers that are not runtime code (the breakout, ...)
+        exercises    the names the notebooks import from the check framework (a re-export)
+        reference    the reference answers notebooks import by their old name (a re-export)
         widgets*     ipywidgets for the notebooks: quiz, explorers, gauge, tree
     L3  a container's life: one core for every front end
         container    prepare, create, start, wait, kill, delete, list
@@ -41,6 +41,7 @@ every import of every module against it::
         cgroups.*    cgroup v1, v2 and hybrid: one manager, units, stats, a fake cgroupfs
         image.*      OCI images: store, blobs, layers, archives, pulls, the default busybox
         security.*   capabilities, seccomp, masked and read-only paths, devices
+        build.*      building images: Containerfile parser, context, layer diff, cache keys
     L0  the shared vocabulary and pure helpers
         __init__     the public names: the exception tree and the version
         errors       the exception tree: what failed, why, a hint, an exit status

@@ -52,6 +52,7 @@ LAYERS = (
     ("cgroups.*", 1, "cgroup v1, v2 and hybrid: one manager, units, stats, a fake cgroupfs"),
     ("image.*", 1, "OCI images: store, blobs, layers, archives, pulls, the default busybox"),
     ("security.*", 1, "capabilities, seccomp, masked and read-only paths, devices"),
+    ("build.*", 1, "building images: Containerfile parser, context, layer diff, cache keys"),
     ("process", 2, "the container's init, and the parent<->child protocol"),
     ("state", 2, "container state on disk, one JSON file per container"),
     ("supervise", 2, "the small supervisor that a foreground run becomes"),
@@ -66,8 +67,8 @@ LAYERS = (
     ("cli_flags", 4, "docker's resource flags -> config.Resources"),
     ("cli_format*", 4, "tables, durations, sizes, Go templates, progress bars"),
     ("labs.*", 4, "one module per lesson: its exercise cases and reference answers"),
-    ("exercises", 4, "the check framework, and lessons 00-04's cases"),
-    ("reference", 4, "reference answers that are not runtime code (the breakout, ...)"),
+    ("exercises", 4, "the names the notebooks import from the check framework (a re-export)"),
+    ("reference", 4, "the reference answers notebooks import by their old name (a re-export)"),
     ("widgets*", 4, "ipywidgets for the notebooks: quiz, explorers, gauge, tree"),
 )
 
