@@ -133,10 +133,10 @@ def bundle_of(cfg: ContainerConfig) -> str:
 class Container:
     """One container, from create to delete. Use ``Container.create(cfg)``."""
 
-    def __init__(self, cfg: ContainerConfig, st: state.State, sys: Syscalls):
+    def __init__(self, cfg: ContainerConfig, st: state.State, kernel: Syscalls):
         self.config = cfg
         self.state = st
-        self.sys = sys
+        self.kernel = kernel
         self.init: process.Init | None = None
         self.cgroup = None
 
@@ -153,23 +153,23 @@ class Container:
         return self.state.name
 
     @classmethod
-    def create(cls, cfg: ContainerConfig, sys: Syscalls | None = None, *, save: bool = True) -> "Container":
+    def create(cls, cfg: ContainerConfig, kernel: Syscalls | None = None, *, save: bool = True) -> "Container":
         """Fork the init, build the container around it, and stop just before exec.
 
         ``save=False`` leaves the state file at "creating" (``run`` starts the
         container at once, and its next write says "running").
         """
-        sys = sys or linux()
+        kernel = kernel or linux()
         st = state.State(id=cfg.id, name=cfg.name, image=cfg.image, command=list(cfg.args),
                          auto_remove=cfg.auto_remove, bundle=bundle_of(cfg),
                          labels=dict(cfg.labels), config=_config_dict(cfg))
         st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
         st.save()
-        c = cls(cfg, st, sys)
+        c = cls(cfg, st, kernel)
         try:
-            c.cgroup = _cgroup_create(cfg, sys)
+            c.cgroup = _cgroup_create(cfg, kernel)
             join = c.cgroup.join_files() if c.cgroup is not None else ()
-            c.init = process.spawn(cfg, sys, _cgroupfs_view(c.cgroup, cfg), own_root=bool(st.bundle), join=join)
+            c.init = process.spawn(cfg, kernel, _cgroupfs_view(c.cgroup, cfg), own_root=bool(st.bundle), join=join)
             st.pid, st.pid_start = c.init.pid, state.process_start(c.init.pid) or 0
             c.init.setup()
         except BaseException:
@@ -267,13 +267,13 @@ def _config_dict(cfg: ContainerConfig) -> dict:
     return d
 
 
-def _cgroup_create(cfg: ContainerConfig, sys: Syscalls):
+def _cgroup_create(cfg: ContainerConfig, kernel: Syscalls):
     """The container's cgroups, with its limits and its device allow list."""
     from . import cgroups
     from .security import devices
     mgr = cgroups.create(cfg.id, cfg.resources)
     try:
-        devices.confine(mgr, devices.rules(cfg.security), sys)
+        devices.confine(mgr, devices.rules(cfg.security), kernel)
     except BaseException:
         mgr.destroy(timeout=1.0)
         raise
@@ -317,7 +317,7 @@ def _remove_leftovers(st: state.State, cgroup_gone: bool = False) -> None:
     st.remove()
 
 
-def run(cfg: ContainerConfig, sys: Syscalls | None = None, handoff=None) -> Container:
+def run(cfg: ContainerConfig, kernel: Syscalls | None = None, handoff=None) -> Container:
     """What ``minictr run`` does: create, start, forward signals, wait, clean up.
 
     Returns the stopped container; its ``state`` has ``exit_code`` and ``oom_killed``.
@@ -335,7 +335,7 @@ def run(cfg: ContainerConfig, sys: Syscalls | None = None, handoff=None) -> Cont
     forwarded = process.FORWARDED_SIGNALS
     mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, forwarded)  # the caller's, restored at the end
     try:
-        c = Container.create(cfg, sys, save=False)  # one write less: the next one says "running"
+        c = Container.create(cfg, kernel, save=False)  # one write less: the next one says "running"
     except BaseException:
         _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
         raise

@@ -31,15 +31,15 @@ KINDS: dict[str, CloneFlags] = {
 _PROC_NAME = {"mount": "mnt"}
 
 
-def unshare_uts(sys, hostname: str) -> None:
+def unshare_uts(kernel, hostname: str) -> None:
     """Give the calling process a UTS namespace of its own, then name it ``hostname``.
 
     The order is the whole point: sethostname(2) changes the hostname of the
     caller's UTS namespace, so without the unshare(2) first it renames the host.
-    ``sys`` is a ``syscalls.Syscalls`` (the real one, or a fake in tests).
+    ``kernel`` is a ``syscalls.Syscalls`` (the real one, or a fake in tests).
     """
-    sys.unshare(CloneFlags.NEWUTS)
-    sys.sethostname(hostname)
+    kernel.unshare(CloneFlags.NEWUTS)
+    kernel.sethostname(hostname)
 
 
 def flags_for(kinds) -> int:

@@ -158,7 +158,7 @@ class Init:
             raise ContainerSetupError("init", f"unexpected message {msg!r}")
 
 
-def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = (), own_root: bool = False,
+def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_root: bool = False,
           join: tuple[str, ...] = ()) -> Init:
     """Fork the container's init. It builds the container and waits at exec for ``Init.start()``.
 
@@ -168,19 +168,19 @@ def spawn(config: ContainerConfig, sys: Syscalls, cgroupfs: tuple = (), own_root
     (``CgroupManager.join_files()``).
     """
     parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-    pid = _fork(sys, new_pid_ns="pid" in config.namespaces)
+    pid = _fork(kernel, new_pid_ns="pid" in config.namespaces)
     if pid == 0:  # the child: never returns into the caller's code
         code = EXIT_SETUP_FAILED
         try:
             parent_sock.close()
-            code = _child(config, Channel(child_sock), sys, cgroupfs, own_root, join)
+            code = _child(config, Channel(child_sock), kernel, cgroupfs, own_root, join)
         finally:
             os._exit(code)
     child_sock.close()
     return Init(pid, Channel(parent_sock))
 
 
-def _fork(sys: Syscalls, new_pid_ns: bool) -> int:
+def _fork(kernel: Syscalls, new_pid_ns: bool) -> int:
     if not new_pid_ns:
         return os.fork()
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -190,10 +190,10 @@ def _fork(sys: Syscalls, new_pid_ns: bool) -> int:
         # supervisor stays the container init's real parent and can waitpid()
         # it directly. Right after the fork we set pid_for_children back, so
         # that later forks of this process (a notebook kernel, say) are normal.
-        sys.unshare(CloneFlags.NEWPID)
+        kernel.unshare(CloneFlags.NEWPID)
         pid = os.fork()
         if pid != 0:
-            sys.setns(own, CloneFlags.NEWPID)
+            kernel.setns(own, CloneFlags.NEWPID)
         return pid
     finally:
         os.close(own)
@@ -208,14 +208,14 @@ def _error_message(stage: str, exc: BaseException) -> dict:
             "errno": getattr(exc, "errno", None)}
 
 
-def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (), own_root: bool = False,
+def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple = (), own_root: bool = False,
            join: tuple[str, ...] = ()) -> int:
     """Everything the container's init does before exec. Returns an exit code on failure."""
     stage = "init"
     try:
         # If the supervisor dies (even by SIGKILL), the kernel kills us, and
         # with PID 1 gone, the kernel kills the whole PID namespace.
-        sys.prctl(PR_SET_PDEATHSIG, SIGKILL)
+        kernel.prctl(PR_SET_PDEATHSIG, SIGKILL)
         for sig in (SIGINT, SIGTERM, SIGHUP):
             _signal.signal(sig, SIG_DFL)
         # `minictr run` blocks the signals it forwards until the command has
@@ -233,21 +233,21 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
         stage = "namespaces"
         flags = namespaces.flags_for(cfg.namespaces - {"pid", "user"})
         if flags:
-            sys.unshare(flags)
+            kernel.unshare(flags)
         if "uts" in cfg.namespaces:
             stage = "hostname"
-            sys.sethostname(cfg.hostname)
+            kernel.sethostname(cfg.hostname)
         if "net" in cfg.namespaces:
             stage = "network"
-            sys.set_link_up("lo")
+            kernel.set_link_up("lo")
 
         stage = "mounts"
         sec = cfg.security
         hostname = cfg.hostname if own_root and "uts" in cfg.namespaces else None
         masked, readonly = masks.paths(sec)
-        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable), sys)
+        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable), kernel)
         stage = "pivot_root" if cfg.pivot else "chroot"
-        (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(sys, cfg.rootfs.path)
+        (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(kernel, cfg.rootfs.path)
 
         fds = []
         if cfg.tty:
@@ -288,7 +288,7 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
         keep = capabilities.mask(capabilities.DEFAULT if sec.capabilities is None else sec.capabilities)
         # The bounding set first: dropping from it needs CAP_SETPCAP, which
         # --cap-drop may take away and a non-root user loses at setuid.
-        capabilities.apply_bounding(sys, keep)
+        capabilities.apply_bounding(kernel, keep)
         if sec.seccomp_filter and not sec.no_new_privileges:
             # Without no_new_privs, seccomp(2) accepts a filter only from a
             # thread with CAP_SYS_ADMIN (so that a filter cannot fool a setuid
@@ -297,7 +297,7 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
             # runc does; the profile must then allow setgroups, setgid, setuid,
             # capget, capset, rt_sigaction and execve (docker's default profile does).
             stage = "seccomp"
-            sys.seccomp_set_mode_filter(sec.seccomp_filter)
+            kernel.seccomp_set_mode_filter(sec.seccomp_filter)
 
         stage = "user"
         os.setgroups(list(user.groups))
@@ -308,11 +308,11 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
         # After setuid, see capabilities.apply_sets: a switch to a non-zero uid
         # has already emptied the effective and permitted sets (we never set
         # PR_SET_KEEPCAPS), and for root this is what narrows them.
-        capabilities.apply_sets(sys, keep, root=user.uid == 0)
+        capabilities.apply_sets(kernel, keep, root=user.uid == 0)
         if sec.no_new_privileges:
             # execve can no longer grant privileges: setuid bits and file
             # capabilities are ignored from here on, for good (prctl(2)).
-            sys.set_no_new_privs()
+            kernel.set_no_new_privs()
 
         # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored
         # across execve, so give the command the defaults a shell would.
@@ -324,7 +324,7 @@ def _child(cfg: ContainerConfig, ch: Channel, sys: Syscalls, cgroupfs: tuple = (
             # set, an unprivileged thread may load a filter; loading it here
             # means no setup call of ours has to be allowed by it.
             stage = "seccomp"
-            sys.seccomp_set_mode_filter(sec.seccomp_filter)
+            kernel.seccomp_set_mode_filter(sec.seccomp_filter)
 
         if cfg.init:
             return _init_and_exec(cfg, ch, env)

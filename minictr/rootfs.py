@@ -5,7 +5,7 @@ Building the mounts is split in two, as bubblewrap does it:
 1. ``plan(rootfs)`` returns a list of steps (``Mount``, ``Device``, ``Symlink``)
    with every path, flag and option spelled out. It touches nothing, so a
    test compares it as data and a lesson prints it.
-2. ``apply(plan, sys)`` walks the list and makes each step happen, through a
+2. ``apply(plan, kernel)`` walks the list and makes each step happen, through a
    ``Syscalls`` object (real, or a recording fake).
 
 Then ``pivot_into`` (or ``chroot_into`` for the lesson that shows why chroot is
@@ -177,20 +177,20 @@ def _cgroup_steps(base: str, cgroupfs) -> list[Step]:
     return steps
 
 
-def apply(steps: list[Step], sys: Syscalls) -> None:
+def apply(steps: list[Step], kernel: Syscalls) -> None:
     """Make every step happen, in order. Raises ``SyscallError`` naming the step that failed."""
     for step in steps:
         if isinstance(step, Mount):
             if step.mkdir:
                 _mkdir(step.target)
-            sys.mount(step.source, step.target, step.fstype, step.flags, step.data)
+            kernel.mount(step.source, step.target, step.fstype, step.flags, step.data)
         elif isinstance(step, Device):
             _replace(step.path)
             # Why mknod and not a bind mount of the host's node: we are real
             # root here, and a fresh node cannot be used to reach anything but
             # the device itself. (In a user namespace mknod is refused; runc
             # then bind-mounts the host's nodes instead.)
-            sys.mknod(step.path, stat.S_IFCHR | step.mode, step.major, step.minor)
+            kernel.mknod(step.path, stat.S_IFCHR | step.mode, step.major, step.minor)
         elif isinstance(step, Symlink):
             _replace(step.path)
             os.symlink(step.target, step.path)
@@ -205,15 +205,15 @@ def apply(steps: list[Step], sys: Syscalls) -> None:
             except FileNotFoundError:
                 continue  # this kernel has no such file (/proc/kcore without CONFIG_PROC_KCORE): nothing to hide
             if is_dir:
-                sys.mount("tmpfs", step.path, "tmpfs", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, "mode=755")
+                kernel.mount("tmpfs", step.path, "tmpfs", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, "mode=755")
             else:
-                sys.mount(step.null, step.path, None, MS.BIND)
-                _remount_readonly(sys, step.path)
+                kernel.mount(step.null, step.path, None, MS.BIND)
+                _remount_readonly(kernel, step.path)
         elif isinstance(step, ReadOnly):
             if not os.path.exists(step.path):
                 continue
-            sys.mount(step.path, step.path, None, MS.BIND | MS.REC)
-            _remount_readonly(sys, step.path)
+            kernel.mount(step.path, step.path, None, MS.BIND | MS.REC)
+            _remount_readonly(kernel, step.path)
 
 
 #: statvfs(3)'s ST_* flag -> mount(2)'s MS_* flag, for the flags a remount must keep.
@@ -221,7 +221,7 @@ _KEPT_FLAGS = ((2, MS.NOSUID), (4, MS.NODEV), (8, MS.NOEXEC), (1024, MS.NOATIME)
                (4096, MS.RELATIME))
 
 
-def _remount_readonly(sys: Syscalls, path: str) -> None:
+def _remount_readonly(kernel: Syscalls, path: str) -> None:
     """Remount the bind mount at ``path`` read-only, keeping the flags it has.
 
     Why a second call: the kernel ignores MS_RDONLY on the first MS_BIND; a
@@ -238,7 +238,7 @@ def _remount_readonly(sys: Syscalls, path: str) -> None:
     for st_flag, ms_flag in _KEPT_FLAGS:
         if have & st_flag:
             kept |= ms_flag
-    sys.mount(None, path, None, MS.REMOUNT | MS.BIND | MS.RDONLY | kept)
+    kernel.mount(None, path, None, MS.REMOUNT | MS.BIND | MS.RDONLY | kept)
 
 
 def volatile_overlay_supported(release: str | None = None) -> bool:
@@ -267,7 +267,7 @@ def _replace(path: str) -> None:
         pass
 
 
-def pivot_into(sys: Syscalls, new_root: str) -> None:
+def pivot_into(kernel: Syscalls, new_root: str) -> None:
     """Make ``new_root`` the root of this mount namespace and drop the old one.
 
     The sequence, as runc does it:
@@ -283,18 +283,18 @@ def pivot_into(sys: Syscalls, new_root: str) -> None:
     After this, no path leads back to the host's files: the old root is not
     mounted anywhere in this namespace.
     """
-    sys.chdir(new_root)
-    sys.pivot_root(".", ".")
-    sys.umount2(".", UmountFlags.DETACH)
-    sys.chdir("/")
+    kernel.chdir(new_root)
+    kernel.pivot_root(".", ".")
+    kernel.umount2(".", UmountFlags.DETACH)
+    kernel.chdir("/")
 
 
-def chroot_into(sys: Syscalls, new_root: str) -> None:
+def chroot_into(kernel: Syscalls, new_root: str) -> None:
     """The old way: only this process's idea of ``/`` changes.
 
     The host's root stays mounted in the namespace, so a root process can
     climb out again (lesson 03 shows how). Kept for teaching: ``run --no-pivot``.
     """
-    sys.chdir(new_root)
-    sys.chroot(".")
-    sys.chdir("/")
+    kernel.chdir(new_root)
+    kernel.chroot(".")
+    kernel.chdir("/")

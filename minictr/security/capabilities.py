@@ -94,7 +94,7 @@ def resolve(cap_add=(), cap_drop=(), privileged: bool = False, base=DEFAULT) -> 
     return tuple(sorted(caps, key=NUMBERS.__getitem__))
 
 
-def apply_bounding(sys, keep: int) -> None:
+def apply_bounding(kernel, keep: int) -> None:
     """Drop every capability not in ``keep`` from the bounding set (needs CAP_SETPCAP: do it first),
     and clear the ambient set.
 
@@ -102,14 +102,14 @@ def apply_bounding(sys, keep: int) -> None:
     effective set, which a non-root user has lost after setuid(2).
     """
     for cap in range(64):
-        if not keep >> cap & 1 and not sys.capbset_drop(cap):
+        if not keep >> cap & 1 and not kernel.capbset_drop(cap):
             break  # EINVAL: past the last capability this kernel knows
     # Ambient capabilities would survive execve even for a non-root user
     # (capabilities(7), "Ambient capability set"); a container starts with none.
-    sys.cap_ambient_clear()
+    kernel.cap_ambient_clear()
 
 
-def apply_sets(sys, keep: int, root: bool) -> None:
+def apply_sets(kernel, keep: int, root: bool) -> None:
     """capset(2): effective = permitted = ``keep`` for root, nothing for another user; inheritable empty.
 
     Why after setuid(2), not before: (1) setgroups/setgid/setuid need
@@ -125,6 +125,6 @@ def apply_sets(sys, keep: int, root: bool) -> None:
     is cut to what this process holds: a host whose own bounding set lacks a
     capability (this CI host lacks CAP_SYS_RESOURCE) can still run --privileged.
     """
-    _eff, permitted, _inh = sys.capget()
+    _eff, permitted, _inh = kernel.capget()
     sets = keep & permitted if root else 0
-    sys.capset(sets, sets, 0)
+    kernel.capset(sets, sets, 0)

@@ -168,7 +168,7 @@ def program(allow) -> bytes:
     return b"".join(out)
 
 
-def attach_v2(sys, group: str, allow) -> None:
+def attach_v2(kernel, group: str, allow) -> None:
     """Load the program for ``allow`` and attach it to the cgroup2 directory ``group``.
 
     BPF_F_ALLOW_MULTI, as runc does: a program an ancestor attached (systemd
@@ -178,18 +178,18 @@ def attach_v2(sys, group: str, allow) -> None:
     """
     if tuple(allow) == ALL:
         return
-    prog = sys.bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, program(allow))
+    prog = kernel.bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, program(allow))
     try:
         target = os.open(group, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            sys.bpf_prog_attach(target, prog, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)
+            kernel.bpf_prog_attach(target, prog, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)
         finally:
             os.close(target)
     finally:
         os.close(prog)
 
 
-def confine(mgr, allow, sys) -> str:
+def confine(mgr, allow, kernel) -> str:
     """Apply the allow list to a container's ``CgroupManager``. Returns how: "v1", "v2" or "none".
 
     The v1 devices controller when the host has it (this hybrid CI host does);
@@ -201,6 +201,6 @@ def confine(mgr, allow, sys) -> str:
             return "v1"
     for g in mgr.groups:
         if g.version == 2:
-            attach_v2(sys, g.path, allow)
+            attach_v2(kernel, g.path, allow)
             return "v2"
     return "none"
