@@ -223,11 +223,11 @@ def cmd_ps(args) -> int:
 def cmd_rm(args) -> int:
     from . import container
 
-    container.gc()
+    collected = container.gc()  # a killed start's leftovers go here; naming one is then fine
     failed = 0
     for ref in args.containers:
         try:
-            container.remove(ref, force=args.force)
+            container.remove(ref, force=args.force, collected=collected)
             print(ref)
         except MinictrError as e:
             print(f"minictr: {e}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """L4: the image commands: ``images``, ``rmi``, ``pull``, ``load``, ``import``, ``save``, ``inspect``,
-``image build-default`` (and ``image ls|rm|prune``).
+``image build-default`` (and ``image ls|rm|prune|check``).
 
 Flag names and output columns follow docker's (docker-images(1), docker-rmi(1),
 docker-pull(1), docker-import(1)). The work is done in ``minictr.image``
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-f", "--format", help="a Go-template subset: '{{.Config.Cmd}}', '{{json .Config}}'")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("image", help="manage images (build-default, ls, rm, prune)")
+    p = sub.add_parser("image", help="manage images (build-default, ls, rm, prune, check)")
     isub = p.add_subparsers(dest="image_command", metavar="COMMAND")
     b = isub.add_parser("build-default", help="build the default busybox image offline")
     b.add_argument("--name", default="busybox", help="repository name to give it (default busybox)")
@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _rmi_flags(isub.add_parser("rm", help="remove images (same as `minictr rmi`)"))
     pr = isub.add_parser("prune", help="remove unnamed images and unreferenced blobs and layers")
     pr.set_defaults(func=cmd_prune)
+    ck = isub.add_parser("check", help="verify the store: every image's blobs are there and hash right")
+    ck.add_argument("--fast", action="store_true", help="do not re-hash every blob, only check they exist")
+    ck.set_defaults(func=cmd_check)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
@@ -130,6 +133,30 @@ def _containers() -> list:
     return state.list_states()
 
 
+def _collect_containers() -> None:
+    """Finish containers whose creator or supervisor died, and remove their leftovers (container.gc)."""
+    try:
+        from . import container
+    except ImportError:
+        return
+    container.gc()
+
+
+def cmd_check(args) -> int:
+    from .image import Store
+    from .image.check import check
+
+    store = Store()
+    problems = check(store, hashes=not args.fast)
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problems in the store at {store.root}", file=sys.stderr)
+        return 1
+    print(f"the store at {store.root} is consistent")
+    return 0
+
+
 def _name_of(ref: str) -> str | None:
     from .image import refs
     try:
@@ -157,6 +184,10 @@ def cmd_rmi(args) -> int:
     from .image.gc import containers_using, layers_in_use
 
     store = Store()
+    if args.force:  # a store that lost a blob: drop those images first, so rmi -f works again
+        from .image.check import repair
+        for line in repair(store):
+            print(line)
     states = _containers()
     keep = layers_in_use(store, states)
     failed: list[ImageError] = []
@@ -274,9 +305,13 @@ def cmd_inspect(args) -> int:
 
 def cmd_prune(args) -> int:
     from .image import Store
+    from .image.check import repair
     from .image.gc import layers_in_use
 
+    _collect_containers()  # a killed start's leftovers first: then their layers are free
     store = Store()
+    for line in repair(store):  # images that lost a blob can only be dropped
+        print(line)
     keep = layers_in_use(store, _containers())
 
     def count() -> tuple[int, int]:

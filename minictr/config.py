@@ -102,6 +102,7 @@ class ContainerConfig(Record):
     namespaces: frozenset[str] = DEFAULT_NAMESPACES
     resources: Resources = Resources()  # frozen, so one shared default is safe
     labels: tuple[tuple[str, str], ...] = ()
+    image_id: str = ""  # the id (config digest) of the store image it was made from, as docker records it
 
     def validate(self) -> "ContainerConfig":
         """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""

@@ -25,7 +25,7 @@ from _signal import SIGKILL, SIGTERM
 
 from . import process, state
 from .config import ContainerConfig, Resources, Rootfs, command_line, merge_env, validate_name
-from .errors import ImageNotFound, InvalidTransition
+from .errors import ImageNotFound, InvalidTransition, NotFound
 from .fsutil import remove_tree
 from .names import random_name
 from .record import replace
@@ -55,6 +55,15 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         state.check_name_free(name)
     bundle = os.path.join(_store_root(), "containers", container_id)
     image_config: dict = {}
+    image_id = ""
+    # First thing, before anything else is made: a state naming this process
+    # as the creator (PID and start time). If we are killed from here on, the
+    # next `ps -a`, `rm` or `image prune` (gc) finds a dead creator and removes
+    # what we made; the storage dir is only made after this.
+    me = os.getpid()
+    stub = state.State(id=container_id, name=name, image=image, command=list(args), auto_remove=rm,
+                       bundle=bundle, supervisor_pid=me, supervisor_start=state.process_start(me) or 0)
+    stub.save()
     try:
         if os.path.isdir(image):
             root = Rootfs(path=os.path.abspath(image), readonly=readonly)
@@ -69,14 +78,14 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             from .image import quick
             found = quick.find(image)  # the common case, without importing the whole store
             if found is not None:
-                image_config = found.config
+                image_config, image_id = found.config, found.id
                 os.makedirs(bundle, mode=0o700)
                 root = quick.make_root(found, bundle)
             else:
                 from . import image as images
                 store = images.Store()
                 img = images.lookup_or_build(store, image)  # builds busybox when it is missing
-                image_config = img.config or {}
+                image_config, image_id = img.config or {}, img.id
                 os.makedirs(bundle, mode=0o700)
                 root = images.prepare_rootfs(store, img, bundle)
             volatile = rm and root.is_overlay and volatile_overlay_supported()
@@ -90,11 +99,12 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             user=user if user is not None else (image_config.get("User") or None),
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
-            labels=tuple(sorted((image_config.get("Labels") or {}).items())),
+            labels=tuple(sorted((image_config.get("Labels") or {}).items())), image_id=image_id,
         )
         return cfg.validate()
     except BaseException:
         remove_tree(bundle, ignore_errors=True)
+        stub.remove()
         raise
 
 
@@ -134,7 +144,7 @@ class Container:
         container at once, and its next write says "running").
         """
         sys = sys or linux()
-        st = state.State(id=cfg.id, name=cfg.name, image=cfg.image, command=list(cfg.args),
+        st = state.State(id=cfg.id, name=cfg.name, image=cfg.image, image_id=cfg.image_id, command=list(cfg.args),
                          auto_remove=cfg.auto_remove, bundle=bundle_of(cfg),
                          labels=dict(cfg.labels), config=_config_dict(cfg))
         st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
@@ -342,7 +352,7 @@ def gc() -> list[str]:
     supervised it is alive. Its cgroup is removed and it is marked stopped;
     an ``--rm`` container is removed entirely.
     """
-    done = []
+    done = gc_leftovers()
     for st in state.list_states():
         if st.status == "stopped" or st.is_alive():
             continue
@@ -365,8 +375,51 @@ def gc() -> list[str]:
     return done
 
 
-def remove(ref: str, force: bool = False) -> state.State:
-    st = state.load(ref)
+def gc_leftovers() -> list[str]:
+    """Remove what killed starts left without a state: returns the container ids.
+
+    State dirs no container owns (``state.leftover_dirs``: a creator killed
+    during its first save, a removal killed half-way), and storage dirs
+    (``$MINICTR_ROOT/containers/<id>``) with no state dir at all. The storage
+    dir is made only after the state exists and removed before it
+    (``prepare``, ``_remove_leftovers``), so one without the other is a leftover.
+    """
+    done = []
+    for cid, path in state.leftover_dirs():
+        if state.is_id_like(cid):
+            _destroy_cgroup(cid)
+        remove_tree(path, ignore_errors=True)
+        done.append(cid)
+    base = os.path.join(_store_root(), "containers")
+    try:
+        names = os.listdir(base)
+    except OSError:
+        names = []
+    rdir = state.runtime_dir()
+    live = set(os.listdir(rdir)) if os.path.isdir(rdir) else set()
+    being_made = {n[5:].partition("-")[0] for n in live if n.startswith(".new-")}
+    for cid in names:
+        if cid in live or cid in being_made:
+            continue
+        remove_tree(os.path.join(base, cid), ignore_errors=True)
+        if cid not in done:
+            done.append(cid)
+    return done
+
+
+def remove(ref: str, force: bool = False, collected: "list[str] | tuple" = ()) -> state.State:
+    """``rm``: remove a container, or the leftovers of one whose start was killed.
+
+    ``collected``: ids a gc just cleaned up; naming one of them succeeds, as the
+    leftover it was is gone now (``rm -f ID`` after a killed start).
+    """
+    try:
+        st = state.load(ref)
+    except NotFound:
+        hits = [c for c in collected if len(ref) >= 3 and c.startswith(ref)]
+        if len(set(hits)) == 1:
+            return state.State(id=hits[0], name="", image="", command=[])
+        raise
     if st.status in ("created", "running") and st.is_alive():
         if not force:
             raise InvalidTransition(f"container {st.name} is running",
