@@ -83,6 +83,10 @@ def _images_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="only show image ids")
     p.add_argument("--no-trunc", action="store_true", help="show full image ids")
     p.add_argument("--digests", action="store_true", help="show manifest digests")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="reference=, dangling=, before=, since=, label= (repeatable)")
+    p.add_argument("--format", metavar="TEMPLATE",
+                   help="a Go template per image: '{{.Repository}}:{{.Tag}} {{.ID}}', or 'table ...'")
     p.set_defaults(func=cmd_images)
 
 
@@ -93,34 +97,30 @@ def _rmi_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_images(args) -> int:
-    from .cli_format import ago, format_table, human_size
+    from .cli_format import format_table
+    from .cli_listing import IMAGE_FILTERS, IMAGE_HEADERS, image_rows, images_filter, parse_filters, render_rows
     from .image import Store, refs
 
     store = Store()
-    want = None
+    filters = parse_filters(args.filter, IMAGE_FILTERS)
+    rows = image_rows(store.images(), no_trunc=args.no_trunc)
     if args.repository:
         p = refs.parse(args.repository)
-        want = (p.familiar_name, p.tag if ":" in args.repository.rsplit("/", 1)[-1] else None)
-    rows = [["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + ["IMAGE ID", "CREATED", "SIZE"]]
-    ids = []
-    now = time.time()
-    for img in store.images():
-        names = img.names or ["<none>:<none>"]
-        for name in names:
-            repo, _, tag = name.rpartition(":")
-            if want and (repo != want[0] or (want[1] and tag != want[1])):
-                continue
-            iid = img.id if args.no_trunc else img.short_id
-            created = ago(img.created.timestamp(), now) if img.created else "N/A"
-            rows.append([repo, tag] + ([img.manifest_digest] if args.digests else [])
-                        + [iid, created, human_size(img.size)])
-            if iid not in ids:
-                ids.append(iid)
+        want_tag = p.tag if ":" in args.repository.rsplit("/", 1)[-1] else None
+        rows = [r for r in rows if r["Repository"] == p.familiar_name and (not want_tag or r["Tag"] == want_tag)]
+    if filters:
+        rows = images_filter(rows, filters, store.find)
     if args.quiet:
+        ids = list(dict.fromkeys(r["ID"] for r in rows))
         if ids:
             print("\n".join(ids))
-    else:
-        print(format_table(rows))
+        return 0
+    if args.format and args.format != "table":
+        if rows or args.format.startswith("table"):
+            print(render_rows(args.format, rows, IMAGE_HEADERS))
+        return 0
+    cols = ["Repository", "Tag"] + (["Digest"] if args.digests else []) + ["ID", "CreatedSince", "Size"]
+    print(format_table([[IMAGE_HEADERS[c] for c in cols]] + [[r[c] for c in cols] for r in rows]))
     return 0
 
 

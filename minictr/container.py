@@ -100,12 +100,23 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
             labels=tuple(sorted((image_config.get("Labels") or {}).items())), image_id=image_id,
+            **_docker_config(image_config, list(args), entrypoint),
         )
         return cfg.validate()
     except BaseException:
         remove_tree(bundle, ignore_errors=True)
         stub.remove()
         raise
+
+
+def _docker_config(image_config: dict, args: list, entrypoint: str | None) -> dict:
+    """Config.Entrypoint and Config.Cmd as docker records them (inspect), and the image's ports."""
+    if entrypoint is not None:
+        ep, cmd = ([entrypoint] if entrypoint else None), (args or None)
+    else:
+        ep, cmd = image_config.get("Entrypoint") or None, args or image_config.get("Cmd") or None
+    return {"entrypoint": tuple(ep) if ep else None, "cmd": tuple(cmd) if cmd else None,
+            "exposed_ports": tuple(sorted(image_config.get("ExposedPorts") or ()))}
 
 
 def bundle_of(cfg: ContainerConfig) -> str:
@@ -433,12 +444,10 @@ def remove(ref: str, force: bool = False, collected: "list[str] | tuple" = ()) -
 
 
 def inspect(ref: str) -> dict:
-    """The container's state as docker-ish JSON data."""
-    from .record import asdict
-    st = state.load(ref)
-    d = asdict(st)
-    d["alive"] = st.is_alive()
-    return d
+    """``docker container inspect``'s JSON for a container (see inspect_view.py)."""
+    from .inspect_view import container_json
+    gc()
+    return container_json(state.load(ref))
 
 
 def list_containers(all: bool = False) -> list[state.State]:

@@ -116,7 +116,7 @@ def repair(store: "Store") -> list[str]:
         for e in index["manifests"] if isinstance(index["manifests"], list) else []:
             why = _missing(store, e) if isinstance(e, dict) else "it is not an object"
             if why:
-                lines.append(f"Dropped from the index: {_name(e) if isinstance(e, dict) else e!r}: {why}")
+                lines.append(f"Dropped from the index: {_name(e) if isinstance(e, dict) else repr(e)}: {why}")
             else:
                 keep.append(e)
         if lines:
