@@ -90,12 +90,16 @@ def check(store: "Store", *, hashes: bool = True) -> list[str]:
 
 def leftovers(store: "Store") -> list[str]:
     """What dead processes left: leases, temp files and half-unpacked layers (prune removes them)."""
+    import time
+    from .gc import STALE_TMP_SECONDS
     from .lease import owner_alive, parse_tag
     out = []
     for d, what in ((store.root / "leases", "lease"), (store.tmp_dir, "temp file")):
         with contextlib.suppress(OSError):
             for name in sorted(os.listdir(d)):
                 tag = parse_tag(name)
+                if tag is None and time.time() - os.lstat(d / name).st_mtime < STALE_TMP_SECONDS:
+                    continue  # an older minictr's file, maybe still being written
                 if tag is None or not owner_alive(tag):
                     kind = "half-unpacked layer" if name.startswith("layer-") else what
                     out.append(f"{d.name}/{name}: a {kind} left by a dead process (`minictr image prune` removes it)")
