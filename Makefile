@@ -67,6 +67,9 @@ demo: setup
 bench: venv apt-test
 	$(PY) -m bench.run $(BENCH_ARGS)
 
+stress: venv                     ## the store under concurrent use and runs killed at random moments (root, ~3 min)
+	$(PY) -m bench.stress $(STRESS_ARGS)
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
 
