@@ -165,7 +165,14 @@ def containers_using(store: "Store", img: "Image", states: list) -> list:
     image that only changes busybox's config) are not confused. A state from
     before image ids were recorded falls back to its image reference, if it
     still resolves in this store to the same manifest.
+
+    One image id can have several manifests in the store (the same config
+    loaded from a docker-archive and from an OCI archive); while another of
+    them stays, the image the containers were made from stays too, so
+    removing this one hurts no container.
     """
+    if any(other.id == img.id and other.manifest_digest != img.manifest_digest for other in store.images()):
+        return []
     users = []
     for st in states:
         image_id = getattr(st, "image_id", "") or ((st.config or {}).get("image_id") or "")

@@ -127,6 +127,17 @@ def test_rmi_in_use_follows_the_recorded_image_not_shared_layers(store):
     assert containers_using(store, same_layers, [old_state]) == []
 
 
+def test_a_second_manifest_of_the_same_image_is_not_in_use(store):
+    base = add_image(store, [{"bin/sh": "x"}], name="busybox:latest")
+    # the same config and layers, stored uncompressed: another manifest, the same image id
+    twin = add_image(store, [{"bin/sh": "x"}], name="lesson08/loaded:latest", gz=False)
+    assert twin.id == base.id and twin.manifest_digest != base.manifest_digest
+    made_from_busybox = _St("busybox", base.id, [str(store.layers_dir / base.diff_ids[0].split(":")[1])])
+    assert containers_using(store, twin, [made_from_busybox]) == []
+    store.remove("lesson08/loaded:latest")
+    assert containers_using(store, base, [made_from_busybox]) == [made_from_busybox]  # now the last one
+
+
 # ---------------------------------------------------------------- interrupted starts
 @pytest.fixture
 def runtime(tmp_path, monkeypatch):
