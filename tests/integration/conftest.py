@@ -64,7 +64,8 @@ class Minictr:
 
     def states(self) -> list[str]:
         run = self.tmp / "run"
-        return sorted(os.listdir(run)) if run.exists() else []
+        # .new-<id>-... and .del-<id>-... are a state dir appearing or going whole (state.py)
+        return sorted(n for n in os.listdir(run) if not n.startswith(".")) if run.exists() else []
 
 
 def _mounts_mentioning(text: str) -> list[str]:
