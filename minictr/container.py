@@ -56,6 +56,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
     bundle = os.path.join(_store_root(), "containers", container_id)
     image_config: dict = {}
     image_id = ""
+    from .inspect_view import docker_config  # small: time and state only
     # First thing, before anything else is made: a state naming this process
     # as the creator (PID and start time). If we are killed from here on, the
     # next `ps -a`, `rm` or `image prune` (gc) finds a dead creator and removes
@@ -100,23 +101,13 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
             labels=tuple(sorted((image_config.get("Labels") or {}).items())), image_id=image_id,
-            **_docker_config(image_config, list(args), entrypoint),
+            **docker_config(image_config, list(args), entrypoint),
         )
         return cfg.validate()
     except BaseException:
         remove_tree(bundle, ignore_errors=True)
         stub.remove()
         raise
-
-
-def _docker_config(image_config: dict, args: list, entrypoint: str | None) -> dict:
-    """Config.Entrypoint and Config.Cmd as docker records them (inspect), and the image's ports."""
-    if entrypoint is not None:
-        ep, cmd = ([entrypoint] if entrypoint else None), (args or None)
-    else:
-        ep, cmd = image_config.get("Entrypoint") or None, args or image_config.get("Cmd") or None
-    return {"entrypoint": tuple(ep) if ep else None, "cmd": tuple(cmd) if cmd else None,
-            "exposed_ports": tuple(sorted(image_config.get("ExposedPorts") or ()))}
 
 
 def bundle_of(cfg: ContainerConfig) -> str:
@@ -357,65 +348,15 @@ def _exits_within(pid: int, seconds: float) -> bool:
 
 
 def gc() -> list[str]:
-    """Finish containers whose supervisor died (a SIGKILLed CLI): returns their ids.
-
-    A container is orphaned when neither its init nor the process that
-    supervised it is alive. Its cgroup is removed and it is marked stopped;
-    an ``--rm`` container is removed entirely.
-    """
-    done = gc_leftovers()
-    for st in state.list_states():
-        if st.status == "stopped" or st.is_alive():
-            continue
-        sup_alive = state.process_start(st.supervisor_pid) == st.supervisor_start if st.supervisor_pid else False
-        if sup_alive:
-            continue
-        from . import cgroups
-        mgr = cgroups.open(st.id)
-        if mgr is not None:
-            st.oom_killed = st.oom_killed or mgr.oom_killed()
-            mgr.destroy()
-        if st.auto_remove:
-            _remove_leftovers(st)
-        else:
-            st.status, st.finished = "stopped", st.finished or time.time()
-            if st.exit_code is None:
-                st.exit_code = 137 if st.pid else 125
-            st.save()
-        done.append(st.id)
-    return done
+    """Finish containers whose supervisor died, and remove what killed starts left (see reaper.py)."""
+    from .reaper import gc as _gc
+    return _gc()
 
 
 def gc_leftovers() -> list[str]:
-    """Remove what killed starts left without a state: returns the container ids.
-
-    State dirs no container owns (``state.leftover_dirs``: a creator killed
-    during its first save, a removal killed half-way), and storage dirs
-    (``$MINICTR_ROOT/containers/<id>``) with no state dir at all. The storage
-    dir is made only after the state exists and removed before it
-    (``prepare``, ``_remove_leftovers``), so one without the other is a leftover.
-    """
-    done = []
-    for cid, path in state.leftover_dirs():
-        if state.is_id_like(cid):
-            _destroy_cgroup(cid)
-        remove_tree(path, ignore_errors=True)
-        done.append(cid)
-    base = os.path.join(_store_root(), "containers")
-    try:
-        names = os.listdir(base)
-    except OSError:
-        names = []
-    rdir = state.runtime_dir()
-    live = set(os.listdir(rdir)) if os.path.isdir(rdir) else set()
-    being_made = {n[5:].partition("-")[0] for n in live if n.startswith(".new-")}
-    for cid in names:
-        if cid in live or cid in being_made:
-            continue
-        remove_tree(os.path.join(base, cid), ignore_errors=True)
-        if cid not in done:
-            done.append(cid)
-    return done
+    """Remove state and storage dirs that no container owns any more (see reaper.py)."""
+    from .reaper import gc_leftovers as _gc_leftovers
+    return _gc_leftovers()
 
 
 def remove(ref: str, force: bool = False, collected: "list[str] | tuple" = ()) -> state.State:

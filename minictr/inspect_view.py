@@ -25,6 +25,16 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 _STATUS = {"creating": "created", "created": "created", "running": "running", "stopped": "exited"}
 
 
+def docker_config(image_config: dict, args: list, entrypoint: str | None) -> dict:
+    """Config.Entrypoint and Config.Cmd as docker records them (inspect), and the image's ports."""
+    if entrypoint is not None:
+        ep, cmd = ([entrypoint] if entrypoint else None), (args or None)
+    else:
+        ep, cmd = image_config.get("Entrypoint") or None, args or image_config.get("Cmd") or None
+    return {"entrypoint": tuple(ep) if ep else None, "cmd": tuple(cmd) if cmd else None,
+            "exposed_ports": tuple(sorted(image_config.get("ExposedPorts") or ()))}
+
+
 def rfc3339_nano(t: float) -> str:
     """Seconds since the epoch -> ``2026-12-02T00:58:12.123456789Z`` (Go drops trailing zeros)."""
     if not t:

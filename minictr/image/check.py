@@ -25,12 +25,29 @@ from __future__ import annotations
 import contextlib
 import os
 
-from ..errors import ImageError
+from ..errors import ImageError, InvalidImage
 from . import oci
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .store import Store
+
+
+def check_complete(store: "Store", manifest: dict, digest: str) -> None:
+    """Raise InvalidImage unless the manifest's config and layers are all in the store (add_image, under its lock)."""
+    if manifest.get("mediaType") in oci.INDEX_TYPES or "manifests" in manifest:
+        raise InvalidImage(f"{digest} is an image index, not an image manifest",
+                           hint="pick one platform's manifest from it")
+    cfg = manifest.get("config") or {}
+    wanted = [cfg] + list(manifest.get("layers") or [])
+    for d in wanted:
+        if not store.has_blob(oci.check_digest(d.get("digest"))):
+            raise InvalidImage(f"image {digest} is incomplete: blob {d.get('digest')} is missing")
+    config = store.read_json(cfg["digest"], "image config")
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(manifest.get("layers") or []):
+        raise InvalidImage(f"image {digest} has {len(manifest.get('layers') or [])} layers "
+                           f"but its config lists {len(diff_ids)} diff ids")
 
 
 def _name(entry: dict) -> str:

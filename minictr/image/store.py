@@ -9,20 +9,19 @@ Layout under ``store_root()`` (``$MINICTR_ROOT``, default ``/var/lib/minictr``):
     layers/<diff id hex>/     each layer unpacked once, shared by every container (layers.py)
     tmp/                      files being written; renamed into place when complete (blobs.py)
     leases/                   what operations in progress hold (lease.py)
-    .lock                     flock(2) taken while index.json or the layer cache changes
+    .lock                     flock(2) taken while index.json or blobs/ change, and by gc
 
 This is the directory layout of the OCI image-layout spec, so ``skopeo
 inspect oci:$MINICTR_ROOT:busybox:latest`` and ``umoci`` can read it too.
 
-The jobs around it live next door: ``model.py`` (the ``Image`` record),
-``blobs.py`` (verified, atomic blob I/O: ``Store`` is a ``Blobs``), ``gc.py``
-(what is garbage, and what containers still use) and ``default.py`` (building
-busybox when it is asked for and missing: ``default.lookup_or_build``).
-``Store.lookup`` only looks.
+Next door: ``model.py`` (the ``Image`` record), ``blobs.py`` (verified,
+atomic blob I/O: ``Store`` is a ``Blobs``), ``gc.py`` (what is garbage, what
+containers use), ``check.py`` (``minictr image check``, and the repair of a
+store that lost a blob), ``default.py`` (building busybox). ``lookup`` only looks.
 
 Consistency, across processes (see gc.py for why leases):
 
-- every change (index.json, blobs/, layers/) and every gc happens under the
+- every change of index.json and blobs/, and every gc, happens under the
   store's flock(2) (``lock``, re-entrant within a process);
 - blobs come first, the index last: a blob is written to ``tmp/``, fsync'd
   and renamed into ``blobs/`` (blobs.py); ``add_image`` checks that the
@@ -32,9 +31,6 @@ Consistency, across processes (see gc.py for why leases):
 - ``transaction()`` holds a lease (lease.py) on every blob the operation
   writes or ``claim``s, so gc keeps them until the image is named, and
   removes them again if the operation fails.
-
-``check.py`` verifies a store (``minictr image check``) and repairs one that
-lost a blob behind minictr's back.
 
 Spec: https://github.com/opencontainers/image-spec/blob/main/image-layout.md;
 man pages flock(2), rename(2).
@@ -49,7 +45,7 @@ import re
 from pathlib import Path
 from collections.abc import Iterator
 
-from ..errors import ImageError, ImageNotFound, InvalidImage
+from ..errors import ImageError, ImageNotFound
 from . import oci, refs
 from .blobs import Blobs
 from .model import DEFAULT_IMAGE, Image, inspect_image, parse_time  # noqa: F401  (their old home)
@@ -242,7 +238,8 @@ class Store(Blobs):
         with self.lock():  # the check and the naming in one step: gc cannot come in between
             manifest = self.read_json(manifest_digest, "manifest")
             media_type = media_type or manifest.get("mediaType") or oci.OCI_MANIFEST
-            self._check_complete(manifest, manifest_digest)
+            from .check import check_complete
+            check_complete(self, manifest, manifest_digest)
             size = self.blob_path(manifest_digest).stat().st_size
             self.ensure()
             index = self.read_index()
@@ -264,21 +261,6 @@ class Store(Blobs):
             index["manifests"] = entries
             self._write_index(index)
         return self._image(manifest_digest, names[0] if names else None)
-
-    def _check_complete(self, manifest: dict, digest: str) -> None:
-        if manifest.get("mediaType") in oci.INDEX_TYPES or "manifests" in manifest:
-            raise InvalidImage(f"{digest} is an image index, not an image manifest",
-                               hint="pick one platform's manifest from it")
-        cfg = manifest.get("config") or {}
-        wanted = [cfg] + list(manifest.get("layers") or [])
-        for d in wanted:
-            if not self.has_blob(oci.check_digest(d.get("digest"))):
-                raise InvalidImage(f"image {digest} is incomplete: blob {d.get('digest')} is missing")
-        config = self.read_json(cfg["digest"], "image config")
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-        if len(diff_ids) != len(manifest.get("layers") or []):
-            raise InvalidImage(f"image {digest} has {len(manifest.get('layers') or [])} layers "
-                               f"but its config lists {len(diff_ids)} diff ids")
 
     # -- reading -------------------------------------------------------
     def _image(self, manifest_digest: str, ref: str | None, names: list[str] | None = None) -> Image:

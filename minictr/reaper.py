@@ -1,0 +1,91 @@
+"""L3: collect what dead processes left: orphaned containers and the leftovers of killed starts.
+
+Run by ``ps -a``, ``rm`` and ``image prune`` (``container.gc``). Two kinds:
+
+- **orphans**: a container whose init and supervisor (the ``run`` CLI or its
+  small supervisor) are both dead. Its cgroup is removed and it is marked
+  stopped (137 if it ran, 125 if it never did); an ``--rm`` one is removed.
+  A start killed at any moment after its first step is one of these: the
+  very first thing ``prepare`` does is save a "creating" state naming its
+  process (PID and start time) as the supervisor.
+- **leftovers without a state**: state dirs no container owns
+  (``state.leftover_dirs``: a creator killed during its first save, a removal
+  killed half-way) and storage dirs (``$MINICTR_ROOT/containers/<id>``) with
+  no state dir at all. The storage dir is made only after the state exists,
+  and removed before it (``prepare``, ``container._remove_leftovers``), so one
+  without the other is a leftover. This assumes one runtime dir per store.
+
+Man pages: proc(5) (/proc/PID/stat field 22, the start time).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import state
+from .fsutil import remove_tree
+
+
+def gc() -> list[str]:
+    """Finish containers whose supervisor died (a SIGKILLed CLI): returns their ids.
+
+    A container is orphaned when neither its init nor the process that
+    supervised it is alive. Its cgroup is removed and it is marked stopped;
+    an ``--rm`` container is removed entirely.
+    """
+    from . import container
+    done = gc_leftovers()
+    for st in state.list_states():
+        if st.status == "stopped" or st.is_alive():
+            continue
+        sup_alive = state.process_start(st.supervisor_pid) == st.supervisor_start if st.supervisor_pid else False
+        if sup_alive:
+            continue
+        from . import cgroups
+        mgr = cgroups.open(st.id)
+        if mgr is not None:
+            st.oom_killed = st.oom_killed or mgr.oom_killed()
+            mgr.destroy()
+        if st.auto_remove:
+            container._remove_leftovers(st)
+        else:
+            st.status, st.finished = "stopped", st.finished or time.time()
+            if st.exit_code is None:
+                st.exit_code = 137 if st.pid else 125
+            st.save()
+        done.append(st.id)
+    return done
+
+
+def gc_leftovers() -> list[str]:
+    """Remove what killed starts left without a state: returns the container ids.
+
+    State dirs no container owns (``state.leftover_dirs``: a creator killed
+    during its first save, a removal killed half-way), and storage dirs
+    (``$MINICTR_ROOT/containers/<id>``) with no state dir at all. The storage
+    dir is made only after the state exists and removed before it
+    (``prepare``, ``_remove_leftovers``), so one without the other is a leftover.
+    """
+    from . import container
+    done = []
+    for cid, path in state.leftover_dirs():
+        if state.is_id_like(cid):
+            container._destroy_cgroup(cid)
+        remove_tree(path, ignore_errors=True)
+        done.append(cid)
+    base = os.path.join(container._store_root(), "containers")
+    try:
+        names = os.listdir(base)
+    except OSError:
+        names = []
+    rdir = state.runtime_dir()
+    live = set(os.listdir(rdir)) if os.path.isdir(rdir) else set()
+    being_made = {n[5:].partition("-")[0] for n in live if n.startswith(".new-")}
+    for cid in names:
+        if cid in live or cid in being_made:
+            continue
+        remove_tree(os.path.join(base, cid), ignore_errors=True)
+        if cid not in done:
+            done.append(cid)
+    return done
