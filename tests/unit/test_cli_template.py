@@ -82,3 +82,51 @@ def test_ps_table_format_has_docker_headers():
     assert out[0].split() == ["CONTAINER", "ID", "NAMES", "K"]
     assert out[2].split()[1:] == ["db", "v"] and out[0].index("NAMES") == out[2].index("db")
     assert render_rows("{{.Names}}:{{.State}}", rows, PS_HEADERS) == "web:running\ndb:exited"
+
+
+def test_images_filters_and_format(store, capsys):
+    from minictr import cli
+    from minictr.image.synthetic import add_image
+    add_image(store, [{"a": "1"}], name="busybox:latest", created="2024-01-01T00:00:00Z")
+    add_image(store, [{"b": "2"}], name="web:1", created="2024-02-01T00:00:00Z", config={"Labels": {"tier": "front"}})
+    add_image(store, [{"c": "3"}], name=None, created="2024-03-01T00:00:00Z")
+
+    def names(*flags):
+        capsys.readouterr()
+        assert cli.main(["images", *flags, "--format", "{{.Repository}}:{{.Tag}}"]) == 0
+        return capsys.readouterr().out.split()
+    assert names() == ["<none>:<none>", "web:1", "busybox:latest"]
+    assert names("--filter", "reference=bus*") == ["busybox:latest"]
+    assert names("-f", "reference=*:1") == ["web:1"]
+    assert names("-f", "dangling=true") == ["<none>:<none>"]
+    assert names("-f", "dangling=false") == ["web:1", "busybox:latest"]
+    assert names("-f", "before=web:1") == ["busybox:latest"]
+    assert names("-f", "since=busybox") == ["<none>:<none>", "web:1"]
+    assert names("-f", "label=tier=front") == ["web:1"]
+    capsys.readouterr()
+    assert cli.main(["images", "--format", "table {{.Repository}}\\t{{.Tag}}", "-f", "reference=web"]) == 0
+    assert capsys.readouterr().out.split("\n")[:2] == ["REPOSITORY   TAG", "web          1"]
+    assert cli.main(["images", "-f", "colour=red"]) != 0
+
+
+def test_container_inspect_is_docker_shaped():
+    from minictr.inspect_view import container_json, docker_config, rfc3339_nano
+    from minictr.state import State
+    assert rfc3339_nano(1700000000.5) == "2023-11-14T22:13:20.5Z" and rfc3339_nano(0) == "0001-01-01T00:00:00Z"
+    cfg = {"env": ["A=1"], "cwd": "/", "hostname": "h", "resources": {"memory": 64 << 20, "cpus": 0.5},
+           **docker_config({"Cmd": ["sh"], "ExposedPorts": {"80/tcp": {}}}, [], None)}
+    st = State(id="c" * 64, name="web", image="busybox", image_id="sha256:" + "d" * 64, command=["sh"],
+               status="stopped", exit_code=3, created=1700000000.123456, started=1700000001.0,
+               finished=1700000002.0, config=cfg)
+    d = container_json(st)
+    assert d["Id"] == "c" * 64 and d["Name"] == "/web" and d["Image"] == "sha256:" + "d" * 64
+    assert d["Created"].startswith("2023-11-14T22:13:20.123456") and d["Created"].endswith("Z")
+    assert {k: d["State"][k] for k in ("Status", "Running", "Paused", "OOMKilled", "Pid", "ExitCode")} == \
+        {"Status": "exited", "Running": False, "Paused": False, "OOMKilled": False, "Pid": 0, "ExitCode": 3}
+    assert d["State"]["StartedAt"] == "2023-11-14T22:13:21Z"
+    assert d["HostConfig"]["Memory"] == 64 << 20 and d["HostConfig"]["NanoCpus"] == 500_000_000
+    assert r("{{.Config.Cmd}} {{.Config.Entrypoint}} {{.Config.ExposedPorts}} {{json .Config.Env}}", d) == \
+        '[sh] [] map[80/tcp:{}] ["A=1"]'
+    # --entrypoint clears the image's Cmd, as docker does
+    assert docker_config({"Cmd": ["sh"], "Entrypoint": ["/init"]}, [], "echo") == \
+        {"entrypoint": ("echo",), "cmd": None, "exposed_ports": ()}
