@@ -70,7 +70,8 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             root = Rootfs(path=os.path.abspath(image), readonly=readonly)
         elif os.path.isfile(image):
             from .tarball import extract
-            os.makedirs(os.path.join(bundle, "rootfs"), mode=0o700)
+            _make_bundle(bundle, stub)
+            os.mkdir(os.path.join(bundle, "rootfs"), mode=0o700)
             extract(image, os.path.join(bundle, "rootfs"))
             root = Rootfs(path=os.path.join(bundle, "rootfs"), readonly=readonly)
         elif "/" in image and (image.endswith((".tar", ".tar.gz", ".tgz")) or image.startswith((".", "/"))):
@@ -80,14 +81,14 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             found = quick.find(image)  # the common case, without importing the whole store
             if found is not None:
                 image_config, image_id = found.config, found.id
-                os.makedirs(bundle, mode=0o700)
+                _make_bundle(bundle, stub)
                 root = quick.make_root(found, bundle)
             else:
                 from . import image as images
                 store = images.Store()
                 img = images.lookup_or_build(store, image)  # builds busybox when it is missing
                 image_config, image_id = img.config or {}, img.id
-                os.makedirs(bundle, mode=0o700)
+                _make_bundle(bundle, stub)
                 root = images.prepare_rootfs(store, img, bundle)
             volatile = rm and root.is_overlay and volatile_overlay_supported()
             if readonly or volatile:
@@ -108,6 +109,20 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         remove_tree(bundle, ignore_errors=True)
         stub.remove()
         raise
+
+
+def _make_bundle(bundle: str, st: state.State) -> None:
+    """Make the storage dir whole, with a ``.state`` file naming its state dir.
+
+    Made as ``.new-<id>-<pid>.<start>`` and renamed: a kill leaves either no
+    storage dir or one that says whose it is, so gc (reaper.py) removes it
+    once that state is gone, whichever runtime dir it lives in.
+    """
+    new = os.path.join(os.path.dirname(bundle), f".new-{st.id}-{st.supervisor_pid}.{st.supervisor_start}")
+    os.makedirs(new, mode=0o700)
+    with open(os.path.join(new, ".state"), "w") as f:
+        f.write(os.path.dirname(st.path()))
+    os.rename(new, bundle)
 
 
 def bundle_of(cfg: ContainerConfig) -> str:

@@ -10,10 +10,11 @@ Run by ``ps -a``, ``rm`` and ``image prune`` (``container.gc``). Two kinds:
   process (PID and start time) as the supervisor.
 - **leftovers without a state**: state dirs no container owns
   (``state.leftover_dirs``: a creator killed during its first save, a removal
-  killed half-way) and storage dirs (``$MINICTR_ROOT/containers/<id>``) with
-  no state dir at all. The storage dir is made only after the state exists,
-  and removed before it (``prepare``, ``container._remove_leftovers``), so one
-  without the other is a leftover. This assumes one runtime dir per store.
+  killed half-way) and storage dirs (``$MINICTR_ROOT/containers/<id>``) whose
+  state dir (named in their ``.state`` file, whichever runtime dir it is in)
+  is gone. The storage dir is made only after the state exists, and removed
+  before it (``prepare``, ``container._remove_leftovers``), so one without
+  the other is a leftover.
 
 Man pages: proc(5) (/proc/PID/stat field 22, the start time).
 """
@@ -61,11 +62,7 @@ def gc() -> list[str]:
 def gc_leftovers() -> list[str]:
     """Remove what killed starts left without a state: returns the container ids.
 
-    State dirs no container owns (``state.leftover_dirs``: a creator killed
-    during its first save, a removal killed half-way), and storage dirs
-    (``$MINICTR_ROOT/containers/<id>``) with no state dir at all. The storage
-    dir is made only after the state exists and removed before it
-    (``prepare``, ``_remove_leftovers``), so one without the other is a leftover.
+    State dirs no container owns, and storage dirs whose state is gone (see above).
     """
     from . import container
     done = []
@@ -79,13 +76,32 @@ def gc_leftovers() -> list[str]:
         names = os.listdir(base)
     except OSError:
         names = []
-    rdir = state.runtime_dir()
-    live = set(os.listdir(rdir)) if os.path.isdir(rdir) else set()
-    being_made = {n[5:].partition("-")[0] for n in live if n.startswith(".new-")}
-    for cid in names:
-        if cid in live or cid in being_made:
-            continue
-        remove_tree(os.path.join(base, cid), ignore_errors=True)
+    for name in names:
+        path = os.path.join(base, name)
+        if name.startswith(".new-"):  # a storage dir being made: its maker's owner tag says if it lives
+            cid, _, owner = name[5:].partition("-")
+            pid, _, start = owner.partition(".")
+            if pid.isdigit() and start.isdigit() and state.process_start(int(pid)) == int(start):
+                continue
+        else:
+            cid = name
+            try:
+                with open(os.path.join(path, ".state")) as f:
+                    state_dir = f.read()
+            except OSError:
+                continue  # made by an older minictr: whose it is cannot be told
+            if os.path.isdir(state_dir) or _being_made(state_dir):
+                continue
+        remove_tree(path, ignore_errors=True)
         if cid not in done:
             done.append(cid)
     return done
+
+
+def _being_made(state_dir: str) -> bool:
+    """Is a ``.new-<id>-...`` of this state dir there (its first save, in progress)?"""
+    parent, cid = os.path.split(state_dir)
+    try:
+        return any(n.startswith(f".new-{cid}-") for n in os.listdir(parent))
+    except OSError:
+        return False

@@ -166,11 +166,18 @@ def test_gc_collects_what_killed_starts_left(runtime):
     (run / f".new-{ids[0]}-{DEAD}").mkdir()                        # killed during its first save
     (run / f".new-{ids[1]}-{owner_tag()}").mkdir()                 # being made right now: kept
     (run / ids[2]).mkdir()                                           # an older minictr's empty state dir
-    (bundles / ids[3]).mkdir()                                       # storage without any state
+    (bundles / ids[3]).mkdir()                                       # storage whose state is gone
+    (bundles / ids[3] / ".state").write_text(str(run / ids[3]))
+    (bundles / ("0" * 64)).mkdir()                                   # an older minictr's: whose is unknown
+    (bundles / ("1" * 64)).mkdir()                                   # another runtime dir's, still there
+    (bundles / ("1" * 64) / ".state").write_text(str(runtime / "elsewhere"))
+    (runtime / "elsewhere").mkdir()
+    (bundles / f".new-{'2' * 64}-{DEAD}").mkdir()                    # killed while making its storage
     (run / f".del-{ids[4]}-1").mkdir()                               # a removal killed half-way
     done = container.gc()
-    assert sorted(done) == sorted([ids[0], ids[2], ids[3], ids[4]])
-    assert os.listdir(run) == [f".new-{ids[1]}-{owner_tag()}"] and os.listdir(bundles) == []
+    assert sorted(done) == sorted([ids[0], ids[2], ids[3], ids[4], "2" * 64])
+    assert os.listdir(run) == [f".new-{ids[1]}-{owner_tag()}"]
+    assert sorted(os.listdir(bundles)) == ["0" * 64, "1" * 64]
     assert state.list_states() == []
     # `rm -f ID` of such a leftover succeeds once gc took it
     assert container.remove(ids[3][:12], force=True, collected=done).id == ids[3]
@@ -182,6 +189,7 @@ def test_a_creator_that_died_before_the_container_existed_is_collected(runtime):
     st = state.State(id=cid, name="half", image="busybox", command=[], auto_remove=True,
                      bundle=str(runtime / "store" / "containers" / cid), supervisor_pid=999999999, supervisor_start=1)
     st.save()
-    os.mkdir(st.bundle)
+    container._make_bundle(st.bundle, st)
+    assert os.listdir(st.bundle) == [".state"]
     assert cid in container.gc()
     assert os.listdir(runtime / "run") == [] and os.listdir(runtime / "store" / "containers") == []
