@@ -177,6 +177,7 @@ def kills(s: Store, n: int = 12, fresh_every: int = 3, seed: int | None = None,
         p.send_signal(signal.SIGKILL)
         p.wait()
         ids |= _ids_in(s.run)
+    before = {k: len(v) for k, v in leftovers(s, ids).items()}  # what the kills left, for the figures
     ps = s("ps", "-a")
     errors = [] if ps.returncode == 0 else [f"ps -a: {ps.stderr.strip()}"]
     left = s("ps", "-aq", "--no-trunc").stdout.split()
@@ -189,7 +190,7 @@ def kills(s: Store, n: int = 12, fresh_every: int = 3, seed: int | None = None,
         errors.append(f"image prune: {r.stderr.strip()}")
     time.sleep(0.1)  # a killed container's init may take a moment to be reaped
     found = leftovers(s, ids)
-    return {"kills": n, "containers_seen": len(ids), "leftovers": found, "errors": errors,
+    return {"kills": n, "containers_seen": len(ids), "before": before, "leftovers": found, "errors": errors,
             "check": s("image", "check").returncode}
 
 
@@ -219,6 +220,8 @@ def main(argv=None) -> int:
                 ("  image check afterwards", "clean" if c["check_rc"] == 0 else "PROBLEMS"),
                 ("kills of run (SIGKILL at 30-300 ms)", k["kills"]),
                 ("  containers seen", k["containers_seen"]),
+                *[(f"  left by the kills, before ps/rm/prune: {kind}", v) for kind, v in k["before"].items()
+                  if kind in ("storage", "state", "tmp", "layers", "leases")],
                 *[(f"  leftovers: {kind}", len(v)) for kind, v in k["leftovers"].items()],
                 ("  ps/rm/prune errors", len(k["errors"])),
                 ("  image check afterwards", "clean" if k["check"] == 0 else "PROBLEMS"),
