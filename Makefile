@@ -69,6 +69,9 @@ demo: setup  ## run a container and print from inside it
 bench: venv apt-test  ## minictr side by side with runc, crun, bwrap and unshare
 	$(PY) -m bench.run $(BENCH_ARGS)
 
+stress: venv  ## the store under concurrent use and runs killed at random moments (root, ~3 min)
+	$(PY) -m bench.stress $(STRESS_ARGS)
+
 clean:  ## remove the venv
 	rm -rf $(VENV) *.egg-info .pytest_cache
 

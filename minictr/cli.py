@@ -209,50 +209,55 @@ def cmd_run(args) -> int:
 
 
 # ---------------------------------------------------------------- ps
-def _status(st, now: float) -> str:
-    from .cli_format import ago, human_duration
-    if st.status == "running":
-        return f"Up {human_duration(now - st.started)}"
-    if st.status == "stopped":
-        return f"Exited ({st.exit_code}) {ago(st.finished, now)}"
-    return st.status.capitalize()
-
-
-def _command(st, trunc: bool) -> str:
-    import shlex
-    text = " ".join(shlex.quote(a) for a in st.command)
-    if trunc and len(text) > 20:
-        text = text[:19] + "…"
-    return f'"{text}"'
-
-
 def cmd_ps(args) -> int:
     from . import container
-    from .cli_format import ago, format_table
+    from .cli_format import format_table
+    from .cli_listing import PS_FILTERS, PS_HEADERS, parse_filters, ps_filter, ps_row, render_rows
 
-    states = container.list_containers(all=args.all)
+    filters = parse_filters(args.filter, PS_FILTERS)
+    # docker: -l and -n look at every container; so do status= and exited= filters
+    every = args.all or args.latest or args.last not in (None, -1) or "status" in filters or "exited" in filters
+    states = list(reversed(container.list_containers(all=every)))  # newest first, as docker
+    if filters:
+        states = ps_filter(states, filters, _image_id_of)
+    if args.latest:
+        states = states[:1]
+    elif args.last not in (None, -1):
+        states = states[:max(args.last, 0)]
     if args.quiet:
         for st in states:
             print(st.id if args.no_trunc else st.short_id)
         return 0
     now = time.time()
-    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
-    for st in reversed(states):  # newest first, as docker
-        rows.append((st.id if args.no_trunc else st.short_id, st.image, _command(st, not args.no_trunc),
-                     ago(st.created, now), _status(st, now), ", ".join(st.ports), st.name))
-    print(format_table(rows))
+    rows = [ps_row(st, now, trunc=not args.no_trunc) for st in states]
+    if args.format and args.format != "table":
+        if rows or args.format.startswith("table"):
+            print(render_rows(args.format, rows, PS_HEADERS))
+        return 0
+    cols = ("ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names")
+    print(format_table([[PS_HEADERS[c] for c in cols]] + [[r[c] for c in cols] for r in rows]))
     return 0
+
+
+def _image_id_of(ref: str) -> str | None:
+    """The id of the store image ``ref`` names, for ``ps --filter ancestor=``; None if there is none."""
+    from .image import Store
+    try:
+        img = Store().find(ref)
+    except MinictrError:
+        return None
+    return img.id if img else None
 
 
 # ---------------------------------------------------------------- rm
 def cmd_rm(args) -> int:
     from . import container
 
-    container.gc()
+    collected = container.gc()  # a killed start's leftovers go here; naming one is then fine
     failed = 0
     for ref in args.containers:
         try:
-            container.remove(ref, force=args.force)
+            container.remove(ref, force=args.force, collected=collected)
             print(ref)
         except MinictrError as e:
             print(f"minictr: {e}", file=sys.stderr)
@@ -322,6 +327,12 @@ def _add_ps(sub) -> None:
     ps.add_argument("-a", "--all", action="store_true", help="show all containers (default: running)")
     ps.add_argument("-q", "--quiet", action="store_true", help="only show ids")
     ps.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    ps.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                    help="status=, name=, id=, ancestor=, label=, exited= (repeatable)")
+    ps.add_argument("--format", metavar="TEMPLATE",
+                    help="a Go template per container: '{{.ID}} {{.Names}} {{.Status}}', or 'table ...'")
+    ps.add_argument("-l", "--latest", action="store_true", help="only the latest created container (any state)")
+    ps.add_argument("-n", "--last", type=int, default=-1, metavar="N", help="the N last created containers (any state)")
     ps.set_defaults(func=cmd_ps)
 
 

@@ -103,45 +103,18 @@ def human_size(n: float, precision: int = 3) -> str:
 
 # ---------------------------------------------------------------- Go templates
 def go_string(v) -> str:
-    """Print a value the way Go's text/template does: [a b], map[k:v], <no value>."""
-    if v is None:
-        return "<no value>"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, list):
-        return "[" + " ".join(go_string(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{k}:{go_string(v[k])}" for k in sorted(v)) + "]"
-    return str(v)
+    """Print a value the way Go's text/template does: [a b], map[k:{}], <no value> (cli_template.py)."""
+    from .cli_template import go_string as _go_string
+    return _go_string(v)
 
 
-def render_template(template: str, obj: dict) -> str:
-    """A small subset of docker's ``--format``: ``{{.A.B}}`` and ``{{json .A.B}}``.
+def render_template(template: str, obj) -> str:
+    """docker's ``--format``: Go's text/template over ``obj`` (see cli_template.py).
 
-    Anything else between ``{{ }}`` is a ``ConfigError`` that says what is supported.
+    ``\\t`` and ``\\n`` typed as two characters become a tab and a newline, as docker does.
     """
-    import json
-    import re
-
-    from .errors import ConfigError
-
-    def value(path: str):
-        if path == ".":
-            return obj
-        cur = obj
-        for part in path.lstrip(".").split("."):
-            cur = cur.get(part) if isinstance(cur, dict) else None
-        return cur
-
-    def sub(m: re.Match) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(value(expr[5:].strip()))
-        if expr.startswith("."):
-            return go_string(value(expr))
-        raise ConfigError("format", template, f"{{{{{expr}}}}} is not supported",
-                          hint="use {{.Field.Sub}} or {{json .Field}}")
-    return re.sub(r"\{\{(.*?)\}\}", sub, template)
+    from .cli_template import render
+    return render(template.replace("\\t", "\t").replace("\\n", "\n"), obj)
 
 
 # ---------------------------------------------------------------- progress

@@ -1,5 +1,5 @@
 """L4: the image commands: ``images``, ``rmi``, ``pull``, ``load``, ``import``, ``save``, ``inspect``,
-``image build-default`` (and ``image ls|rm|prune``).
+``image build-default`` (and ``image ls|rm|prune|check``).
 
 Flag names and output columns follow docker's (docker-images(1), docker-rmi(1),
 docker-pull(1), docker-import(1)). The work is done in ``minictr.image``
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-f", "--format", help="a Go-template subset: '{{.Config.Cmd}}', '{{json .Config}}'")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("image", help="manage images (build-default, ls, rm, prune)")
+    p = sub.add_parser("image", help="manage images (build-default, ls, rm, prune, check)")
     isub = p.add_subparsers(dest="image_command", metavar="COMMAND")
     b = isub.add_parser("build-default", help="build the default busybox image offline")
     b.add_argument("--name", default="busybox", help="repository name to give it (default busybox)")
@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _rmi_flags(isub.add_parser("rm", help="remove images (same as `minictr rmi`)"))
     pr = isub.add_parser("prune", help="remove unnamed images and unreferenced blobs and layers")
     pr.set_defaults(func=cmd_prune)
+    ck = isub.add_parser("check", help="verify the store: every image's blobs are there and hash right")
+    ck.add_argument("--fast", action="store_true", help="do not re-hash every blob, only check they exist")
+    ck.set_defaults(func=cmd_check)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
@@ -80,6 +83,10 @@ def _images_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="only show image ids")
     p.add_argument("--no-trunc", action="store_true", help="show full image ids")
     p.add_argument("--digests", action="store_true", help="show manifest digests")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="reference=, dangling=, before=, since=, label= (repeatable)")
+    p.add_argument("--format", metavar="TEMPLATE",
+                   help="a Go template per image: '{{.Repository}}:{{.Tag}} {{.ID}}', or 'table ...'")
     p.set_defaults(func=cmd_images)
 
 
@@ -90,34 +97,30 @@ def _rmi_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_images(args) -> int:
-    from .cli_format import ago, format_table, human_size
+    from .cli_format import format_table
+    from .cli_listing import IMAGE_FILTERS, IMAGE_HEADERS, image_rows, images_filter, parse_filters, render_rows
     from .image import Store, refs
 
     store = Store()
-    want = None
+    filters = parse_filters(args.filter, IMAGE_FILTERS)
+    rows = image_rows(store.images(), no_trunc=args.no_trunc)
     if args.repository:
         p = refs.parse(args.repository)
-        want = (p.familiar_name, p.tag if ":" in args.repository.rsplit("/", 1)[-1] else None)
-    rows = [["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + ["IMAGE ID", "CREATED", "SIZE"]]
-    ids = []
-    now = time.time()
-    for img in store.images():
-        names = img.names or ["<none>:<none>"]
-        for name in names:
-            repo, _, tag = name.rpartition(":")
-            if want and (repo != want[0] or (want[1] and tag != want[1])):
-                continue
-            iid = img.id if args.no_trunc else img.short_id
-            created = ago(img.created.timestamp(), now) if img.created else "N/A"
-            rows.append([repo, tag] + ([img.manifest_digest] if args.digests else [])
-                        + [iid, created, human_size(img.size)])
-            if iid not in ids:
-                ids.append(iid)
+        want_tag = p.tag if ":" in args.repository.rsplit("/", 1)[-1] else None
+        rows = [r for r in rows if r["Repository"] == p.familiar_name and (not want_tag or r["Tag"] == want_tag)]
+    if filters:
+        rows = images_filter(rows, filters, store.find)
     if args.quiet:
+        ids = list(dict.fromkeys(r["ID"] for r in rows))
         if ids:
             print("\n".join(ids))
-    else:
-        print(format_table(rows))
+        return 0
+    if args.format and args.format != "table":
+        if rows or args.format.startswith("table"):
+            print(render_rows(args.format, rows, IMAGE_HEADERS))
+        return 0
+    cols = ["Repository", "Tag"] + (["Digest"] if args.digests else []) + ["ID", "CreatedSince", "Size"]
+    print(format_table([[IMAGE_HEADERS[c] for c in cols]] + [[r[c] for c in cols] for r in rows]))
     return 0
 
 
@@ -128,6 +131,30 @@ def _containers() -> list:
     except ImportError:
         return []
     return state.list_states()
+
+
+def _collect_containers() -> None:
+    """Finish containers whose creator or supervisor died, and remove their leftovers (container.gc)."""
+    try:
+        from . import container
+    except ImportError:
+        return
+    container.gc()
+
+
+def cmd_check(args) -> int:
+    from .image import Store
+    from .image.check import check
+
+    store = Store()
+    problems = check(store, hashes=not args.fast)
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problems in the store at {store.root}", file=sys.stderr)
+        return 1
+    print(f"the store at {store.root} is consistent")
+    return 0
 
 
 def _name_of(ref: str) -> str | None:
@@ -157,6 +184,10 @@ def cmd_rmi(args) -> int:
     from .image.gc import containers_using, layers_in_use
 
     store = Store()
+    if args.force:  # a store that lost a blob: drop those images first, so rmi -f works again
+        from .image.check import repair
+        for line in repair(store):
+            print(line)
     states = _containers()
     keep = layers_in_use(store, states)
     failed: list[ImageError] = []
@@ -274,9 +305,13 @@ def cmd_inspect(args) -> int:
 
 def cmd_prune(args) -> int:
     from .image import Store
+    from .image.check import repair
     from .image.gc import layers_in_use
 
+    _collect_containers()  # a killed start's leftovers first: then their layers are free
     store = Store()
+    for line in repair(store):  # images that lost a blob can only be dropped
+        print(line)
     keep = layers_in_use(store, _containers())
 
     def count() -> tuple[int, int]:

@@ -134,6 +134,11 @@ class ContainerConfig(Record):
     resources: Resources = Resources()  # frozen, so one shared default is safe
     labels: tuple[tuple[str, str], ...] = ()
     security: Security = Security()  # frozen, so one shared default is safe
+    image_id: str = ""  # the id (config digest) of the store image it was made from, as docker records it
+    # docker's Config.Entrypoint and Config.Cmd (``args`` is what they became) and the image's ExposedPorts
+    entrypoint: tuple[str, ...] | None = None
+    cmd: tuple[str, ...] | None = None
+    exposed_ports: tuple[str, ...] = ()
 
     def validate(self) -> "ContainerConfig":
         """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""

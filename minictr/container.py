@@ -26,9 +26,10 @@ from _signal import SIGKILL, SIGTERM, SIGWINCH
 from . import process, state
 from .config import (ContainerConfig, Resources, Rootfs, Security, command_line, image_config_problems,
                      merge_env, validate_name)
-from .errors import ImageNotFound, InvalidImage, InvalidTransition, StartInterrupted
+from .errors import ImageNotFound, InvalidImage, InvalidTransition, NotFound, StartInterrupted
 from .fsutil import remove_tree
 from .names import random_name
+from .reaper import remove_leftovers as _remove_leftovers
 from .record import replace
 from .rootfs import volatile_overlay_supported
 from .syscalls import Syscalls, linux
@@ -60,12 +61,23 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         state.check_name_free(name)
     bundle = os.path.join(_store_root(), "containers", container_id)
     image_config: dict = {}
+    image_id = ""
+    from .inspect_view import docker_config  # small: time and state only
+    # First thing, before anything else is made: a state naming this process
+    # as the creator (PID and start time). If we are killed from here on, the
+    # next `ps -a`, `rm` or `image prune` (gc) finds a dead creator and removes
+    # what we made; the storage dir is only made after this.
+    me = os.getpid()
+    stub = state.State(id=container_id, name=name, image=image, command=list(args), auto_remove=rm,
+                       bundle=bundle, supervisor_pid=me, supervisor_start=state.process_start(me) or 0)
+    stub.save()
     try:
         if os.path.isdir(image):
             root = Rootfs(path=os.path.abspath(image), readonly=readonly)
         elif os.path.isfile(image):
             from .tarball import extract
-            os.makedirs(os.path.join(bundle, "rootfs"), mode=0o700)
+            _make_bundle(bundle, stub)
+            os.mkdir(os.path.join(bundle, "rootfs"), mode=0o700)
             extract(image, os.path.join(bundle, "rootfs"))
             root = Rootfs(path=os.path.join(bundle, "rootfs"), readonly=readonly)
         elif "/" in image and (image.endswith((".tar", ".tar.gz", ".tgz")) or image.startswith((".", "/"))):
@@ -74,15 +86,15 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             from .image import quick
             found = quick.find(image)  # the common case, without importing the whole store
             if found is not None:
-                image_config = found.config
-                os.makedirs(bundle, mode=0o700)
+                image_config, image_id = found.config, found.id
+                _make_bundle(bundle, stub)
                 root = quick.make_root(found, bundle)
             else:
                 from . import image as images
                 store = images.Store()
                 img = images.lookup_or_build(store, image)  # builds busybox when it is missing
-                image_config = img.config or {}
-                os.makedirs(bundle, mode=0o700)
+                image_config, image_id = img.config or {}, img.id
+                _make_bundle(bundle, stub)
                 root = images.prepare_rootfs(store, img, bundle)
             volatile = rm and root.is_overlay and volatile_overlay_supported()
             if readonly or volatile:
@@ -99,12 +111,13 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             user=user if user is not None else (image_config.get("User") or None),
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
-            labels=tuple(sorted((image_config.get("Labels") or {}).items())),
-            security=security,
+            labels=tuple(sorted((image_config.get("Labels") or {}).items())), image_id=image_id,
+            security=security, **docker_config(image_config, list(args), entrypoint),
         )
         return cfg.validate()
     except BaseException:
         remove_tree(bundle, ignore_errors=True)
+        stub.remove()
         raise
 
 
@@ -122,6 +135,20 @@ def with_seccomp_filter(security: Security) -> Security:
     caps = capabilities.DEFAULT if security.capabilities is None else security.capabilities
     program = program_for(security.seccomp, caps)
     return replace(security, seccomp_filter=program) if program else security
+
+
+def _make_bundle(bundle: str, st: state.State) -> None:
+    """Make the storage dir whole, with a ``.state`` file naming its state dir.
+
+    Made as ``.new-<id>-<pid>.<start>`` and renamed: a kill leaves either no
+    storage dir or one that says whose it is, so gc (reaper.py) removes it
+    once that state is gone, whichever runtime dir it lives in.
+    """
+    new = os.path.join(os.path.dirname(bundle), f".new-{st.id}-{st.supervisor_pid}.{st.supervisor_start}")
+    os.makedirs(new, mode=0o700)
+    with open(os.path.join(new, ".state"), "w") as f:
+        f.write(os.path.dirname(st.path()))
+    os.rename(new, bundle)
 
 
 def bundle_of(cfg: ContainerConfig) -> str:
@@ -160,7 +187,7 @@ class Container:
         container at once, and its next write says "running").
         """
         kernel = kernel or linux()
-        st = state.State(id=cfg.id, name=cfg.name, image=cfg.image, command=list(cfg.args),
+        st = state.State(id=cfg.id, name=cfg.name, image=cfg.image, image_id=cfg.image_id, command=list(cfg.args),
                          auto_remove=cfg.auto_remove, bundle=bundle_of(cfg),
                          labels=dict(cfg.labels), config=_config_dict(cfg))
         st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
@@ -300,23 +327,6 @@ def _cgroupfs_view(mgr, cfg: ContainerConfig) -> tuple:
     return tuple(out)
 
 
-def _destroy_cgroup(container_id: str) -> None:
-    from . import cgroups
-    mgr = cgroups.open(container_id)
-    if mgr is not None:
-        mgr.destroy()
-
-
-def _remove_leftovers(st: state.State, cgroup_gone: bool = False) -> None:
-    # cgroup_gone: this process destroyed the cgroup itself, so there is no
-    # need to search the cgroup trees for it (a walk of every hierarchy).
-    if not cgroup_gone:
-        _destroy_cgroup(st.id)
-    if st.bundle:
-        remove_tree(st.bundle, ignore_errors=True)
-    st.remove()
-
-
 def run(cfg: ContainerConfig, kernel: Syscalls | None = None, handoff=None) -> Container:
     """What ``minictr run`` does: create, start, forward signals, wait, clean up.
 
@@ -395,37 +405,30 @@ def _exits_within(pid: int, seconds: float) -> bool:
 
 
 def gc() -> list[str]:
-    """Finish containers whose supervisor died (a SIGKILLed CLI): returns their ids.
+    """Finish containers whose supervisor died, and remove what killed starts left (see reaper.py)."""
+    from .reaper import gc as _gc
+    return _gc()
 
-    A container is orphaned when neither its init nor the process that
-    supervised it is alive. Its cgroup is removed and it is marked stopped;
-    an ``--rm`` container is removed entirely.
+
+def gc_leftovers() -> list[str]:
+    """Remove state and storage dirs that no container owns any more (see reaper.py)."""
+    from .reaper import gc_leftovers as _gc_leftovers
+    return _gc_leftovers()
+
+
+def remove(ref: str, force: bool = False, collected: "list[str] | tuple" = ()) -> state.State:
+    """``rm``: remove a container, or the leftovers of one whose start was killed.
+
+    ``collected``: ids a gc just cleaned up; naming one of them succeeds, as the
+    leftover it was is gone now (``rm -f ID`` after a killed start).
     """
-    done = []
-    for st in state.list_states():
-        if st.status == "stopped" or st.is_alive():
-            continue
-        sup_alive = state.process_start(st.supervisor_pid) == st.supervisor_start if st.supervisor_pid else False
-        if sup_alive:
-            continue
-        from . import cgroups
-        mgr = cgroups.open(st.id)
-        if mgr is not None:
-            st.oom_killed = st.oom_killed or mgr.oom_killed()
-            mgr.destroy()
-        if st.auto_remove:
-            _remove_leftovers(st)
-        else:
-            st.status, st.finished = "stopped", st.finished or time.time()
-            if st.exit_code is None:
-                st.exit_code = 137 if st.pid else 125
-            st.save()
-        done.append(st.id)
-    return done
-
-
-def remove(ref: str, force: bool = False) -> state.State:
-    st = state.load(ref)
+    try:
+        st = state.load(ref)
+    except NotFound:
+        hits = [c for c in collected if len(ref) >= 3 and c.startswith(ref)]
+        if len(set(hits)) == 1:
+            return state.State(id=hits[0], name="", image="", command=[])
+        raise
     if st.status in ("created", "running") and st.is_alive():
         if not force:
             raise InvalidTransition(f"container {st.name} is running",
@@ -439,21 +442,11 @@ def remove(ref: str, force: bool = False) -> state.State:
 
 
 def inspect(ref: str) -> dict:
-    """The container's state as docker-ish JSON data."""
-    from .record import asdict
-    st = state.load(ref)
-    d = asdict(st)
-    d["alive"] = st.is_alive()
-    d["HostConfig"] = host_config(st.config.get("security") or {})
-    return d
+    """``docker container inspect``'s JSON for a container (see inspect_view.py)."""
+    from .inspect_view import container_json
+    gc()
+    return container_json(state.load(ref))
 
-
-def host_config(saved: dict) -> dict:
-    """docker's HostConfig security names (CapAdd, CapDrop, Privileged, SecurityOpt) from a saved config."""
-    from .security.options import host_config as from_security
-    known = {k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in Security._fields}
-    known["seccomp_filter"] = b""
-    return from_security(Security(**known))
 
 
 def list_containers(all: bool = False) -> list[state.State]:

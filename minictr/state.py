@@ -33,6 +33,7 @@ class State(Record, frozen=False):
     name: str
     image: str
     command: list[str]
+    image_id: str = ""  # the store image it was made from (rmi's in-use test, as docker's)
     status: str = "creating"
     pid: int = 0
     pid_start: int = 0  # /proc/PID/stat field 22: tells a recycled PID apart
@@ -57,19 +58,41 @@ class State(Record, frozen=False):
         return os.path.join(runtime_dir(), self.id, "state.json")
 
     def save(self) -> None:
-        """Write atomically: a reader never sees half a file."""
+        """Write atomically: a reader never sees half a file, nor a state dir without state.json.
+
+        The first save makes the directory as ``.new-<id>-<owner>`` with its
+        state.json inside, then renames it to ``<id>``: a kill at any moment
+        leaves either nothing under ``<id>`` or a whole state, and a
+        ``.new-`` dir whose owner (PID.start) is dead, which ``gc_leftovers`` removes.
+        """
         path = self.path()
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        d = os.path.dirname(path)
+        # A shallow dict is enough for json (the fields are plain data);
+        # asdict() would deep-copy the whole config on each of a run's saves.
+        data = leanjson.dumps({f: getattr(self, f) for f in self._fields})
+        if not os.path.isdir(d):
+            owner = f"{self.supervisor_pid}.{self.supervisor_start}" if self.supervisor_pid else f"{os.getpid()}.0"
+            new = os.path.join(runtime_dir(), f".new-{self.id}-{owner}")
+            os.makedirs(new, mode=0o700)
+            with open(os.path.join(new, "state.json"), "w") as f:
+                f.write(data)
+            os.rename(new, d)
+            return
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
-            # A shallow dict is enough for json (the fields are plain data);
-            # asdict() would deep-copy the whole config on each of a run's saves.
-            f.write(leanjson.dumps({f: getattr(self, f) for f in self._fields}))
+            f.write(data)
         os.replace(tmp, path)
 
     def remove(self) -> None:
+        """Rename the dir away first: a kill half-way never leaves ``<id>`` without its state.json."""
         from .fsutil import remove_tree
-        remove_tree(os.path.dirname(self.path()), ignore_errors=True)
+        d = os.path.dirname(self.path())
+        gone = os.path.join(runtime_dir(), f".del-{self.id}-{os.getpid()}")
+        try:
+            os.rename(d, gone)
+        except OSError:
+            gone = d
+        remove_tree(gone, ignore_errors=True)
 
     def is_alive(self, proc: str = "/proc") -> bool:
         return self.pid > 0 and process_start(self.pid, proc) == self.pid_start
@@ -123,6 +146,8 @@ def list_states() -> list[State]:
         return []
     out = []
     for cid in ids:
+        if cid.startswith("."):  # .new-* being made, .del-* being removed (gc_leftovers)
+            continue
         try:
             out.append(load_id(cid))
         except NotFound:
@@ -142,6 +167,39 @@ def load(ref: str) -> State:
     if len(matches) > 1:
         raise NotFound(f"container id prefix {ref!r} is ambiguous", hint="give more characters of the id")
     raise NotFound(f"no such container: {ref}", hint="`minictr ps -a` lists the containers")
+
+
+def is_id_like(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def leftover_dirs() -> list[tuple[str, str]]:
+    """State dirs no container owns any more: ``(container id, path)`` pairs.
+
+    A ``.new-<id>-<pid>.<start>`` dir whose creator is dead (killed during its
+    first save), a ``.del-<id>-<pid>`` dir (a removal killed half-way), and an
+    ``<id>`` dir without state.json (written by an older minictr).
+    """
+    try:
+        names = os.listdir(runtime_dir())
+    except FileNotFoundError:
+        return []
+    out = []
+    for n in names:
+        path = os.path.join(runtime_dir(), n)
+        if n.startswith(".new-"):
+            cid, _, owner = n[5:].partition("-")
+            pid, _, start = owner.partition(".")
+            if pid.isdigit() and start.isdigit():
+                now = process_start(int(pid))
+                if now is not None and (now == int(start) or not int(start)):
+                    continue  # its creator is still writing it
+            out.append((cid, path))
+        elif n.startswith(".del-"):
+            out.append((n[5:].partition("-")[0], path))
+        elif not n.startswith(".") and os.path.isdir(path) and not os.path.exists(os.path.join(path, "state.json")):
+            out.append((n, path))
+    return out
 
 
 def check_name_free(name: str) -> None:

@@ -156,6 +156,8 @@ def load(store: Store, path: str | os.PathLike, *, progress: Callable[[str], Non
     src = _Source(Path(path))
     try:
         fmt = _format(src)
+        from .gc import sweep_tmp
+        sweep_tmp(store)  # a killed load's partial blobs go now
         with store.transaction():
             if fmt.startswith("docker"):
                 return _load_docker(store, src, progress)
@@ -229,7 +231,7 @@ def _put_layer(store: Store, src: _Source, name: str, diff_id: str) -> dict:
 
 def _copy_blob(store: Store, src: _Source, desc: dict) -> None:
     digest = oci.check_digest(desc.get("digest"))
-    if store.has_blob(digest):
+    if store.claim(digest):  # there already: held until the image is named
         return
     with src.open(f"blobs/sha256/{digest[7:]}") as f:
         store.put_blob_stream(f, digest, desc.get("size"))

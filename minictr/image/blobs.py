@@ -71,11 +71,25 @@ class Blobs:
     def _note_new(self, digest: str) -> None:
         """A blob was just added (the store's transaction overrides this)."""
 
+    def _publish(self, tmp: Path, digest: str) -> None:
+        """Move a complete, verified temp file to its blob name (or drop it: the blob is there).
+
+        The store overrides this to do it under its lock, after writing the
+        digest into the operation's lease (lease.py), so gc never takes it.
+        """
+        if self.has_blob(digest):
+            tmp.unlink(missing_ok=True)
+        else:
+            os.replace(tmp, self.blob_path(digest))
+            self._note_new(digest)
+
     # -- writing -------------------------------------------------------
     def _tmpfile(self) -> tuple[int, Path]:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         import tempfile
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="w-")
+        from .lease import owner_tag
+        # the owner in the name: gc removes a dead writer's leftovers at once (lease.py)
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"w-{owner_tag()}-")
         return fd, Path(name)
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
@@ -101,10 +115,18 @@ class Blobs:
         if digest is not None and actual != oci.check_digest(digest):
             raise InvalidImage(f"digest mismatch: expected {digest}, got {actual}",
                                hint="the data was corrupted or tampered with; fetch it again")
-        if not self.has_blob(actual):
-            self.ensure()
-            self._atomic_write(self.blob_path(actual), data)
-            self._note_new(actual)
+        self.ensure()
+        fd, tmp = self._tmpfile()
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            self._publish(tmp, actual)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return actual
 
     def put_blob_stream(self, src: BinaryIO, digest: str | None = None, size: int | None = None,
@@ -140,11 +162,7 @@ class Blobs:
             if size is not None and n != size:
                 raise InvalidImage(f"blob {actual} has {n} bytes, expected {size}")
             os.chmod(tmp, 0o644)
-            if self.has_blob(actual):
-                tmp.unlink()
-            else:
-                os.replace(tmp, self.blob_path(actual))
-                self._note_new(actual)
+            self._publish(tmp, actual)
             return actual, n
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -166,7 +184,8 @@ class Blobs:
             data = self.blob_path(digest).read_bytes()
         except FileNotFoundError:
             raise InvalidImage(f"blob {digest} is missing from the store at {self.root}",
-                               hint="remove the image with `minictr rmi` and load or pull it again") from None
+                               hint="`minictr image check` lists what is missing; `minictr image prune` "
+                                    "drops the images that lost blobs; then load or pull them again") from None
         if verify and oci.sha256_digest(data) != digest:
             raise InvalidImage(f"blob {digest} in {self.root} is corrupt (its content does not match its digest)",
                                hint="remove the image with `minictr rmi` and load or pull it again")

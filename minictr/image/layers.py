@@ -172,7 +172,11 @@ def ensure_layer(store: Store, blob_digest: str, diff_id: str, *, whiteouts: str
     with _layer_lock(store, final.name):
         if final.is_dir():  # another process unpacked it while we waited
             return final
-        tmp = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix=f"layer-{final.name[:12]}-"))
+        from .gc import sweep_tmp
+        from .lease import owner_tag
+        sweep_tmp(store)  # a killed run's half-unpacked layers go now
+        # the owner in the name: gc removes it at once if this process dies (lease.py)
+        tmp = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix=f"layer-{owner_tag()}-{final.name[:12]}-"))
         try:
             os.chmod(tmp, 0o755)
             extract_layer(store, blob_digest, diff_id, tmp, whiteouts)

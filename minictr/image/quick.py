@@ -52,6 +52,7 @@ class QuickImage(Record):
     name: str                       # as the store records it: "busybox:latest"
     config: dict                    # the "config" part of the image config
     layer_dirs: tuple[str, ...]     # unpacked layers, bottom first
+    id: str = ""                    # the image id: its config's digest
 
 
 def find(ref: str, root: str | None = None, *, overlay: bool | None = None) -> QuickImage | None:
@@ -91,7 +92,7 @@ def find(ref: str, root: str | None = None, *, overlay: bool | None = None) -> Q
                             os.path.join(root, "containers", "x" * 64, "work"))
     if len(worst) >= MOUNT_DATA_MAX:
         return None
-    return QuickImage(name=name, config=config.get("config") or {}, layer_dirs=dirs)
+    return QuickImage(name=name, config=config.get("config") or {}, layer_dirs=dirs, id=config_digest)
 
 
 def make_root(img: QuickImage, container_dir: str) -> Rootfs:

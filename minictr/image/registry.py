@@ -217,7 +217,7 @@ class Client:
         """Fetch a blob into the store unless it is there; verify digest and size."""
         digest = oci.check_digest(desc.get("digest"))
         size = int(desc.get("size") or 0) or None
-        if store.has_blob(digest):
+        if store.claim(digest):  # there already: held until the image is named
             if progress:
                 progress(digest, size or 0, size or 0, "exists")
             return digest

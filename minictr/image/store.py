@@ -8,20 +8,29 @@ Layout under ``store_root()`` (``$MINICTR_ROOT``, default ``/var/lib/minictr``):
     blobs/sha256/<hex>        manifests, configs and layers, named by their digest (blobs.py)
     layers/<diff id hex>/     each layer unpacked once, shared by every container (layers.py)
     tmp/                      files being written; renamed into place when complete (blobs.py)
-    .lock                     flock(2) taken while index.json or the layer cache changes
+    leases/                   what operations in progress hold (lease.py)
+    .lock                     flock(2) taken while index.json or blobs/ change, and by gc
 
 This is the directory layout of the OCI image-layout spec, so ``skopeo
 inspect oci:$MINICTR_ROOT:busybox:latest`` and ``umoci`` can read it too.
 
-The jobs around it live next door: ``model.py`` (the ``Image`` record),
-``blobs.py`` (verified, atomic blob I/O: ``Store`` is a ``Blobs``), ``gc.py``
-(what is garbage, and what containers still use) and ``default.py`` (building
-busybox when it is asked for and missing: ``default.lookup_or_build``).
-``Store.lookup`` only looks.
+Next door: ``model.py`` (the ``Image`` record), ``blobs.py`` (verified,
+atomic blob I/O: ``Store`` is a ``Blobs``), ``gc.py`` (what is garbage, what
+containers use), ``check.py`` (``minictr image check``, and the repair of a
+store that lost a blob), ``default.py`` (building busybox). ``lookup`` only looks.
 
-Consistency: index.json is rewritten atomically under the store's flock(2),
-and ``Store.transaction()`` removes the complete but unreferenced blobs of an
-operation that failed, so a failed import or pull leaves nothing behind.
+Consistency, across processes (see gc.py for why leases):
+
+- every change of index.json and blobs/, and every gc, happens under the
+  store's flock(2) (``lock``, re-entrant within a process);
+- blobs come first, the index last: a blob is written to ``tmp/``, fsync'd
+  and renamed into ``blobs/`` (blobs.py); ``add_image`` checks that the
+  manifest, config and layers are all there *under the lock* and only then
+  rewrites index.json (atomically), so the index never names a missing blob,
+  whatever moment a process is killed;
+- ``transaction()`` holds a lease (lease.py) on every blob the operation
+  writes or ``claim``s, so gc keeps them until the image is named, and
+  removes them again if the operation fails.
 
 Spec: https://github.com/opencontainers/image-spec/blob/main/image-layout.md;
 man pages flock(2), rename(2).
@@ -36,13 +45,15 @@ import re
 from pathlib import Path
 from collections.abc import Iterator
 
-from ..errors import ImageError, ImageNotFound, InvalidImage
+from ..errors import ImageError, ImageNotFound
 from . import oci, refs
 from .blobs import Blobs
 from .model import DEFAULT_IMAGE, Image, inspect_image, parse_time  # noqa: F401  (their old home)
 from .quick import DEFAULT_ROOT
 
 _HEX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
+#: store root -> [flock'd fd, depth]: the locks this process holds (Store.lock is re-entrant)
+_HELD: dict = {}
 
 
 def store_root() -> Path:
@@ -86,13 +97,46 @@ class Store(Blobs):
         return {"schemaVersion": 2, "mediaType": oci.OCI_INDEX, "manifests": []}
 
     @contextlib.contextmanager
+    def _read_lock(self) -> Iterator[None]:
+        """The lock, for a reader: none when there is no store yet or it cannot be locked (not ours)."""
+        key = os.path.abspath(self.root)
+        if key not in _HELD:
+            try:
+                fd = os.open(self.root / ".lock", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:  # no store (nothing to read), or a store we may not lock
+                yield
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                _HELD[key] = [fd, 1]
+                yield
+            finally:
+                _HELD.pop(key, None)
+                os.close(fd)
+            return
+        with self.lock():
+            yield
+
+    @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Exclusive flock(2) on the store, for read-modify-write of index.json.
+        """Exclusive flock(2) on the store, for every change of index.json, blobs/ or layers/.
 
         Why flock: two ``minictr run busybox`` at once must not both rewrite
-        index.json (one would lose the other's entry). The lock goes away
-        with the process, so a crash never leaves the store locked.
+        index.json (one would lose the other's entry), and gc must not decide
+        while a blob is being published. The lock goes away with the process,
+        so a crash never leaves the store locked. It is re-entrant within one
+        process (flock on a second descriptor of the same file would wait for
+        ourselves).
         """
+        key = os.path.abspath(self.root)
+        held = _HELD.get(key)
+        if held is not None:
+            held[1] += 1
+            try:
+                yield
+            finally:
+                held[1] -= 1
+            return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -100,35 +144,72 @@ class Store(Blobs):
             raise self._unwritable(e) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            _HELD[key] = [fd, 1]
             yield
         finally:
+            _HELD.pop(key, None)
             os.close(fd)
 
-    # -- transactions: nothing half-done --------------------------------
+    # -- leases and transactions: nothing half-done, nothing collected too early --
     _new_blobs: list | None = None
+    _lease: "Lease | None" = None
+
+    @property
+    def leases_dir(self) -> Path:
+        return self.root / "leases"
 
     def _note_new(self, digest: str) -> None:
         if self._new_blobs is not None:
             self._new_blobs.append(digest)
 
+    def _publish(self, tmp: Path, digest: str) -> None:
+        # Under the lock, the lease first: gc (same lock) either ran before the
+        # blob existed, or sees the lease and keeps it (lease.py).
+        with self.lock():
+            if self._lease is not None:
+                self._lease.add(digest)
+            super()._publish(tmp, digest)
+
+    def claim(self, digest: str) -> bool:
+        """Is ``digest`` in the store? If so, it stays until the current transaction ends.
+
+        Use this, not ``has_blob``, to skip a blob an operation will need: a gc
+        between "it is there" and "the image is named" would take it otherwise.
+        """
+        with self.lock():
+            if not self.has_blob(digest):
+                return False
+            if self._lease is not None:
+                self._lease.add(digest)
+            return True
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator["Store"]:
-        """Undo an import that fails: new blobs not referenced by index.json are removed."""
-        outer = self._new_blobs
-        self._new_blobs = [] if outer is None else outer
+        """Hold a lease on every blob the operation adds or claims; undo it if it fails.
+
+        On failure the new blobs that neither index.json nor another live
+        lease needs are removed; either way the lease is released.
+        """
+        if self._new_blobs is not None:  # nested: the outer one decides
+            yield self
+            return
+        from .lease import Lease
+        self._new_blobs, self._lease = [], Lease(self.leases_dir)
         try:
             yield self
         except BaseException:
-            if outer is None:
+            with contextlib.suppress(ImageError, OSError), self.lock():  # the first error is the one to report
+                self._lease.release()
                 from .gc import referenced_blobs
-                keep = referenced_blobs(self)
+                from .lease import live_leases
+                keep = referenced_blobs(self) | live_leases(self.leases_dir)
                 for d in self._new_blobs:
                     if d not in keep:
                         self.blob_path(d).unlink(missing_ok=True)
             raise
         finally:
-            if outer is None:
-                self._new_blobs = None
+            self._lease.release()
+            self._new_blobs, self._lease = None, None
 
     # -- the index -----------------------------------------------------
     def read_index(self) -> dict:
@@ -153,12 +234,13 @@ class Store(Blobs):
         A name moves from the image that had it (that one may become dangling,
         shown as ``<none>``, as docker does).
         """
-        manifest = self.read_json(manifest_digest, "manifest")
-        media_type = media_type or manifest.get("mediaType") or oci.OCI_MANIFEST
-        self._check_complete(manifest, manifest_digest)
         names = [refs.parse(n).name for n in names]
-        size = self.blob_path(manifest_digest).stat().st_size
-        with self.lock():
+        with self.lock():  # the check and the naming in one step: gc cannot come in between
+            manifest = self.read_json(manifest_digest, "manifest")
+            media_type = media_type or manifest.get("mediaType") or oci.OCI_MANIFEST
+            from .check import check_complete
+            check_complete(self, manifest, manifest_digest)
+            size = self.blob_path(manifest_digest).stat().st_size
             self.ensure()
             index = self.read_index()
             entries = [e for e in index["manifests"]
@@ -180,21 +262,6 @@ class Store(Blobs):
             self._write_index(index)
         return self._image(manifest_digest, names[0] if names else None)
 
-    def _check_complete(self, manifest: dict, digest: str) -> None:
-        if manifest.get("mediaType") in oci.INDEX_TYPES or "manifests" in manifest:
-            raise InvalidImage(f"{digest} is an image index, not an image manifest",
-                               hint="pick one platform's manifest from it")
-        cfg = manifest.get("config") or {}
-        wanted = [cfg] + list(manifest.get("layers") or [])
-        for d in wanted:
-            if not self.has_blob(oci.check_digest(d.get("digest"))):
-                raise InvalidImage(f"image {digest} is incomplete: blob {d.get('digest')} is missing")
-        config = self.read_json(cfg["digest"], "image config")
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-        if len(diff_ids) != len(manifest.get("layers") or []):
-            raise InvalidImage(f"image {digest} has {len(manifest.get('layers') or [])} layers "
-                               f"but its config lists {len(diff_ids)} diff ids")
-
     # -- reading -------------------------------------------------------
     def _image(self, manifest_digest: str, ref: str | None, names: list[str] | None = None) -> Image:
         manifest = self.read_json(manifest_digest, "manifest", verify=False)
@@ -212,6 +279,10 @@ class Store(Blobs):
 
     def images(self) -> list[Image]:
         """Every image in the store, one per manifest, newest first."""
+        with self._read_lock():  # an rmi's gc must not take a manifest between index and read
+            return self._images()
+
+    def _images(self) -> list[Image]:
         by_digest: dict[str, list[str]] = {}
         for e in self.read_index()["manifests"]:
             names = by_digest.setdefault(e["digest"], [])
@@ -231,6 +302,10 @@ class Store(Blobs):
         ``name@sha256:...`` (the manifest digest), or an image id or a unique
         prefix of it (``sha256:`` optional), as ``docker`` accepts.
         """
+        with self._read_lock():  # the index and the blobs it names, read as one
+            return self._find(ref)
+
+    def _find(self, ref: str) -> Image | None:
         entries = self.read_index()["manifests"]
         m = _HEX_RE.match(ref)
         parsed = None
@@ -284,6 +359,10 @@ class Store(Blobs):
         ``keep_layers`` (layer dir names) are kept anyway, because a
         container still has them as its lowerdirs.
         """
+        with self.lock():  # find, untag and collect as one step
+            return self._remove(ref, force, keep_layers)
+
+    def _remove(self, ref: str, force: bool, keep_layers) -> list[str]:
         img = self.find(ref)
         if img is None:
             raise ImageNotFound(f"image {ref!r} not found in the store at {self.root}", hint="see `minictr images`")

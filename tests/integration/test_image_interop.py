@@ -331,11 +331,11 @@ def test_inspect_tries_the_container_then_the_image(mc):
     assert mc("run", "--name", "busybox", "busybox", "true").returncode == 0  # a container named like the image
     r = mc("inspect", "busybox")
     [c] = json.loads(r.stdout)
-    assert c["name"] == "busybox" and c["status"] == "stopped" and c["exit_code"] == 0
+    assert c["Name"] == "/busybox" and c["State"]["Status"] == "exited" and c["State"]["ExitCode"] == 0
     [i] = json.loads(mc("inspect", "--type", "image", "busybox").stdout)
     assert i["RepoTags"] == ["busybox:latest"] and i["Config"]["Cmd"] == ["sh"]
-    both = json.loads(mc("inspect", c["id"][:12], i["Id"]).stdout)
-    assert [both[0].get("name"), both[1].get("RepoTags")] == ["busybox", ["busybox:latest"]]
+    both = json.loads(mc("inspect", c["Id"][:12], i["Id"]).stdout)
+    assert [both[0].get("Name"), both[1].get("RepoTags")] == ["/busybox", ["busybox:latest"]]
     r = mc("inspect", "--type", "container", "nothere")
     assert r.returncode == 1 and "no such container 'nothere'" in r.stderr
     assert mc("rm", "busybox").returncode == 0

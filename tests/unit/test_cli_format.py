@@ -43,10 +43,11 @@ def test_one_table_for_every_command():
 
 def test_go_templates():
     obj = {"Config": {"Cmd": ["sh", "-c"], "Env": None, "Labels": {"b": "2", "a": "1"}}, "Os": "linux"}
-    assert render_template("{{.Os}} {{.Config.Cmd}} {{.Config.Env}}", obj) == "linux [sh -c] <no value>"
+    # a null list prints as docker's empty slice; only a missing key is <no value> (cli_template.py)
+    assert render_template("{{.Os}} {{.Config.Cmd}} {{.Config.Env}} {{.Nope}}", obj) == "linux [sh -c] [] <no value>"
     assert render_template("{{.Config.Labels}}", obj) == "map[a:1 b:2]"
-    assert render_template("{{json .Config.Cmd}}", obj) == '["sh", "-c"]'
-    with pytest.raises(ConfigError, match="not supported"):
+    assert render_template("{{json .Config.Cmd}}", obj) == '["sh","-c"]'
+    with pytest.raises(ConfigError, match="not closed"):
         render_template("{{range .X}}", obj)
 
 
