@@ -16,7 +16,7 @@ def test_single_answer_quiz_checks_on_choice():
     q = Quiz("Which call changes the root of a mount namespace?", ["chroot", "pivot_root", "unshare"], 1,
              "pivot_root moves the mounts.", hint="think of mounts")
     assert (q.checked, q.correct, q.feedback) == (False, None, "")
-    q.radio.value = "chroot"                         # what a click does
+    q.radio.value = 0                                # what a click on "chroot" does
     assert q.checked and q.correct is False and q.selected == (0,)
     assert q.feedback == "Not quite: 'chroot' is not it. Try again. Hint: think of mounts"
     q.select(1)
@@ -61,10 +61,14 @@ def test_empty_choice_and_bad_indices():
         Quiz("Q?", ["a", "b"], 0, "x").select(0, 1)
 
 
-def test_quiz_text_plain_is_stable():
-    q = Quiz("Is a container a process?", ["yes", "no"], 0, "Yes.")
+def test_quiz_text_plain_lists_the_options_and_how_to_answer():
+    q = Quiz("Is a `container` a process?", ["yes", "no"], 0, "Yes.")
     bundle = q._repr_mimebundle_()
-    assert bundle["text/plain"] == "Quiz: Is a container a process?"
+    assert bundle["text/plain"] == ("Quiz: Is a container a process?\n  0. yes\n  1. no\n"
+                                    "Click an answer, or from code: quiz.answer(i)")
+    assert "<code>container</code>" in q.question_html.value      # backticks render as code
+    q.answer(1)
+    assert repr(q).endswith("\nNot quite: 'no' is not it. Try again.")
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "minictr-quiz" in q.widget._dom_classes
 
