@@ -84,6 +84,46 @@ def test_explorer_of_a_process_with_itself_has_no_differences():
     assert repr(ex).startswith(f"namespaces of me vs me again: 0 of {len(ex.rows)} differ (none); same root")
 
 
+def test_explorer_says_the_container_exited_and_keeps_its_last_reading():
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        ex = NamespaceExplorer("self", child.pid, label_a="me", label_b="the container")
+        before = list(ex.rows)
+        assert ex.readable and not ex.exited
+    finally:
+        child.kill()
+    child.wait()
+    ex.button.click()                                 # Refresh, as a click would
+    assert ex.exited == {"b"} and not ex.readable
+    assert ex.rows == before and all(r.same for r in ex.rows)     # not "?" rows marked different
+    assert "?" not in ex.table.value and "different" not in ex.table.value
+    assert "the container (exited)" in ex.table.value
+    assert repr(ex) == (f"namespaces of me vs the container: the container has exited; the last reading: "
+                        f"0 of {len(before)} differed (none)")
+    gone = NamespaceExplorer("self", child.pid, label_b="the container")
+    assert gone.rows == [] and repr(gone).endswith("the container has exited, nothing to compare")
+
+
+def test_explorer_sees_a_zombie_as_exited():
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    for _ in range(200):                              # it exits; nobody has waited for it yet: a zombie
+        with open(f"/proc/{child.pid}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] == "Z":
+                break
+        import time
+        time.sleep(0.01)
+    try:
+        assert NamespaceExplorer("self", child.pid).exited == {"b"}
+    finally:
+        child.wait()
+
+
 # -- FilesystemView -------------------------------------------------------------------------
 
 @pytest.fixture
@@ -106,7 +146,30 @@ def test_filesystem_view_compares_two_roots(two_roots):
     assert fv.in_both == {"bin", "etc"}
     assert fv.only_in_a == {"home"}
     assert fv.only_in_b == {"you-are-here"}
-    assert fv.summary() == "filesystem view of /: host beside container"
+    assert fv.summary() == ("filesystem view of /: host beside container; 3 names under container, "
+                            "1 of them not under host (first: you-are-here)")
+    assert fv.report().splitlines() == [
+        "/: 3 names under host, 3 under container, 2 under both",
+        "  home                     host: dir              container: -",
+        "  you-are-here             host: -                container: dir"]
+
+
+def test_filesystem_view_filters_and_scrolls(two_roots):
+    a, b = two_roots
+    fv = FilesystemView(a, b, label_a="host", label_b="container")
+    assert fv.table.layout.max_height and fv.table.layout.overflow == "auto"   # a fixed height that scrolls
+    assert [r.name for r in fv.shown] == ["bin", "etc", "home", "you-are-here"]
+    fv.filter_buttons.value = "only differences"     # what a click does
+    assert [r.name for r in fv.shown] == ["home", "you-are-here"]
+    assert "2 of 4 names shown" in fv.table.value and "<code>bin</code>" not in fv.table.value
+    fv.show("only in b")
+    assert fv.filter_buttons.value == "only in b" and [r.name for r in fv.shown] == ["you-are-here"]
+    assert "only in container" in fv.table.value
+    assert [o[0] for o in fv.filter_buttons.options] == ["all", "only differences", "only in container"]
+    fv.cd("/etc")                                     # the filter stays while moving around
+    assert [r.name for r in fv.shown] == ["mtab"]
+    with pytest.raises(ValueError, match="not one of all, only differences, only in b"):
+        fv.show("everything")
 
 
 def test_filesystem_view_follows_the_path_box(two_roots):
