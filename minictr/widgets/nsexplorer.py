@@ -143,11 +143,11 @@ class NamespaceExplorer(_Displayable):
             if not self.rows:
                 return f"namespaces of {self.label_a} and {self.label_b}: {self._gone()}, nothing to compare"
             diff = ", ".join(sorted(self.differences)) or "none"
-            return (f"namespaces of {self.label_a} vs {self.label_b}: {self._gone()}; the last reading: "
-                    f"{len(self.differences)} of {len(self.rows)} differed ({diff})")
+            return (f"namespaces of {self.label_a} vs {self.label_b}: {self._gone()}\n"
+                    f"  the last reading: {len(self.differences)} of {len(self.rows)} differed: {diff}")
         if not self.readable:
             return f"namespaces of {self.label_a} and {self.label_b}: cannot read them all (is the process gone?)"
         diff = ", ".join(sorted(self.differences)) or "none"
         root = {True: "same root", False: "different root", None: "root unknown"}[self.same_root]
         return (f"namespaces of {self.label_a} vs {self.label_b}: {len(self.differences)} of {len(self.rows)} "
-                f"differ ({diff}); {root}")
+                f"differ; {root}\n  different: {diff}")

@@ -29,6 +29,7 @@ from ._display import _Displayable, _ipywidgets
 __all__ = ["Quiz"]
 
 _CODE = re.compile(r"`([^`]+)`")
+WIDTH = 95   # the text form fits a laptop-wide notebook
 
 
 def _inline_html(text: str) -> str:
@@ -212,12 +213,15 @@ class Quiz(_Displayable):
 
         It never says which option is right.
         """
-        lines = [f"Quiz: {_plain(self.question)}"]
-        lines += [f"  {i}. {_plain(o)}" for i, o in enumerate(self.options)]
+        import textwrap
+
+        lines = [textwrap.fill(f"Quiz: {_plain(self.question)}", WIDTH, subsequent_indent="  ")]
+        lines += [textwrap.fill(f"  {i}. {_plain(o)}", WIDTH, subsequent_indent="     ")
+                  for i, o in enumerate(self.options)]
         if self.multiple:
             lines.append("Tick every right answer and press Check, or from code: quiz.answer(i, j, ...)")
         else:
             lines.append("Click an answer, or from code: quiz.answer(i)")
         if self.checked:
-            lines.append(self.feedback)
+            lines.append(textwrap.fill(self.feedback, WIDTH))
         return "\n".join(lines)

@@ -67,6 +67,8 @@ def test_quiz_text_plain_lists_the_options_and_how_to_answer():
     assert bundle["text/plain"] == ("Quiz: Is a container a process?\n  0. yes\n  1. no\n"
                                     "Click an answer, or from code: quiz.answer(i)")
     assert "<code>container</code>" in q.question_html.value      # backticks render as code
+    long = Quiz("Q?", ["a " * 60, "b"], 0, "A.")
+    assert all(len(line) <= 95 for line in repr(long).splitlines())         # fits a laptop's window
     q.answer(1)
     assert repr(q).endswith("\nNot quite: 'no' is not it. Try again.")
     assert "application/vnd.jupyter.widget-view+json" in bundle
@@ -81,7 +83,7 @@ def test_explorer_of_a_process_with_itself_has_no_differences():
     kinds = {r.kind for r in ex.rows}
     assert {"mnt", "uts", "ipc", "net", "pid"} <= kinds
     assert all(r.same for r in ex.rows)
-    assert repr(ex).startswith(f"namespaces of me vs me again: 0 of {len(ex.rows)} differ (none); same root")
+    assert repr(ex) == f"namespaces of me vs me again: 0 of {len(ex.rows)} differ; same root\n  different: none"
 
 
 def test_explorer_says_the_container_exited_and_keeps_its_last_reading():
@@ -101,8 +103,8 @@ def test_explorer_says_the_container_exited_and_keeps_its_last_reading():
     assert ex.rows == before and all(r.same for r in ex.rows)     # not "?" rows marked different
     assert "?" not in ex.table.value and "different" not in ex.table.value
     assert "the container (exited)" in ex.table.value
-    assert repr(ex) == (f"namespaces of me vs the container: the container has exited; the last reading: "
-                        f"0 of {len(before)} differed (none)")
+    assert repr(ex) == (f"namespaces of me vs the container: the container has exited\n"
+                        f"  the last reading: 0 of {len(before)} differed: none")
     gone = NamespaceExplorer("self", child.pid, label_b="the container")
     assert gone.rows == [] and repr(gone).endswith("the container has exited, nothing to compare")
 
