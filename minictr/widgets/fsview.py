@@ -163,7 +163,8 @@ class FilesystemView(_Displayable):
         first = f" (first: {', '.join(only_b[:5])}{', ...' if len(only_b) > 5 else ''})" if only_b else ""
         where = f"{self.path} does not exist under {self.label_b}" if "b" in self.missing else (
             f"{len(self.rows) - len(self.only_in_a)} names under {self.label_b}, "
-            f"{len(only_b)} of them not under {self.label_a}{first}")
+            + (f"{len(only_b)} of them not under {self.label_a}{first}" if only_b
+               else f"all of them under {self.label_a} too"))
         return f"filesystem view of {self.path}: {self.label_a} beside {self.label_b}; {where}"
 
     def report(self, limit: int = 10) -> str:
