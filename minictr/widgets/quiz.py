@@ -30,6 +30,7 @@ __all__ = ["Quiz"]
 
 _CODE = re.compile(r"`([^`]+)`")
 WIDTH = 95   # the text form fits a laptop-wide notebook
+_LINE = "line-height:1.4"
 
 
 def _inline_html(text: str) -> str:
@@ -122,7 +123,8 @@ class Quiz(_Displayable):
 
     def _build(self) -> None:
         w = _ipywidgets()
-        self.question_html = w.HTML(f"<b>{_inline_html(self.question)}</b>")
+        # ipywidgets' HTML sets a line height of one control (28px): long text would be double-spaced.
+        self.question_html = w.HTML(f"<div style='{_LINE}'><b>{_inline_html(self.question)}</b></div>")
         self.feedback_html = w.HTML("")
         self.feedback_html.add_class("minictr-quiz-feedback")
         labels = [_plain(o) for o in self.options]
@@ -199,7 +201,7 @@ class Quiz(_Displayable):
             why = f" {self.explanations[i]}" if self.explanations[i] else " is not it."
             self.feedback = f"Not quite: {_plain(self.options[i])!r}{':' if self.explanations[i] else ''}{why} Try again.{hint}"
         color = "#1a7f37" if self.correct else "#b35900"
-        self.feedback_html.value = f'<span style="color:{color}">{_inline_html(self.feedback)}</span>'
+        self.feedback_html.value = f"<div style='{_LINE}; color:{color}'>{_inline_html(self.feedback)}</div>"
         for cb in self._callbacks:
             cb(self)
         return self.correct

@@ -9,6 +9,10 @@ click an option of the first quiz and wait for its feedback to change, which
 only happens if the click went to the kernel and the new state came back. A
 screenshot goes to tests/artifacts/. The server and its kernels are always
 stopped, and any container the notebook left is removed.
+
+A second test opens the notebook and waits for its kernel: the notebook must
+not be marked unsaved (JupyterLab writes the kernel's language_info into the
+model; mk/nbtool.py keeps the version it writes, see its docstring).
 """
 
 from __future__ import annotations
