@@ -189,6 +189,6 @@ class ProcessTree(_Displayable):
         z = len(self.zombies)
         named = sorted(t[len("container "):].split(",")[0] for t in self._titles().values()
                        if t.startswith("container "))
-        containers = f" (containers: {', '.join(named)})" if named else ""
-        return (f"process tree of {self.label}: {len(self.rows)} processes in {len(self.groups)} PID namespaces"
-                f"{containers}, {z} zombie{'' if z == 1 else 's'}")
+        containers = f"\n  containers: {', '.join(named)}" if named else ""
+        return (f"process tree of {self.label}: {len(self.rows)} processes in {len(self.groups)} PID namespaces, "
+                f"{z} zombie{'' if z == 1 else 's'}{containers}")

@@ -58,7 +58,7 @@ def test_each_container_is_named(tmp_path):
     t = ProcessTree(100, proc=fake_proc(tmp_path, TREE), label="the kernel", names={200: "web", 300: "db"})
     assert [t.title(ns) for ns in t.groups] == ["the host's PID namespace", "container web", "container db"]
     assert "container web" in t.table.value and "level(s) down" not in t.table.value
-    assert repr(t) == "process tree of the kernel: 5 processes in 3 PID namespaces (containers: db, web), 1 zombie"
+    assert repr(t) == "process tree of the kernel: 5 processes in 3 PID namespaces, 1 zombie\n  containers: db, web"
     anonymous = ProcessTree(100, proc=fake_proc(tmp_path / "b", TREE), names={200: "web"})
     assert anonymous.title(BOX2) == "a PID namespace not made by minictr (its top process: host PID 300)"
 
