@@ -165,7 +165,7 @@ class FilesystemView(_Displayable):
             f"{len(self.rows) - len(self.only_in_a)} names under {self.label_b}, "
             + (f"{len(only_b)} of them not under {self.label_a}{first}" if only_b
                else f"all of them under {self.label_a} too"))
-        return f"filesystem view of {self.path}: {self.label_a} beside {self.label_b}; {where}"
+        return f"filesystem view of {self.path}: {self.label_a} beside {self.label_b}\n  {where}"
 
     def report(self, limit: int = 10) -> str:
         """Everything the table says, as text: the counts on each side and the first differing names."""

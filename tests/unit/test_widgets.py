@@ -148,7 +148,7 @@ def test_filesystem_view_compares_two_roots(two_roots):
     assert fv.in_both == {"bin", "etc"}
     assert fv.only_in_a == {"home"}
     assert fv.only_in_b == {"you-are-here"}
-    assert fv.summary() == ("filesystem view of /: host beside container; 3 names under container, "
+    assert fv.summary() == ("filesystem view of /: host beside container\n  3 names under container, "
                             "1 of them not under host (first: you-are-here)")
     assert fv.report().splitlines() == [
         "/: 3 names under host, 3 under container, 2 under both",
