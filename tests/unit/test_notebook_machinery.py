@@ -276,3 +276,28 @@ def test_lesson_notebook_is_committed_unsolved(path):
         ex = exercises.get(exercise_id)
         assert out.startswith(f"[{exercise_id}] {ex.function} is not written yet"), (
             f"{path.name}: the {exercise_id} check cell is not committed unsolved: {out[:120]!r}")
+
+
+# -- layout: what a laptop-wide window shows ---------------------------------------------------
+
+def _lesson_notebooks():
+    return sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def test_no_ascii_diagrams_in_the_lessons():
+    """Diagrams are markdown tables or pictures: box-drawing arrows break in a narrow window."""
+    for path in _lesson_notebooks():
+        for n, cell in enumerate(json.loads(path.read_text())["cells"]):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            assert not re.search(r"[─│└┌]{1,}\s*>|──>|└──", src), f"{path.name} cell {n}: an ASCII diagram"
+
+
+def test_widget_text_forms_fit_95_characters():
+    for path in _lesson_notebooks():
+        for n, cell in enumerate(json.loads(path.read_text())["cells"]):
+            for out in cell.get("outputs", []):
+                text = out.get("data", {}).get("text/plain", "")
+                text = "".join(text) if isinstance(text, list) else text
+                if out.get("output_type") in ("execute_result", "display_data") and "<Figure" not in text:
+                    long = [line for line in text.splitlines() if len(line) > 95]
+                    assert not long, f"{path.name} cell {n}: {long[0]!r}"
