@@ -9,7 +9,10 @@ committed executed. "Normalised" means exactly what
 ``nbstripout --keep-output --keep-count`` makes of it (outputs and execution
 counts kept, volatile metadata dropped, cell ids made deterministic), plus:
 
-- a fixed kernelspec and language_info without the Python patch version;
+- a fixed kernelspec and language_info, plus the ``version`` that the
+  executing kernel reported (JupyterLab writes the running kernel's
+  language_info into the model on open: without the version there, every
+  notebook was marked unsaved as soon as it opened);
 - no ipywidgets state: the widget-view outputs carry random model ids, so only
   their text/plain line is kept (nbval never compares widget views anyway);
 - consecutive stream outputs of one cell (stdout, stdout) merged into one, as
@@ -78,7 +81,10 @@ def normalize(nb, *, executed_hash: str | None = None):
         if "outputs" in cell:
             cell.outputs = _merge_streams(cell.outputs)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    version = nb.metadata.get("language_info", {}).get("version")
     nb.metadata["language_info"] = copy.deepcopy(LANGUAGE_INFO)
+    if version:
+        nb.metadata["language_info"]["version"] = version
     meta = {k: v for k, v in old.items() if k != "executed_sources"}
     h = executed_hash or old.get("executed_sources")
     if h:

@@ -1,7 +1,8 @@
 # The notebook machinery (included by the Makefile). Targets:
 #   make notebooks        execute every notebook as this user (root in the lab/CI), then normalise it
 #   make check-notebooks  fail if a notebook is stale (code changed since executed) or not normalised
-#   make nbval            strict nbval: every cell run again, outputs compared through notebooks/nbval.cfg
+#   make nbval            strict nbval: every cell run again, outputs compared through tests/notebooks/nbval.cfg
+#                         (the nbval hooks: conftest.py at the top of the checkout; notebooks/ holds only lessons)
 #   make lab-kernel       install the kernelspec "minictr (root via sudo)" for a user with sudo
 # The Makefile's `test` rule runs check-notebooks and nbval (tests/browser runs inside `pytest tests`).
 
@@ -20,7 +21,7 @@ check-notebooks: venv  ## fail when a notebook is stale or not normalised
 
 nbval: venv image  ## strict nbval: run every notebook cell again, compare the outputs
 	$(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
-	    --nbval-sanitize-with $(NB_DIR)/nbval.cfg $(NB_DIR)/
+	    --nbval-sanitize-with tests/notebooks/nbval.cfg $(NB_DIR)/
 
 # Run as the user who starts JupyterLab (not with sudo): the kernelspec goes to ~/.local/share/jupyter.
 lab-kernel: venv  ## install the "minictr (root via sudo)" Jupyter kernel for your user

@@ -78,3 +78,26 @@ register(Exercise(
     cases=_ns_cases,
     reference=lambda: ns_differences,
 ))
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "00.where-containers-live": {
+        "question": "Where does the Linux kernel keep its list of running containers?",
+        "right": {
+            "nowhere: a container is a process with its own namespaces, root and cgroup":
+                "The kernel only has processes. Namespaces, the root directory and cgroups are attributes "
+                "of processes; runtimes keep their own bookkeeping (minictr: /run/minictr/ID/state.json).",
+        },
+        "wrong": {
+            "in a table of container objects, one per container":
+                "The kernel has no container object: `ps` on the host lists a container's processes "
+                "like any other, and nothing in /proc says 'container'.",
+            "in /sys/fs/containers":
+                "No such directory: /sys shows devices, cgroups and kernel settings, never containers.",
+            "in the container runtime's kernel module":
+                "A runtime is an ordinary program (minictr is Python); it loads no kernel module.",
+        },
+    },
+}

@@ -67,3 +67,19 @@ register(Exercise(
     cases=_status_cases,
     reference=lambda: lazy("minictr.process", "exit_status"),
 ))
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "01.oom-exit-code": {
+        "question": "A container's process was killed by the OOM killer (SIGKILL, signal 9). "
+                    "What exit code does docker report?",
+        "right": {"137": "128 + 9 = 137: the shell's rule for 'killed by signal N', which docker and minictr follow."},
+        "wrong": {
+            "9": "9 is the signal's number; an exit code of 9 would mean the program called exit(9).",
+            "-9": "That is how Python's subprocess reports a signal (returncode -9); exit codes are 0-255.",
+            "1": "1 is a program's own 'something failed'; a killed process never got to choose a code.",
+        },
+    },
+}

@@ -179,3 +179,42 @@ register(Exercise(
     cases=_member_cases,
     reference=lambda: lazy("minictr.tarball.resolve", "member_filter"),
 ))
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "02.inside-an-image": {
+        "question": "Which of these exist inside a container image? (choose all that apply, then press Check)",
+        "right": {
+            "application binaries": "The program the container runs is a file in the image.",
+            "application dependencies (libraries, certificates ...)": "What the program loads comes with it.",
+            "an operating system's userland (shell, libc, package manager)":
+                "Many images carry a distribution's userland; minimal ones carry only the program.",
+        },
+        "wrong": {
+            "the Linux kernel":
+                "An image carries files only: a container runs on the host's kernel, so no kernel is ever "
+                "loaded from an image.",
+        },
+        "explanation": "An image carries files only: the application, what it needs, and often a distribution's "
+                       "userland. Never a kernel: a container runs on the host's kernel.",
+    },
+    "02.symlink-escape": {
+        "question": "A tarball holds a symlink `etc -> /etc` followed by a file `etc/cron.d/job`. "
+                    "What must a safe extractor do?",
+        "right": {
+            "resolve the symlink inside the destination, as if it were '/', so the file lands in "
+            "dest/etc/cron.d/job":
+                "Each member alone looks harmless; the sequence escapes. Resolving every path with chroot "
+                "semantics keeps it inside (refusing the tarball is also safe).",
+        },
+        "wrong": {
+            "follow the symlink to the host's /etc/cron.d/job":
+                "That is the attack: the image would plant a cron job on the host.",
+            "nothing special: symlinks are harmless":
+                "A symlink alone is harmless; a later member written *through* it is not.",
+            "delete the host's /etc": "An extractor must never touch anything outside its destination.",
+        },
+    },
+}

@@ -97,3 +97,24 @@ register(Exercise(
     reference=lambda: breakout,
     needs_root=True,
 ))
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "03.chroot-breakout": {
+        "question": "Why could the breakout reach the host's files?",
+        "right": {
+            "chroot does not change the current directory, and the host's tree is still mounted above the new root":
+                "chroot only changes how '/' is resolved. With the working directory outside the root, '..' "
+                "climbs to the real root. pivot_root plus unmounting the old root (lesson 04) leaves nothing "
+                "to climb to.",
+        },
+        "wrong": {
+            "busybox has a bug": "Any program does the same: the breakout uses only mkdir, chroot and chdir.",
+            "the container was not running as root":
+                "It was root, and that is what allowed the second chroot; without root, chroot fails with EPERM.",
+            "/proc was mounted": "The breakout never reads /proc: '..' from a directory outside the root is enough.",
+        },
+    },
+}

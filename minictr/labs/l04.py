@@ -233,3 +233,24 @@ register(Exercise(
     cases=_pivot_cases,
     reference=lambda: enter_root,
 ))
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "04.make-private": {
+        "question": "Why does a runtime make / recursively private before pivot_root?",
+        "right": {
+            "so that the container's mounts do not propagate to the host, and pivot_root is allowed":
+                "On a systemd host / is shared: without MS_PRIVATE every mount made for the container would "
+                "appear on the host, and pivot_root fails with EINVAL when the mounts involved are shared.",
+        },
+        "wrong": {
+            "to make the root filesystem read-only":
+                "Propagation is not permission: read-only is MS_RDONLY, a different flag.",
+            "to hide /proc from the container": "The container mounts its own /proc later; privacy hides nothing.",
+            "because pivot_root needs a tmpfs":
+                "pivot_root needs a mount point as the new root (a bind mount of itself does), not a tmpfs.",
+        },
+    },
+}

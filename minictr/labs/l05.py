@@ -258,3 +258,38 @@ def run_in_container(pid: int, *argv: str, timeout: float = 30) -> subprocess.Co
     """
     return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", *argv],
                           capture_output=True, text=True, timeout=timeout)
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "05.new-netns": {
+        "question": "A process has just called unshare(CLONE_NEWNET). What can it reach over the network?",
+        "right": {
+            "nothing at all, not even 127.0.0.1, until it brings lo up":
+                "A new network namespace has a single interface, lo, and it is down. Runtimes bring lo up and "
+                "connect the namespace with a veth pair (to a bridge, or straight to the host as here).",
+        },
+        "wrong": {
+            "everything the host can reach: a namespace only renames the interfaces":
+                "A network namespace has its own interfaces, routes and firewall: none of the host's are in it.",
+            "only the host, through eth0": "There is no eth0 in it until a runtime moves one end of a veth pair in.",
+            "127.0.0.1 only: lo comes up by itself": "lo exists, but it starts down: `ip link set lo up` is needed.",
+        },
+    },
+    "05.ipc-keys": {
+        "question": "Container A creates a System V shared memory segment with key 0x1234. "
+                    "Container B asks for key 0x1234. What does B get?",
+        "right": {
+            "its own, different segment (or none): keys are per IPC namespace":
+                "IPC objects are named inside an IPC namespace. B looks the key up in its own namespace, "
+                "which does not hold A's segment.",
+        },
+        "wrong": {
+            "the same segment: keys are global":
+                "Without IPC namespaces they would be; that is what the IPC namespace changes.",
+            "EPERM: only the creator's container may attach":
+                "It is not a permission check: B's namespace simply has no segment with that key.",
+        },
+    },
+}

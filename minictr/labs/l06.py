@@ -255,3 +255,41 @@ register(Exercise(
     reference=lambda: tiny_init,
     needs_root=True,
 ))
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "06.pid1-sigterm": {
+        "question": "docker stop sends SIGTERM to a container whose PID 1 is a shell script with no trap. "
+                    "What happens?",
+        "right": {
+            "nothing, until the grace period ends and SIGKILL (from the host) kills it":
+                "PID 1 of a namespace only gets the signals it has a handler for; SIGKILL from an ancestor "
+                "namespace is the exception. That is the 10-second wait of `docker stop`, and what --init avoids.",
+        },
+        "wrong": {
+            "it stops at once: SIGTERM kills the script":
+                "It would for any other process; PID 1 of a namespace ignores signals it has no handler for.",
+            "it never stops: PID 1 ignores SIGKILL too":
+                "Only from inside its namespace; SIGKILL from the host (an ancestor namespace) always kills it.",
+            "the kernel restarts PID 1": "The kernel never restarts anything: when PID 1 dies, the namespace ends.",
+        },
+    },
+    "06.orphan-reaper": {
+        "question": "Inside a container, a daemon double-forks and its parent exits. "
+                    "Who must wait() for the daemon when it exits?",
+        "right": {
+            "the container's PID 1":
+                "Orphans are reparented to the init of their own PID namespace (or to a subreaper inside it). "
+                "If that PID 1 never calls wait(), the dead daemon stays a zombie.",
+        },
+        "wrong": {
+            "the host's init (PID 1 of the machine)":
+                "Orphans never leave their PID namespace: the host's init cannot even see them as its children.",
+            "nobody: the kernel cleans up": "The kernel keeps a zombie until its parent calls wait().",
+            "the runtime, runc or minictr":
+                "The runtime is outside the namespace, and not the daemon's parent after the reparenting.",
+        },
+    },
+}

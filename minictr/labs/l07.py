@@ -150,3 +150,75 @@ register(Exercise(
     cases=_cases,
     reference=lambda: confine,
 ))
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "07.oom": {
+        "question": "A container run with --memory 64m allocates 100 MiB on a host without swap. What happens?",
+        "right": {
+            "the kernel's OOM killer kills a process of the container; minictr run exits with 137":
+                "The limit is enforced by the memory cgroup: at the limit the kernel reclaims what it can, then "
+                "runs the OOM killer inside that group only. SIGKILL is signal 9, hence 128 + 9 = 137.",
+        },
+        "wrong": {
+            "malloc returns NULL at 64 MiB and the program carries on":
+                "Linux overcommits: malloc succeeds, and the limit bites when the pages are touched, "
+                "as a kill, not as an error.",
+            "the host's OOM killer picks the biggest process on the machine":
+                "The group's own limit was hit, so the kernel chooses inside that group only.",
+            "the container is paused until memory is free":
+                "Nothing frees memory for it: pausing would wait forever. (That is the freezer, a different controller.)",
+        },
+    },
+    "07.pids-limit": {
+        "question": "A container runs with `--pids-limit 20`. Its shell starts `sleep` in a loop, 200 times. "
+                    "What happens when the group holds 20 processes and the loop forks once more?",
+        "right": {
+            "fork() fails with EAGAIN; the processes already running go on":
+                "pids.max is a ceiling on the group's count: the kernel refuses the fork, and the shell says "
+                "it \"can't fork\". Nothing is killed; the processes already started keep running.",
+        },
+        "wrong": {
+            "the kernel kills the container, as the OOM killer would":
+                "Only the memory controller kills. The pids controller refuses the fork and nothing more.",
+            "the 21st process waits until one of the others exits":
+                "fork() never waits for a free slot: it fails at once, and the caller decides what to do.",
+            "the limit counts only the processes the shell started, not the shell itself":
+                "pids.current counts every task in the group: the shell too (the lesson read 19 = 1 + 18).",
+        },
+    },
+    "07.cpu-quota": {
+        "question": "On an idle 2-CPU machine a container spins with `--cpus 0.5`. "
+                    "About how much CPU time does it get in one second?",
+        "right": {
+            "about 0.5 s: 50 ms of every 100 ms period, then it is throttled until the next period":
+                "--cpus writes a quota per period (cpu.cfs_quota_us / cpu.max): 50000 of 100000 us. "
+                "The quota is a ceiling: on a busy machine it may get less.",
+        },
+        "wrong": {
+            "half of whatever the other processes leave free, at least 0.5 s":
+                "The quota is a ceiling, not a reservation: nothing guarantees a minimum (that is closer to cpu.shares).",
+            "1 s: a loop uses one whole CPU, whatever the limit":
+                "Without a limit it would; the quota throttles the group after 50 ms in each 100 ms period.",
+            "2 s: it may use both CPUs": "One spinning loop is one thread: it can use one CPU at most, and here only half.",
+        },
+    },
+    "07.cgroupns": {
+        "question": "Inside a container with its own cgroup namespace, what does /proc/self/cgroup show?",
+        "right": {
+            "'/' for the container's own group: the path is relative to the namespace's root":
+                "A cgroup namespace makes the group it was created in look like the root, so the container "
+                "cannot learn (or depend on) where the host put it.",
+        },
+        "wrong": {
+            "the full host path, such as /minictr/ID":
+                "That is what the host sees in /proc/PID/cgroup; inside the namespace the root is the container's group.",
+            "nothing: the file is empty in a container":
+                "The file is there, with one line per hierarchy (v1) or one '0::' line (v2).",
+            "a new, empty cgroup with no limits":
+                "A cgroup namespace moves no process and changes no limit: it changes only how paths are shown.",
+        },
+    },
+}

@@ -272,3 +272,34 @@ register(Exercise(
     reference=lambda: convert_whiteouts,
     needs_root=True,
 ))
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "08.entrypoint-cmd": {
+        "question": 'An image has Entrypoint ["ping", "-c", "1"] and Cmd ["localhost"]. '
+                    "What does `minictr run IMAGE 10.0.0.1` run?",
+        "right": {"ping -c 1 10.0.0.1": "Arguments after the image replace Cmd, and are appended to Entrypoint."},
+        "wrong": {
+            "ping -c 1 localhost 10.0.0.1": "The arguments do not add to Cmd: they replace it.",
+            "10.0.0.1": "That would replace the Entrypoint too; only --entrypoint does that.",
+            "ping -c 1 localhost": "That is what runs with no arguments after the image.",
+        },
+    },
+    "08.whiteout": {
+        "question": "A layer deletes /etc/hosts of a lower layer. What does the layer's tarball contain?",
+        "right": {
+            "an empty file etc/.wh.hosts":
+                "The OCI format marks a deletion with a .wh. file in the tarball. A runtime turns it into "
+                "overlayfs's own mark when it unpacks the layer.",
+        },
+        "wrong": {
+            "nothing: layers cannot delete files":
+                "They can: without a mark the lower layer's file would show through.",
+            "a character device etc/hosts with number 0:0":
+                "That is overlayfs's own format on disk, which a runtime makes from the tarball's .wh. file.",
+            "a new manifest without etc/hosts": "A manifest lists layers, never files.",
+        },
+    },
+}

@@ -103,3 +103,40 @@ register(Exercise(
     cases=_cases,
     reference=lambda: challenge_args,
 ))
+
+
+# The lesson's quizzes, out of the notebook's sight (minictr.labs.quizzes reads this table as data;
+# the notebook shows one with Quiz.lab(id), its options shuffled).
+QUIZZES = {
+    "09.own": {
+        "question": "Which of these does a container get of its own? (tick every right answer)",
+        "right": {
+            "its own PID numbers, starting at 1": "The PID namespace (lesson 06).",
+            "its own mount table and root": "The mount namespace and pivot_root (lesson 04).",
+            "its own memory limit": "Its cgroup (lesson 07).",
+            "its own hostname": "The UTS namespace (lesson 05).",
+        },
+        "wrong": {
+            "its own Linux kernel": "Every container shares the host's kernel: a container is a process.",
+            "its own CPU instruction set": "It runs on the host's CPU, natively: no emulation.",
+        },
+        "explanation": "Namespaces give it its own view (PIDs, mounts, hostname, network); a cgroup gives it "
+                       "limits. It shares the host's kernel and CPU: a container is a process.",
+    },
+    "09.order": {
+        "question": "In which order does a runtime do these?",
+        "right": {
+            "cgroup, fork the init, join the cgroup, unshare, mount, pivot_root, exec":
+                "The limits are in place before the command runs, the mounts happen in the new mount "
+                "namespace, and exec comes last: after it, the runtime's code is gone from the process.",
+        },
+        "wrong": {
+            "fork, exec, unshare, pivot_root, create the cgroup":
+                "After exec the runtime's code is gone: nothing would be left to unshare or pivot_root.",
+            "pivot_root, unshare, fork, exec, then the cgroup":
+                "pivot_root before unshare would change the root of the runtime's own mount namespace.",
+            "unshare, exec, fork, mount, then the cgroup":
+                "The command would run before its mounts and limits exist.",
+        },
+    },
+}

@@ -20,8 +20,10 @@ ipywidgets, so it can be tested in plain pytest: change the state through the
 widgets (``quiz.radio.value = ...``, ``quiz.button.click()``) and assert on the
 data, and a notebook cell can assert on it the same way right after the cell
 that shows it (strict nbval does not compare live widgets). Shown in a
-notebook, each widget's ``text/plain`` form is one deterministic line (nbval
-compares that line, never the widget's model id).
+notebook, each widget's ``text/plain`` form is deterministic text that is
+useful without a browser (nbval compares it, never the widget's model id).
+A quiz's answer key is in its lesson's ``minictr/labs/lNN.py`` (``QUIZZES``):
+``Quiz.lab("07.oom")`` builds it.
 
 Man pages: namespaces(7), proc(5), pid_namespaces(7), cgroups(7).
 """

@@ -1,9 +1,11 @@
-"""What every widget shares: ipywidgets imported lazily, and a stable one-line text/plain.
+"""What every widget shares: ipywidgets imported lazily, and a stable text/plain.
 
 The runtime never imports ``ipywidgets``; a widget imports it when it is made
 (the lab extra: ``pip install '.[lab]'``). Shown in a notebook, each widget's
-``text/plain`` form is its ``summary()``: one deterministic line, which strict
-nbval compares (never the widget's model id).
+``text/plain`` form is its ``summary()``: deterministic text, useful without a
+browser (a quiz's options and how to answer, a gauge's value, limit and peak),
+in lines of at most about 95 characters, which strict nbval compares (never the
+widget's model id).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ def _ipywidgets():
 
 
 class _Displayable:
-    """Show ``self.widget`` in a notebook, with a stable one-line text/plain."""
+    """Show ``self.widget`` in a notebook, with a stable text/plain (``summary()``)."""
 
     widget = None
 

@@ -23,6 +23,12 @@ class Gauge(_Displayable):
     ``maximum``, ``fraction`` (0..1, None without a limit), ``peak``, and
     ``history``, a list of ``(seconds since the first update, value)`` that a
     notebook can plot afterwards.
+
+    ``finish()`` says the work is over: a finished download turns green (full
+    is the goal there, not a warning); ``finish(oom_killed=True)`` ends a
+    memory gauge holding its peak, red, marked "OOM-killed" (the last reading
+    after a kill is an empty group, which says nothing). ``outcome`` is
+    ``None`` while it runs, then ``"done"`` or ``"oom-killed"``.
     """
 
     def __init__(self, description: str, maximum: float | None, *, unit: Callable[[float], str] = str,
@@ -34,6 +40,7 @@ class Gauge(_Displayable):
         self.value: float = 0
         self.peak: float = 0
         self.history: list[tuple[float, float]] = []
+        self.outcome: str | None = None
         self._t0: float | None = None
         w = _ipywidgets()
         self.bar = w.FloatProgress(value=0, min=0, max=float(maximum or 1), description=description,
@@ -51,7 +58,9 @@ class Gauge(_Displayable):
 
     @property
     def state(self) -> str:
-        """``"ok"``, ``"warn"`` or ``"full"``: what the colour says."""
+        """``"ok"``, ``"warn"``, ``"full"``, or after ``finish()`` ``"done"``/``"oom-killed"``: what the colour says."""
+        if self.outcome:
+            return self.outcome
         f = self.fraction
         if f is None or f < self.warn:
             return "ok"
@@ -70,15 +79,32 @@ class Gauge(_Displayable):
         self._draw()
         return self
 
-    def _draw(self) -> None:
-        self.bar.value = float(min(self.value, self.maximum)) if self.maximum else 0.0
-        self.bar.bar_style = {"ok": "success", "warn": "warning", "full": "danger"}[self.state]
+    def finish(self, *, oom_killed: bool = False) -> "Gauge":
+        """The work is over: green when done, or held at its peak and marked when OOM-killed."""
+        self.outcome = "oom-killed" if oom_killed else "done"
+        if oom_killed:
+            self.value = self.peak       # hold the peak: the bar shows how far it got
+        elif not self.maximum:
+            self.maximum = self.value or 1   # a finished download without a known size: a full bar
+            self.bar.max = float(self.maximum)
+        self._draw()
+        return self
+
+    def text(self) -> str:
+        """value / limit (percent), peak, and the outcome: what the label beside the bar says."""
         limit = self.unit(self.maximum) if self.maximum else "no limit"
         pct = f" ({100 * self.fraction:.0f}%)" if self.fraction is not None else ""
-        self.label.value = html.escape(f"{self.unit(self.value)} / {limit}{pct}, peak {self.unit(self.peak)}")
+        end = {"done": ", done", "oom-killed": ", OOM-killed at its peak"}.get(self.outcome or "", "")
+        return f"{self.unit(self.value)} / {limit}{pct}, peak {self.unit(self.peak)}{end}"
+
+    def _draw(self) -> None:
+        self.bar.value = float(min(self.value, self.maximum)) if self.maximum else 0.0
+        self.bar.bar_style = {"ok": "success", "warn": "warning", "full": "danger", "done": "success",
+                              "oom-killed": "danger"}[self.state]
+        self.label.value = html.escape(self.text())
 
     def summary(self) -> str:
-        return f"gauge: {self.description}" + (f" (limit {self.unit(self.maximum)})" if self.maximum else "")
+        return f"gauge {self.description}: {self.text()}"
 
 
 class MemoryGauge(Gauge):

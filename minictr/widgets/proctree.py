@@ -61,12 +61,19 @@ class ProcessTree(_Displayable):
     depth-first (``ProcRow``); ``groups`` maps each PID namespace to its rows,
     in order of appearance; ``zombies`` are the rows in state Z. ``refresh()``
     (or the button) reads /proc again. ``proc`` is for tests (a fake /proc).
+
+    Each PID namespace below the host's is named after its container
+    (``names``: the container's name for the PID of its init, on the host);
+    by default the names come from minictr's state directory (``minictr ps``);
+    ``title(ns)`` is what the table says.
     """
 
-    def __init__(self, root_pid: int | None = None, *, proc: str = "/proc", label: str | None = None):
+    def __init__(self, root_pid: int | None = None, *, proc: str = "/proc", label: str | None = None,
+                 names: dict[int, str] | None = None):
         self.root_pid = os.getpid() if root_pid is None else int(root_pid)
         self.proc = proc
         self.label = label or f"PID {self.root_pid}"
+        self.names = names
         self.rows: list[ProcRow] = []
         self.groups: dict[str, list[ProcRow]] = {}
         w = _ipywidgets()
@@ -127,14 +134,44 @@ class ProcessTree(_Displayable):
         ns = next((r.pid_ns for r in self.rows if r.pid == pid), None)
         return list(self.groups.get(ns, [])) if ns else []
 
+    def _container_names(self) -> dict[int, str]:
+        """The host PID of each container's init -> the container's name (``names``, or minictr's state)."""
+        if self.names is not None:
+            return dict(self.names)
+        try:
+            from minictr import state
+
+            return {st.pid: st.name for st in state.list_states() if st.pid}
+        except Exception:   # no state directory, or one we may not read: the tree still shows
+            return {}
+
+    def _titles(self) -> dict[str, str]:
+        names = self._container_names()
+        titles = {}
+        for ns, rows in self.groups.items():
+            level = rows[0].level
+            if level == 0:
+                titles[ns] = "the host's PID namespace"
+                continue
+            top = min(rows, key=lambda r: r.depth)
+            owner = next((names[r.pid] for r in rows if r.pid in names), None)
+            deeper = f", {level} levels down" if level > 1 else ""
+            titles[ns] = (f"container {owner}{deeper}" if owner is not None
+                          else f"a PID namespace not made by minictr (its top process: host PID {top.pid}{deeper})")
+        return titles
+
+    def title(self, ns: str) -> str:
+        """What the table calls PID namespace ``ns``: "the host's PID namespace", "container web", ..."""
+        return self._titles().get(ns, ns)
+
     def _html(self) -> str:
         esc = html.escape
         if not self.rows:
             return f"<i>no process {self.root_pid}</i>"
         parts = []
+        titles = self._titles()
         for i, (ns, rows) in enumerate(self.groups.items()):
-            level = rows[0].level
-            title = "the host's PID namespace" if level == 0 else f"a PID namespace {level} level(s) down"
+            title = titles[ns]
             parts.append(f"<div style='margin:4px 0'><b>{esc(title)}</b> <code>{esc(ns)}</code></div>")
             head = ("<tr><th style='text-align:left'>host PID</th><th style='text-align:left'>PID inside</th>"
                     "<th style='text-align:left'>process</th><th style='text-align:left'>state</th></tr>")
@@ -150,5 +187,8 @@ class ProcessTree(_Displayable):
 
     def summary(self) -> str:
         z = len(self.zombies)
+        named = sorted(t[len("container "):].split(",")[0] for t in self._titles().values()
+                       if t.startswith("container "))
+        containers = f"\n  containers: {', '.join(named)}" if named else ""
         return (f"process tree of {self.label}: {len(self.rows)} processes in {len(self.groups)} PID namespaces, "
-                f"{z} zombie{'' if z == 1 else 's'}")
+                f"{z} zombie{'' if z == 1 else 's'}{containers}")

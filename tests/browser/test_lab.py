@@ -9,6 +9,10 @@ click an option of the first quiz and wait for its feedback to change, which
 only happens if the click went to the kernel and the new state came back. A
 screenshot goes to tests/artifacts/. The server and its kernels are always
 stopped, and any container the notebook left is removed.
+
+A second test opens the notebook and waits for its kernel: the notebook must
+not be marked unsaved (JupyterLab writes the kernel's language_info into the
+model; mk/nbtool.py keeps the version it writes, see its docstring).
 """
 
 from __future__ import annotations
@@ -36,9 +40,7 @@ pytestmark = pytest.mark.slow
 
 
 def _notebook() -> Path:
-    lesson = REPO / "notebooks" / LESSON
-    # Until the lessons land, the machinery's own example notebook stands in.
-    return lesson if lesson.exists() else REPO / "notebooks" / "example.ipynb"
+    return REPO / "notebooks" / LESSON
 
 
 def _free_port() -> int:
@@ -197,5 +199,35 @@ def test_lesson_runs_in_a_real_browser_and_a_quiz_answers_a_click(lab):
             after = feedback.inner_text().strip()
             assert after.startswith(("Correct.", "Not quite")), after
             page.screenshot(path=str(ARTIFACTS / f"lab-{Path(name).stem}.png"), full_page=False)
+        finally:
+            browser.close()
+
+
+DIRTY = """async () => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    await panel.context.ready;
+    await panel.sessionContext.ready;
+    const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+    if (kernel) { await kernel.info; }
+    await new Promise(r => setTimeout(r, 1500));   // let the kernel's language_info arrive
+    return {dirty: panel.context.model.dirty, metadata: panel.context.model.toJSON().metadata,
+            nbformat_minor: panel.context.model.toJSON().nbformat_minor};
+}"""
+
+
+def test_opening_a_notebook_does_not_mark_it_unsaved(lab):
+    from playwright.sync_api import sync_playwright
+
+    url, name = lab
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            page.wait_for_function(
+                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                " && window.jupyterapp.shell.currentWidget.context", timeout=30_000)
+            state = page.evaluate(DIRTY)
+            assert state["dirty"] is False, f"{name} is marked unsaved as soon as it opens: {state}"
         finally:
             browser.close()

@@ -15,7 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 REPO = Path(__file__).resolve().parents[2]
-CFG = REPO / "notebooks" / "nbval.cfg"
+CFG = REPO / "tests" / "notebooks" / "nbval.cfg"
 
 
 def _load(name: str):
@@ -100,7 +100,8 @@ def test_normalize_is_stable_and_drops_volatile_things():
     twice = nbtool.normalize(once)
     assert nbtool.dumps(once) == nbtool.dumps(twice)
     assert "widgets" not in once.metadata
-    assert "version" not in once.metadata.language_info
+    # The kernel's version stays: JupyterLab writes it on open, and a notebook without it opens "unsaved".
+    assert once.metadata.language_info == {**nbtool.LANGUAGE_INFO, "version": "3.11.2"}
     assert [c.id for c in once.cells] == ["0", "1", "2"]            # deterministic ids
     code = once.cells[1]
     assert code.execution_count == 1 and "execution" not in code.metadata
@@ -154,6 +155,17 @@ def test_nbtool_check_command_exit_codes(tmp_path, capsys):
     assert "bad.ipynb: stale: not run once" in capsys.readouterr().err
 
 
+def test_the_learners_folder_holds_the_lessons_and_nothing_else():
+    names = sorted(p.name for p in (REPO / "notebooks").iterdir())
+    assert names and all(re.fullmatch(r"\d\d-[a-z0-9-]+\.ipynb", n) for n in names), names
+
+
+def test_committed_notebooks_carry_the_kernels_language_info_so_opening_one_changes_nothing():
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        info = json.loads(path.read_text())["metadata"]["language_info"]
+        assert info.get("version"), f"{path.name}: no language_info.version: JupyterLab would mark it unsaved"
+
+
 def test_committed_notebooks_are_executed_and_normalised():
     notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
     assert notebooks
@@ -165,7 +177,7 @@ def test_committed_notebooks_are_executed_and_normalised():
 def _nbval(tmp_path, nb) -> subprocess.CompletedProcess:
     d = tmp_path / "nbs"
     d.mkdir(exist_ok=True)
-    (d / "conftest.py").write_text((REPO / "notebooks" / "conftest.py").read_text())
+    (d / "conftest.py").write_text((REPO / "conftest.py").read_text())
     (d / "t.ipynb").write_text(nbtool.dumps(nb))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
@@ -264,3 +276,28 @@ def test_lesson_notebook_is_committed_unsolved(path):
         ex = exercises.get(exercise_id)
         assert out.startswith(f"[{exercise_id}] {ex.function} is not written yet"), (
             f"{path.name}: the {exercise_id} check cell is not committed unsolved: {out[:120]!r}")
+
+
+# -- layout: what a laptop-wide window shows ---------------------------------------------------
+
+def _lesson_notebooks():
+    return sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def test_no_ascii_diagrams_in_the_lessons():
+    """Diagrams are markdown tables or pictures: box-drawing arrows break in a narrow window."""
+    for path in _lesson_notebooks():
+        for n, cell in enumerate(json.loads(path.read_text())["cells"]):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            assert not re.search(r"[─│└┌]{1,}\s*>|──>|└──", src), f"{path.name} cell {n}: an ASCII diagram"
+
+
+def test_widget_text_forms_fit_95_characters():
+    for path in _lesson_notebooks():
+        for n, cell in enumerate(json.loads(path.read_text())["cells"]):
+            for out in cell.get("outputs", []):
+                text = out.get("data", {}).get("text/plain", "")
+                text = "".join(text) if isinstance(text, list) else text
+                if out.get("output_type") in ("execute_result", "display_data") and "<Figure" not in text:
+                    long = [line for line in text.splitlines() if len(line) > 95]
+                    assert not long, f"{path.name} cell {n}: {long[0]!r}"

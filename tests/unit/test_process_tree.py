@@ -47,11 +47,29 @@ def test_grouped_by_pid_namespace_with_inner_pids(tmp_path):
 
 
 def test_zombies_and_summary(tmp_path):
-    t = ProcessTree(100, proc=fake_proc(tmp_path, TREE), label="the kernel")
+    t = ProcessTree(100, proc=fake_proc(tmp_path, TREE), label="the kernel", names={})
     assert [r.pid for r in t.zombies] == [201]
     assert repr(t) == "process tree of the kernel: 5 processes in 3 PID namespaces, 1 zombie"
     assert "f8d7da" in t.table.value     # the zombie is highlighted
     assert "4026532177" in t.table.value
+
+
+def test_each_container_is_named(tmp_path):
+    t = ProcessTree(100, proc=fake_proc(tmp_path, TREE), label="the kernel", names={200: "web", 300: "db"})
+    assert [t.title(ns) for ns in t.groups] == ["the host's PID namespace", "container web", "container db"]
+    assert "container web" in t.table.value and "level(s) down" not in t.table.value
+    assert repr(t) == "process tree of the kernel: 5 processes in 3 PID namespaces, 1 zombie\n  containers: db, web"
+    anonymous = ProcessTree(100, proc=fake_proc(tmp_path / "b", TREE), names={200: "web"})
+    assert anonymous.title(BOX2) == "a PID namespace not made by minictr (its top process: host PID 300)"
+
+
+def test_names_come_from_minictrs_state_by_default(tmp_path, monkeypatch):
+    from minictr import state
+
+    monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
+    state.State(id="a" * 64, name="lesson06-web", image="busybox", command=["sh"], status="running", pid=200).save()
+    t = ProcessTree(100, proc=fake_proc(tmp_path / "proc", TREE))
+    assert t.title(BOX1) == "container lesson06-web"
 
 
 def test_refresh_and_the_button_read_proc_again(tmp_path):

@@ -16,7 +16,7 @@ def test_single_answer_quiz_checks_on_choice():
     q = Quiz("Which call changes the root of a mount namespace?", ["chroot", "pivot_root", "unshare"], 1,
              "pivot_root moves the mounts.", hint="think of mounts")
     assert (q.checked, q.correct, q.feedback) == (False, None, "")
-    q.radio.value = "chroot"                         # what a click does
+    q.radio.value = 0                                # what a click on "chroot" does
     assert q.checked and q.correct is False and q.selected == (0,)
     assert q.feedback == "Not quite: 'chroot' is not it. Try again. Hint: think of mounts"
     q.select(1)
@@ -61,10 +61,16 @@ def test_empty_choice_and_bad_indices():
         Quiz("Q?", ["a", "b"], 0, "x").select(0, 1)
 
 
-def test_quiz_text_plain_is_stable():
-    q = Quiz("Is a container a process?", ["yes", "no"], 0, "Yes.")
+def test_quiz_text_plain_lists_the_options_and_how_to_answer():
+    q = Quiz("Is a `container` a process?", ["yes", "no"], 0, "Yes.")
     bundle = q._repr_mimebundle_()
-    assert bundle["text/plain"] == "Quiz: Is a container a process?"
+    assert bundle["text/plain"] == ("Quiz: Is a container a process?\n  0. yes\n  1. no\n"
+                                    "Click an answer, or from code: quiz.answer(i)")
+    assert "<code>container</code>" in q.question_html.value      # backticks render as code
+    long = Quiz("Q?", ["a " * 60, "b"], 0, "A.")
+    assert all(len(line) <= 95 for line in repr(long).splitlines())         # fits a laptop's window
+    q.answer(1)
+    assert repr(q).endswith("\nNot quite: 'no' is not it. Try again.")
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "minictr-quiz" in q.widget._dom_classes
 
@@ -77,7 +83,47 @@ def test_explorer_of_a_process_with_itself_has_no_differences():
     kinds = {r.kind for r in ex.rows}
     assert {"mnt", "uts", "ipc", "net", "pid"} <= kinds
     assert all(r.same for r in ex.rows)
-    assert repr(ex).startswith(f"namespaces of me vs me again: 0 of {len(ex.rows)} differ (none); same root")
+    assert repr(ex) == f"namespaces of me vs me again: 0 of {len(ex.rows)} differ; same root\n  different: none"
+
+
+def test_explorer_says_the_container_exited_and_keeps_its_last_reading():
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        ex = NamespaceExplorer("self", child.pid, label_a="me", label_b="the container")
+        before = list(ex.rows)
+        assert ex.readable and not ex.exited
+    finally:
+        child.kill()
+    child.wait()
+    ex.button.click()                                 # Refresh, as a click would
+    assert ex.exited == {"b"} and not ex.readable
+    assert ex.rows == before and all(r.same for r in ex.rows)     # not "?" rows marked different
+    assert "?" not in ex.table.value and "different" not in ex.table.value
+    assert "the container (exited)" in ex.table.value
+    assert repr(ex) == (f"namespaces of me vs the container: the container has exited\n"
+                        f"  the last reading: 0 of {len(before)} differed: none")
+    gone = NamespaceExplorer("self", child.pid, label_b="the container")
+    assert gone.rows == [] and repr(gone).endswith("the container has exited, nothing to compare")
+
+
+def test_explorer_sees_a_zombie_as_exited():
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    for _ in range(200):                              # it exits; nobody has waited for it yet: a zombie
+        with open(f"/proc/{child.pid}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] == "Z":
+                break
+        import time
+        time.sleep(0.01)
+    try:
+        assert NamespaceExplorer("self", child.pid).exited == {"b"}
+    finally:
+        child.wait()
 
 
 # -- FilesystemView -------------------------------------------------------------------------
@@ -102,7 +148,30 @@ def test_filesystem_view_compares_two_roots(two_roots):
     assert fv.in_both == {"bin", "etc"}
     assert fv.only_in_a == {"home"}
     assert fv.only_in_b == {"you-are-here"}
-    assert fv.summary() == "filesystem view of /: host beside container"
+    assert fv.summary() == ("filesystem view of /: host beside container\n  3 names under container, "
+                            "1 of them not under host (first: you-are-here)")
+    assert fv.report().splitlines() == [
+        "/: 3 names under host, 3 under container, 2 under both",
+        "  home                     host: dir              container: -",
+        "  you-are-here             host: -                container: dir"]
+
+
+def test_filesystem_view_filters_and_scrolls(two_roots):
+    a, b = two_roots
+    fv = FilesystemView(a, b, label_a="host", label_b="container")
+    assert fv.table.layout.max_height and fv.table.layout.overflow == "auto"   # a fixed height that scrolls
+    assert [r.name for r in fv.shown] == ["bin", "etc", "home", "you-are-here"]
+    fv.filter_buttons.value = "only differences"     # what a click does
+    assert [r.name for r in fv.shown] == ["home", "you-are-here"]
+    assert "2 of 4 names shown" in fv.table.value and "<code>bin</code>" not in fv.table.value
+    fv.show("only in b")
+    assert fv.filter_buttons.value == "only in b" and [r.name for r in fv.shown] == ["you-are-here"]
+    assert "only in container" in fv.table.value
+    assert [o[0] for o in fv.filter_buttons.options] == ["all", "only differences", "only in container"]
+    fv.cd("/etc")                                     # the filter stays while moving around
+    assert [r.name for r in fv.shown] == ["mtab"]
+    with pytest.raises(ValueError, match="not one of all, only differences, only in b"):
+        fv.show("everything")
 
 
 def test_filesystem_view_follows_the_path_box(two_roots):

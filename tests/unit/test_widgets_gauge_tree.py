@@ -24,7 +24,7 @@ def test_gauge_fills_changes_colour_and_keeps_history():
     assert g.peak == 10 and g.value == 3 and g.state == "ok"
     assert g.history == [(0.0, 5), (0.5, 9), (1.0, 10), (1.5, 3)]
     assert "3 / 10 (30%), peak 10" in g.label.value
-    assert repr(g) == "gauge: pids (limit 10)"
+    assert repr(g) == "gauge pids: 3 / 10 (30%), peak 10"
 
 
 def test_gauge_without_limit_has_no_fraction():
@@ -41,7 +41,31 @@ def test_memory_gauge_feeds_on_stats_and_learns_the_limit():
     g.feed(Stats(memory_usage=32 << 20, memory_limit=32 << 20, time=5.25))
     assert g.state == "full" and g.history == [(0.0, 16 << 20), (0.25, 32 << 20)]
     assert "32MiB / 32MiB (100%)" in g.label.value
-    assert repr(MemoryGauge(32 << 20)) == "gauge: memory (limit 32MiB)"
+    assert repr(MemoryGauge(32 << 20)) == "gauge memory: 0B / 32MiB (0%), peak 0B"
+
+
+def test_a_finished_download_is_green():
+    g = Gauge("pull", 100)
+    g.update(100, at=1.0)
+    assert g.bar.bar_style == "danger"          # full, while it runs: a limit reached
+    g.finish()
+    assert (g.outcome, g.state, g.bar.bar_style) == ("done", "done", "success")
+    assert repr(g) == "gauge pull: 100 / 100 (100%), peak 100, done"
+    unsized = Gauge("pull", None).update(42, at=1.0).finish()
+    assert unsized.bar.bar_style == "success" and unsized.bar.value == unsized.bar.max == 42.0
+
+
+def test_an_oom_killed_memory_gauge_holds_its_peak_and_says_so():
+    g = MemoryGauge(64 << 20)
+    g.feed(Stats(memory_usage=40 << 20, memory_limit=64 << 20, time=1.0))
+    g.feed(Stats(memory_usage=63 << 20, memory_limit=64 << 20, time=1.5))
+    g.feed(Stats(memory_usage=0, memory_limit=64 << 20, time=2.0))       # the group after the kill
+    assert g.bar.value == 0.0
+    g.finish(oom_killed=True)
+    assert (g.state, g.bar.bar_style, g.bar.value) == ("oom-killed", "danger", float(63 << 20))
+    assert "OOM-killed" in g.label.value
+    assert repr(g) == "gauge memory: 63MiB / 64MiB (98%), peak 63MiB, OOM-killed at its peak"
+    assert g.history[-1] == (1.0, 0)             # the history keeps the real last reading
 
 
 def test_image_tree_walks_index_manifest_config_layers(store):

@@ -1,4 +1,8 @@
-"""nbval hooks for the lesson notebooks (`pytest --nbval ... notebooks/`).
+"""nbval hooks for the lesson notebooks (`pytest --nbval ... notebooks/`, see mk/notebooks.mk).
+
+This file sits at the top of the checkout, out of the learner's folder
+(notebooks/ holds the lessons and nothing else): pytest loads the rootdir's
+conftest.py for every run, and these hooks act on notebook items only.
 
 - stderr is not compared: warnings and progress go there and vary from run to run.
 - A notebook needs root unless its metadata says ``"minictr": {"needs_root": false}``;
@@ -14,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = str(Path(__file__).resolve().parent.parent)
+REPO = str(Path(__file__).resolve().parent)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != REPO])
 
@@ -37,10 +41,13 @@ def _needs_root(path: Path) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
+    notebook_items = [item for item in items if _is_notebook(item.parent)]
+    if not notebook_items:
+        return
     from minictr.exercises import has_root
 
     if has_root():
         return
-    for item in items:
-        if _is_notebook(item.parent) and _needs_root(Path(str(item.parent.fspath))):
+    for item in notebook_items:
+        if _needs_root(Path(str(item.parent.fspath))):
             item.add_marker(pytest.mark.skip(reason=ROOT_REASON))
