@@ -32,7 +32,7 @@ import tempfile
 from .kit import Case, CaseFailed, Exercise, in_child, register
 from .lesson import Lesson
 
-__all__ = ["LESSON", "QUIZZES", "decode_caps", "no_mkdir_profile", "quiz"]
+__all__ = ["LESSON", "QUIZZES", "as_the_container", "decode_caps", "no_mkdir_profile", "quiz"]
 
 LESSON = Lesson("10", "What root in a container may do", needs_root=True, confines=True,
                 namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"), controllers=("memory", "pids"))
@@ -227,6 +227,48 @@ register(Exercise(
     cases=_no_mkdir_cases,
     reference=lambda: no_mkdir_profile,
 ))
+
+
+# -- the earlier escapes, with the container's powers ---------------------------------------
+
+def as_the_container(pid: int, fn, *, timeout: float = 10.0):
+    """``fn()`` in a forked child that enters container ``pid`` as ``docker exec`` does; its JSON-able result.
+
+    The child joins the container's mount namespace and its root (opened
+    first: after setns the path /proc/PID/root may name another process),
+    then takes the container's powers in the init's order: the default
+    seccomp filter for its capabilities (when the init has a filter, Seccomp: 2),
+    the bounding set of the init (CapBnd), and capset to it. So ``fn`` can do
+    what the container's own root could, and no more. Lesson 03's helper
+    entered with all of the host's capabilities.
+    """
+    from .. import procfs
+    from ..security import capabilities, seccomp_cache
+    from ..syscalls import CloneFlags, linux
+
+    kernel = linux()
+    fields = procfs.status(pid)
+    bounding = procfs.cap_mask(fields, "CapBnd")
+    program = None
+    if fields.get("Seccomp", "0") != "0":
+        program = seccomp_cache.program_for("default", capabilities.names_of(bounding))
+    root_fd = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY)
+    ns_fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
+    try:
+        def body():
+            kernel.setns(ns_fd, CloneFlags.NEWNS)
+            os.fchdir(root_fd)
+            os.chroot(".")
+            if program is not None:
+                kernel.seccomp_set_mode_filter(program)   # still root with CAP_SYS_ADMIN: no no_new_privs needed
+            capabilities.apply_bounding(kernel, bounding)
+            capabilities.apply_sets(kernel, bounding, root=True)
+            return fn()
+
+        return in_child(body, timeout=timeout)
+    finally:
+        os.close(root_fd)
+        os.close(ns_fd)
 
 
 # -- the quizzes: answer keys kept out of the notebook --------------------------------------
