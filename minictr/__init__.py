@@ -25,6 +25,7 @@ every import of every module against it::
     L3  a container's life: one core for every front end
         container    prepare, create, start, wait, kill, delete, list
         doctor       can this machine run the lessons, and if not, why
+        doctor_sec   doctor: what the host supports of a container's confinement
     L2  the container's process, and its state on disk
         process      the container's init, and the parent<->child protocol
         state        container state on disk, one JSON file per container

@@ -58,6 +58,7 @@ LAYERS = (
     ("supervise", 2, "the small supervisor that a foreground run becomes"),
     ("container", 3, "prepare, create, start, wait, kill, delete, list"),
     ("doctor", 3, "can this machine run the lessons, and if not, why"),
+    ("doctor_sec", 3, "doctor: what the host supports of a container's confinement"),
     ("__main__", 4, "python -m minictr"),
     ("cli", 4, "run, ps, rm, and the dispatch to the cli_* modules"),
     ("cli_*", 4, "any other area of commands, one module each"),
