@@ -10,6 +10,11 @@ its own minictr store and runtime dir, so the benchmark never touches
                 store: the same files for minictr, runc, crun, bwrap and unshare.
 * ``bundle/``   an OCI runtime bundle: ``runc spec``'s config.json, edited to
                 run /bin/true without a terminal, with ``root.path`` = rootfs/.
+                runc's default spec already drops capabilities and sets runc's
+                masked and read-only paths, but has no seccomp section.
+* ``bundle-seccomp/``  the same, plus ``linux.seccomp``: docker's default
+                profile as dockerd would write it for a default container
+                (``oci_seccomp``, built from minictr's copy of the profile).
 """
 
 from __future__ import annotations
@@ -74,9 +79,10 @@ def export_rootfs(work: Path) -> Path:
     return rootfs
 
 
-def make_bundle(work: Path, rootfs: Path, args=("/bin/true",)) -> Path:
-    """An OCI bundle for runc and crun, from ``runc spec`` with a few edits."""
-    bundle = work / "bundle"
+def make_bundle(work: Path, rootfs: Path, args=("/bin/true",), *, name: str = "bundle",
+                seccomp: dict | None = None) -> Path:
+    """An OCI bundle for runc and crun, from ``runc spec`` with a few edits (and ``linux.seccomp``)."""
+    bundle = work / name
     bundle.mkdir(parents=True, exist_ok=True)
     cfg_path = bundle / "config.json"
     cfg_path.unlink(missing_ok=True)
@@ -85,8 +91,52 @@ def make_bundle(work: Path, rootfs: Path, args=("/bin/true",)) -> Path:
     cfg["process"]["terminal"] = False
     cfg["process"]["args"] = list(args)
     cfg["root"] = {"path": str(rootfs), "readonly": False}  # minictr's root is writable too
+    if seccomp is not None:
+        cfg["linux"]["seccomp"] = seccomp
     cfg_path.write_text(json.dumps(cfg, indent=2))
     return bundle
+
+
+def oci_seccomp(arch: str | None = None) -> dict:
+    """docker's default seccomp profile as the OCI ``linux.seccomp`` that dockerd gives runc.
+
+    dockerd resolves the profile for one container: the rules whose ``includes``
+    and ``excludes`` match its capabilities (docker's 14, as minictr's default),
+    the architecture and the kernel; the native architecture and its
+    sub-architectures (x86 and x32 on x86_64). runc then compiles it with
+    libseccomp. Built from minictr's copy of the profile (security/seccomp_default.json).
+    """
+    import platform
+
+    from minictr.security import capabilities, seccomp, seccomp_profile
+    from minictr.security.seccomp_cache import DEFAULT_PROFILE
+
+    arch = arch or platform.machine()
+    raw = json.loads(Path(DEFAULT_PROFILE).read_text())
+    profile = seccomp_profile.load(DEFAULT_PROFILE)
+    go_arch, _table = seccomp_profile.target(arch)
+    native = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}[arch]
+    arches = [native]
+    for m in raw.get("archMap", []):
+        if m["architecture"] == native:
+            arches += m.get("subArchitectures", [])
+    caps = frozenset(capabilities.DEFAULT)
+    kernel = seccomp.kernel_version()
+    rules = []
+    for rule in profile.rules:
+        if not rule.applies(caps, go_arch, kernel):
+            continue
+        out: dict = {"names": list(rule.names), "action": rule.action}
+        if rule.errno is not None:
+            out["errnoRet"] = rule.errno
+        if rule.args:
+            out["args"] = [{"index": a.index, "value": a.value, "valueTwo": a.value_two, "op": a.op}
+                           for a in rule.args]
+        rules.append(out)
+    spec = {"defaultAction": profile.default_action, "architectures": arches, "syscalls": rules}
+    if profile.default_errno is not None:
+        spec["defaultErrnoRet"] = profile.default_errno
+    return spec
 
 
 def build_big_image(work: Path, size_mb: int = 500, name: str = BIG_IMAGE) -> tuple[str, Path]:

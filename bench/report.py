@@ -11,6 +11,12 @@ import sys
 from pathlib import Path
 
 BASELINES = ("runc run", "crun run")
+#: Like for like (the same confinement on both sides): (what, minictr's row, runc's row).
+CONFINEMENT_PAIRS = (
+    ("capabilities, masks, read-only paths; no seccomp", "minictr run --rm ROOTFS, seccomp=unconfined", "runc run"),
+    ("the same, plus docker's default seccomp profile", "minictr run --rm ROOTFS",
+     "runc run, docker's seccomp profile"),
+)
 
 
 def _ms(s: float) -> str:
@@ -25,6 +31,16 @@ def latency_table(lat: dict) -> str:
         rows.append(f"| {name} | {_ms(r['median'])} | {_ms(r['iqr'])} | {_ms(r['mean'])} ± {_ms(r['stdev'])} "
                     f"| {ratios[0]} | {ratios[1]} |")
     return "\n".join(rows)
+
+
+def confinement_table(lat: dict) -> str:
+    """minictr against runc with the same confinement, row by row; "" when the rows are missing."""
+    rows = ["| confinement | minictr ms | runc ms | × runc |", "|---|---:|---:|---:|"]
+    for what, ours, theirs in CONFINEMENT_PAIRS:
+        if ours in lat and theirs in lat:
+            a, b = lat[ours]["median"], lat[theirs]["median"]
+            rows.append(f"| {what} | {_ms(a)} | {_ms(b)} | {a / b:.2f} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
 
 
 def markdown(res: dict) -> str:
@@ -44,6 +60,13 @@ def markdown(res: dict) -> str:
         latency_table(lat),
         "",
     ]
+    pairs = confinement_table(res.get("interleaved", lat))
+    if pairs:
+        out += ["### Confinement, like for like", "",
+                "runc's default spec drops capabilities and sets runc's masked and read-only paths, as "
+                "minictr does by default, but loads no seccomp filter; docker passes its profile in the "
+                "config.json (`bench/fixtures.py`, `oci_seccomp`). Medians"
+                + (" of the round-robin run." if "interleaved" in res else "."), "", pairs, ""]
     if "interleaved" in res:
         il = res["interleaved"]
         out += [

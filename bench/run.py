@@ -59,12 +59,18 @@ def machine() -> dict:
     }
 
 
-def latency_commands(py: str, rootfs: Path, bundle: Path, work: Path) -> dict:
+def latency_commands(py: str, rootfs: Path, bundle: Path, work: Path, seccomp_bundle: Path | None = None) -> dict:
+    """The start-latency rows. Confinement on both sides: runc's default spec drops
+    capabilities and sets the masked and read-only paths but loads no seccomp filter,
+    so it pairs with ``seccomp=unconfined``; minictr's default (docker's profile) pairs
+    with runc given docker's profile in its config.json (``seccomp_bundle``)."""
     runc_root, crun_root = work / "runc-state", work / "crun-state"
     mc = fixtures.minictr_command(py)
     cmds = {
         "minictr run --rm busybox": [*mc, "run", "--rm", "busybox", "--", "/bin/true"],
         "minictr run --rm ROOTFS": [*mc, "run", "--rm", str(rootfs), "/bin/true"],
+        "minictr run --rm ROOTFS, seccomp=unconfined": [*mc, "run", "--rm", "--security-opt", "seccomp=unconfined",
+                                                        str(rootfs), "/bin/true"],
         "minictr run --rm busybox, as python -m": [py, "-m", "minictr", "run", "--rm", "busybox", "--", "/bin/true"],
         "runc run": ["runc", "--root", str(runc_root), "run", "--bundle", str(bundle), "minictr-bench"],
         "crun run": ["crun", "--root", str(crun_root), "run", "--bundle", str(bundle), "minictr-bench"],
@@ -74,6 +80,11 @@ def latency_commands(py: str, rootfs: Path, bundle: Path, work: Path) -> dict:
                                "chroot", str(rootfs), "/bin/true"],
         "python -c pass": [py, "-c", "pass"],
     }
+    if seccomp_bundle is not None:
+        cmds["runc run, docker's seccomp profile"] = ["runc", "--root", str(runc_root), "run", "--bundle",
+                                                     str(seccomp_bundle), "minictr-bench"]
+        cmds["crun run, docker's seccomp profile"] = ["crun", "--root", str(crun_root), "run", "--bundle",
+                                                     str(seccomp_bundle), "minictr-bench"]
     return {k: v for k, v in cmds.items() if shutil.which(v[0])}
 
 
@@ -110,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     print("bench: preparing rootfs and bundle ...", file=sys.stderr)
     rootfs = fixtures.export_rootfs(work)
     bundle = fixtures.make_bundle(work, rootfs)
+    seccomp_bundle = fixtures.make_bundle(work, rootfs, name="bundle-seccomp", seccomp=fixtures.oci_seccomp())
     results = {"machine": machine()}
-    cmds = latency_commands(py, rootfs, bundle, work)
+    cmds = latency_commands(py, rootfs, bundle, work, seccomp_bundle)
     print(f"bench: timing {len(cmds)} commands x {args.runs} runs ...", file=sys.stderr)
     results["latency"] = timing.time_commands(cmds, runs=args.runs, warmup=args.warmup, env=env,
                                               cwd=str(REPO), json_path=str(out / "hyperfine.json"))

@@ -26,6 +26,7 @@ every import of every module against it::
         container     prepare, create, start, wait, kill, delete, list
         inspect_view  docker container inspect's JSON for a container
         doctor        can this machine run the lessons, and if not, why
+        doctor_sec    doctor: what the host supports of a container's confinement
     L2  the container's process, and its state on disk
         process       the container's init, and the parent<->child protocol
         state         container state on disk, one JSON file per container

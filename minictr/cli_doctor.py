@@ -2,7 +2,8 @@
 
 Exit status 0 when every lesson can run, 1 otherwise (warnings do not count).
 ``--json`` prints the same data for scripts and CI. The checks live in
-``minictr/doctor.py``; this module hands them the lessons' records
+``minictr/doctor.py`` and ``minictr/doctor_sec.py`` (what the host supports of a
+container's confinement); this module hands them the lessons' records
 (``minictr.labs.lessons()``) and prints.
 """
 
@@ -22,10 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
-    from . import doctor, labs
+    from . import doctor, doctor_sec, labs
 
     # The lessons' LESSON records say what each failure blocks; doctor itself never imports the labs.
-    checks = doctor.run_checks(lessons=labs.lessons(), probes=not args.no_probes)
+    lessons = labs.lessons()
+    checks = doctor.run_checks(lessons=lessons, probes=not args.no_probes)
+    checks += doctor_sec.run_checks(doctor.read_status(), probes=not args.no_probes, lessons=lessons)
     if args.json:
         print(json.dumps(doctor.as_dict(checks), indent=2))
     else:

@@ -33,6 +33,10 @@ independent checks that share one ``Check`` record and one verdict; split by
 topic, the answer to "can this machine run the lessons" would be spread over
 several modules.
 
+The confinement checks (seccomp filters loading, no_new_privs, the capability
+range and bounding set, the device allow list) are in ``doctor_sec``;
+``minictr doctor`` shows both.
+
 Man pages: capabilities(7), proc(5) (/proc/PID/status: CapEff, Seccomp,
 NoNewPrivs), seccomp(2), namespaces(7), unshare(2), user_namespaces(7),
 cgroups(7), https://docs.kernel.org/filesystems/overlayfs.html.

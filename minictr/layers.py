@@ -60,6 +60,7 @@ LAYERS = (
     ("container", 3, "prepare, create, start, wait, kill, delete, list"),
     ("inspect_view", 3, "docker container inspect's JSON for a container"),
     ("doctor", 3, "can this machine run the lessons, and if not, why"),
+    ("doctor_sec", 3, "doctor: what the host supports of a container's confinement"),
     ("__main__", 4, "python -m minictr"),
     ("cli", 4, "run, ps, rm, and the dispatch to the cli_* modules"),
     ("cli_*", 4, "any other area of commands, one module each"),

@@ -23,7 +23,9 @@ class Lesson:
     - ``tools``: host commands it runs (looked up on $PATH);
     - ``namespaces``: kinds it creates or joins, as named in /proc/self/ns ("mnt", "net", ...);
     - ``controllers``: cgroup controllers it uses ("memory", "pids", "cpu");
-    - ``filesystems``: filesystem types it mounts beyond proc/sysfs/tmpfs ("overlay").
+    - ``filesystems``: filesystem types it mounts beyond proc/sysfs/tmpfs ("overlay");
+    - ``confines``: its experiments rely on the runtime's confinement (capabilities,
+      seccomp, the device allow list), which doctor checks the host supports.
     """
 
     number: str
@@ -33,3 +35,4 @@ class Lesson:
     namespaces: tuple[str, ...] = ()
     controllers: tuple[str, ...] = ()
     filesystems: tuple[str, ...] = ()
+    confines: bool = False

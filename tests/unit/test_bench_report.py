@@ -29,3 +29,29 @@ def test_markdown_has_ratios_to_runc_and_crun():
 def test_chart_writes_a_png(tmp_path):
     report.chart(_results(), tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_confinement_like_for_like():
+    res = _results()
+    assert "Confinement, like for like" not in report.markdown(res)  # no such rows: no such table
+    res["latency"].update({
+        "minictr run --rm ROOTFS": timing.stats([0.020, 0.020, 0.020]),
+        "minictr run --rm ROOTFS, seccomp=unconfined": timing.stats([0.019, 0.019, 0.019]),
+        "runc run, docker's seccomp profile": timing.stats([0.040, 0.040, 0.040])})
+    md = report.markdown(res)
+    assert "| capabilities, masks, read-only paths; no seccomp | 19.0 | 25.0 | 0.76 |" in md
+    assert "| the same, plus docker's default seccomp profile | 20.0 | 40.0 | 0.50 |" in md
+
+
+def test_oci_seccomp_is_dockers_profile_resolved_for_a_default_container():
+    from bench import fixtures
+    from minictr.security import seccomp_profile
+
+    spec = fixtures.oci_seccomp("x86_64")
+    assert spec["defaultAction"] == "SCMP_ACT_ERRNO"
+    assert spec["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    allowed = {n for r in spec["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" and "args" not in r for n in r["names"]}
+    assert {"read", "execve", "chroot"} <= allowed           # chroot: CAP_SYS_CHROOT is among the 14
+    assert not {"mount", "open_by_handle_at", "keyctl"} & allowed   # SYS_ADMIN, DAC_READ_SEARCH: not
+    assert all(not set(r) - {"names", "action", "errnoRet", "args"} for r in spec["syscalls"])  # resolved
+    seccomp_profile.parse(spec)   # and still a valid profile

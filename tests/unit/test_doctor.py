@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from minictr import doctor, labs
+from minictr import doctor, doctor_sec, labs
 from minictr.cgroups import fake as cgfake
 from minictr.labs.lesson import Lesson
 from minictr.syscalls import FakeSyscalls
@@ -49,7 +49,7 @@ def test_root():
 def test_without_root_every_lesson_that_needs_root_is_blocked():
     checks = [doctor.check_root(1000, LESSONS)]
     assert doctor.blocked_lessons(checks) == list(ROOT_LESSONS)
-    assert ROOT_LESSONS == ("03", "04", "05", "06", "07", "08", "09")
+    assert ROOT_LESSONS == ("03", "04", "05", "06", "07", "08", "09", "10")
     assert doctor.format_table(checks).endswith("lessons that cannot run here: " + ", ".join(ROOT_LESSONS))
     # without records the verdict still fails, it just names no lesson
     assert doctor.check_root(1000).lessons == () and not doctor.all_lessons_can_run([doctor.check_root(1000)])
@@ -275,7 +275,7 @@ def test_cgroups_none(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "pc").write_text("")
     [c] = doctor.check_cgroups(str(tmp_path / "empty"), str(tmp_path / "pc"), lessons=LESSONS)
-    assert c.status == "fail" and c.lessons == ("07", "09")
+    assert c.status == "fail" and c.lessons == ("07", "09", "10")  # 10: its containers live in a cgroup namespace
 
 
 def test_overlay_not_listed_no_probe(tmp_path):
@@ -326,9 +326,113 @@ def test_cli_exit_codes(monkeypatch, capsys):
         return [doctor.Check("root", "fail", "uid 1000", "sudo")]
 
     monkeypatch.setattr(doctor, "run_checks", fake_run_checks)
+    monkeypatch.setattr(doctor_sec, "run_checks", lambda status, probes=True, lessons=(): [
+        doctor.Check("seccomp filters", "ok", "loaded")])
     assert cli.main(["doctor"]) == 1
     assert "fix: sudo" in capsys.readouterr().out
     assert seen["lessons"] == LESSONS  # the CLI hands doctor the LESSON records
     monkeypatch.setattr(doctor, "run_checks", lambda lessons=(), probes=True: [doctor.Check("root", "ok", "uid 0")])
     assert cli.main(["doctor", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+# -- the confinement checks (minictr/doctor_sec.py) -------------------------------------------
+
+CONFINES = tuple(lesson.number for lesson in LESSONS if lesson.confines)
+
+
+def test_lesson_10_is_the_one_that_relies_on_confinement():
+    assert CONFINES == ("10",) and doctor_sec.confinement_lessons(LESSONS) == CONFINES
+
+
+def test_seccomp_support_without_the_kernels_seccomp():
+    c = doctor_sec.check_seccomp_support({"CapEff": FULL}, probe=False, lessons=LESSONS)
+    assert c.status == "fail" and "no Seccomp: line" in c.detail and c.lessons == CONFINES
+
+
+def test_seccomp_support_really_loads_a_filter():
+    # a forked child loads docker's default profile and a filter refusing getpgid (no_new_privs: no root needed)
+    c = doctor_sec.check_seccomp_support({"Seccomp": "0"}, lessons=LESSONS)
+    assert c.status == "ok" and "EPERM" in c.detail, c
+    assert os.getpgid(0) > 0  # nothing reached this process
+
+
+def test_seccomp_support_a_filter_that_does_not_refuse_fails():
+    # the fake accepts the load but filters nothing: the probe must notice
+    c = doctor_sec.check_seccomp_support({"Seccomp": "0"}, FakeSyscalls(), lessons=LESSONS)
+    assert c.status == "fail" and "did not refuse getpgid" in c.detail and c.lessons == CONFINES
+    c = doctor_sec.check_seccomp_support({"Seccomp": "0"}, FakeSyscalls(fail={"seccomp_set_mode_filter": errno.EINVAL}))
+    assert c.status == "fail" and "Invalid argument" in c.detail and "seccomp=unconfined" in c.fix
+
+
+def test_seccomp_support_an_architecture_minictr_cannot_compile_for():
+    c = doctor_sec.check_seccomp_support({"Seccomp": "0"}, probe=False, arch="riscv64", lessons=LESSONS)
+    assert c.status == "fail" and "riscv64" in c.detail and c.lessons == CONFINES
+
+
+def test_no_new_privs_support():
+    assert doctor_sec.check_no_new_privs_support().status == "ok"
+    c = doctor_sec.check_no_new_privs_support(FakeSyscalls(fail={"set_no_new_privs": errno.EINVAL}), lessons=LESSONS)
+    assert c.status == "warn" and "no-new-privileges" in c.detail and c.lessons == CONFINES
+    # the fake "succeeds" but the child's NoNewPrivs stays 0: the probe reads the status, not the return
+    c = doctor_sec.check_no_new_privs_support(FakeSyscalls())
+    assert c.status == "warn" and "NoNewPrivs is 0" in c.detail
+
+
+@pytest.mark.parametrize("last, status, says, blocks", [
+    ("40", "ok", "CAP_CHECKPOINT_RESTORE", False), ("41", "warn", "up to 41", False),
+    ("37", "warn", "CAP_PERFMON, CAP_BPF, CAP_CHECKPOINT_RESTORE do not exist", False),
+    ("30", "warn", "CAP_SETFCAP", True),
+])
+def test_capability_range(tmp_path, last, status, says, blocks):
+    p = tmp_path / "cap_last_cap"
+    p.write_text(last + "\n")
+    c = doctor_sec.check_cap_range(str(p), LESSONS)
+    assert c.status == status and says in c.detail
+    assert c.lessons == (CONFINES if blocks else ())
+    assert doctor_sec.check_cap_range(str(tmp_path / "missing")).status == "warn"
+
+
+def test_bounding_set():
+    assert doctor_sec.check_bounding_set({"CapBnd": FULL}, 40).status == "ok"
+    # this machine: everything but CAP_SYS_RESOURCE (bit 24)
+    c = doctor_sec.check_bounding_set({"CapBnd": "000001fffeffffff"}, 40, LESSONS)
+    assert c.status == "warn" and "CAP_SYS_RESOURCE" in c.detail and "the other 40" in c.detail
+    assert c.lessons == ()
+    # a host whose root lacks NET_RAW (bit 13): default containers would too
+    c = doctor_sec.check_bounding_set({"CapBnd": f"{(1 << 41) - 1 - (1 << 13):016x}"}, 40, LESSONS)
+    assert c.status == "fail" and "default containers lack CAP_NET_RAW" in c.detail and c.lessons == CONFINES
+
+
+def test_devices_on_v1_hybrid_and_v2(tmp_path):
+    from minictr.cgroups.detect import Layout, detect
+
+    root, proc_cgroup, _fs = cgfake.build_hybrid(str(tmp_path / "hybrid"))
+    c = doctor_sec.check_devices(detect(root, proc_cgroup), lessons=LESSONS)
+    assert c.status == "ok" and "v1 devices controller" in c.detail
+    root, proc_cgroup, _fs = cgfake.build_v2(str(tmp_path / "v2"))
+    v2 = detect(root, proc_cgroup)
+    c = doctor_sec.check_devices(v2, FakeSyscalls(), lessons=LESSONS)
+    assert c.status == "ok" and "eBPF BPF_CGROUP_DEVICE program loads" in c.detail
+    c = doctor_sec.check_devices(v2, FakeSyscalls(fail={"bpf_prog_load": errno.EPERM}), lessons=LESSONS)
+    assert c.status == "fail" and "does not load" in c.detail and c.lessons == CONFINES
+    c = doctor_sec.check_devices(Layout("none", str(tmp_path)), lessons=LESSONS)
+    assert c.status == "fail" and c.lessons == CONFINES
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="loading a BPF_CGROUP_DEVICE program needs root")
+def test_devices_the_real_ebpf_program_loads(tmp_path):
+    root, proc_cgroup, _fs = cgfake.build_v2(str(tmp_path / "v2"))
+    from minictr.cgroups.detect import detect
+
+    c = doctor_sec.check_devices(detect(root, proc_cgroup))
+    assert c.status == "ok" and "loads" in c.detail, c
+
+
+def test_confinement_checks_in_the_cli(capsys):
+    from minictr import cli
+
+    cli.main(["doctor", "--no-probes"])
+    out = capsys.readouterr().out
+    for name in ("seccomp filters", "no_new_privs support", "capability range", "bounding set", "device allow list"):
+        assert name in out
