@@ -70,7 +70,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
     me = os.getpid()
     stub = state.State(id=container_id, name=name, image=image, command=list(args), auto_remove=rm,
                        bundle=bundle, supervisor_pid=me, supervisor_start=state.process_start(me) or 0)
-    stub.save()
+    stub.save(create=True)
     try:
         if os.path.isdir(image):
             root = Rootfs(path=os.path.abspath(image), readonly=readonly)
@@ -191,7 +191,7 @@ class Container:
                          auto_remove=cfg.auto_remove, bundle=bundle_of(cfg),
                          labels=dict(cfg.labels), config=_config_dict(cfg))
         st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
-        st.save()
+        st.save(create=True)
         c = cls(cfg, st, kernel)
         try:
             c.cgroup = _cgroup_create(cfg, kernel)

@@ -57,31 +57,39 @@ class State(Record, frozen=False):
     def path(self) -> str:
         return os.path.join(runtime_dir(), self.id, "state.json")
 
-    def save(self) -> None:
+    def save(self, create: bool = False) -> bool:
         """Write atomically: a reader never sees half a file, nor a state dir without state.json.
 
-        The first save makes the directory as ``.new-<id>-<owner>`` with its
-        state.json inside, then renames it to ``<id>``: a kill at any moment
-        leaves either nothing under ``<id>`` or a whole state, and a
-        ``.new-`` dir whose owner (PID.start) is dead, which ``gc_leftovers`` removes.
+        ``create=True`` (the first save of a new container) makes the directory
+        as ``.new-<id>-<owner>`` with its state.json inside, then renames it to
+        ``<id>``: a kill at any moment leaves either nothing under ``<id>`` or a
+        whole state, and a ``.new-`` dir whose owner (PID.start) is dead, which
+        ``gc_leftovers`` removes. Any later save only replaces state.json in a
+        directory that still exists: when ``rm -f`` removed the container in the
+        meantime (it renames the dir away first), the save does nothing and
+        returns False, rather than bring a removed container back.
         """
         path = self.path()
         d = os.path.dirname(path)
         # A shallow dict is enough for json (the fields are plain data);
         # asdict() would deep-copy the whole config on each of a run's saves.
         data = leanjson.dumps({f: getattr(self, f) for f in self._fields})
-        if not os.path.isdir(d):
+        if create and not os.path.isdir(d):
             owner = f"{self.supervisor_pid}.{self.supervisor_start}" if self.supervisor_pid else f"{os.getpid()}.0"
             new = os.path.join(runtime_dir(), f".new-{self.id}-{owner}")
             os.makedirs(new, mode=0o700)
             with open(os.path.join(new, "state.json"), "w") as f:
                 f.write(data)
             os.rename(new, d)
-            return
+            return True
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except FileNotFoundError:  # the dir was removed (or renamed away) before or during the write
+            return False
+        return True
 
     def remove(self) -> None:
         """Rename the dir away first: a kill half-way never leaves ``<id>`` without its state.json."""
@@ -116,8 +124,7 @@ def record_exit(st: State, wait_status: int, cgroup=None) -> None:
     st.status = "stopped"
     if st.auto_remove:
         return  # nobody reads it: the caller removes the state next (or gc does, if the caller dies)
-    if os.path.isdir(os.path.dirname(st.path())):  # `rm -f` from elsewhere may have removed us
-        st.save()
+    st.save()  # does nothing if `rm -f` from elsewhere removed the container meanwhile
 
 
 def process_start(pid: int, proc: str = "/proc") -> int | None:

@@ -34,7 +34,7 @@ def test_stats_command_no_stream(tmp_path, monkeypatch, capsys):
     fs.set_value(os.path.join(mgr.groups[0].path, "pids.current"), "2")
     st = state.State(id=CID, name="web", image="busybox", command=["sh"], status="running",
                      pid=os.getpid(), pid_start=state.process_start(os.getpid()))
-    st.save()
+    st.save(create=True)
     monkeypatch.setattr(cgroups, "open", lambda cid: cgroups.manager.open(cid, root=root, proc_self_cgroup=proc,
                                                                          fs=fs))
     monkeypatch.setattr(cli_stats, "NO_STREAM_INTERVAL", 0.01)

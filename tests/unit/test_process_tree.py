@@ -67,7 +67,7 @@ def test_names_come_from_minictrs_state_by_default(tmp_path, monkeypatch):
     from minictr import state
 
     monkeypatch.setenv("MINICTR_RUNTIME_DIR", str(tmp_path / "run"))
-    state.State(id="a" * 64, name="lesson06-web", image="busybox", command=["sh"], status="running", pid=200).save()
+    state.State(id="a" * 64, name="lesson06-web", image="busybox", command=["sh"], status="running", pid=200).save(create=True)
     t = ProcessTree(100, proc=fake_proc(tmp_path / "proc", TREE))
     assert t.title(BOX1) == "container lesson06-web"
 

@@ -9,7 +9,7 @@ from minictr.errors import AlreadyExists, NotFound
 
 def make(cid, name):
     st = state.State(id=cid, name=name, image="busybox", command=["sh"])
-    st.save()
+    st.save(create=True)
     return st
 
 
@@ -76,3 +76,15 @@ def test_record_exit_keeps_the_exit_status_rule_of_process(how, code):
     state.record_exit(st, status)
     assert st.exit_code == process.exit_status(status) == code
     assert (st.status, state.load("gone").exit_code) == ("stopped", code)
+
+
+def test_a_save_after_rm_does_not_bring_the_container_back():
+    """`rm -f` from another process removes a running container; the run's last save must not revive it."""
+    st = make("ef" + "0" * 62, "revived")
+    state.load("revived").remove()          # what `rm -f` does, from elsewhere
+    st.status, st.exit_code = "stopped", 137
+    assert st.save() is False                # the run's supervisor records the exit
+    with pytest.raises(NotFound):
+        state.load("revived")
+    assert st.save(create=True) is True      # only a first save makes the dir
+    assert state.load("revived").exit_code == 137

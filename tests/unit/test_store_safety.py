@@ -152,7 +152,7 @@ def test_a_state_dir_appears_whole(runtime):
     from minictr.state import State
     st = State(id="a" * 64, name="x", image="busybox", command=["true"], supervisor_pid=os.getpid(),
                supervisor_start=process_start(os.getpid()))
-    st.save()
+    st.save(create=True)
     assert os.listdir(runtime / "run") == ["a" * 64]
     assert os.listdir(runtime / "run" / ("a" * 64)) == ["state.json"]
     st.remove()
@@ -188,7 +188,7 @@ def test_a_creator_that_died_before_the_container_existed_is_collected(runtime):
     cid = "9" * 64
     st = state.State(id=cid, name="half", image="busybox", command=[], auto_remove=True,
                      bundle=str(runtime / "store" / "containers" / cid), supervisor_pid=999999999, supervisor_start=1)
-    st.save()
+    st.save(create=True)
     container._make_bundle(st.bundle, st)
     assert os.listdir(st.bundle) == [".state"]
     assert cid in container.gc()
