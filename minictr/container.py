@@ -43,7 +43,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             user: str | None = None, hostname: str | None = None, entrypoint: str | None = None,
             tty: bool = False, interactive: bool = False, init: bool = False, pivot: bool = True,
             rm: bool = False, resources: Resources | None = None, readonly: bool = False,
-            security: Security | None = None) -> ContainerConfig:
+            security: Security | None = None, restart: str = "no") -> ContainerConfig:
     """Resolve the image, make the container's root, and return a validated config.
 
     ``image`` is an image in the store (``busybox``), a rootfs tarball
@@ -100,7 +100,8 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
             labels=tuple(sorted((image_config.get("Labels") or {}).items())),
-            security=security,
+            security=security, restart_policy=restart,
+            stop_signal=image_config.get("StopSignal") or "SIGTERM",
         )
         return cfg.validate()
     except BaseException:
@@ -426,14 +427,21 @@ def gc() -> list[str]:
 
 def remove(ref: str, force: bool = False) -> state.State:
     st = state.load(ref)
-    if st.status in ("created", "running") and st.is_alive():
-        if not force:
-            raise InvalidTransition(f"container {st.name} is running",
-                                    hint=f"stop it first, or use `minictr rm -f {st.name}`")
+    running = st.status in ("created", "running") and st.is_alive()
+    if running and not force:
+        raise InvalidTransition(f"container {st.name} is running",
+                                hint=f"stop it first, or use `minictr rm -f {st.name}`")
+    from .monitor import mark_stopped_by_user
+    mark_stopped_by_user(os.path.dirname(st.path()))  # a --restart monitor must not start it again
+    deadline = time.monotonic() + 10
+    if running:
         os.kill(st.pid, SIGKILL)
-        deadline = time.monotonic() + 10
         while st.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
+    # Let its supervisor (a detached container's monitor) record the end and exit first.
+    while (st.supervisor_pid and state.process_start(st.supervisor_pid) == st.supervisor_start
+           and time.monotonic() < deadline):
+        time.sleep(0.02)
     _remove_leftovers(st)
     return st
 
