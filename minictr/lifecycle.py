@@ -38,6 +38,10 @@ from .errors import ContainerStateError, InvalidTransition, MinictrError
 from .monitor import clear_stop_mark, handoff, mark_stopped_by_user
 
 
+#: The monitor's stderr, in the container's state dir.
+MONITOR_LOG = "monitor.log"
+
+
 class NotRunning(ContainerStateError):
     """exec, attach, kill on a container that is not running."""
 
@@ -118,9 +122,13 @@ def launch(cfg: ContainerConfig, report: int = -1, previous: state.State | None 
         _report(report, {"error": f"{type(e).__name__}: {e}", "hint": None, "exit_code": 125})
         raise
     # Our copies of the container's ends go: the monitor sees EOF when the container's are closed.
-    for fd in (0, 1, 2):
+    for fd in (0, 1):
         os.dup2(devnull, fd)
     os.close(devnull)
+    # The monitor's own complaints (it has nobody to tell) go to a file that goes with the container.
+    errors = os.open(os.path.join(state_dir, MONITOR_LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(errors, 2)
+    os.close(errors)
     _report(report, {"id": cfg.id})
     handoff(cfg.id, c.pid, out_r, err_r, pty, stdin_w)
 

@@ -151,12 +151,20 @@ class Monitor:
                 if fd in self.sources:
                     self.read_source(fd)
                 elif self.listener is not None and fd == self.listener.fileno():
-                    conn, _ = self.listener.accept()
-                    conn.setblocking(False)
-                    self.clients[conn.fileno()] = [conn, b""]
-                    self.poller.register(conn.fileno(), select.POLLIN)
+                    self.accept()
                 elif fd in self.clients:
                     self.read_client(fd)
+
+    def accept(self) -> None:
+        import _socket
+        try:
+            fd, _ = self.listener._accept()  # _socket's accept: a bare fd (socket.py's accept wraps it)
+        except OSError:
+            return
+        conn = _socket.socket(fileno=fd)
+        conn.setblocking(False)
+        self.clients[conn.fileno()] = [conn, b""]
+        self.poller.register(conn.fileno(), select.POLLIN)
 
     def read_source(self, fd: int, drain: bool = False) -> None:
         stream, splitter = self.sources[fd]
