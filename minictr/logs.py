@@ -121,7 +121,7 @@ def parse_since(text: str, now: float | None = None) -> int:
     counts back from now; otherwise a Unix time (``1700000000.5``) or an RFC 3339 date. Raises ValueError."""
     now = time.time() if now is None else now
     text = text.strip()
-    if text and text[-1].isalpha():
+    if text and text[-1].isalpha() and "-" not in text and ":" not in text:
         total, number, unit = 0.0, "", ""
         for ch in text + "\0":
             if ch.isdigit() or ch == ".":
@@ -136,10 +136,9 @@ def parse_since(text: str, now: float | None = None) -> int:
             else:
                 raise ValueError(f"bad duration {text!r}")
         return int((now - total) * 1_000_000_000)
-    try:
-        return int(float(text) * 1_000_000_000)
-    except ValueError:
-        pass
+    whole, dot, frac = text.partition(".")
+    if whole.isdigit() and (not dot or frac.isdigit()):  # a Unix time, read exactly (no float rounding)
+        return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9] if frac else 0)
     if len(text) == 10 and text[4] == "-":  # a date alone: its midnight, UTC
         text += "T00:00:00Z"
     ns = parse_timestamp(text)
