@@ -62,8 +62,9 @@ every import of every module against it::
 
 Only ``syscalls.py`` touches ctypes. Only the front ends print or exit: the
 ``cli*`` modules, ``supervise.py`` (the process a foreground run turns into,
-which reports an OOM kill as the CLI would), and the lesson checks, which
-print to the notebook.
+which reports an OOM kill as the CLI would), ``monitor.py`` (a detached
+container's monitor, whose stderr is ``monitor.log`` in the state dir), and
+the lesson checks, which print to the notebook.
 """
 
 __version__ = "0.1.0"
