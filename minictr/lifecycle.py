@@ -107,9 +107,12 @@ def launch(cfg: ContainerConfig, report: int = -1, previous: state.State | None 
                 c.state.ports = previous.ports
             c.start()
         except BaseException:
+            # The container stays, stopped, with what it was (a failed `start` must not lose
+            # its writable layer), unless it was run with --rm.
             if c.state.status != "stopped":
-                c.delete(force=True)
-            elif cfg.auto_remove:
+                c.kill(_signal.SIGKILL)
+                c.wait(timeout=10)
+            if cfg.auto_remove:
                 container._remove_leftovers(c.state)
             raise
         pty = c.pty_master if c.pty_master is not None else -1

@@ -3,6 +3,7 @@ the monitor's wait loop on an ordinary child process (its logs, its exit status)
 
 import json
 import os
+import signal
 
 import pytest
 
@@ -160,3 +161,41 @@ def test_finish_records_the_exit_of_a_stopped_container(tmp_path):
     monitor.finish(st.id, 3 << 8)  # exit status 3, as waitpid gives it
     after = state.load_id(st.id)
     assert (after.status, after.exit_code) == ("stopped", 3) and after.finished > 0
+
+
+def _fake_container(cid: str, argv: list[str]):
+    """A state file whose "init" is an ordinary child process, with no monitor (as after a killed one)."""
+    import subprocess
+    import sys
+    p = subprocess.Popen([sys.executable, "-c", *argv], stdout=subprocess.PIPE, text=True)
+    st = state.State(id=cid, name="fake" + cid[:4], image="i", command=["x"], status="running", pid=p.pid,
+                     pid_start=state.process_start(p.pid), config={"stop_signal": "SIGTERM"})
+    st.save()
+    return p, st
+
+
+def test_stop_sends_sigterm_and_records_the_end():
+    import time
+    p, st = _fake_container("d" * 64, ["import time; time.sleep(30)"])
+    t = time.monotonic()
+    after = lifecycle.stop(st.id, timeout=5)
+    assert time.monotonic() - t < 4
+    p.communicate()
+    assert (after.status, after.exit_code) == ("stopped", 137)  # no monitor: gc records it as killed
+    assert p.returncode == -signal.SIGTERM
+    assert monitor.stopped_by_user(os.path.dirname(st.path()))
+
+
+def test_stop_sends_sigkill_after_the_grace_period():
+    import time
+    p, st = _fake_container("e" * 64, ["import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                       "print('ready', flush=True); time.sleep(30)"])
+    assert p.stdout.readline() == "ready\n"  # its handler is in place
+    t = time.monotonic()
+    lifecycle.stop(st.id, timeout=0.5)
+    assert 0.5 <= time.monotonic() - t < 4
+    p.communicate()
+    assert p.returncode == -signal.SIGKILL
+    assert state.load_id(st.id).status == "stopped"
+    with pytest.raises(lifecycle.NotRunning):
+        lifecycle.kill(st.id, signal.SIGTERM)
