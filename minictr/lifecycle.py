@@ -205,9 +205,21 @@ def start(ref: str) -> state.State:
         return st  # as docker: starting a running container does nothing
     if st.auto_remove:
         raise InvalidTransition(f"container {st.name} was run with --rm and cannot be started again")
+    if _monitor_alive(st):  # between two runs of --restart: that monitor must not start it too
+        mark_stopped_by_user(os.path.dirname(st.path()))
+        deadline = time.monotonic() + 10
+        while _monitor_alive(st) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        st = state.load_id(st.id)
+        if st.status in ("created", "running") and st.is_alive():
+            return st
     cfg = config_from_saved(st.config)
     run_detached(cfg, previous=st)
     return state.load_id(st.id)
+
+
+def _monitor_alive(st: state.State) -> bool:
+    return bool(st.supervisor_pid) and state.process_start(st.supervisor_pid) == st.supervisor_start
 
 
 # ---------------------------------------------------------------- stopping
@@ -289,8 +301,7 @@ def wait_recorded(st: state.State, timeout: float | None = 10.0) -> state.State:
             return st  # removed (--rm)
         if now.status == "stopped":
             return now
-        sup_alive = bool(now.supervisor_pid) and state.process_start(now.supervisor_pid) == now.supervisor_start
-        if not sup_alive and not now.is_alive():
+        if not _monitor_alive(now) and not now.is_alive():
             container.gc()
             continue
         if deadline is not None and time.monotonic() > deadline:
