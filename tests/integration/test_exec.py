@@ -44,6 +44,9 @@ def test_exec_has_the_confinement_of_the_container(mc, box):
     assert fields["Seccomp"] == "2"
     assert fields["NoNewPrivs"] == "0"
     assert mc("exec", "box", "hostname", "evil").returncode != 0  # no CAP_SYS_ADMIN
+    # The masks and read-only paths are mounts: joining the mount namespace is joining them.
+    r = mc("exec", "box", "sh", "-c", "echo x > /proc/sys/kernel/hostname")
+    assert r.returncode != 0 and "Read-only file system" in r.stderr
     with open("/proc/sys/kernel/hostname") as f:
         assert f.read().strip() != "evil"
 
