@@ -26,7 +26,7 @@ from _signal import SIGKILL, SIGTERM, SIGWINCH
 from . import process, state
 from .config import (ContainerConfig, Resources, Rootfs, Security, command_line, image_config_problems,
                      merge_env, validate_name)
-from .errors import ImageNotFound, InvalidImage, InvalidTransition, StartInterrupted
+from .errors import ImageNotFound, InvalidImage, InvalidTransition, NotFound, StartInterrupted
 from .fsutil import remove_tree
 from .names import random_name
 from .record import replace
@@ -438,9 +438,15 @@ def remove(ref: str, force: bool = False) -> state.State:
         os.kill(st.pid, SIGKILL)
         while st.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
-    # Let its supervisor (a detached container's monitor) record the end and exit first.
-    while (st.supervisor_pid and state.process_start(st.supervisor_pid) == st.supervisor_start
-           and time.monotonic() < deadline):
+    # Let its supervisor (a detached container's monitor) record the end first. Not one that
+    # has recorded it already, nor ourselves (a notebook kernel that created it stays alive).
+    while (st.supervisor_pid and st.supervisor_pid != os.getpid()
+           and state.process_start(st.supervisor_pid) == st.supervisor_start and time.monotonic() < deadline):
+        try:
+            if state.load_id(st.id).status == "stopped":
+                break
+        except NotFound:
+            break
         time.sleep(0.02)
     _remove_leftovers(st)
     return st
