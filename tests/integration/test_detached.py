@@ -142,7 +142,8 @@ def test_restart_on_failure_is_carried_out_by_the_monitor(mc, rootfs_dir):
 
 def test_attach_to_a_dit_container_passes_the_size_and_detaches(mc, rootfs_dir):
     import pty
-    run_d(mc, "-it", "--name", "term", rootfs_dir, "sh")
+    cid = run_d(mc, "-it", "--name", "term", rootfs_dir, "sh")
+    assert rss_kb(state_of(mc, cid)["supervisor_pid"]) <= 10 * 1024  # with the pty and the socket too
     pid, fd = pty.fork()
     if pid == 0:
         try:

@@ -199,3 +199,30 @@ def test_stop_sends_sigkill_after_the_grace_period():
     assert state.load_id(st.id).status == "stopped"
     with pytest.raises(lifecycle.NotRunning):
         lifecycle.kill(st.id, signal.SIGTERM)
+
+
+def test_the_attach_protocol_types_into_the_pty_and_resizes_it(tmp_path):
+    import fcntl
+    import socket
+    import struct
+    import termios
+    master, slave = os.openpty()
+    mon = monitor.Monitor(str(tmp_path), os.getpid(), -1, -1, master, -1)
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    mon.clients[theirs.fileno()] = [theirs, b""]
+    try:
+        ours.sendall(b"d" + (3).to_bytes(4, "big") + b"hi\n" + b"w" + (40).to_bytes(2, "big") + b"\x00")
+        mon.read_client(theirs.fileno())  # a frame and a half: the half waits
+        ours.sendall(b"\x78")  # the rest of the window size: 120 columns
+        mon.read_client(theirs.fileno())
+        assert os.read(slave, 100) == b"hi\n"
+        rows, cols = struct.unpack("HHHH", fcntl.ioctl(slave, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+        assert (rows, cols) == (40, 120)
+        ours.sendall(b"?garbage")
+        mon.read_client(theirs.fileno())
+        assert mon.clients == {}  # not our protocol: dropped
+    finally:
+        ours.close()
+        mon.close()
+        os.close(slave)
