@@ -191,3 +191,15 @@ def test_ten_detached_containers_at_once(mc, rootfs_dir):
     assert mc("rm", "-f", *ids).returncode == 0
     assert not any(alive(p) for p in monitors)
     assert all(cgroup_gone(cid) for cid in ids)
+
+
+def test_start_a_shows_the_output_and_passes_the_status_and_kill_sends_a_signal(mc, rootfs_dir):
+    run_d(mc, "--name", "once", rootfs_dir, "sh", "-c", "echo out; echo err >&2; exit 4")
+    assert mc("wait", "once").stdout == "4\n"
+    r = mc("start", "-a", "once")
+    assert (r.returncode, r.stdout, r.stderr) == (4, "out\n", "err\n")  # only this run's output
+    assert mc("logs", "once").stdout == "out\nout\n"
+    run_d(mc, "--name", "trap", rootfs_dir, "sh", "-c", "trap 'exit 42' USR1; while :; do sleep 0.05; done")
+    assert mc("kill", "-s", "USR1", "trap").returncode == 0
+    assert mc("wait", "trap").stdout == "42\n"
+    assert mc("rm", "once", "trap").returncode == 0
