@@ -25,9 +25,9 @@ every import of every module against it::
         widgets*     ipywidgets for the notebooks: quiz, explorers, gauge, tree
     L3  a container's life: one core for every front end
         container    prepare, create, start, wait, kill, delete, list
+        doctor       can this machine run the lessons, and if not, why
         lifecycle    run -d (double fork, then the monitor), start, stop, kill, restart, wait
         enter        exec: a second process joins a running container's namespaces
-        doctor       can this machine run the lessons, and if not, why
     L2  the container's process, and its state on disk
         process      the container's init, and the parent<->child protocol
         state        container state on disk, one JSON file per container

@@ -130,12 +130,12 @@ class ContainerConfig(Record):
     init: bool = False
     pivot: bool = True
     auto_remove: bool = False
+    stop_signal: str = "SIGTERM"  # the image's StopSignal: what `minictr stop` sends first
+    restart_policy: str = "no"  # run --restart: no, always, on-failure[:N] (the monitor carries it out)
     namespaces: frozenset[str] = DEFAULT_NAMESPACES
     resources: Resources = Resources()  # frozen, so one shared default is safe
     labels: tuple[tuple[str, str], ...] = ()
     security: Security = Security()  # frozen, so one shared default is safe
-    stop_signal: str = "SIGTERM"  # the image's StopSignal: what `minictr stop` sends first
-    restart_policy: str = "no"  # run --restart: no, always, on-failure[:N] (the monitor carries it out)
 
     def validate(self) -> "ContainerConfig":
         """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""

@@ -94,14 +94,14 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         argv = command_line(image_config.get("Entrypoint"), image_config.get("Cmd"), list(args), entrypoint)
         cfg = ContainerConfig(
             id=container_id, name=name, image=image, rootfs=root, args=argv,
+            restart_policy=restart, stop_signal=image_config.get("StopSignal") or "SIGTERM",
             env=merge_env(image_config.get("Env") or [], list(env)),
             cwd=workdir or image_config.get("WorkingDir") or "/",
             user=user if user is not None else (image_config.get("User") or None),
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
             labels=tuple(sorted((image_config.get("Labels") or {}).items())),
-            security=security, restart_policy=restart,
-            stop_signal=image_config.get("StopSignal") or "SIGTERM",
+            security=security,
         )
         return cfg.validate()
     except BaseException:
@@ -427,27 +427,18 @@ def gc() -> list[str]:
 
 def remove(ref: str, force: bool = False) -> state.State:
     st = state.load(ref)
-    running = st.status in ("created", "running") and st.is_alive()
-    if running and not force:
-        raise InvalidTransition(f"container {st.name} is running",
-                                hint=f"stop it first, or use `minictr rm -f {st.name}`")
-    from .monitor import mark_stopped_by_user
-    mark_stopped_by_user(os.path.dirname(st.path()))  # a --restart monitor must not start it again
-    deadline = time.monotonic() + 10
-    if running:
+    if st.status in ("created", "running") and st.is_alive():
+        if not force:
+            raise InvalidTransition(f"container {st.name} is running",
+                                    hint=f"stop it first, or use `minictr rm -f {st.name}`")
+        from .monitor import mark_stopped_by_user
+        mark_stopped_by_user(os.path.dirname(st.path()))  # a --restart monitor must not start it again
         os.kill(st.pid, SIGKILL)
+        deadline = time.monotonic() + 10
         while st.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
-    # Let its supervisor (a detached container's monitor) record the end first. Not one that
-    # has recorded it already, nor ourselves (a notebook kernel that created it stays alive).
-    while (st.supervisor_pid and st.supervisor_pid != os.getpid()
-           and state.process_start(st.supervisor_pid) == st.supervisor_start and time.monotonic() < deadline):
-        try:
-            if state.load_id(st.id).status == "stopped":
-                break
-        except NotFound:
-            break
-        time.sleep(0.02)
+    from .monitor import settle
+    settle(st)  # a detached container's monitor records the end first, and restarts nothing
     _remove_leftovers(st)
     return st
 

@@ -67,6 +67,25 @@ def clear_stop_mark(state_dir: str) -> None:
         pass
 
 
+def settle(st, timeout: float = 10.0) -> None:
+    """Before ``rm``: no restart from now on, and let a live supervisor (a detached container's
+    monitor) record the end first. Not one that has recorded it already, nor ourselves (a
+    notebook kernel that created the container stays alive)."""
+    from minictr import state
+    from minictr.errors import NotFound
+
+    mark_stopped_by_user(os.path.dirname(st.path()))
+    deadline = time.monotonic() + timeout
+    while (st.supervisor_pid and st.supervisor_pid != os.getpid()
+           and state.process_start(st.supervisor_pid) == st.supervisor_start and time.monotonic() < deadline):
+        try:
+            if state.load_id(st.id).status == "stopped":
+                break
+        except NotFound:
+            break
+        time.sleep(0.02)
+
+
 def short_path(dir_fd: int, name: str) -> str:
     """A path to ``name`` in an open directory that fits a unix socket's 108 bytes (unix(7))."""
     return f"/proc/self/fd/{dir_fd}/{name}"
