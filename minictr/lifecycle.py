@@ -55,7 +55,7 @@ def config_from_saved(saved: dict) -> ContainerConfig:
     def tuples(d: dict) -> dict:
         return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
-    d = dict(saved)
+    d = tuples(saved)  # JSON gave lists where the config has tuples (args, env, entrypoint ...)
     d["rootfs"] = Rootfs(**tuples(d["rootfs"]))
     d["resources"] = Resources(**d.get("resources") or {})
     sec = tuples({k: v for k, v in (d.get("security") or {}).items() if k in Security._fields})
@@ -63,8 +63,6 @@ def config_from_saved(saved: dict) -> ContainerConfig:
     d["security"] = container.with_seccomp_filter(Security(**sec))
     d["namespaces"] = frozenset(d["namespaces"])
     d["labels"] = tuple(tuple(kv) for kv in d.get("labels") or ())
-    for key in ("args", "env"):
-        d[key] = tuple(d.get(key) or ())
     return ContainerConfig(**{k: v for k, v in d.items() if k in ContainerConfig._fields})
 
 
