@@ -209,7 +209,10 @@ class Monitor:
     def write_log(self, stream: str, lines: list[str]) -> None:
         if lines:
             now = time.time_ns()
-            os.write(self.log, b"".join(self.logs.encode(line, stream, now) for line in lines))
+            try:
+                os.write(self.log, b"".join(self.logs.encode(line, stream, now) for line in lines))
+            except OSError as e:  # a full disk loses log lines, never the container (our death would kill it)
+                print(f"minictr monitor: log write failed: {e.strerror}", file=sys.stderr)
 
     def send_client(self, fd: int, data: bytes) -> None:
         try:
