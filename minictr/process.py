@@ -284,6 +284,9 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             os.dup2(devnull, 0)
             os.close(devnull)
 
+        # confine() (shared with exec) moves `stage` on through its steps, so that a failure names
+        # one: stage = "capabilities" (the bounding set), stage = "seccomp" (without no_new_privs,
+        # before setuid), stage = "user" (setuid), then "capabilities" and "seccomp" again.
         def at(name: str) -> None:
             nonlocal stage
             stage = name
