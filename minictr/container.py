@@ -140,6 +140,7 @@ class Container:
         self.kernel = kernel
         self.init: process.Init | None = None
         self.cgroup = None
+        self.keep_storage = False
 
     @property
     def pid(self) -> int:
@@ -154,11 +155,14 @@ class Container:
         return self.state.name
 
     @classmethod
-    def create(cls, cfg: ContainerConfig, kernel: Syscalls | None = None, *, save: bool = True) -> "Container":
+    def create(cls, cfg: ContainerConfig, kernel: Syscalls | None = None, *, save: bool = True,
+               keep_storage: bool = False) -> "Container":
         """Fork the init, build the container around it, and stop just before exec.
 
         ``save=False`` leaves the state file at "creating" (``run`` starts the
-        container at once, and its next write says "running").
+        container at once, and its next write says "running"). ``keep_storage``
+        (``start`` of a stopped container): if this fails, the container stays,
+        stopped, with its writable layer, instead of being removed.
         """
         kernel = kernel or linux()
         st = state.State(id=cfg.id, name=cfg.name, image=cfg.image, command=list(cfg.args),
@@ -167,6 +171,7 @@ class Container:
         st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
         st.save()
         c = cls(cfg, st, kernel)
+        c.keep_storage = keep_storage
         try:
             c.cgroup = _cgroup_create(cfg, kernel)
             join = c.cgroup.join_files() if c.cgroup is not None else ()
@@ -251,6 +256,11 @@ class Container:
         if self.cgroup is not None:
             self.cgroup.destroy()
             self.cgroup = None
+        if self.keep_storage:  # a stopped container started again: it stays, with its writable layer
+            self.state.status, self.state.finished = "stopped", time.time()
+            self.state.exit_code = 125 if self.state.exit_code is None else self.state.exit_code
+            self.state.save()
+            return
         _remove_leftovers(self.state)
 
     def __enter__(self) -> "Container":

@@ -98,7 +98,7 @@ def launch(cfg: ContainerConfig, report: int = -1, previous: state.State | None 
     try:
         state_dir = os.path.join(state.runtime_dir(), cfg.id)
         clear_stop_mark(state_dir)
-        c = container.Container.create(cfg)
+        c = container.Container.create(cfg, keep_storage=previous is not None)
         try:
             if previous is not None:
                 c.state.created, c.state.restart_count = previous.created, previous.restart_count

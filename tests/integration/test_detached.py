@@ -115,6 +115,16 @@ def test_start_runs_it_again_with_its_writable_layer(mc):
     r = mc("restart", "-t", "1", "keeper")
     assert r.returncode == 0, r.stderr
     assert mc("exec", "keeper", "cat", "/data.txt").stdout == "run\nrun\nrun\n"
+    # A start that fails (here: the overlay's work dir is missing) leaves it stopped, layer and all.
+    assert mc("stop", "-t", "0", "keeper").returncode == 0
+    bundle = state_of(mc, cid)["bundle"]
+    os.rename(f"{bundle}/work", f"{bundle}/work.away")
+    r = mc("start", "keeper")
+    assert r.returncode == 1 and "mount" in r.stderr
+    assert re.search(r"Exited \(125\).*keeper", mc("ps", "-a").stdout)
+    os.rename(f"{bundle}/work.away", f"{bundle}/work")
+    assert mc("start", "keeper").returncode == 0
+    assert mc("exec", "keeper", "cat", "/data.txt").stdout == "run\nrun\nrun\nrun\n"
     assert mc("rm", "-f", "keeper").returncode == 0
     assert cgroup_gone(cid)
 
