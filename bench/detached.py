@@ -27,6 +27,13 @@ MINICTR = [sys.executable, "-m", "minictr"]
 
 
 def rss_kb(pid: int) -> int:
+    """VmRSS once the process is the monitor (the launcher reports the start just before its execve)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"minictr.monitor" in f.read():
+                break
+        time.sleep(0.02)
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 

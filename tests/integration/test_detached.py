@@ -19,6 +19,11 @@ def state_of(mc, cid: str) -> dict:
 
 
 def rss_kb(pid: int) -> int:
+    """The monitor's memory, once it is the monitor: the launcher reports the start just before its execve."""
+    def is_monitor():
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"from minictr.monitor import main" in f.read()
+    assert until(is_monitor)
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
