@@ -14,6 +14,7 @@ every import of every module against it::
         cli           run, ps, rm, and the dispatch to the cli_* modules
         cli_*         any other area of commands, one module each
         cli_images    images, rmi, tag, pull, load, save, import, inspect, image ...
+        cli_life      logs, attach, exec, start, stop, restart, kill, wait
         cli_stats     stats: live CPU, memory and pids
         cli_doctor    doctor: what this machine offers the lessons
         cli_flags     docker's resource flags -> config.Resources
@@ -27,11 +28,14 @@ every import of every module against it::
         inspect_view  docker container inspect's JSON for a container
         doctor        can this machine run the lessons, and if not, why
         doctor_sec    doctor: what the host supports of a container's confinement
+        lifecycle     run -d (double fork, then the monitor), start, stop, kill, restart, wait
+        enter         exec: a second process joins a running container's namespaces
     L2  the container's process, and its state on disk
         process       the container's init, and the parent<->child protocol
         state         container state on disk, one JSON file per container
         reaper        collect what dead runs and killed CLIs left: state, storage, cgroups
         supervise     the small supervisor that a foreground run becomes
+        monitor       the small monitor of a detached container: reaps, logs, attach, restarts
     L1  kernel features, one package or module each
         namespaces    namespace kinds, their CLONE_* flags, /proc/PID/ns
         rootfs        the mount plan as data, and the one loop that applies it
@@ -57,11 +61,13 @@ every import of every module against it::
         names         random docker-style container names
         timing        time commands side by side (bench/, lesson 00)
         layers        this table
+        logs          a container's log in docker's json-file format: write, read, --since, --tail
 
 Only ``syscalls.py`` touches ctypes. Only the front ends print or exit: the
 ``cli*`` modules, ``supervise.py`` (the process a foreground run turns into,
-which reports an OOM kill as the CLI would), and the lesson checks, which
-print to the notebook.
+which reports an OOM kill as the CLI would), ``monitor.py`` (a detached
+container's monitor, whose stderr is ``monitor.log`` in the state dir), and
+the lesson checks, which print to the notebook.
 """
 
 __version__ = "0.1.0"

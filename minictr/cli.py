@@ -41,7 +41,8 @@ EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 RUN_COMMANDS = ("run",)
 
 #: Modules that add subcommands. Each has register(subparsers).
-SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images", "minictr.cli_doctor", "minictr.cli_stats")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images", "minictr.cli_doctor", "minictr.cli_stats",
+                                        "minictr.cli_life")
 
 
 # ---------------------------------------------------------------- run
@@ -53,6 +54,8 @@ BOOL, VALUE, APPEND = "bool", "value", "append"
 RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
     (("--name",), VALUE, None, "assign a name to the container"),
     (("--rm",), BOOL, None, "remove the container when it exits"),
+    (("-d", "--detach"), BOOL, None, "run in the background under a monitor; print the container's id"),
+    (("--restart",), VALUE, "POLICY", "no, always, unless-stopped, on-failure[:N] (the monitor restarts it)"),
     (("-e", "--env"), APPEND, "KEY=VAL", "set an environment variable (repeatable)"),
     (("-w", "--workdir"), VALUE, None, "working directory inside the container"),
     (("-u", "--user"), VALUE, None, "user[:group] or uid[:gid] to run as"),
@@ -189,6 +192,12 @@ def cmd_run(args) -> int:
     from . import cli_flags, container
 
     require_root("minictr run")
+    if args.restart not in (None, "no"):
+        if not args.detach:
+            raise UsageError("run: --restart needs -d: the monitor of a detached container restarts it",
+                             hint="add -d")
+        if args.rm:
+            raise UsageError("run: --restart and --rm conflict", hint="use one of them")
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
@@ -197,7 +206,12 @@ def cmd_run(args) -> int:
         hostname=args.hostname, entrypoint=args.entrypoint, tty=args.tty, interactive=args.interactive,
         init=args.init, pivot=not args.no_pivot, rm=args.rm, readonly=args.read_only,
         resources=cli_flags.resources_from_args(args), security=_security(args),
+        restart=args.restart or "no",
     )
+    if args.detach:
+        from . import lifecycle
+        print(lifecycle.run_detached(cfg))
+        return 0
     # Once the container runs, this process becomes a small supervisor (same
     # PID, a fraction of the memory); with -t it stays, to relay the pty.
     c = container.run(cfg, handoff=None if cfg.tty else _handoff)

@@ -130,6 +130,8 @@ class ContainerConfig(Record):
     init: bool = False
     pivot: bool = True
     auto_remove: bool = False
+    stop_signal: str = "SIGTERM"  # the image's StopSignal: what `minictr stop` sends first
+    restart_policy: str = "no"  # run --restart: no, always, on-failure[:N] (the monitor carries it out)
     namespaces: frozenset[str] = DEFAULT_NAMESPACES
     resources: Resources = Resources()  # frozen, so one shared default is safe
     labels: tuple[tuple[str, str], ...] = ()
@@ -159,9 +161,45 @@ class ContainerConfig(Record):
         unknown = self.namespaces - {"mount", "uts", "ipc", "net", "pid", "cgroup", "user", "time"}
         if unknown:
             raise ConfigError("namespaces", sorted(unknown), "unknown namespace kind")
+        parse_restart_policy(self.restart_policy)
         if self.pivot is False and "mount" not in self.namespaces:
             raise ConfigError("namespaces", "no mount", "a chroot container still needs its own mount namespace")
         return self
+
+
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+
+def parse_restart_policy(text: str) -> tuple[str, int]:
+    """``--restart``'s value -> ``(policy, max retries)``; 0 retries means no limit. Raises ConfigError.
+
+    As docker: ``no``, ``always``, ``unless-stopped``, ``on-failure`` or
+    ``on-failure:N`` (at most N restarts after a non-zero exit).
+    """
+    policy, sep, count = text.partition(":")
+    if policy not in RESTART_POLICIES:
+        raise ConfigError("--restart", text, "is not a restart policy",
+                          hint="use no, always, unless-stopped, on-failure or on-failure:N")
+    if not sep:
+        return policy, 0
+    if policy != "on-failure":
+        raise ConfigError("--restart", text, f"{policy} takes no retry count", hint="only on-failure:N has one")
+    if not count.isdigit() or int(count) < 1:
+        raise ConfigError("--restart", text, "the retry count must be a positive integer", hint="e.g. on-failure:3")
+    return policy, int(count)
+
+
+def should_restart(policy_text: str, exit_code: int, restarts: int, stopped_by_user: bool) -> bool:
+    """Does the monitor run the container again after it exited with ``exit_code``?
+
+    Never after ``stop``, ``kill`` or ``rm -f`` (``stopped_by_user``), as docker.
+    """
+    policy, limit = parse_restart_policy(policy_text)
+    if stopped_by_user or policy == "no":
+        return False
+    if policy == "on-failure":
+        return exit_code != 0 and (limit == 0 or restarts < limit)
+    return True  # always, unless-stopped
 
 
 def validate_name(name: str) -> str:

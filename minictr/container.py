@@ -44,7 +44,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             user: str | None = None, hostname: str | None = None, entrypoint: str | None = None,
             tty: bool = False, interactive: bool = False, init: bool = False, pivot: bool = True,
             rm: bool = False, resources: Resources | None = None, readonly: bool = False,
-            security: Security | None = None) -> ContainerConfig:
+            security: Security | None = None, restart: str = "no") -> ContainerConfig:
     """Resolve the image, make the container's root, and return a validated config.
 
     ``image`` is an image in the store (``busybox``), a rootfs tarball
@@ -106,6 +106,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         argv = command_line(image_config.get("Entrypoint"), image_config.get("Cmd"), list(args), entrypoint)
         cfg = ContainerConfig(
             id=container_id, name=name, image=image, rootfs=root, args=argv,
+            restart_policy=restart, stop_signal=image_config.get("StopSignal") or "SIGTERM",
             env=merge_env(image_config.get("Env") or [], list(env)),
             cwd=workdir or image_config.get("WorkingDir") or "/",
             user=user if user is not None else (image_config.get("User") or None),
@@ -166,6 +167,7 @@ class Container:
         self.kernel = kernel
         self.init: process.Init | None = None
         self.cgroup = None
+        self.keep_storage = False
 
     @property
     def pid(self) -> int:
@@ -180,11 +182,14 @@ class Container:
         return self.state.name
 
     @classmethod
-    def create(cls, cfg: ContainerConfig, kernel: Syscalls | None = None, *, save: bool = True) -> "Container":
+    def create(cls, cfg: ContainerConfig, kernel: Syscalls | None = None, *, save: bool = True,
+               keep_storage: bool = False) -> "Container":
         """Fork the init, build the container around it, and stop just before exec.
 
         ``save=False`` leaves the state file at "creating" (``run`` starts the
-        container at once, and its next write says "running").
+        container at once, and its next write says "running"). ``keep_storage``
+        (``start`` of a stopped container): if this fails, the container stays,
+        stopped, with its writable layer, instead of being removed.
         """
         kernel = kernel or linux()
         st = state.State(id=cfg.id, name=cfg.name, image=cfg.image, image_id=cfg.image_id, command=list(cfg.args),
@@ -193,6 +198,7 @@ class Container:
         st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
         st.save(create=True)
         c = cls(cfg, st, kernel)
+        c.keep_storage = keep_storage
         try:
             c.cgroup = _cgroup_create(cfg, kernel)
             join = c.cgroup.join_files() if c.cgroup is not None else ()
@@ -277,6 +283,11 @@ class Container:
         if self.cgroup is not None:
             self.cgroup.destroy()
             self.cgroup = None
+        if self.keep_storage:  # a stopped container started again: it stays, with its writable layer
+            self.state.status, self.state.finished = "stopped", time.time()
+            self.state.exit_code = 125 if self.state.exit_code is None else self.state.exit_code
+            self.state.save()
+            return
         _remove_leftovers(self.state)
 
     def __enter__(self) -> "Container":
@@ -433,10 +444,14 @@ def remove(ref: str, force: bool = False, collected: "list[str] | tuple" = ()) -
         if not force:
             raise InvalidTransition(f"container {st.name} is running",
                                     hint=f"stop it first, or use `minictr rm -f {st.name}`")
+        from .monitor import mark_stopped_by_user
+        mark_stopped_by_user(os.path.dirname(st.path()))  # a --restart monitor must not start it again
         os.kill(st.pid, SIGKILL)
         deadline = time.monotonic() + 10
         while st.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
+    from .monitor import settle
+    settle(st)  # a detached container's monitor records the end first, and restarts nothing
     _remove_leftovers(st)
     return st
 

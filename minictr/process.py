@@ -284,47 +284,14 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             os.dup2(devnull, 0)
             os.close(devnull)
 
-        stage = "capabilities"
-        keep = capabilities.mask(capabilities.DEFAULT if sec.capabilities is None else sec.capabilities)
-        # The bounding set first: dropping from it needs CAP_SETPCAP, which
-        # --cap-drop may take away and a non-root user loses at setuid.
-        capabilities.apply_bounding(kernel, keep)
-        if sec.seccomp_filter and not sec.no_new_privileges:
-            # Without no_new_privs, seccomp(2) accepts a filter only from a
-            # thread with CAP_SYS_ADMIN (so that a filter cannot fool a setuid
-            # program into misbehaving), and a non-root user has none after
-            # setuid. So load it now, while we are still all-powerful root, as
-            # runc does; the profile must then allow setgroups, setgid, setuid,
-            # capget, capset, rt_sigaction and execve (docker's default profile does).
-            stage = "seccomp"
-            kernel.seccomp_set_mode_filter(sec.seccomp_filter)
+        # confine() (shared with exec) moves `stage` on through its steps, so that a failure names
+        # one: stage = "capabilities" (the bounding set), stage = "seccomp" (without no_new_privs,
+        # before setuid), stage = "user" (setuid), then "capabilities" and "seccomp" again.
+        def at(name: str) -> None:
+            nonlocal stage
+            stage = name
 
-        stage = "user"
-        os.setgroups(list(user.groups))
-        os.setgid(user.gid)
-        os.setuid(user.uid)
-
-        stage = "capabilities"
-        # After setuid, see capabilities.apply_sets: a switch to a non-zero uid
-        # has already emptied the effective and permitted sets (we never set
-        # PR_SET_KEEPCAPS), and for root this is what narrows them.
-        capabilities.apply_sets(kernel, keep, root=user.uid == 0)
-        if sec.no_new_privileges:
-            # execve can no longer grant privileges: setuid bits and file
-            # capabilities are ignored from here on, for good (prctl(2)).
-            kernel.set_no_new_privs()
-
-        # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored
-        # across execve, so give the command the defaults a shell would.
-        for sig in (SIGPIPE, SIGXFSZ):
-            _signal.signal(sig, SIG_DFL)
-
-        if sec.seccomp_filter and sec.no_new_privileges:
-            # THE SECCOMP SEAM: the last step before exec. With no_new_privs
-            # set, an unprivileged thread may load a filter; loading it here
-            # means no setup call of ours has to be allowed by it.
-            stage = "seccomp"
-            kernel.seccomp_set_mode_filter(sec.seccomp_filter)
+        confine(kernel, sec, user, at)
 
         if cfg.init:
             return _init_and_exec(cfg, ch, env)
@@ -336,6 +303,55 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         ch.send("error", **report)
         return report["exit_code"]
     return EXIT_SETUP_FAILED  # not reached: exec replaced us
+
+
+def confine(kernel: Syscalls, sec, user, at=lambda stage: None) -> None:
+    """The container's confinement, the last steps before exec: bounding set, user, capabilities,
+    no_new_privs, seccomp, in that order (see the module docstring). ``user`` is a resolved
+    ``users.User``; ``at(stage)`` is told each stage, for the error report. Used by the init
+    and by ``exec`` (enter.py), so both are confined alike.
+    """
+    at("capabilities")
+    keep = capabilities.mask(capabilities.DEFAULT if sec.capabilities is None else sec.capabilities)
+    # The bounding set first: dropping from it needs CAP_SETPCAP, which
+    # --cap-drop may take away and a non-root user loses at setuid.
+    capabilities.apply_bounding(kernel, keep)
+    if sec.seccomp_filter and not sec.no_new_privileges:
+        # Without no_new_privs, seccomp(2) accepts a filter only from a
+        # thread with CAP_SYS_ADMIN (so that a filter cannot fool a setuid
+        # program into misbehaving), and a non-root user has none after
+        # setuid. So load it now, while we are still all-powerful root, as
+        # runc does; the profile must then allow setgroups, setgid, setuid,
+        # capget, capset, rt_sigaction and execve (docker's default profile does).
+        at("seccomp")
+        kernel.seccomp_set_mode_filter(sec.seccomp_filter)
+
+    at("user")
+    os.setgroups(list(user.groups))
+    os.setgid(user.gid)
+    os.setuid(user.uid)
+
+    at("capabilities")
+    # After setuid, see capabilities.apply_sets: a switch to a non-zero uid
+    # has already emptied the effective and permitted sets (we never set
+    # PR_SET_KEEPCAPS), and for root this is what narrows them.
+    capabilities.apply_sets(kernel, keep, root=user.uid == 0)
+    if sec.no_new_privileges:
+        # execve can no longer grant privileges: setuid bits and file
+        # capabilities are ignored from here on, for good (prctl(2)).
+        kernel.set_no_new_privs()
+
+    # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored
+    # across execve, so give the command the defaults a shell would.
+    for sig in (SIGPIPE, SIGXFSZ):
+        _signal.signal(sig, SIG_DFL)
+
+    if sec.seccomp_filter and sec.no_new_privileges:
+        # THE SECCOMP SEAM: the last step before exec. With no_new_privs
+        # set, an unprivileged thread may load a filter; loading it here
+        # means no setup call of ours has to be allowed by it.
+        at("seccomp")
+        kernel.seccomp_set_mode_filter(sec.seccomp_filter)
 
 
 def _write_file(path: str, data: bytes) -> None:
@@ -509,3 +525,8 @@ def exit_status(wait_status: int) -> int:
     code = os.waitstatus_to_exitcode(wait_status)
     return code if code >= 0 else 128 - code
 
+
+
+#: Public names for ``exec`` (enter.py): the PATH lookup + execve, and its failure (exit_code 126/127).
+exec_command = _exec
+ExecFailed = _ExecFailed

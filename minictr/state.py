@@ -44,6 +44,7 @@ class State(Record, frozen=False):
     finished: float = 0.0
     exit_code: int | None = None
     oom_killed: bool = False
+    restart_count: int = 0  # how often the monitor ran it again (run --restart)
     auto_remove: bool = False
     bundle: str = ""  # the container's storage directory (rootfs, upper, work)
     ports: list[str] = Factory(list)

@@ -298,8 +298,7 @@ QUIZZES = {
         "hint": "which capability guards network configuration?",
     },
     "10.layers": {
-        "question": "Which of these stop a default container's root from opening the host's disk with a node "
-                    "it made with mknod? (tick every right answer)",
+        "question": "What stops a container's root from opening a disk node it made? (tick all that apply)",
         "right": {
             "the devices cgroup (or its eBPF program on cgroup v2)":
                 "The kernel checks every open of a device node against the cgroup's allow list, and that "

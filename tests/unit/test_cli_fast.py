@@ -30,6 +30,9 @@ AGREES = [
     ["--name=", "busybox"],
     ["--cap-add", "NET_ADMIN", "--cap-add=sys_time", "--cap-drop=ALL", "--privileged",
      "--security-opt", "no-new-privileges", "--security-opt=seccomp=unconfined", "busybox"],
+    ["-d", "--restart", "on-failure:3", "busybox", "sleep", "9"],
+    ["-dit", "--restart=always", "--name", "web", "busybox"],
+    ["--detach", "busybox", "-d"],  # after IMAGE: the command's
 ]
 
 STEPS_ASIDE = [
