@@ -17,7 +17,8 @@ from .. import procfs
 from .kit import Case, CaseFailed, ChildInNamespaces, Exercise, has_root, register
 from .lesson import Lesson
 
-LESSON = Lesson("00", "A container is just a process", needs_root=False, tools=("ps",))
+# needs_root: the lab starts containers (`minictr run busybox ...`), though the exercise does not
+LESSON = Lesson("00", "A container is just a process", needs_root=True, tools=("ps",))
 
 
 # -- the reference, as a learner writes it ---------------------------------------------------

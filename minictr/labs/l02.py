@@ -41,7 +41,8 @@ from ..errors import UnsafeLayerEntry
 from .kit import Case, CaseFailed, Exercise, exc_line, lazy, register, rmtree
 from .lesson import Lesson
 
-LESSON = Lesson("02", "An image is just a tarball", needs_root=False, tools=("dpkg-query",))
+# needs_root: the lab starts containers (`minictr run busybox ...`), though the exercise does not
+LESSON = Lesson("02", "An image is just a tarball", needs_root=True, tools=("dpkg-query",))
 
 
 # -- the checks ----------------------------------------------------------------------
