@@ -233,7 +233,7 @@ class Container:
         if self.state.status in ("created", "running"):
             if not force:
                 raise InvalidTransition(f"container {self.name} is {self.state.status}",
-                                        hint=f"stop it first, or use `minictr rm -f {self.name}`")
+                                        hint=f"`minictr rm -f {self.name}` kills it first, then removes it")
             self.kill(SIGKILL)
             self.wait(timeout=10)
         _remove_leftovers(self.state)
@@ -429,7 +429,7 @@ def remove(ref: str, force: bool = False) -> state.State:
     if st.status in ("created", "running") and st.is_alive():
         if not force:
             raise InvalidTransition(f"container {st.name} is running",
-                                    hint=f"stop it first, or use `minictr rm -f {st.name}`")
+                                    hint=f"`minictr rm -f {st.name}` kills it first, then removes it")
         os.kill(st.pid, SIGKILL)
         deadline = time.monotonic() + 10
         while st.is_alive() and time.monotonic() < deadline:
