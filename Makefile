@@ -12,8 +12,13 @@ SYSTEM_PY   ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || comm
 export MINICTR_ROOT ?= /var/lib/minictr
 
 # What the runtime and the lab need from Debian, and what the tests add.
+# APT_LAB: the packages of the host commands the lessons run (each LESSON's `tools` in
+# minictr/labs/lNN.py; tests/unit/test_make_lab_tools.py checks that every one is covered
+# here or by an Essential package): ps (procps), nsenter/unshare/ipcmk (util-linux),
+# ip (iproute2), ping (iputils-ping), skopeo and docker-registry (lesson 08).
 APT_BASE := busybox-static iproute2 iputils-ping python3-venv ca-certificates
-APT_TEST := skopeo umoci docker-registry podman buildah runc crun hyperfine bubblewrap chromium
+APT_LAB  := procps util-linux skopeo docker-registry
+APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium
 
 .PHONY: help setup setup-test apt apt-test venv image lab lab-kernel test unit integration demo \
         notebooks check-notebooks bench clean
@@ -26,8 +31,8 @@ setup: apt venv image  ## the set-up that lab and test run first (idempotent: sa
 
 setup-test: setup apt-test  ## setup, plus the tools the tests compare against
 
-apt:  ## install the Debian packages the runtime and the lab need (only those missing)
-	@bash .ci/apt-ensure $(APT_BASE)
+apt:  ## install the Debian packages the runtime and every lesson need (only those missing)
+	@bash .ci/apt-ensure $(APT_BASE) $(APT_LAB)
 
 apt-test:  ## install the Debian packages the tests add (only those missing)
 	@bash .ci/apt-ensure $(APT_TEST)

@@ -203,7 +203,9 @@ def cmd_rmi(args) -> int:
             if users and not args.force and not untag_only:
                 st = users[0]
                 raise ImageError(f"image {ref!r} is used by container {st.name} ({st.short_id}, {st.status})",
-                                 hint="remove the container first (`minictr rm`), or force with `minictr rmi -f`")
+                                 hint=(f"remove the container first (`minictr rm "
+                                       f"{'-f ' if st.status in ('created', 'running') else ''}{st.name}`), "
+                                       "or force with `minictr rmi -f`"))
             for line in store.remove(ref, force=args.force, keep_layers=keep):
                 print(line)
         except ImageError as e:  # go on with the others, as docker does

@@ -266,7 +266,7 @@ class Container:
         if self.state.status in ("created", "running"):
             if not force:
                 raise InvalidTransition(f"container {self.name} is {self.state.status}",
-                                        hint=f"stop it first, or use `minictr rm -f {self.name}`")
+                                        hint=f"`minictr rm -f {self.name}` kills it first, then removes it")
             self.kill(SIGKILL)
             self.wait(timeout=10)
         _remove_leftovers(self.state)
@@ -443,7 +443,7 @@ def remove(ref: str, force: bool = False, collected: "list[str] | tuple" = ()) -
     if st.status in ("created", "running") and st.is_alive():
         if not force:
             raise InvalidTransition(f"container {st.name} is running",
-                                    hint=f"stop it first, or use `minictr rm -f {st.name}`")
+                                    hint=f"`minictr stop {st.name}` first, or `minictr rm -f {st.name}` kills and removes it")
         from .monitor import mark_stopped_by_user
         mark_stopped_by_user(os.path.dirname(st.path()))  # a --restart monitor must not start it again
         os.kill(st.pid, SIGKILL)

@@ -515,8 +515,8 @@ def check_tools(lessons: Sequence, path: str | None = None) -> Check:
     detail = "; ".join(f"{tool} (lesson{'s' if len(n) > 1 else ''} {', '.join(sorted(n))})"
                        for tool, n in sorted(missing.items()))
     return Check("tools", FAIL, f"not on $PATH: {detail}",
-                 f"install {' '.join(sorted(missing))} (apt-get install; `make setup-test` brings skopeo "
-                 "and docker-registry), or use the lab VM",
+                 f"`make lab` (as root) installs every lesson's tools; or apt-get install the packages "
+                 f"of {' '.join(sorted(missing))}, or use the lab VM",
                  tuple(sorted({n for numbers in missing.values() for n in numbers})))
 
 

@@ -19,10 +19,16 @@ by its absolute path, or by a long run of ``../``), never at a real system
 file, so even a broken extractor can only damage the sentinel, not your
 machine.
 
-Each ``Case`` says what ``minictr.tarball.extract`` does with it: ``"refuse"``
-(raise ``UnsafeLayerEntry``) or ``"contain"`` (unpack it, with every path kept
-inside ``dest``); ``inside`` lists paths that must then exist under ``dest``
-and ``absent`` paths that must not. ``why`` is one sentence for a learner.
+Each ``Case`` says what ``minictr.tarball.extract`` does with it:
+
+- ``"refuse"``: raise ``UnsafeLayerEntry``; nothing of the tarball is trusted;
+- ``"contain"``: unpack it, every path redirected to stay inside ``dest`` (an
+  absolute name or a symlink's target is taken as if ``dest`` were ``/``);
+- ``"skip"``: unpack it, but leave out the members that must not exist in an
+  image (device nodes).
+
+``inside`` lists paths that must then exist under ``dest`` and ``absent`` paths
+that must not. ``why`` is one sentence for a learner.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ SENTINEL_SECRET = b"the host's secret\n"
 class Case:
     name: str
     data: bytes
-    expect: str               # "refuse" | "contain"
+    expect: str               # "refuse" | "contain" | "skip"
     why: str
     whiteouts: str = "keep"   # the extract() mode the case is meant for
     inside: tuple[str, ...] = ()
@@ -165,11 +171,17 @@ def build(sentinel: str | os.PathLike) -> list[Case]:
         C("hardlink-dotdot", _tar([("link", "h", f"../{s}/secret")]), "refuse",
           "a hardlink to a host file would let the container read and write it"),
         C("hardlink-absolute", _tar([("link", "h", f"{S}/secret")]), "refuse",
-          "a hardlink target names an earlier member; that member does not exist"),
+          "an absolute link target is taken inside the root too, where no earlier member is"),
         C("hardlink-through-symlink", _tar([("sym", "evil", S), ("link", "h", "evil/secret")]), "refuse",
           "link(2) would follow the symlink on the host: the target would be the host's file"),
         C("hardlink-through-relative-symlink", _tar([("sym", "evil", f"../{s}"), ("link", "h", "evil/secret")]),
           "refuse", "same, with a relative symlink that climbs out"),
+        C("hardlink-through-planted-root-symlink",
+          _tar([("dir", "a/"), ("sym", "a/root", "/"), ("link", "h", f"a/root/{Srel}/secret")]), "refuse",
+          "an earlier member planted 'a/root -> /': on the host, link(2) follows it to the host's /"),
+        C("hardlink-through-planted-chain",
+          _tar([("sym", "one", "two"), ("sym", "two", f"../{s}"), ("link", "h", "one/secret")]), "refuse",
+          "two planted symlinks, one -> two -> ../sentinel: the link's target is the host's file"),
         C("hardlink-then-write", _tar([("link", "h", f"../{s}/secret"), ("file", "h", pw)]), "refuse",
           "link a host file in, then overwrite it through the link"),
         C("hardlink-dotdot-after-missing",
@@ -180,8 +192,8 @@ def build(sentinel: str | os.PathLike) -> list[Case]:
         C("hardlink-inside", _tar([("file", "a", b"a\n"), ("link", "b", "a")]), "contain",
           "an ordinary hardlink between two members", inside=("a", "b")),
         # ---- special files -----------------------------------------------------
-        C("device-nodes", _tar([("dir", "dev/"), ("chr", "dev/mem", 1, 1), ("blk", "dev/sda", 8, 0)]), "contain",
-          "device nodes from an image would give the container the host's memory and disks: skipped",
+        C("device-nodes", _tar([("dir", "dev/"), ("chr", "dev/mem", 1, 1), ("blk", "dev/sda", 8, 0)]), "skip",
+          "device nodes would open the host's memory and disks: left out; /dev is made at run time",
           inside=("dev",), absent=("dev/mem", "dev/sda")),
         C("fifo", _tar([("fifo", "run/fifo")]), "contain", "a named pipe is harmless", inside=("run/fifo",)),
         # ---- whiteouts (image layers) ------------------------------------------

@@ -8,9 +8,18 @@ real mistakes without root:
 - ``mkdir`` fills a new group with the interface files of its controllers
   (on v2: the parent's ``cgroup.subtree_control``; cpuset starts empty on v1);
 - a write to a missing interface file fails with ENOENT, as on the kernel;
-- ``cgroup.subtree_control`` only takes controllers of ``cgroup.controllers``,
-  and refuses (EBUSY) a non-root group that has processes: the v2
-  no-internal-process rule; ``cgroup.procs`` refuses the reverse;
+- ``cgroup.subtree_control`` follows cgroup-v2.rst ("Enabling and Disabling",
+  "No Internal Process Constraint", "Threads"): it only takes controllers of
+  ``cgroup.controllers`` (ENOENT otherwise); enabling one creates its interface
+  files in every existing child (and adds it to their ``cgroup.controllers``),
+  disabling one removes them, and disabling one that a child still enables in
+  its own ``subtree_control`` is EBUSY. A non-root group that has processes
+  refuses (EBUSY) a *domain* controller (memory, io ...); a threaded one (cpu,
+  cpuset, perf_event, pids) is allowed there while the group can still become
+  a thread root (no populated children, no domain controller enabled), as the
+  kernel's ``cgroup_vet_subtree_control_enable`` does. ``cgroup.procs``
+  refuses the reverse: a process may not join a non-root group whose
+  ``subtree_control`` is not empty, unless that group could be a thread root;
 - ``rmdir`` fails with EBUSY while the group has processes or children, and
   ``busy_rmdirs`` makes it fail a few more times, like tasks still draining;
 - signals and ``cgroup.kill`` never reach real processes: they are recorded
@@ -57,6 +66,9 @@ V2_FILES = {
     "io": {"io.max": ""},
     "hugetlb": {"hugetlb.2MB.max": "max"},
 }
+#: The threaded controllers of cgroup-v2.rst ("Threads"); every other one is a domain controller.
+THREADED = frozenset({"cpu", "cpuset", "perf_event", "pids"})
+_V2_ORDER = ("cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc")  # as the kernel lists them
 V2_CORE = {"cgroup.procs": "", "cgroup.subtree_control": "", "cgroup.events": "populated 0\nfrozen 0\n",
            "cgroup.freeze": "0", "cgroup.kill": "", "cpu.stat": "usage_usec 0\nuser_usec 0\nsystem_usec 0\n"}
 
@@ -152,22 +164,11 @@ class FakeCgroupFS(CgroupFS):
         version = self.mounts[self.mount_of(group)][0]
         is_root = os.path.normpath(group) == self.mount_of(group)
         if name == "cgroup.subtree_control":
-            enabled = set(self._words(path))
-            offered = set(self._words(os.path.join(group, "cgroup.controllers")))
-            for token in text.split():
-                ctrl = token[1:]
-                if token[0] == "+":
-                    if ctrl not in offered:
-                        raise self._error(path, value, OSError(errno.ENOENT, "no such controller"))
-                    if not is_root and self.procs(group):
-                        raise self._error(path, value, OSError(errno.EBUSY, os.strerror(errno.EBUSY)))
-                    enabled.add(ctrl)
-                else:
-                    enabled.discard(ctrl)
-            _write(path, " ".join(sorted(enabled)))
+            self._subtree_control(group, path, value, text, is_root)
             return
         if name == "cgroup.procs":
-            if version == 2 and not is_root and self._words(os.path.join(group, "cgroup.subtree_control")):
+            if (version == 2 and not is_root and self._words(os.path.join(group, "cgroup.subtree_control"))
+                    and not self._can_be_thread_root(group)):
                 raise self._error(path, value, OSError(errno.EBUSY, os.strerror(errno.EBUSY)))
             if version == 1 and "cpuset" in self.mounts[self.mount_of(group)][1]:
                 if not self.read(os.path.join(group, "cpuset.cpus")).strip():
@@ -183,6 +184,70 @@ class FakeCgroupFS(CgroupFS):
                 self.set_procs(dirpath, [])
             return
         _write(path, text + "\n")
+
+    def _subtree_control(self, group: str, path: str, value: str | int, text: str, is_root: bool) -> None:
+        """A write to ``group/cgroup.subtree_control``: all tokens are vetted before any takes effect."""
+        enabled = set(self._words(path))
+        offered = set(self._words(os.path.join(group, "cgroup.controllers")))
+        enable, disable = set(), set()
+        for token in text.split():
+            if token[:1] not in ("+", "-") or not token[1:]:
+                raise self._error(path, value, OSError(errno.EINVAL, os.strerror(errno.EINVAL)))
+            ctrl = token[1:]
+            if ctrl not in _V2_ORDER and ctrl not in THREADED:  # no such controller at all
+                raise self._error(path, value, OSError(errno.EINVAL, os.strerror(errno.EINVAL)))
+            if token[0] == "+" and ctrl not in offered:  # not handed down by the parent
+                raise self._error(path, value, OSError(errno.ENOENT, "no such controller"))
+            (enable if token[0] == "+" else disable).add(ctrl)
+            (disable if token[0] == "+" else enable).discard(ctrl)
+        enable -= enabled
+        disable &= enabled
+        children = self._children(group)
+        for child in children:  # a controller a child hands further down cannot be taken from it
+            if disable & set(self._words(os.path.join(child, "cgroup.subtree_control"))):
+                raise self._error(path, value, OSError(errno.EBUSY, os.strerror(errno.EBUSY)))
+        if enable and not is_root:
+            # The no-internal-process rule (cgroup_vet_subtree_control_enable): a domain
+            # controller needs a group without processes; threaded controllers may sit
+            # beside processes while the group can still become a thread root.
+            domain = enable - THREADED
+            if self.procs(group) and (domain or not self._can_be_thread_root(group)):
+                raise self._error(path, value, OSError(errno.EBUSY, os.strerror(errno.EBUSY)))
+        enabled = (enabled | enable) - disable
+        _write(path, " ".join(sorted(enabled)))
+        for child in children:  # the kernel creates and removes the children's interface files
+            self._offer(child, enable, disable)
+
+    def _children(self, group: str) -> list[str]:
+        return sorted(os.path.join(group, d) for d in os.listdir(group)
+                      if os.path.isdir(os.path.join(group, d)) and not os.path.islink(os.path.join(group, d)))
+
+    def _offer(self, child: str, enable: set[str], disable: set[str]) -> None:
+        """``child``'s parent now hands ``enable`` down and no longer ``disable``."""
+        controllers_file = os.path.join(child, "cgroup.controllers")
+        offered = (set(self._words(controllers_file)) | enable) - disable
+        _write(controllers_file, " ".join(c for c in _V2_ORDER if c in offered))
+        for ctrl in enable:
+            for name, default in V2_FILES.get(ctrl, {}).items():
+                if name == "memory.swap.max" and not self.memsw:
+                    continue
+                if not os.path.exists(os.path.join(child, name)):
+                    _write(os.path.join(child, name), default)
+        for ctrl in disable:
+            for name in V2_FILES.get(ctrl, {}):
+                try:
+                    os.unlink(os.path.join(child, name))
+                except FileNotFoundError:
+                    pass
+
+    def _populated(self, group: str) -> bool:
+        return any(self.procs(d) for d, _dirs, files in os.walk(group) if "cgroup.procs" in files)
+
+    def _can_be_thread_root(self, group: str) -> bool:
+        """cgroup_can_be_thread_root(): no populated child, and no domain controller enabled below."""
+        if any(self._populated(c) for c in self._children(group)):
+            return False
+        return not set(self._words(os.path.join(group, "cgroup.subtree_control"))) - THREADED
 
     def _forget_pid(self, mount: str, pid: int) -> None:
         for dirpath, _dirs, files in os.walk(mount):

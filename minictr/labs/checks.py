@@ -12,6 +12,13 @@ function is missing or still raises ``NotImplementedError``, it says so and
 returns minictr's own reference, so the rest of the notebook still runs. The
 notebooks are committed unsolved and CI runs them that way.
 
+The cell rebinds the learner's name (``decode = check(..., decode)``), so after
+a failure the reference it returns is a *fallback*: a function that calls the
+reference and keeps the learner's own as ``decode.yours``. ``check`` and
+``run_checks`` unwrap a fallback, so running the check cell again, or
+``run_checks("01.decode_status", decode)``, checks the learner's function
+again, never the reference.
+
 Each lesson's exercises, cases and reference answers live in its own module,
 ``minictr/labs/lNN.py``, built from ``minictr.labs.kit`` (``register(Exercise(...))``,
 ``Case``, ``CaseFailed``, ``in_child``); ``get(id)``
@@ -42,7 +49,7 @@ from .kit import (
 from .lesson import Lesson
 
 __all__ = [
-    "Case", "CaseFailed", "Exercise", "Lesson", "Outcome", "Result", "check", "register", "get", "ids",
+    "Case", "CaseFailed", "Exercise", "Lesson", "Outcome", "Result", "check", "yours", "register", "get", "ids",
     "solution_cases", "run_checks", "require_root", "has_root", "in_child", "lazy", "exc_line",
     "private_mount_namespace", "ChildInNamespaces", "rmtree", "CAP_SYS_ADMIN",
 ]
@@ -138,8 +145,32 @@ def require_root(what: str = "this notebook", *, status_path: str = "/proc/self/
     return False
 
 
+def yours(fn: Callable | None) -> Callable | None:
+    """The learner's own function behind a fallback that ``check`` returned (else ``fn`` itself)."""
+    while fn is not None and hasattr(fn, "__minictr_yours__"):
+        fn = fn.__minictr_yours__
+    return fn
+
+
+def _fallback(ref: Callable, learner_fn: Callable) -> Callable:
+    """A function that runs ``ref`` and keeps ``learner_fn`` reachable as ``.yours``."""
+    import functools
+
+    @functools.wraps(ref)
+    def fallback(*args, **kwargs):
+        return ref(*args, **kwargs)
+
+    fallback.__minictr_yours__ = learner_fn
+    fallback.yours = learner_fn
+    return fallback
+
+
 def run_checks(exercise_id: str, learner_fn: Callable | None) -> Result:
-    """Run every case of an exercise against ``learner_fn`` and return what happened. Prints nothing."""
+    """Run every case of an exercise against ``learner_fn`` and return what happened. Prints nothing.
+
+    A fallback returned by ``check`` is unwrapped: its learner's function is checked.
+    """
+    learner_fn = yours(learner_fn)
     ex = get(exercise_id)
     result = Result(ex)
     if learner_fn is None:
@@ -167,8 +198,11 @@ def run_checks(exercise_id: str, learner_fn: Callable | None) -> Result:
 def check(exercise_id: str, learner_fn: Callable | None = None) -> Callable:
     """Check the learner's function; return it if it passes, else minictr's reference.
 
-    Prints what happened in a few deterministic lines.
+    Prints what happened in a few deterministic lines. When a function was
+    given but did not pass, the reference comes back as a fallback that keeps
+    the learner's function (``fn.yours``), so it can be called and checked again.
     """
+    learner_fn = yours(learner_fn)
     result = run_checks(exercise_id, learner_fn)
     ex = result.exercise
     tag = f"[{ex.id}]"
@@ -193,6 +227,8 @@ def check(exercise_id: str, learner_fn: Callable | None = None) -> Callable:
         if len(failed) > _MAX_SHOWN:
             print(f"  ... and {len(failed) - _MAX_SHOWN} more (run_checks({ex.id!r}, fn).failures lists them all)")
         print(f"Using the reference {ref_name} instead. Fix {ex.function} and run its cell and this one again.")
-    return ref
+        print(f"(Yours is still {ex.function}.yours; run_checks({ex.id!r}, {ex.function}) checks yours, "
+              "not the reference.)")
+    return ref if learner_fn is None else _fallback(ref, learner_fn)
 
 

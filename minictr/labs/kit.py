@@ -88,10 +88,6 @@ def _cap_sys_admin(status_path: str = "/proc/self/status") -> bool:
     return procfs.has_cap(CAP_SYS_ADMIN, path=status_path)
 
 
-def _cap_sys_admin(status_path: str = "/proc/self/status") -> bool:
-    return procfs.has_cap(CAP_SYS_ADMIN, path=status_path)
-
-
 def exc_line(e: BaseException) -> str:
     """``"ValueError: first line"``: an exception in one line, as the checks report it."""
     text = str(e).splitlines()[0] if str(e) else ""
@@ -145,6 +141,10 @@ class ChildInNamespaces:
 
     Unlike ``in_child``, the child stays alive while the ``with`` body runs, so
     the caller can look at its namespaces (``/proc/PID/ns``) from outside.
+
+    After ``unshare(CLONE_NEWPID)`` the child's ``pid_for_children`` link can
+    only be read once the new namespace has a process (its init), so with
+    NEWPID in ``flags`` the child forks one that waits with it.
     """
 
     def __init__(self, flags: int):
@@ -161,9 +161,18 @@ class ChildInNamespaces:
                 os.close(self._hold_w)
                 from ..syscalls import linux
 
+                from ..syscalls import CloneFlags
+
                 linux().unshare(self.flags)
+                init = os.fork() if self.flags & CloneFlags.NEWPID else -1
+                if init == 0:  # PID 1 of the new namespace: waits, as its parent does
+                    os.close(ready_w)
+                    os.read(self._hold_r, 1)
+                    os._exit(0)
                 os.write(ready_w, b"1")
                 os.read(self._hold_r, 1)  # blocks until the parent closes its end
+                if init > 0:
+                    os.waitpid(init, 0)
             finally:
                 os._exit(0)
         os.close(ready_w)

@@ -17,7 +17,8 @@ from .. import procfs
 from .kit import Case, CaseFailed, ChildInNamespaces, Exercise, has_root, register
 from .lesson import Lesson
 
-LESSON = Lesson("00", "A container is just a process", needs_root=False, tools=("ps",))
+# needs_root: the lab starts containers (`minictr run busybox ...`), though the exercise does not
+LESSON = Lesson("00", "A container is just a process", needs_root=True, tools=("ps",))
 
 
 # -- the reference, as a learner writes it ---------------------------------------------------
@@ -48,7 +49,7 @@ def _ns_cases() -> list[Case]:
         if not isinstance(got, (set, frozenset)):
             raise CaseFailed(f"returned {type(got).__name__}, expected a set of kinds like {{'uts'}}")
         if set(got) != want:
-            raise CaseFailed(f"{label}: returned {sorted(got)}, expected {sorted(want)}")
+            raise CaseFailed(f"{label}: returned {sorted(got)}, expected {sorted(want)}{_why(got, want, a)}")
 
     def same(fn):
         me = os.getpid()
@@ -63,6 +64,11 @@ def _ns_cases() -> list[Case]:
 
     cases = [Case("a process against itself", same)]
     if has_root():
+        # unshare(CLONE_NEWPID | CLONE_NEWTIME) moves the caller's *children* only: its own
+        # pid and time stay, and pid_for_children and time_for_children change. A fixed
+        # list of seven kinds misses exactly these.
+        cases.append(Case("a child whose children get new pid and time namespaces",
+                          with_child(CloneFlags.NEWPID | CloneFlags.NEWTIME, "pid+time-for-children child")))
         cases.append(Case("a child in new uts and ipc namespaces",
                           with_child(CloneFlags.NEWUTS | CloneFlags.NEWIPC, "uts+ipc child")))
         cases.append(Case("a child in new net, mount and uts namespaces",
@@ -70,6 +76,26 @@ def _ns_cases() -> list[Case]:
                                      "net+mnt+uts child")))
     return cases
 
+
+
+def _why(got, want: set[str], pid) -> str:
+    """The diagnosis after "returned X, expected Y": which kinds went wrong, and the likely cause."""
+    got = set(got)
+    missing, extra = sorted(want - got), sorted(got - want)
+    present = set(os.listdir(f"/proc/{pid}/ns"))
+    unknown = sorted(k for k in got if k not in present)
+    if unknown:
+        return (f": {unknown} are not in /proc/PID/ns on this kernel; take the kinds from "
+                "os.listdir(f'/proc/{pid}/ns'), not from a list")
+    notes = []
+    if missing:
+        notes.append(f"missing {missing}")
+        if any(k.endswith("_for_children") or k == "time" for k in missing):
+            notes.append("unshare(CLONE_NEWPID | CLONE_NEWTIME) changes only the *_for_children links "
+                         "(the namespaces its children will get): list /proc/PID/ns instead of naming the kinds")
+    if extra:
+        notes.append(f"{extra} are the same namespace in both (compare os.readlink of each link)")
+    return ": " + "; ".join(notes)
 
 
 register(Exercise(

@@ -18,7 +18,8 @@ from typing import Callable
 from .kit import Case, CaseFailed, Exercise, lazy, register
 from .lesson import Lesson
 
-LESSON = Lesson("01", "Processes", needs_root=False, tools=("sleep",))
+# needs_root: the lab starts containers (`minictr run busybox ...`), though the exercise does not
+LESSON = Lesson("01", "Processes", needs_root=True, tools=("sleep",))
 
 
 # -- the checks ----------------------------------------------------------------------

@@ -1,10 +1,28 @@
 """Lesson 02 (an image is just a tarball): the tar member filter exercise.
 
 Exercise ``02.member_filter``: ``def member_filter(member, dest) -> bool``
-decides about one tar member before it is extracted into ``dest``: True
-keeps it, False skips it (device nodes), raising ``UnsafeLayerEntry`` refuses
-the whole tarball. The check hands it every member of the malicious tarballs
-of ``minictr.tarcorpus`` and of two honest ones. The reference is the
+decides about one tar member before minictr's extractor writes it into
+``dest`` (which holds the members kept so far). The filter only *decides*; it
+never writes, and it never redirects a path: the extractor does that.
+
+- **keep** (return True): the extractor writes the member. Where it lands is
+  the extractor's job: it takes an absolute name, and every symlink on the way,
+  as if ``dest`` were ``/`` ("contain": ``/etc/passwd`` lands in
+  ``dest/etc/passwd``, ``evil -> /etc`` then ``evil/x`` lands in ``dest/etc/x``).
+- **skip** (return False): the member is left out and the rest unpacked. Only
+  device nodes (``ischr()``/``isblk()``): /dev is made fresh at run time.
+- **refuse** (raise ``minictr.errors.UnsafeLayerEntry(member.name, why)``): the
+  whole tarball is rejected. For a name whose ``..`` climbs above the root, a
+  symlink loop (more than 40 symlinks on one path), a non-directory named
+  ``.``, and every hard link whose target is not an earlier member reached
+  through real directories: link(2) runs on the host and follows symlinks
+  *there*, so a target with ``..`` above the root, or through a symlink (even
+  one the tarball planted a few members earlier), or missing, or a directory,
+  is refused.
+
+The check hands it every member of the malicious tarballs of
+``minictr.tarcorpus`` and of two honest ones, in order, with ``dest`` holding
+what the extractor made of the members kept so far. The reference is the
 runtime's own security core, ``minictr.tarball.resolve.member_filter``: the
 resolver that every extraction goes through, answering the learner's question.
 
@@ -23,7 +41,8 @@ from ..errors import UnsafeLayerEntry
 from .kit import Case, CaseFailed, Exercise, exc_line, lazy, register, rmtree
 from .lesson import Lesson
 
-LESSON = Lesson("02", "An image is just a tarball", needs_root=False, tools=("dpkg-query",))
+# needs_root: the lab starts containers (`minictr run busybox ...`), though the exercise does not
+LESSON = Lesson("02", "An image is just a tarball", needs_root=True, tools=("dpkg-query",))
 
 
 # -- the checks ----------------------------------------------------------------------
@@ -61,6 +80,16 @@ def _benign_tarballs() -> list[tuple[str, bytes, str, str]]:
         (info("etc/mtab", tarfile.SYMTYPE, link="../proc/self/mounts"), None),
         (info("tmp", tarfile.DIRTYPE, mode=0o1777), None),
         (info("tmp/fifo", tarfile.FIFOTYPE), None),
+        # usrmerge: directories that are symlinks, absolute and relative, written through.
+        # On the host they point out of dest; in the image they are honest, and the
+        # extractor resolves them inside. A filter must keep these members.
+        (info("usr", tarfile.DIRTYPE, mode=0o755), None),
+        (info("usr/lib", tarfile.DIRTYPE, mode=0o755), None),
+        (info("lib", tarfile.SYMTYPE, link="/usr/lib"), None),
+        (info("lib/libc.so.6", size=len(hello)), hello),
+        (info("lib64", tarfile.SYMTYPE, link="usr/lib"), None),
+        (info("lib64/ld-linux.so.2", size=len(hello)), hello),
+        (info("usr/lib/libc.hard", tarfile.LNKTYPE, link="usr/lib/libc.so.6"), None),
     ])
     devices = _tar_bytes([
         (info("dev", tarfile.DIRTYPE, mode=0o755), None),
@@ -69,8 +98,8 @@ def _benign_tarballs() -> list[tuple[str, bytes, str, str]]:
         (info("dev/README", size=len(hello)), hello),
     ])
     return [
-        ("benign: a small rootfs (dirs, setuid file, symlinks, hard link, fifo)", rootfs, "keep",
-         "an honest image: keep every member"),
+        ("benign: a small rootfs (dirs, setuid file, symlinks, hard links, fifo, lib -> /usr/lib)", rootfs,
+         "keep", "an honest image: keep every member"),
         ("benign: device nodes are skipped", devices, "keep",
          "device nodes are skipped (False); /dev is made fresh at run time"),
     ]
@@ -85,9 +114,13 @@ def _member_cases() -> list[Case]:
     is ever written by anything but ``minictr.tarball.extract``.
 
     - "refuse": the filter must raise UnsafeLayerEntry on some member;
-    - "contain": the extractor keeps it inside, so any member may be kept, and
-      refusing is accepted too (strict, but safe); skipping is not;
+    - "contain" and "skip": the extractor keeps it inside, so any member may be
+      kept (device nodes skipped), and refusing is accepted too (strict, but
+      safe); skipping anything else is not;
     - "keep" (the honest tarballs): every member kept, device nodes skipped.
+
+    When the filter keeps a member the extractor refuses, the message names
+    that member and the extractor's reason.
     """
     from .. import tarcorpus
 
@@ -101,7 +134,7 @@ def _member_run(corpus_name: str, given: tuple[bytes, str, str] | None = None) -
     def run(fn):
         import tarfile
 
-        from .. import tarball, tarcorpus
+        from .. import tarcorpus
 
         work = tempfile.mkdtemp(prefix="minictr-ex02-")
         try:
@@ -113,7 +146,7 @@ def _member_run(corpus_name: str, given: tuple[bytes, str, str] | None = None) -
                 data, expect, why = given
 
             def say(text: str) -> str:  # no temporary paths in what the notebook prints
-                return (text.replace(work + "/root", "DEST").replace(work, "HOST")
+                return (text.replace(work + "/root", "DEST").replace(work, "/HOST")
                         .replace(work.lstrip("/"), "HOST"))
 
             with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -122,11 +155,7 @@ def _member_run(corpus_name: str, given: tuple[bytes, str, str] | None = None) -
             for m, payload in members:
                 dest, _ = tarcorpus.prepare(work)  # a fresh dest, with the kept members extracted again
                 if kept:
-                    try:
-                        tarball.extract(io.BytesIO(_tar_bytes(kept)), str(dest))
-                    except UnsafeLayerEntry:
-                        raise CaseFailed(say(f"you kept {kept[-1][0].name!r}, but this tarball must be "
-                                             f"refused: {why}")) from None
+                    _extract_kept(kept, dest, why, say)
                 try:
                     verdict = fn(_copy_info(m), str(dest))
                 except UnsafeLayerEntry as e:
@@ -156,10 +185,25 @@ def _member_run(corpus_name: str, given: tuple[bytes, str, str] | None = None) -
                 if verdict:
                     kept.append((m, payload))
             if expect == "refuse":
+                dest, _ = tarcorpus.prepare(work)
+                _extract_kept(kept, dest, why, say)
                 raise CaseFailed(say(f"you kept every member, but this tarball must be refused: {why}"))
         finally:
             rmtree(work)
     return run
+
+
+def _extract_kept(kept: list, dest, why: str, say: Callable[[str], str]) -> None:
+    """Extract what the filter kept so far, as minictr would; a refusal there is the learner's miss."""
+    from .. import tarball
+
+    try:
+        tarball.extract(io.BytesIO(_tar_bytes(kept)), str(dest))
+    except UnsafeLayerEntry as e:
+        m = next((k for k, _ in kept if k.name == e.member), kept[-1][0])
+        link = f", a hard link to {m.linkname!r}" if m.islnk() else ""
+        reason = e.message.split(": ", 1)[-1]
+        raise CaseFailed(say(f"you kept {m.name!r}{link}, which must be refused: {reason} ({why})")) from None
 
 
 def _kind(m) -> str:

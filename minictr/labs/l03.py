@@ -81,13 +81,28 @@ def _breakout_cases() -> list[Case]:
                 raise CaseFailed("you listed the chroot's own / (it has 'you-are-in-the-chroot'): "
                                  "the escape did not work; climb with os.chdir('..') from outside the root")
             if got != want:
-                raise CaseFailed(f"returned {got[:6]}..., not the host's / (sorted(os.listdir('/')))")
+                raise CaseFailed(f"returned {got[:6]}{'...' if len(got) > 6 else ''}, not the host's / "
+                                 f"(sorted(os.listdir('/'))){_why(got)}")
         return Case(name, run)
 
     return [
         make("escape a chroot just below /tmp", 0),
         make("escape a chroot 30 directories deep", 30),
     ]
+
+
+def _why(got: list) -> str:
+    """What a wrong listing most likely means (the throwaway tree is known: d0/d1/.../rootfs)."""
+    if not got:
+        return (": an empty directory, most likely the one you made and chrooted into. "
+                "os.chdir('/') (or into that directory) after os.chroot() puts the working directory "
+                "back inside the new root, and '..' stops there; leave the working directory where it "
+                "is, outside the new root, and climb from there")
+    if got == ["rootfs"] or all(n[:1] == "d" and n[1:].isdigit() for n in got):
+        return (f": {got} is a directory of the tree the chroot sits in, so you climbed too few "
+                "levels; climb more (say 100 times): '..' at the real / stays at /, so extra climbs "
+                "do no harm")
+    return ""
 
 
 register(Exercise(

@@ -47,10 +47,34 @@ def _parse(fn, name: str = "web-challenge", port: int = 8080):
     parser.exit_on_error = False
     try:
         ns = parser.parse_args(["run", *args])
-        return args, ns, resources_from_args(ns)
     except (SystemExit, MinictrError) as e:
         why = f": {e.message}" if isinstance(e, MinictrError) else ""
         raise CaseFailed(f"`minictr run {' '.join(args)}` is refused{why}") from None
+    late = _flags_after_image(parser, ns)
+    if late:
+        raise CaseFailed(f"flags go before IMAGE: {late} come after the image {ns.image!r}, so they became "
+                         f"part of the container's command ({[c for c in ns.command if c != '--'][:4]}...), "
+                         "not options of `minictr run`; put them between `run` and the image")
+    try:
+        return args, ns, resources_from_args(ns)
+    except MinictrError as e:
+        raise CaseFailed(f"`minictr run {' '.join(args)}` is refused: {e.message}") from None
+
+
+def _flags_after_image(parser, ns) -> list[str]:
+    """The options of `minictr run` that landed in the command, after IMAGE.
+
+    Everything after IMAGE is the container's command, so `busybox -m 32m httpd`
+    runs a program called `-m`. Long options are caught anywhere (httpd has
+    none); short ones only before the program, since httpd has its own -p, -h, -c ...
+    """
+    run = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices["run"]
+    options = {o for a in run._actions for o in a.option_strings} - {"--help"}
+    cmd = [c for c in ns.command if c != "--"]
+    late = [c for c in cmd if c.startswith("--") and c.split("=", 1)[0] in options]
+    if cmd and cmd[0].startswith("-") and cmd[0] in options and cmd[0] not in late:
+        late.insert(0, cmd[0])
+    return late
 
 
 def _cases() -> list[Case]:

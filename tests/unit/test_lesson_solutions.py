@@ -51,3 +51,38 @@ def test_written_solution_passes(md, exercise_id, code, tmp_path, monkeypatch):
     assert callable(fn), f"the solution of {exercise_id} in {md} does not define {ex.function}()"
     result = exercises.run_checks(exercise_id, fn)
     assert result.failures == [] and result.passed
+
+
+SPOILER = "<details>\n<summary>Solution (try the exercise first)</summary>\n"
+
+
+def unhidden(text: str) -> list[str]:
+    """The ids of solution blocks that are not inside a <details> marked as a solution spoiler."""
+    out = []
+    for m in BLOCK.finditer(text):
+        before = text[:m.start()]
+        opened = before.rfind(SPOILER)
+        closed = before.rfind("</details>")
+        after_close = text.find("</details>", m.end())
+        if opened < 0 or closed > opened or after_close < 0:
+            out.append(m.group("id"))
+    return out
+
+
+def test_the_spoiler_parser():
+    block = "```python solution=01.decode_status\npass\n```\n"
+    assert unhidden("text\n" + block) == ["01.decode_status"]
+    assert unhidden(SPOILER + "\n" + block + "\n</details>\n") == []
+    assert unhidden(SPOILER + "\n</details>\n" + block) == ["01.decode_status"]      # after it closed
+    assert unhidden("<details>\n<summary>More</summary>\n" + block + "</details>\n") == ["01.decode_status"]
+
+
+@pytest.mark.parametrize("md", sorted(LESSONS.glob("*.md")), ids=lambda p: p.name)
+def test_every_solution_is_behind_a_spoiler(md):
+    assert unhidden(md.read_text()) == [], f"{md.name}: wrap each solution block in {SPOILER!r} ... </details>"
+
+
+@pytest.mark.parametrize("md", sorted(LESSONS.glob("[0-9][0-9]-*.md")), ids=lambda p: p.name)
+def test_every_reading_says_what_to_read_before_and_after_the_lab(md):
+    head = md.read_text()[:1500]
+    assert "**Before the lab**" in head and "**After it**" in head

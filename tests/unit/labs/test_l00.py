@@ -18,7 +18,15 @@ def _all_kinds(a, b):
     return set(os.listdir(f"/proc/{a}/ns"))
 
 
-WRONG = [lambda a, b: set(), _all_kinds, lambda a, b: ["uts"]]
+SEVEN = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
+
+
+def _fixed_list(a, b):
+    """The kinds of namespaces(7)'s table, hard-coded: misses pid_for_children, time, time_for_children."""
+    return {k for k in SEVEN if os.readlink(f"/proc/{a}/ns/{k}") != os.readlink(f"/proc/{b}/ns/{k}")}
+
+
+WRONG = [lambda a, b: set(), _all_kinds, lambda a, b: ["uts"], _fixed_list]
 
 
 def test_reference_passes_every_case():
@@ -37,7 +45,7 @@ def test_no_wrong_answer_passes():
 
 
 def test_the_lesson_record():
-    assert l00.LESSON.number == "00" and not l00.LESSON.needs_root
+    assert l00.LESSON.number == "00" and l00.LESSON.needs_root  # its lab runs containers
 
 
 def test_the_written_solution_exists():
@@ -49,3 +57,14 @@ def test_check_none_uses_the_reference(capsys):
     assert fn is checks.get("00.ns_differences").reference()
     assert capsys.readouterr().out == (
         "[00.ns_differences] no function given: using the reference minictr.labs.l00.ns_differences.\n")
+
+
+def test_a_hard_coded_list_of_kinds_fails_with_the_reason():
+    needs_root('00.ns_differences')
+    if not checks.has_root():
+        pytest.skip("the pid/time child needs root")
+    result = checks.run_checks("00.ns_differences", _fixed_list)
+    assert [o.case for o in result.failures] == ["a child whose children get new pid and time namespaces"]
+    why = result.failures[0].why
+    assert "missing ['pid_for_children', 'time_for_children']" in why
+    assert "list /proc/PID/ns instead of naming the kinds" in why

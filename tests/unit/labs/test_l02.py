@@ -12,7 +12,37 @@ from minictr.labs.checks import check, run_checks
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
+def _parts(name):
+    return [p for p in name.split("/") if p not in ("", ".")]
+
+
+def names_only(m, d):
+    """Checks every name and link target as text, and resolves no symlink at all."""
+    if m.ischr() or m.isblk():
+        return False
+    if ".." in _parts(m.name) or (not _parts(m.name) and not m.isdir()):
+        raise UnsafeLayerEntry(m.name, "climbs out")
+    if m.islnk() and (m.linkname.startswith("/") or ".." in _parts(m.linkname)):
+        raise UnsafeLayerEntry(m.name, "link out")
+    return True
+
+
+def resolves_on_the_host(m, d):
+    """Follows symlinks the host's way (realpath): refuses honest images with lib -> /usr/lib."""
+    import os
+
+    if m.ischr() or m.isblk():
+        return False
+    root = os.path.realpath(d)
+    where = os.path.realpath(os.path.join(root, m.name.lstrip("/")))
+    if where != root and not where.startswith(root + "/"):
+        raise UnsafeLayerEntry(m.name, "outside")
+    return True
+
+
 WRONG = [
+    names_only,
+    resolves_on_the_host,
     lambda m, d: True,
     lambda m, d: False,
     lambda m, d: None,
@@ -36,7 +66,7 @@ def test_no_wrong_answer_passes():
 
 
 def test_the_lesson_record():
-    assert l02.LESSON.number == "02" and not l02.LESSON.needs_root
+    assert l02.LESSON.number == "02" and l02.LESSON.needs_root  # its lab runs containers
 
 
 def test_the_written_solution_exists():
@@ -58,7 +88,7 @@ def test_member_filter_refusing_a_contained_case_is_accepted_but_not_an_honest_o
 
     result = run_checks("02.member_filter", refuse_symlinks)
     assert [o.case for o in result.failures] == [
-        "benign: a small rootfs (dirs, setuid file, symlinks, hard link, fifo)"]
+        "benign: a small rootfs (dirs, setuid file, symlinks, hard links, fifo, lib -> /usr/lib)"]
     assert "you refused the honest member 'bin/sh'" in result.failures[0].why
 
 
@@ -82,3 +112,24 @@ def test_check_output_is_deterministic(capsys):
     assert capsys.readouterr().out == first
     failed = run_checks("02.member_filter", lambda m, d: True).failures
     assert len(failed) > 8 and f"... and {len(failed) - 8} more" in first  # only the first 8 are shown
+
+
+def test_a_filter_that_resolves_no_symlinks_fails_where_planted_symlinks_redirect_a_link():
+    why = {o.case: o.why for o in run_checks("02.member_filter", names_only).failures}
+    assert set(why) == {
+        "corpus: symlink-loop", "corpus: symlink-self-loop", "corpus: symlink-chain-too-long",
+        "corpus: hardlink-through-symlink", "corpus: hardlink-through-relative-symlink",
+        "corpus: hardlink-through-planted-root-symlink", "corpus: hardlink-through-planted-chain",
+        "corpus: hardlink-dotdot-after-missing", "corpus: hardlink-to-dir"}
+    assert why["corpus: hardlink-through-planted-chain"] == (
+        "you kept 'h', a hard link to 'one/secret', which must be refused: its hardlink target 'one/secret' "
+        "goes through symlink 'two', which leaves the root (two planted symlinks, one -> two -> ../sentinel: "
+        "the link's target is the host's file)")
+    assert why["corpus: hardlink-through-planted-root-symlink"].startswith(
+        "you kept 'h', a hard link to 'a/root/HOST/sentinel/secret', which must be refused")
+
+
+def test_a_filter_that_follows_symlinks_on_the_host_refuses_an_honest_image():
+    why = {o.case: o.why for o in run_checks("02.member_filter", resolves_on_the_host).failures}
+    assert why["benign: a small rootfs (dirs, setuid file, symlinks, hard links, fifo, lib -> /usr/lib)"] == (
+        "you refused the honest member 'lib/libc.so.6' (refusing tar member 'lib/libc.so.6': outside)")

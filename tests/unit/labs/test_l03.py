@@ -8,7 +8,7 @@ import pytest
 from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
                           assert_reference_passes, needs_root, written_solutions)
 
-from minictr.labs import l03
+from minictr.labs import checks, l03
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
@@ -22,9 +22,20 @@ def _climb_five():
     return sorted(os.listdir("/"))
 
 
+def _chdir_root_first():
+    os.makedirs("/.out", exist_ok=True)
+    os.chroot("/.out")
+    os.chdir("/")                                            # back inside the new root: no escape
+    for _ in range(100):
+        os.chdir("..")
+    os.chroot(".")
+    return sorted(os.listdir("/"))
+
+
 WRONG = [
     lambda: sorted(os.listdir("/")),                         # never left the chroot
     _climb_five,
+    _chdir_root_first,
 ]
 
 
@@ -59,3 +70,13 @@ def test_run_chrooted_runs_in_the_chroot_and_cleans_up():
     assert l03.run_chrooted(lambda: os.getcwd(), cwd="/tmp") == "/tmp"
     # the kernel process itself is untouched
     assert os.path.exists("/proc/self")
+
+
+def test_the_diagnosis_of_chdir_to_the_new_root_and_of_too_few_climbs():
+    needs_root('03.breakout', " (chroot)")
+    result = checks.run_checks("03.breakout", _chdir_root_first)
+    assert len(result.failures) == 2
+    assert all(o.why.startswith("returned [], not the host's /") for o in result.failures)
+    assert all("os.chdir('/') (or into that directory) after os.chroot()" in o.why for o in result.failures)
+    deep = {o.case: o.why for o in checks.run_checks("03.breakout", _climb_five).failures}
+    assert "climbed too few levels" in deep["escape a chroot 30 directories deep"]

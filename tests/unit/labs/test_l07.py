@@ -96,3 +96,17 @@ def test_confine_failure_says_why(capsys):
     checks.check("07.confine", confine_pid_first)
     out = capsys.readouterr().out
     assert "3 of 3 checks failed" in out and "write the limit first" in out
+
+
+def confine_enable_after_mkdir(fs, group, pid, memory):
+    """Right on the kernel: the child's memory.max appears when the parent enables memory."""
+    fs.mkdir(group)
+    if _v2(fs, group):
+        fs.write(os.path.join(os.path.dirname(group), "cgroup.subtree_control"), "+memory")
+    fs.write(os.path.join(group, "memory.max" if _v2(fs, group) else "memory.limit_in_bytes"), memory)
+    fs.write(os.path.join(group, "cgroup.procs"), pid)
+
+
+def test_enabling_memory_after_making_the_group_passes_as_on_the_kernel():
+    result = checks.run_checks("07.confine", confine_enable_after_mkdir)
+    assert result.failures == [] and result.passed
