@@ -72,6 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _rmi_flags(isub.add_parser("rm", help="remove images (same as `minictr rmi`)"))
     pr = isub.add_parser("prune", help="remove unnamed images and unreferenced blobs and layers")
     pr.set_defaults(func=cmd_prune)
+    from .cli_build import register_image_commands
+    register_image_commands(isub)  # image from-binary
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
