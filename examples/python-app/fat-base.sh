@@ -7,10 +7,9 @@ set -eu
 minictr=${MINICTR:-minictr}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python=$(readlink -f /usr/bin/python3)
 { dpkg-query -W -f='${Package} ${Priority}\n' | awk '$2 == "required" {print $1}'
   apt-cache depends --recurse --installed --no-recommends --no-suggests --no-conflicts --no-breaks \
-      --no-replaces --no-enhances "$(basename "$python")" | grep -v '^[ <]'
+      --no-replaces --no-enhances python3 | grep -v "^[ <]"
 } | sort -u > "$work/packages"
 for p in $(cat "$work/packages"); do dpkg -L "$p" 2>/dev/null || true; done | grep '^/' | sort -u \
     | sed 's|^/||' > "$work/files"

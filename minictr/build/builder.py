@@ -293,6 +293,9 @@ class _Build:
         else:
             img = self.find_image(ref)
             layers, what = list(zip(img.layers, img.diff_ids)), f"image {ref}"
+        if len(layers) == 1:  # one layer: its directory in the layer cache is the tree (read only)
+            desc, diff_id = layers[0]
+            return str(ensure_layer(self.store, desc["digest"], diff_id)), None, what
         root = os.path.join(self.work, "from-" + hashlib.sha256(ref.encode()).hexdigest()[:16])
         if not os.path.isdir(root):
             from ..image.layers import extract_layer

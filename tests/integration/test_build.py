@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -21,6 +22,8 @@ import pytest
 from tests.integration.conftest import static_busybox
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: overlay mounts, namespaces")
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python-app")
 
 EVERYTHING = """\
 # escape=\\
@@ -196,18 +199,38 @@ def test_from_scratch_with_a_static_binary(mc, tmp_path):
     assert mc("run", "--rm", "tiny").stdout == "from scratch\n"
 
 
-def test_from_binary_python_minimal_image(mc, tmp_path):
-    python = os.path.realpath("/usr/bin/python3")
-    stdlib = "/usr/lib/python3.%d" % __import__("sys").version_info[1]
-    if not os.path.isdir(stdlib):
-        pytest.skip(f"{stdlib} is not this python's standard library")
-    r = mc("image", "from-binary", python, "--add", stdlib, "-t", "pymin", timeout=120)
+def test_python_app_from_binary_built_and_served(mc, tmp_path):
+    """The slides' app: the host's python made minimal (from-binary), the multi-stage
+    Containerfile of examples/python-app, and the app answering HTTP on port 80 in the
+    container's network namespace (reached with nsenter: published ports are the
+    network work's ``-p``)."""
+    python = "/usr/bin/python3"
+    version = "%d.%d" % sys.version_info[:2]
+    stdlib = f"/usr/lib/python{version}"
+    if os.path.realpath(python) != f"/usr/bin/python{version}" or not os.path.isdir(stdlib):
+        pytest.skip(f"{python} is not the Python {version} whose standard library is {stdlib}")
+    r = mc("image", "from-binary", python, "--add", stdlib, "-t", "python-min", timeout=120)
     assert r.returncode == 0, r.stderr
     ldd = subprocess.run(["ldd", python], capture_output=True, text=True).stdout
     libs = [l.split("=>")[-1].split()[0] for l in ldd.splitlines() if "/" in l]
-    img = store_image(mc, "pymin")
-    names = set(layer_names(mc, img, 0))
-    for lib in libs:  # what ldd says the program needs is in the image (maybe through a link)
+    names = set(layer_names(mc, store_image(mc, "python-min"), 0))
+    for lib in libs:  # what ldd says the program needs is in the image (behind /lib -> usr/lib too)
         assert os.path.realpath(lib).lstrip("/") in names
-    out = mc("run", "--rm", "pymin", python, "-c", "import json, ssl; print(json.dumps([1]))")
-    assert out.returncode == 0 and out.stdout == "[1]\n", out.stderr
+    assert "usr/bin/python3" in names and f"usr/lib/python{version}/json/__init__.py" in names
+    r = mc("build", "-t", "my-python-app", EXAMPLE, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    app = store_image(mc, "my-python-app")
+    assert app.config["ExposedPorts"] == {"80/tcp": {}}
+    assert not any(n.startswith(("bin/sh", "usr/bin/sh")) for n in layer_names(mc, app, 0))  # no shell
+    server = mc.popen("run", "--rm", "--name", "pyapp", "my-python-app", stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline() == "serving on port 80\n"
+        pid = json.loads(mc("inspect", "pyapp").stdout)[0]["pid"]
+        get = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c",
+                              "import urllib.request as u; print(u.urlopen('http://127.0.0.1:80/', timeout=10)"
+                              ".read().decode(), end='')"], capture_output=True, text=True, timeout=30)
+        assert get.stdout.startswith("hello from my-python-app on "), get.stderr
+    finally:
+        mc("rm", "-f", "pyapp")
+        server.wait(timeout=30)
+        server.stdout.close()
