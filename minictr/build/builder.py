@@ -37,8 +37,6 @@ import json
 import os
 import posixpath
 import shutil
-import stat
-import tarfile
 import tempfile
 import time
 
@@ -51,14 +49,13 @@ from ..image.store import Store
 from ..record import Record, replace
 from . import cache, metadata
 from .diff import write_layer
+from .files import copy_one, drop_mount_points, is_archive, lower_isdir, make_dirs
 from .ignore import read_ignore, select_sources
 from .parser import parse
 from .stages import find_stage
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CACHE_FILE = "build-cache.json"
-#: Mount points the container's init makes when the image lacks them: not part of a layer.
-MOUNT_POINTS = ("proc", "dev", "sys")
 
 
 class Built(Record):
@@ -251,7 +248,7 @@ class _Build:
         env += [f"{k}={v}" for k, v in ins.build_args if k not in names]  # ARGs, under any ENV
         cwd = cfg_img.get("WorkingDir") or "/"
         lowers = self.lowers(cur)
-        _make_dirs(upper, cwd, lowers)
+        make_dirs(upper, cwd, lowers)
         rootfs, work = (tempfile.mkdtemp(dir=self.work, prefix=p) for p in ("rootfs-", "work-"))
         cid = os.urandom(32).hex()
         namespaces = DEFAULT_NAMESPACES - ({"net"} if self.network == "host" else set())
@@ -279,7 +276,7 @@ class _Build:
         if code != 0:
             self.fail(ins.line, f"RUN {' '.join(ins.args)}: exit status {code}",
                       "the command's output is above; fix the command and build again")
-        _drop_mount_points(upper, lowers)
+        drop_mount_points(upper, lowers)
 
     # ---- COPY and ADD ------------------------------------------------------------------------
     def source_root(self, cf, ins, done):
@@ -311,30 +308,30 @@ class _Build:
         cwd = cur.meta.config.get("WorkingDir") or "/"
         dest = posixpath.normpath(posixpath.join(cwd, ins.args[-1]))
         into_dir = ins.args[-1].endswith("/") or len(matches) > 1 or any(m.is_dir for m in matches) \
-            or _lower_isdir(lowers, dest)
+            or lower_isdir(lowers, dest)
         owner = self.chown(ins, lowers)
         mode = ins.flag("chmod")
         mode = int(mode, 8) if mode else None
         keep_owner = ins.flag("from") is not None
         if into_dir:
-            _make_dirs(upper, dest, lowers)
+            make_dirs(upper, dest, lowers)
         else:
-            _make_dirs(upper, posixpath.dirname(dest), lowers)
+            make_dirs(upper, posixpath.dirname(dest), lowers)
         for m in matches:
             src_full = os.path.join(root, m.path) if m.path else root
             if m.is_dir:
                 target = os.path.join(upper, dest.lstrip("/"))  # the contents go in, not the dir itself
                 for e in m.entries:
-                    _copy_one(os.path.join(root, e.path), os.path.join(target, e.rel), owner, mode, keep_owner)
+                    copy_one(os.path.join(root, e.path), os.path.join(target, e.rel), owner, mode, keep_owner)
                 continue
             name = posixpath.basename(m.src.rstrip("/"))
             target = os.path.join(upper, dest.lstrip("/"), name) if into_dir else \
                 os.path.join(upper, dest.lstrip("/"))
-            if ins.cmd == "ADD" and _is_archive(src_full):
+            if ins.cmd == "ADD" and is_archive(src_full):
                 from ..tarball import extract
                 extract(src_full, os.path.join(upper, dest.lstrip("/")))  # an archive unpacks into DEST
                 continue
-            _copy_one(src_full, target, owner, mode, keep_owner, follow=True)
+            copy_one(src_full, target, owner, mode, keep_owner, follow=True)
 
     def chown(self, ins, lowers):
         spec = ins.flag("chown")
@@ -390,85 +387,3 @@ class _Build:
             now = self.read_cache()
             now[key] = value
             self.store._atomic_write(self.store.root / CACHE_FILE, json.dumps(now, sort_keys=True).encode())
-
-
-def _lower_isdir(lowers, path: str) -> bool:
-    rel = path.lstrip("/")
-    if not rel:
-        return True
-    for d in lowers:
-        p = os.path.join(d, rel)
-        if os.path.lexists(p):
-            return os.path.isdir(p)
-    return False
-
-
-def _make_dirs(upper: str, path: str, lowers) -> None:
-    """``mkdir -p path`` in the upper dir, each new directory with the mode and owner it has
-    below (or 0755 root), so that the layer does not change them."""
-    rel = ""
-    for part in [p for p in path.split("/") if p]:
-        rel = f"{rel}/{part}" if rel else part
-        target = os.path.join(upper, rel)
-        if os.path.isdir(target):
-            continue
-        os.mkdir(target)
-        below = next((os.path.join(d, rel) for d in lowers if os.path.isdir(os.path.join(d, rel))), None)
-        if below is not None:
-            st = os.stat(below)
-            os.chmod(target, stat.S_IMODE(st.st_mode))
-            os.chown(target, st.st_uid, st.st_gid)
-        else:
-            os.chmod(target, 0o755)
-
-
-def _drop_mount_points(upper: str, lowers) -> None:
-    """Remove the empty /proc, /dev, /sys the container's init made because the image had none."""
-    for name in MOUNT_POINTS:
-        p = os.path.join(upper, name)
-        if os.path.isdir(p) and not os.path.islink(p) and not os.listdir(p) \
-                and not any(os.path.lexists(os.path.join(d, name)) for d in lowers):
-            os.rmdir(p)
-
-
-def _copy_meta(src: str, target: str, owner, mode, keep_owner: bool) -> None:
-    st = os.lstat(src)
-    if not os.path.isdir(target):
-        os.makedirs(target)
-    uid, gid = owner or ((st.st_uid, st.st_gid) if keep_owner else (0, 0))
-    os.chown(target, uid, gid)
-    os.chmod(target, mode if mode is not None else stat.S_IMODE(st.st_mode))
-
-
-def _copy_one(src: str, target: str, owner, mode, keep_owner: bool, follow: bool = False) -> None:
-    """One file, link or directory from a source to the upper dir, owned as COPY owns it:
-    ``--chown``, else the source's owner for ``--from``, else root; ``--chmod`` for files and dirs."""
-    st = os.stat(src) if follow else os.lstat(src)
-    uid, gid = owner or ((st.st_uid, st.st_gid) if keep_owner else (0, 0))
-    if os.path.lexists(target) and not os.path.isdir(target):
-        os.unlink(target)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    if stat.S_ISDIR(st.st_mode):
-        _copy_meta(src, target, owner, mode, keep_owner)
-        return
-    if stat.S_ISLNK(st.st_mode):
-        os.symlink(os.readlink(src), target)
-        os.lchown(target, uid, gid)
-        return
-    if stat.S_ISREG(st.st_mode):
-        shutil.copyfile(src, target, follow_symlinks=True)
-    else:
-        os.mknod(target, st.st_mode, st.st_rdev)
-    os.chown(target, uid, gid)
-    os.chmod(target, mode if mode is not None else stat.S_IMODE(st.st_mode))
-    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
-def _is_archive(path: str) -> bool:
-    """A local file ADD unpacks: a tar, maybe compressed (gzip, bzip2, xz), by its bytes."""
-    if not os.path.isfile(path):
-        return False
-    try:
-        return tarfile.is_tarfile(path)
-    except OSError:
-        return False

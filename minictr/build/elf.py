@@ -54,6 +54,13 @@ def read(path: str) -> ElfInfo:
         data = f.read()
     if data[:4] != b"\x7fELF":
         raise ImageError(f"{path} is not an ELF file", hint="name a compiled program or shared library")
+    try:
+        return _parse(path, data)
+    except (struct.error, IndexError, ValueError, UnicodeDecodeError):  # offsets past the end
+        raise ImageError(f"{path} is a truncated or damaged ELF file") from None
+
+
+def _parse(path: str, data: bytes) -> ElfInfo:
     bits = {1: 32, 2: 64}.get(data[4])
     end = {1: "<", 2: ">"}.get(data[5])
     if bits is None or end is None:
@@ -133,7 +140,7 @@ def find_library(name: str, runpath=(), dirs=None) -> str | None:
     if "/" in name:
         return name if os.path.exists(name) else None
     for d in list(runpath) + list(loader_dirs() if dirs is None else dirs):
-        candidate = os.path.join(d, name)
+        candidate = os.path.normpath(os.path.join(d, name))
         if os.path.exists(candidate):
             return candidate
     return None

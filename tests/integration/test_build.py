@@ -8,7 +8,6 @@ confined minictr containers.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
