@@ -57,7 +57,10 @@ def _pairs(items, flag: str) -> dict:
         k, eq, v = item.partition("=")
         if not k:
             raise ConfigError(flag, item, "must be KEY=VALUE", hint=f"write {flag} NAME=value")
-        out[k] = v if eq else os.environ.get(k, "")
+        if eq:
+            out[k] = v
+        elif k in os.environ:  # "--build-arg NAME": the caller's value, as docker; unset: skipped
+            out[k] = os.environ[k]
     return out
 
 

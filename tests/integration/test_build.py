@@ -43,6 +43,7 @@ LABEL org.example.who=builder
 COPY --from=a /app /app
 COPY --from=a /unpacked/ /unpacked/
 COPY --from=a /data/a.txt /data/
+COPY --chown=learner src/*.txt /home/learner/
 SHELL ["/bin/sh", "-c"]
 RUN cat /app/made.txt > /shell.txt
 USER 1000:1000
@@ -94,7 +95,7 @@ def test_every_instruction_multi_stage_and_run(mc, tmp_path):
     ctx = make_context(tmp_path / "ctx")
     r = mc("build", "-t", "demo", "--label", "extra=yes", str(ctx), timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "STEP 1/21: FROM $BASE AS a" in r.stdout and "STEP 21/21: CMD" in r.stdout
+    assert "STEP 1/22: FROM $BASE AS a" in r.stdout and "STEP 22/22: CMD" in r.stdout
     assert "built as 0 in /app" in r.stdout  # the RUN's output streams; ENV and WORKDIR apply
     assert "COMMIT demo" in r.stdout and "Successfully tagged demo:latest" in r.stdout
     img = store_image(mc, "demo")
@@ -105,15 +106,15 @@ def test_every_instruction_multi_stage_and_run(mc, tmp_path):
     assert cfg["StopSignal"] == "SIGINT" and "WorkingDir" not in cfg  # WORKDIR was in stage a
     assert {k: cfg["Labels"][k] for k in ("org.example.who", "extra")} == {"org.example.who": "builder", "extra": "yes"}
     hist = img.oci_config["history"]
-    assert sum(not h.get("empty_layer") for h in hist) == len(img.layers) == 5  # busybox + 3 COPY + RUN
+    assert sum(not h.get("empty_layer") for h in hist) == len(img.layers) == 6  # busybox + 4 COPY + RUN
     assert any(h.get("empty_layer") and "EXPOSE 8080/tcp" in h["created_by"] for h in hist)
     run = mc("run", "--rm", "demo")
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n")[:5] == ["hi test", "hello", "in the tar", "1000", "a.txt"]
     assert "skip.log" not in run.stdout  # .containerignore
     # COPY --chown/--chmod
-    ls = mc("run", "--rm", "-u", "0", "demo", "stat -c '%u:%g %a' /data/a.txt /shell.txt")
-    assert ls.stdout.split("\n")[:2] == ["1000:1000 640", "0:0 644"]
+    ls = mc("run", "--rm", "-u", "0", "demo", "stat -c '%u:%g %a' /data/a.txt /shell.txt /home/learner/*")
+    assert ls.stdout.split("\n")[:3] == ["1000:1000 640", "0:0 644", "1000:1000 644"]  # learner is 1000
     hist_out = mc("history", "demo")
     assert hist_out.returncode == 0 and hist_out.stdout.splitlines()[0].split()[:3] == ["IMAGE", "CREATED", "CREATED"]
     assert "EXPOSE 8080/tcp" in hist_out.stdout and "<missing>" in hist_out.stdout
