@@ -185,7 +185,10 @@ class _Build:
                        select_sources(root, src, ignore, file=self.file, line=ins.line, what=ins.cmd,
                                       place=place)]
             sources = cache.sources_digest(root, matches)
-        key = cache.cache_key(cur.key, ins, sources)
+        parent = cur.key
+        if ins.cmd == "RUN" and self.network != "none":  # another network can give another result
+            parent += f"|network={self.network}"
+        key = cache.cache_key(parent, ins, sources)
         if ins.cmd in metadata.METADATA:
             meta = metadata.apply(cur.meta, ins)
             hit = None if self.no_cache else self.cache.get(key)

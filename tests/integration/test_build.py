@@ -234,3 +234,15 @@ def test_python_app_from_binary_built_and_served(mc, tmp_path):
         mc("rm", "-f", "pyapp")
         server.wait(timeout=30)
         server.stdout.close()
+
+
+def test_run_steps_are_confined_and_have_no_network_unless_network_host(mc, tmp_path):
+    ctx = make_context(tmp_path / "ctx", "FROM busybox\nRUN ls /sys/class/net > /nets && grep -E '^(CapEff|Seccomp):' "
+                                         "/proc/self/status\nCMD [\"cat\", \"/nets\"]\n")
+    r = mc("build", "-t", "n0", str(ctx))
+    assert r.returncode == 0, r.stderr
+    assert "CapEff:\t00000000a80425fb\nSeccomp:\t2\n" in r.stdout  # docker's 14 capabilities, seccomp on
+    assert mc("run", "--rm", "n0").stdout.split() == ["lo"]  # a network namespace of its own
+    r = mc("build", "--network", "host", "-t", "n1", str(ctx))
+    assert r.returncode == 0 and "Using cache" not in r.stdout  # another network, another step
+    assert sorted(mc("run", "--rm", "n1").stdout.split()) == sorted(os.listdir("/sys/class/net"))
