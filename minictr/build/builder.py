@@ -101,7 +101,9 @@ def build(context: str, *, file: str | None = None, tags=(), build_args: dict | 
     path = find_containerfile(context, file)
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    shown = os.path.relpath(path) if not os.path.isabs(file or "") else path
+    shown = os.path.relpath(path)
+    if shown.startswith("..") or os.path.isabs(file or ""):
+        shown = os.path.abspath(path)
     return _Build(store, context, shown, build_args or {}, no_cache, labels or {}, network,
                   timestamp, say, kernel).run(text, target, tags)
 
@@ -310,7 +312,8 @@ class _Build:
         lowers = self.lowers(cur)
         cwd = cur.meta.config.get("WorkingDir") or "/"
         dest = posixpath.normpath(posixpath.join(cwd, ins.args[-1]))
-        into_dir = ins.args[-1].endswith("/") or len(matches) > 1 or any(m.is_dir for m in matches) \
+        last = ins.args[-1]
+        into_dir = last.endswith(("/", "/.")) or last == "." or len(matches) > 1 or any(m.is_dir for m in matches) \
             or lower_isdir(lowers, dest)
         owner = self.chown(ins, lowers)
         mode = ins.flag("chmod")

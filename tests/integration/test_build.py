@@ -130,19 +130,19 @@ def test_every_instruction_multi_stage_and_run(mc, tmp_path):
 
 
 def test_cache_hits_changes_and_no_cache(mc, tmp_path):
-    ctx = make_context(tmp_path / "ctx", "FROM busybox\nENV A=1\nRUN echo run-one > /one\n"
-                                         "COPY src/a.txt /a.txt\nRUN cat /a.txt /one > /both\n")
+    ctx = make_context(tmp_path / "ctx", "FROM busybox\nENV A=1\nRUN echo run-one > /one\nWORKDIR /w\n"
+                                         "COPY src/a.txt .\nRUN cat a.txt /one > /both\n")
     first = mc("build", "-t", "c", str(ctx))
     assert first.returncode == 0, first.stderr
     assert "Using cache" not in first.stdout
     second = mc("build", "-t", "c", str(ctx))
-    assert second.stdout.count("--> Using cache") == 4  # every step after FROM
+    assert second.stdout.count("--> Using cache") == 5  # every step after FROM
     assert second.stdout.split()[-1] == first.stdout.split()[-1]  # the same image
     (ctx / "src" / "a.txt").write_text("changed\n")
     third = mc("build", "-t", "c", str(ctx))
     steps = third.stdout.split("STEP ")
-    assert "Using cache" in steps[2] and "Using cache" in steps[3]        # ENV, first RUN
-    assert "Using cache" not in steps[4] and "Using cache" not in steps[5]  # COPY and what follows
+    assert all("Using cache" in steps[i] for i in (2, 3, 4))         # ENV, the first RUN, WORKDIR
+    assert not any("Using cache" in steps[i] for i in (5, 6))       # COPY (into WORKDIR) and after
     assert mc("run", "--rm", "c", "cat", "/both").stdout == "changed\nrun-one\n"
     fourth = mc("build", "--no-cache", "-t", "c", str(ctx))
     assert fourth.returncode == 0 and "Using cache" not in fourth.stdout
