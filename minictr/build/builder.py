@@ -44,7 +44,7 @@ from .. import container
 from ..config import ContainerConfig, DEFAULT_NAMESPACES, Rootfs, Security
 from ..errors import BuildError, MinictrError
 from ..image import oci
-from ..image.layers import _empty_layer, ensure_layer
+from ..image.layers import ensure_layer
 from ..image.store import Store
 from ..record import Record, replace
 from . import cache, metadata
@@ -241,7 +241,10 @@ class _Build:
     def lowers(self, cur: _Stage) -> list[str]:
         """The stage's layers unpacked in the layer cache, top first (overlayfs' lowerdir order)."""
         dirs = [str(ensure_layer(self.store, d["digest"], diff_id)) for d, diff_id in cur.layers]
-        return list(reversed(dirs)) or [str(_empty_layer(self.store))]
+        if not dirs:  # FROM scratch: overlayfs needs one lower dir, so an empty one
+            dirs = [os.path.join(self.work, "empty")]
+            os.makedirs(dirs[0], mode=0o755, exist_ok=True)
+        return list(reversed(dirs))
 
     def run_step(self, ins, cur: _Stage, upper: str) -> None:
         cfg_img = cur.meta.config
