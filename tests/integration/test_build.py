@@ -20,7 +20,8 @@ import pytest
 
 from tests.integration.conftest import static_busybox
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: overlay mounts, namespaces")
+pytestmark = [pytest.mark.root,
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root: overlay mounts, namespaces")]
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python-app")
 
@@ -168,6 +169,7 @@ def test_timestamp_makes_builds_reproducible(mc, tmp_path):
 @pytest.mark.parametrize("text, why", [
     ("FROM busybox\nFROBNICATE x\n", "Containerfile:2: unknown instruction: FROBNICATE"),
     ("FROM busybox\nRUN echo fine\nCOPY nothere /x\n", "Containerfile:3: COPY source 'nothere' does not exist"),
+    ("FROM busybox\nCOPY ../etc/passwd /x\n", "Containerfile:2: COPY source '../etc/passwd' is outside the build context"),
     ("FROM busybox\nRUN echo about to fail; exit 3\n", "Containerfile:2: RUN echo about to fail; exit 3: exit status 3"),
     ("FROM busybox\nCOPY --from=nostage /a /b\n", "Containerfile:2: COPY --from nostage: no such image"),
     ("FROM busybox AS a\nCOPY --from=b /x /x\nFROM busybox AS b\nCOPY --from=a /x /x\n", "stage cycle"),

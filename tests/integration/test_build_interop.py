@@ -24,8 +24,9 @@ import pytest
 
 from tests.integration.test_image_interop import Tools
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("buildah") or not shutil.which("podman"),
-                                reason="needs root, buildah and podman")
+pytestmark = [pytest.mark.root, pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("buildah") or not shutil.which("podman"),
+    reason="needs root, buildah and podman")]
 
 CONTAINERFILE = """\
 FROM busybox AS build
