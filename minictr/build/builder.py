@@ -168,8 +168,8 @@ class _Build:
     def from_step(self, st, done) -> _Stage:
         if st.base_stage is not None:
             prev = done[st.base_stage]
-            return _Stage(list(prev.layers), list(prev.history), metadata.start(prev.meta.config,
-                          prev.meta.author), prev.key, prev.base_config)
+            meta = replace(metadata.start(prev.meta.config, prev.meta.author), shell=prev.meta.shell)
+            return _Stage(list(prev.layers), list(prev.history), meta, prev.key, prev.base_config)
         stamp = "" if self.timestamp is None else f"@{self.timestamp}"
         if st.base == "scratch":
             return _Stage([], [], metadata.start(None), "scratch" + stamp, {})
@@ -229,7 +229,7 @@ class _Build:
         self.say(f"--> {key[7:19]}")
 
     def write(self, upper: str):
-        """The upper dir as a layer blob in the store, and unpacked in the layer cache."""
+        """The upper dir as a layer blob in the store (``lowers`` unpacks it when a step needs it)."""
         fd, tmp = tempfile.mkstemp(dir=self.work, suffix=".tar.gz")
         os.close(fd)
         layer = write_layer(upper, tmp, timestamp=self.timestamp)
@@ -377,7 +377,7 @@ class _Build:
             self.store.put_blob(cfg_bytes)
             manifest = {"schemaVersion": 2, "mediaType": oci.OCI_MANIFEST,
                         "config": oci.descriptor(oci.OCI_CONFIG, cfg_bytes),
-                        "layers": [desc for desc, _ in cur.layers]}
+                        "layers": [_oci_layer(desc) for desc, _ in cur.layers]}
             digest = self.store.put_blob(oci.canonical_json(manifest))
             return self.store.add_image(digest, tags)
 
@@ -396,3 +396,11 @@ class _Build:
             now = self.read_cache()
             now[key] = value
             self.store._atomic_write(self.store.root / CACHE_FILE, json.dumps(now, sort_keys=True).encode())
+
+
+def _oci_layer(desc: dict) -> dict:
+    """A base image's layer descriptor in the OCI manifest we write: a docker media type
+    becomes its OCI twin (same bytes), as buildah does when it commits an OCI image."""
+    if desc.get("mediaType") == oci.DOCKER_LAYER_GZIP:
+        return {**desc, "mediaType": oci.OCI_LAYER_GZIP}
+    return desc
