@@ -76,12 +76,23 @@ def _timestamp(value):
     return None
 
 
+def _stop_cleanly(signum, _frame):
+    # Why: SIGTERM's default action ends the process at once, and a RUN step's container,
+    # state file and work dir would be left. As an exception, the builder's finally blocks
+    # kill and remove the container and the work dir, as they do for Ctrl-C.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def cmd_build(args) -> int:
+    import signal
+
     from .build.builder import build
 
     def say(line: str) -> None:
         if not args.quiet:
             print(line, flush=True)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop_cleanly)
     t0 = time.monotonic()
     done = build(args.context, file=args.file, tags=args.tag, build_args=_pairs(args.build_arg, "--build-arg"),
                  target=args.target, no_cache=args.no_cache, labels=_pairs(args.label, "--label"),

@@ -32,6 +32,7 @@ reference, image-spec config.md (history, rootfs.diff_ids).
 
 from __future__ import annotations
 
+import _signal  # the signal module without its enums, as container.py
 import hashlib
 import json
 import os
@@ -56,6 +57,8 @@ from .stages import find_stage
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CACHE_FILE = "build-cache.json"
+#: Signals that stop a build; blocked while a RUN step's container is made and started.
+STOP_SIGNALS = {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP}
 
 
 class Built(Record):
@@ -265,20 +268,29 @@ class _Build:
                               args=tuple(argv), env=tuple(env), cwd=cwd, user=cfg_img.get("User") or None,
                               hostname=cid[:12], namespaces=namespaces,
                               security=container.with_seccomp_filter(Security())).validate()
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        saved = os.dup(0)
+        # Why the mask: a stop (Ctrl-C, SIGTERM) that came while the container is being made
+        # or started would leave it half-made (start() then waits for a command that nobody
+        # killed). Blocked until the command runs, it is raised in wait(), and the finally
+        # below kills and removes the container, as container.run does for its signals.
+        mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, STOP_SIGNALS)
+        c = None
         try:
-            os.dup2(devnull, 0)  # the step's stdin is /dev/null (a build is not interactive)
-            c = container.Container.create(cfg, self.kernel)
-        finally:
-            os.dup2(saved, 0)
-            os.close(saved)
-            os.close(devnull)
-        try:
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            saved = os.dup(0)
+            try:
+                os.dup2(devnull, 0)  # the step's stdin is /dev/null (a build is not interactive)
+                c = container.Container.create(cfg, self.kernel)
+            finally:
+                os.dup2(saved, 0)
+                os.close(saved)
+                os.close(devnull)
             c.start()
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)  # a pending stop is raised here
             code = c.wait()
         finally:
-            c.delete(force=True)
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+            if c is not None:
+                c.delete(force=True)
             shutil.rmtree(work, ignore_errors=True)
             os.rmdir(rootfs)
         if code != 0:

@@ -248,3 +248,24 @@ def test_run_steps_are_confined_and_have_no_network_unless_network_host(mc, tmp_
     r = mc("build", "--network", "host", "-t", "n1", str(ctx))
     assert r.returncode == 0 and "Using cache" not in r.stdout  # another network, another step
     assert sorted(mc("run", "--rm", "n1").stdout.split()) == sorted(os.listdir("/sys/class/net"))
+
+
+def test_a_stopped_build_leaves_nothing(mc, tmp_path):
+    """SIGTERM in the middle of a RUN: the step's container, its state and the work dir go."""
+    ctx = make_context(tmp_path / "ctx", "FROM busybox\nRUN echo started && sleep 30\n")
+    assert mc("image", "build-default").returncode == 0
+    p = mc.popen("build", "-t", "stopped", str(ctx), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in p.stdout:
+            if line == "started\n":  # the RUN's container is running
+                break
+        assert mc.states() != []
+        p.terminate()
+        assert p.wait(timeout=20) == 130
+    finally:
+        p.kill()
+        p.wait()
+        p.stdout.close()
+        p.stderr.close()
+    assert mc("images", "-q", "stopped").stdout == ""
+    assert_nothing_left(mc)
