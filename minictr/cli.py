@@ -38,11 +38,11 @@ EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 
 #: Commands whose own failures exit 125 (and that pass on the container's
 #: status otherwise); every other command's failure is 1, as docker's and podman's.
-RUN_COMMANDS = ("run",)
+RUN_COMMANDS = ("run", "build")
 
 #: Modules that add subcommands. Each has register(subparsers).
 SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images", "minictr.cli_doctor", "minictr.cli_stats",
-                                        "minictr.cli_life")
+                                        "minictr.cli_life", "minictr.cli_build")
 
 
 # ---------------------------------------------------------------- run

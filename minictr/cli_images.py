@@ -75,6 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ck = isub.add_parser("check", help="verify the store: every image's blobs are there and hash right")
     ck.add_argument("--fast", action="store_true", help="do not re-hash every blob, only check they exist")
     ck.set_defaults(func=cmd_check)
+    from .cli_build import register_image_commands
+    register_image_commands(isub)  # image from-binary
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
