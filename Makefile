@@ -20,6 +20,7 @@ APT_TEST := skopeo umoci docker-registry podman buildah runc crun hyperfine bubb
 help:
 	@echo "make lab     set everything up and open JupyterLab at lesson 00"
 	@echo "make test    set everything up and run every test (unit, integration, notebooks)"
+	@echo "make test-v2 the same tests in a pure cgroup v2 VM with systemd (qemu; see README)"
 	@echo "make demo    run a container and print from inside it"
 	@echo "make bench   minictr side by side with runc, crun, bwrap and unshare"
 
@@ -71,3 +72,4 @@ clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
 
 include mk/notebooks.mk
+include mk/v2vm.mk
