@@ -231,6 +231,13 @@ def copy_tree(src: str, dst: str) -> None:
         subprocess.run(["cp", "-a", src, dst], check=True)
 
 
+def guest_env(checkout: str, venv: str, host_python: str, step_timeout: int, args: list[str]) -> str:
+    """The settings mk/v2vm-guest.sh sources: bash assignments, every value quoted."""
+    return (f"CHECKOUT={shlex.quote(checkout)}\nVENV={shlex.quote(venv)}\n"
+            f"HOST_PYTHON={shlex.quote(host_python)}\nSTEP_TIMEOUT={int(step_timeout)}\n"
+            f"ARGS=({' '.join(shlex.quote(a) for a in args)})\n")
+
+
 def make_payload(run: str, venv: str, args: list[str], step_timeout: int) -> str:
     """payload.img: the checkout and the venv at their absolute paths, and the guest script."""
     stage = os.path.join(run, "stage")
@@ -247,9 +254,7 @@ def make_payload(run: str, venv: str, args: list[str], step_timeout: int) -> str
     os.makedirs(os.path.join(stage, "v2vm"))
     shutil.copy(GUEST_SCRIPT, os.path.join(stage, "v2vm", "guest.sh"))
     with open(os.path.join(stage, "v2vm", "env"), "w") as f:
-        f.write(f"CHECKOUT={shlex.quote(REPO)}\nVENV={shlex.quote(venv)}\n"
-                f"HOST_PYTHON={shlex.quote(host_python)}\nSTEP_TIMEOUT={step_timeout}\n"
-                f"ARGS=({' '.join(shlex.quote(a) for a in args)})\n")
+        f.write(guest_env(REPO, venv, host_python, step_timeout, args))
     used = int(subprocess.run(["du", "-sm", stage], capture_output=True, text=True, check=True).stdout.split()[0])
     img = os.path.join(run, "payload.img")
     subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "v2vm-payload", "-d", stage, img,
