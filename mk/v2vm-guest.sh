@@ -14,7 +14,18 @@ case "$VENV/" in "$CHECKOUT"/*) ;; *) bind "$VENV" || exit 1 ;; esac
 cd "$CHECKOUT" || exit 1
 export HOME=/root LANG=C.UTF-8 PYTHONPATH=$CHECKOUT MINICTR_REQUIRE_V2=1 PYTHONUNBUFFERED=1
 PY=$VENV/bin/python
-PYTEST=("$PY" -m pytest -q -p no:cacheprovider -o timeout=600 -rfEs)
+PYTEST=("$PY" -m pytest -v -p no:cacheprovider -o timeout=600 -rfEs --durations=10)
+# The integration tests whose outcome depends on the kernel, the cgroup layout or systemd. Under
+# TCG a test takes 5-15 times as long as on the host, so the whole suite (119 tests) would not fit
+# CI's budget; left out are tests of file handling and other tools that do not depend on the host
+# (malicious and GNU tarballs, podman/buildah/skopeo interop, the bench smoke test), the lessons
+# solved (nbval runs every notebook below) and the "slow" hundred-runs test.
+# `make test-v2 ARGS=tests/integration` runs them all.
+TESTS=(tests/v2 tests/integration/test_cgroups_host.py tests/integration/test_cgroups_run.py
+       tests/integration/test_run.py tests/integration/test_supervise.py tests/integration/test_no_leaks.py
+       tests/integration/test_doctor_host.py tests/integration/test_lean_run.py
+       tests/integration/test_network_host.py tests/integration/test_image_overlay.py
+       tests/integration/test_tarball_overlay.py -m "not slow")
 NBVAL=(--nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval.cfg)
 failed=0
 
@@ -86,7 +97,7 @@ if [ ${#ARGS[@]} -gt 0 ]; then
     step pytest "${PYTEST[@]}" "${extra[@]}" --junitxml="$R/junit-pytest.xml" "${ARGS[@]}"
 else
     step doctor "$VENV/bin/minictr" doctor
-    step tests "${PYTEST[@]}" --junitxml="$R/junit-tests.xml" tests/v2 tests/integration
+    step tests "${PYTEST[@]}" --junitxml="$R/junit-tests.xml" "${TESTS[@]}"
     step notebooks "${PYTEST[@]}" "${NBVAL[@]}" --junitxml="$R/junit-notebooks.xml" notebooks/
 fi
 step leaks leaks
