@@ -4,8 +4,8 @@
     python mk/v2vm.py run --packages "P1 P2 ..." [-- PYTEST ARGS]   # build if needed, boot, test
     (with no PYTEST ARGS: doctor, tests/v2 + tests/integration, every notebook under strict nbval)
 
-The image (built once, cached in build/v2vm/image-KEY/; KEY hashes the package list,
-the build code below and mk/v2vm-boot.sh):
+The image (mk/v2vm_image.py; built once, cached in build/v2vm/image-KEY/; KEY hashes the
+package list, the build code and mk/v2vm-boot.sh):
   mmdebstrap(1) makes a bookworm root with systemd, the kernel and the packages; mke2fs(8)
   -d turns the directory into base.img (raw ext4), with no loop mount; the image's own
   /boot/vmlinuz and initrd.img are kept next to it, for qemu's -kernel and -initrd.
@@ -27,13 +27,11 @@ the serial log. Nothing is left behind: no qemu, no mount, no file outside build
 Environment: V2VM_ACCEL=auto|tcg|kvm, V2VM_BOOT_TIMEOUT, V2VM_TIMEOUT (seconds),
 V2VM_STEP_TIMEOUT (seconds per step inside the VM), V2VM_SMP, V2VM_MEM (MiB).
 """
-
 from __future__ import annotations
 
 import argparse
 import fcntl
 import hashlib
-import json
 import os
 import shlex
 import shutil
@@ -44,24 +42,15 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-BOOT_SCRIPT = os.path.join(HERE, "v2vm-boot.sh")
 GUEST_SCRIPT = os.path.join(HERE, "v2vm-guest.sh")
-#: Always in the image, whatever the Makefile adds: a booting systemd host and its kernel.
-BASE_PACKAGES = ("systemd", "systemd-sysv", "udev", "linux-image-amd64", "initramfs-tools", "kmod",
-                 "procps", "python3", "python3-venv", "dbus")  # dbus: systemd-run --wait, as on any install
-IMAGE_SIZE = "8G"           # sparse: about 1 GB of it is used
+sys.path.insert(0, HERE)   # mk/ holds scripts, not a package
+
+from v2vm_image import VMError, build, log, package_list, remove_tree  # noqa: E402
+
 KVM_PROBE_S = 30
 MIN_FREE_MB = 1024          # on the host's build filesystem, while the VM runs
 START_MARK = "v2vm: start"
 KERNEL_MARK = "Linux version"
-
-
-class VMError(Exception):
-    """A failure of the VM machinery (not of a test): one line, printed without a traceback."""
-
-
-def log(msg: str) -> None:
-    print(f"v2vm: {msg}", flush=True)
 
 
 def env_int(name: str, default: int) -> int:
@@ -69,149 +58,6 @@ def env_int(name: str, default: int) -> int:
         return int(os.environ.get(name, default))
     except ValueError:
         raise VMError(f"{name}={os.environ[name]!r} is not a whole number of seconds (or MiB)") from None
-
-
-# -- the image ----------------------------------------------------------------
-
-def package_list(packages: str) -> list[str]:
-    return sorted(set(BASE_PACKAGES) | set(packages.split()))
-
-
-def image_key(packages: list[str]) -> str:
-    """What the image is made of: the packages, the code that builds it, the boot script.
-    (Not the rest of this file: changing how a run works does not rebuild the image.)"""
-    import inspect
-
-    h = hashlib.sha256()
-    for part in (" ".join(packages), IMAGE_SIZE, inspect.getsource(build), inspect.getsource(customize)):
-        h.update(part.encode() + b"\0")
-    with open(BOOT_SCRIPT, "rb") as f:
-        h.update(f.read())
-    return h.hexdigest()[:16]
-
-
-def sources_file() -> str | None:
-    """The host's own Debian sources, so the VM gets the same mirror and security updates."""
-    for path in ("/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"):
-        if os.path.isfile(path) and os.path.getsize(path) > 0:
-            return path
-    return None
-
-
-def customize(root: str) -> None:
-    """What mmdebstrap's customize hook would do, done from here on the finished root."""
-    def write(rel: str, text: str, mode: int = 0o644) -> None:
-        path = os.path.join(root, rel.lstrip("/"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, mode)
-
-    def mask(unit: str) -> None:
-        link = os.path.join(root, "etc/systemd/system", unit)
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink("/dev/null", link)
-
-    write("/etc/hostname", "minictr-v2vm\n")
-    write("/etc/hosts", "127.0.0.1 localhost\n127.0.1.1 minictr-v2vm\n::1 localhost ip6-localhost\n")
-    write("/etc/fstab", "/dev/vda / ext4 rw,errors=remount-ro 0 1\n")
-    # A fixed machine id: every boot of an overlay is then not a "first boot" (no prompts).
-    write("/etc/machine-id", hashlib.md5(b"minictr-v2vm").hexdigest() + "\n", 0o444)
-    with open(BOOT_SCRIPT) as f:
-        write("/usr/local/sbin/v2vm-boot", f.read(), 0o755)
-    write("/etc/systemd/system/v2vm.service", """\
-[Unit]
-Description=minictr tests on pure cgroup v2 (mk/v2vm.py)
-After=multi-user.target
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/v2vm-boot
-StandardOutput=journal+console
-StandardError=journal+console
-TimeoutStartSec=infinity
-[Install]
-WantedBy=multi-user.target
-""")
-    wants = os.path.join(root, "etc/systemd/system/multi-user.target.wants")
-    os.makedirs(wants, exist_ok=True)
-    if not os.path.lexists(os.path.join(wants, "v2vm.service")):
-        os.symlink("/etc/systemd/system/v2vm.service", os.path.join(wants, "v2vm.service"))
-    # Nothing else runs: no registry on :5000 (the tests start their own), no timers, no logins.
-    for unit in ("docker-registry.service", "apt-daily.timer", "apt-daily-upgrade.timer",
-                 "man-db.timer", "e2scrub_all.timer", "fstrim.timer", "systemd-timesyncd.service",
-                 "serial-getty@ttyS0.service", "getty@tty1.service", "systemd-firstboot.service"):
-        mask(unit)
-
-
-def mounts_under(path: str) -> list[str]:
-    path = os.path.realpath(path)
-    with open("/proc/self/mounts") as f:
-        points = [line.split()[1].replace("\\040", " ") for line in f]
-    return [p for p in points if p == path or p.startswith(path + "/")]
-
-
-def remove_tree(path: str) -> None:
-    """rm -rf that never crosses into a mount (mmdebstrap binds /dev, /proc and /sys in)."""
-    if not os.path.lexists(path):
-        return
-    for point in sorted(mounts_under(path), key=len, reverse=True):
-        if subprocess.run(["umount", point], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", point], capture_output=True)
-    if mounts_under(path):
-        raise VMError(f"cannot unmount {mounts_under(path)}: not removing {path}")
-    subprocess.run(["rm", "-rf", "--one-file-system", path], check=True)
-
-
-def build(cache: str, packages: list[str]) -> str:
-    """The image directory for this package list: made now, or found in the cache."""
-    key = image_key(packages)
-    image = os.path.join(cache, f"image-{key}")
-    if os.path.isfile(os.path.join(image, "ready")):
-        return image
-    for tool in ("mmdebstrap", "mke2fs", "qemu-img", "qemu-system-x86_64"):
-        if shutil.which(tool) is None:
-            raise VMError(f"{tool} is missing: apt-get install mmdebstrap e2fsprogs qemu-utils qemu-system-x86")
-    tmp = os.path.join(cache, f"tmp-build-{os.getpid()}")
-    remove_tree(tmp)
-    os.makedirs(tmp)
-    t0 = time.monotonic()
-    try:
-        root = os.path.join(tmp, "root")
-        log(f"building the image {key} ({len(packages)} packages from Debian; 1-3 minutes)")
-        argv = ["mmdebstrap", "--variant=apt", "--include=" + ",".join(packages), "bookworm", root]
-        if sources_file():
-            argv.append(sources_file())
-        with open(os.path.join(tmp, "mmdebstrap.log"), "w") as out:
-            r = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            with open(os.path.join(tmp, "mmdebstrap.log")) as f:
-                tail = f.read().splitlines()[-15:]
-            raise VMError("mmdebstrap failed:\n" + "\n".join(tail))
-        customize(root)
-        boot = os.path.join(root, "boot")
-        kernels = sorted(n for n in os.listdir(boot) if n.startswith("vmlinuz-"))
-        if not kernels:
-            raise VMError("the image has no /boot/vmlinuz-*: is linux-image-amd64 in the list?")
-        version = kernels[-1][len("vmlinuz-"):]
-        shutil.copy(os.path.join(boot, f"vmlinuz-{version}"), os.path.join(tmp, "vmlinuz"))
-        shutil.copy(os.path.join(boot, f"initrd.img-{version}"), os.path.join(tmp, "initrd.img"))
-        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "v2vm-root", "-d", root,
-                        os.path.join(tmp, "base.img"), IMAGE_SIZE], check=True, stdout=subprocess.DEVNULL)
-        remove_tree(root)
-        with open(os.path.join(tmp, "info.json"), "w") as f:
-            json.dump({"key": key, "kernel": version, "packages": packages,
-                       "built_s": round(time.monotonic() - t0, 1)}, f, indent=1)
-        with open(os.path.join(tmp, "ready"), "w") as f:
-            f.write("ok\n")
-        os.rename(tmp, image)
-    finally:
-        remove_tree(tmp)
-    for name in os.listdir(cache):  # one image is enough: drop the ones of older package lists
-        if name.startswith("image-") and name != f"image-{key}":
-            remove_tree(os.path.join(cache, name))
-    log(f"image built in {time.monotonic() - t0:.0f} s: {image}")
-    return image
 
 
 # -- a run --------------------------------------------------------------------
@@ -421,6 +267,7 @@ def run_vm(cache: str, image: str, venv: str, args: list[str]) -> int:
     remove_tree(run)
     os.makedirs(os.path.join(run, "results"))
     last = os.path.join(cache, "last")
+    remove_tree(last)
     t0 = time.monotonic()
     try:
         if free_mb(cache) < MIN_FREE_MB + 2048:
@@ -437,7 +284,6 @@ def run_vm(cache: str, image: str, venv: str, args: list[str]) -> int:
             if outcome == "done":
                 break
             os.unlink(os.path.join(run, "root.qcow2"))
-        remove_tree(last)
         os.makedirs(last)
         shutil.copy(os.path.join(run, "serial.log"), last)
         for name in os.listdir(os.path.join(run, "results")):
@@ -447,6 +293,9 @@ def run_vm(cache: str, image: str, venv: str, args: list[str]) -> int:
             f"reports and the serial log are in {last}/")
         return status
     finally:
+        if not os.path.exists(os.path.join(last, "serial.log")) and os.path.exists(os.path.join(run, "serial.log")):
+            os.makedirs(last, exist_ok=True)   # a run that failed early: keep its serial log
+            shutil.copy(os.path.join(run, "serial.log"), last)
         remove_tree(run)
 
 

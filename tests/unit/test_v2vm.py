@@ -15,18 +15,19 @@ REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("v2vm", REPO / "mk" / "v2vm.py")
 v2vm = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(v2vm)
+v2vm_image = importlib.import_module("v2vm_image")   # mk/v2vm.py put mk/ on sys.path
 
 
 def test_the_image_always_has_systemd_the_kernel_and_python():
-    pkgs = v2vm.package_list("skopeo busybox-static skopeo")
+    pkgs = v2vm_image.package_list("skopeo busybox-static skopeo")
     assert pkgs == sorted(set(pkgs))
     assert {"systemd", "systemd-sysv", "linux-image-amd64", "python3", "skopeo", "busybox-static"} <= set(pkgs)
 
 
 def test_the_image_key_follows_the_package_list_not_its_order():
-    a = v2vm.image_key(v2vm.package_list("skopeo podman"))
-    assert a == v2vm.image_key(v2vm.package_list("podman skopeo"))
-    assert a != v2vm.image_key(v2vm.package_list("podman skopeo runc"))
+    a = v2vm_image.image_key(v2vm_image.package_list("skopeo podman"))
+    assert a == v2vm_image.image_key(v2vm_image.package_list("podman skopeo"))
+    assert a != v2vm_image.image_key(v2vm_image.package_list("podman skopeo runc"))
 
 
 def test_the_makefile_list_leaves_out_only_chromium():
@@ -94,6 +95,6 @@ def test_accelerator_choice(tmp_path, monkeypatch):
 def test_remove_tree_removes_a_plain_tree(tmp_path):
     (tmp_path / "t" / "a" / "b").mkdir(parents=True)
     (tmp_path / "t" / "a" / "b" / "f").write_text("x")
-    v2vm.remove_tree(str(tmp_path / "t"))
+    v2vm_image.remove_tree(str(tmp_path / "t"))
     assert not (tmp_path / "t").exists()
-    assert v2vm.mounts_under(str(tmp_path)) == []
+    assert v2vm_image.mounts_under(str(tmp_path)) == []
