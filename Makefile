@@ -81,3 +81,4 @@ clean:  ## remove the venv
 	rm -rf $(VENV) *.egg-info .pytest_cache
 
 include mk/notebooks.mk
+include mk/v2vm.mk

@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -76,7 +77,14 @@ def test_connect_then_ping_both_ways_then_delete(netns_child, links):
     assert f"inet {host_addr}" in host_side
     in_ns = inside(netns_child, "ip", "-o", "link").stdout
     assert [line.split(":")[1].strip().split("@")[0] for line in in_ns.splitlines()] == ["lo", "eth0"]
-    assert "state UP" in inside(netns_child, "ip", "-o", "link", "show", "eth0").stdout
+    # "up" is the flag; the operational state follows from the kernel's link watch, up to a
+    # second later on a slow machine (the VM of `make test-v2`): wait for it, briefly
+    for _ in range(50):
+        state = inside(netns_child, "ip", "-o", "link", "show", "eth0").stdout
+        if "state UP" in state:
+            break
+        time.sleep(0.1)
+    assert "state UP" in state
     assert f"inet {container_addr}" in inside(netns_child, "ip", "-o", "addr", "show", "eth0").stdout
 
     out = inside(netns_child, "ping", "-c", "1", "-W", "5", link.host_ip)

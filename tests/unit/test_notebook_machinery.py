@@ -63,6 +63,8 @@ def test_every_rule_in_nbval_cfg_is_read_by_nbval():
     ("created 2026-11-27T22:40:01.123Z", "created TIMESTAMP"),
     ("took 12.5 ms, 3s and 40 µs", "took DURATION, DURATION and DURATION"),
     ("all 10 checks passed: 128+9 = 137, 3 seconds", "all 10 checks passed: 128+9 = 137, 3 seconds"),
+    ("tmpfs on /dev type tmpfs (rw,nosuid,size=65536k,mode=755,inode64)",
+     "tmpfs on /dev type tmpfs (rw,nosuid,size=65536k,mode=755)"),
 ])
 def test_sanitizer_rules(raw, clean):
     assert _sanitize(raw) == clean
