@@ -6,16 +6,16 @@
 # The image has every Debian package `make setup-test` installs but chromium: the browser
 # test (tests/browser) runs on the host only. It is cached in build/v2vm/, keyed on this list.
 
-V2VM_PACKAGES := $(APT_BASE) $(filter-out chromium,$(APT_TEST))
+V2VM_PACKAGES := $(APT_BASE) $(APT_LAB) $(filter-out chromium,$(APT_TEST))
 V2VM_TOOLS    := mmdebstrap qemu-system-x86 qemu-utils e2fsprogs
 
 .PHONY: test-v2 v2vm-image v2vm-tools
 
-v2vm-tools:
+v2vm-tools:  ## install qemu and mmdebstrap, which the v2 VM needs
 	@bash .ci/apt-ensure $(V2VM_TOOLS)
 
-v2vm-image: venv v2vm-tools
+v2vm-image: venv v2vm-tools  ## build (or find) the cached pure cgroup v2 VM image
 	$(PY) mk/v2vm.py build --packages "$(V2VM_PACKAGES)"
 
-test-v2: venv v2vm-tools
+test-v2: venv v2vm-tools  ## the tests again in a pure cgroup v2 VM with systemd (qemu; ARGS=... for one file)
 	$(PY) mk/v2vm.py run --packages "$(V2VM_PACKAGES)" -- $(ARGS)
