@@ -94,6 +94,13 @@ class V2Group(Group):
         if enable:
             _enable(fs, parent, enable)
         fs.mkdir(path)
+        if enable:
+            # Again, now that our group exists: between the two mkdirs another container's
+            # destroy may have removed the shared parent and a third create remade it, not yet
+            # handing the controllers down. With our group in it the parent cannot go away, and
+            # enabling a controller above an existing child is allowed (cgroup-v2.rst,
+            # "Enabling and Disabling"): its interface files then appear in our group.
+            _enable(fs, parent, enable)
         return cls(fs, h, path, tuple(enable))
 
     # -- limits --------------------------------------------------------

@@ -47,6 +47,33 @@ def test_v2_writes_limits_and_enables_controllers_down_the_path(tmp_path):
     assert mgr.paths["memory"] == group
 
 
+def test_v2_a_parent_remade_by_another_create_still_hands_the_controllers_down(tmp_path):
+    """The race seen on a pure v2 host: between our mkdir of minictr/ and of our group, another
+    container's destroy removes minictr/ and a third create remakes it, not yet enabling anything."""
+    from minictr.cgroups.fake import FakeCgroupFS
+
+    root, proc, fs = build_v2(str(tmp_path), own_path="/work.slice")
+    parent = os.path.join(root, "work.slice", "minictr")
+
+    class Interleaved(FakeCgroupFS):
+        def mkdir(self, path):
+            if os.path.basename(path) == CID:     # just before our group: the other two act
+                fs.rmdir(parent)
+                fs.mkdir(parent)                  # remade, with an empty cgroup.subtree_control
+            return fs.mkdir(path)
+
+        def __getattr__(self, name):
+            return getattr(fs, name)
+
+    racy = Interleaved.__new__(Interleaved)
+    racy.__dict__.update(fs.__dict__)
+    mgr = cgroups.create(CID, LIMITS, root=root, proc_self_cgroup=proc, fs=racy)
+    group = os.path.join(parent, CID)
+    assert [g.path for g in mgr.groups] == [group]
+    assert read(os.path.join(group, "memory.max")) == str(32 << 20)
+    assert read(os.path.join(parent, "cgroup.subtree_control")) == "cpu cpuset memory pids"
+
+
 def test_v2_memory_swap_is_translated_to_swap_only(tmp_path):
     host = build_v2(str(tmp_path))
     g = make(host, CID, Resources(memory=32 << 20, memory_swap=48 << 20)).groups[0]
