@@ -20,6 +20,10 @@ The core commands (run, ps, rm) are here. Every other area lives in its own
 ``SUBCOMMAND_MODULES``. Each command function takes the parsed args and
 returns an exit code; errors are raised as ``MinictrError`` and printed
 here, once, as one line.
+
+Why over 400 lines: it holds the three core commands (run, ps, rm), the fast run-flag
+reader that keeps a start lean, and the one place that turns errors into a line and an
+exit status; other commands live in the cli_* modules.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ Nothing may leak. The container's mounts live in its own mount namespace
 and vanish with it. What lives on the host (the cgroup, the state file, the
 container's storage) is removed by ``wait``/``delete``, and by ``gc()`` when
 the supervising process was killed before it could.
+
+Why over 400 lines: this is the one core that both front ends drive (prepare, create,
+start, wait, kill, delete, run); the states a container passes through read best in one
+place. What is not the life cycle lives elsewhere: reaper.py, inspect_view.py, lifecycle.py.
 """
 
 from __future__ import annotations

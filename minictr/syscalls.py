@@ -12,6 +12,10 @@ call libc directly. Where the ``os`` module has the call, we use it.
 Man pages: unshare(2), setns(2), mount(2), umount2(2), pivot_root(2),
 sethostname(2), prctl(2), netdevice(7), capget(2) and capset(2), capabilities(7),
 bpf(2).
+
+Why one file of over 400 lines: it is the only module that touches ctypes, by design. Every
+call minictr makes to the kernel, and the recording fake that stands in for it in tests,
+sit side by side, so one file shows all that the runtime asks of the kernel.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ removed again and no name is added.
 ``import`` makes a one-layer image from a flat rootfs tarball (``docker
 import``). Formats: the OCI image-spec (image-layout.md) and docker's
 image/spec/v1.2.md ("docker save" layout).
+
+Why over 400 lines: loading and saving are one job for three formats (docker-archive,
+oci-archive, an OCI layout directory) that share the same manifest and config checks;
+splitting by direction would write those checks twice.
 """
 
 from __future__ import annotations
