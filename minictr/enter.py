@@ -145,25 +145,13 @@ def _joiner(cfg, ch: process.Channel, fds: list[int], join, kernel, detach: bool
 
 def _command(cfg, ch: process.Channel, slave: int, kernel) -> int:
     """B: the container's user, environment, directory and confinement, then exec."""
-    import fcntl
-    import termios
-
     from .users import resolve_user
 
     try:
         u = resolve_user(cfg.user, "/")
         env = process._environment(cfg, u)
         os.chdir(cfg.cwd)
-        if slave >= 0:
-            os.setsid()
-            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-            for fd in (0, 1, 2):
-                os.dup2(slave, fd)
-            os.close(slave)
-        elif not cfg.interactive:
-            devnull = os.open("/dev/null", os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.close(devnull)
+        process.take_stdio(slave, cfg.interactive)
         process.confine(kernel, cfg.security, u)
         process.exec_command(cfg.args, env)
     except process.ExecFailed as e:

@@ -278,16 +278,7 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         os.chdir(cfg.cwd)
 
         stage = "stdio"
-        if cfg.tty:
-            os.setsid()  # a new session, so the pty can become our controlling terminal
-            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-            for fd in (0, 1, 2):
-                os.dup2(slave, fd)
-            os.close(slave)
-        elif not cfg.interactive:
-            devnull = os.open("/dev/null", os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.close(devnull)
+        take_stdio(slave if cfg.tty else -1, cfg.interactive)
 
         # confine() (shared with exec) moves `stage` on through its steps, so that a failure names
         # one: stage = "capabilities" (the bounding set), stage = "seccomp" (without no_new_privs,
@@ -308,6 +299,21 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         ch.send("error", **report)
         return report["exit_code"]
     return EXIT_SETUP_FAILED  # not reached: exec replaced us
+
+
+def take_stdio(slave: int, interactive: bool) -> None:
+    """The command's stdin, stdout and stderr: the pty's slave ``slave`` (>= 0, for -t) or,
+    without -i, /dev/null as stdin. Shared by the init and by exec."""
+    if slave >= 0:
+        os.setsid()  # a new session, so the pty can become our controlling terminal
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        os.close(slave)
+    elif not interactive:
+        devnull = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
 
 
 def confine(kernel: Syscalls, sec, user, at=lambda stage: None) -> None:
