@@ -65,10 +65,12 @@ def ns_id(pid: int | str, kind: str, proc: str = "/proc") -> str:
     return os.readlink(f"{proc}/{pid}/ns/{kind}")
 
 
-def ns_ids(pid: int | str = "self", proc: str = "/proc") -> dict[str, str]:
+def ns_ids(pid: int | str = "self", proc: str = "/proc", missing: str | None = None) -> dict[str, str]:
     """Every link in /proc/PID/ns, ``{kind: 'kind:[inode]'}`` (``{}`` when the process is gone).
 
     This includes the ``*_for_children`` links (pid_for_children, time_for_children).
+    A link that cannot be read (the process exited meanwhile, or ``pid_for_children``
+    before the new namespace has a process) is left out, or given as ``missing``.
     """
     out = {}
     try:
@@ -79,7 +81,8 @@ def ns_ids(pid: int | str = "self", proc: str = "/proc") -> dict[str, str]:
         try:
             out[kind] = ns_id(pid, kind, proc)
         except OSError:  # it exited meanwhile
-            pass
+            if missing is not None:
+                out[kind] = missing
     return out
 
 

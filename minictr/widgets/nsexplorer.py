@@ -26,17 +26,8 @@ class NsRow:
 
 
 def _read_ns(pid) -> dict[str, str]:
-    out = {}
-    try:
-        kinds = os.listdir(f"/proc/{pid}/ns")
-    except OSError:
-        return out
-    for kind in kinds:
-        try:
-            out[kind] = os.readlink(f"/proc/{pid}/ns/{kind}")
-        except OSError:
-            out[kind] = "?"
-    return out
+    from .. import procfs
+    return procfs.ns_ids(pid, missing="?")
 
 
 def _alive(pid) -> bool:
