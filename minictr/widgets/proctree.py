@@ -40,16 +40,8 @@ class ProcRow:
 
 
 def _proc_status(proc: str, pid: int) -> dict[str, str] | None:
-    try:
-        with open(f"{proc}/{pid}/status") as f:
-            text = f.read()
-    except OSError:
-        return None
-    out = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        out[key] = value.strip()
-    return out
+    from .. import procfs
+    return procfs.status(pid, proc) or None  # {} when it is gone
 
 
 class ProcessTree(_Displayable):
