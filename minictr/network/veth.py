@@ -41,8 +41,8 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-from . import child
-from .errors import ConfigError, MinictrError
+from .. import child
+from ..errors import ConfigError, MinictrError
 
 __all__ = ["Link", "connect", "new_ifname", "free_subnet", "run_in_netns", "IP", "run_ip", "FakeIp"]
 
