@@ -53,7 +53,7 @@ def prepare(record: dict, container_id: str, name: str, hostname: str, dir: str,
     except FileNotFoundError:
         host_text = ""
     names = (name,) if net["name"] != networks.DEFAULT else ()
-    files = {"hosts": resolv.hosts(hostname, record["ip"], names, add_hosts) + networks.PEERS_MARK,
+    files = {"hosts": resolv.hosts(hostname, record["ip"], names, add_hosts) + (networks.PEERS_MARK if names else ""),
              "hostname": hostname + "\n", "resolv.conf": resolv.resolv_conf(host_text, dns)}
     for fname, text in files.items():
         with open(os.path.join(dir, fname), "w") as f:
