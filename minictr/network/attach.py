@@ -112,9 +112,8 @@ def detach(record: dict, container_id: str, runner=None) -> bool:
                 nft.apply_quietly(lines, run)  # some were gone already: delete the rest one by one
         if bridge.exists(record["veth"]):
             run(("ip", "link", "del", record["veth"]))
-        pool = networks.pool(net)
-        pool.release(container_id)
-        if not pool.allocations():
+        networks.pool(net).release(container_id)
+        if not bridge.ports(net["bridge"]):  # host-wide: no container of any store uses it now
             _last_one_out(net, run)
     finally:
         os.close(fd)
@@ -128,9 +127,8 @@ def _last_one_out(net: dict, run) -> None:
     bridge.remove(net["bridge"], run)
     nft.apply_quietly(nft.network_elements("delete", net["subnet"], net["bridge"]), run)
     listed = run(("nft", "list", "set", nft.FAMILY, nft.TABLE, "bridges"))
-    if listed.returncode == 0 and "elements" not in listed.output:
+    if listed.returncode == 0 and "elements" not in listed.output:  # no bridge of any store is left
         nft.apply_quietly([nft.script_delete_table().strip()], run)
-    if not any(bridge.exists(n["bridge"]) for n in networks.list_all()):
         bridge.forward_restore()
 
 
@@ -139,8 +137,8 @@ def collect(alive_ids, runner=None) -> None:
     for net in networks.list_all():
         fd = networks.lock()
         try:
-            pool = networks.pool(net)
-            if pool.collect(set(alive_ids)) and not pool.allocations():
+            if networks.pool(net).collect(set(alive_ids)) and bridge.exists(net["bridge"]) \
+                    and not bridge.ports(net["bridge"]):
                 _last_one_out(net, runner or _runner.run)
         finally:
             os.close(fd)

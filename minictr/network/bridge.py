@@ -11,7 +11,7 @@ What minictr changes on the host, and only while a bridge exists:
 
 - ``net.ipv4.ip_forward=1``: without it the kernel does not route the
   containers' packets out. The value found before is saved
-  (``networks/ip_forward.before`` in the store) and written back when the last
+  (``/run/minictr-network/ip_forward.before``) and written back when the last
   bridge goes, unless something else changed it meanwhile.
 - ``net.ipv4.conf.<bridge>.route_localnet=1`` on the bridge only: lets
   ``127.0.0.1:HOSTPORT`` reach a container (see nft.py).
@@ -47,6 +47,14 @@ def ensure(name: str, gateway: str, bits: int, runner=None, *, sysctl_dir: str =
     return True
 
 
+def ports(name: str) -> list[str]:
+    """The interfaces plugged into bridge ``name`` (/sys/class/net/NAME/brif): host-wide, every store's."""
+    try:
+        return os.listdir(f"/sys/class/net/{name}/brif")
+    except FileNotFoundError:
+        return []
+
+
 def remove(name: str, runner=None) -> None:
     """Delete the bridge if it is there (quietly if someone else just did)."""
     if exists(name):
@@ -59,8 +67,8 @@ def _write(path: str, value: str) -> None:
 
 
 def _saved() -> str:
-    from .networks import networks_dir
-    return os.path.join(networks_dir(), "ip_forward.before")
+    from .networks import HOST_DIR
+    return os.path.join(HOST_DIR, "ip_forward.before")
 
 
 def forward_on(sysctl_dir: str = "/proc/sys") -> None:

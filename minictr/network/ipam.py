@@ -57,8 +57,11 @@ def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return (a[0] & mask) == (b[0] & mask)
 
 
-def host_routes(text: str | None = None) -> list[tuple[int, int]]:
-    """The host's IPv4 routes as (network, prefix), from /proc/net/route (little-endian hex)."""
+def host_routes(text: str | None = None, skip_dev: str = "") -> list[tuple[int, int]]:
+    """The host's IPv4 routes as (network, prefix), from /proc/net/route (little-endian hex).
+
+    ``skip_dev``: not the routes of that interface (minictr's own bridge, made by another store).
+    """
     if text is None:
         with open("/proc/net/route") as f:
             text = f.read()
@@ -69,7 +72,7 @@ def host_routes(text: str | None = None) -> list[tuple[int, int]]:
             continue
         dest = int.from_bytes(bytes.fromhex(fields[1]), "little")
         mask = int.from_bytes(bytes.fromhex(fields[7]), "little")
-        if mask == 0:
+        if mask == 0 or fields[0] == skip_dev:
             continue  # the default route collides with nothing
         out.append((dest, bin(mask).count("1")))
     return out
@@ -94,7 +97,8 @@ def gateway_of(subnet: str) -> str:
 class Pool:
     """The addresses of one network, kept in ``path`` (locked with ``path + ".lock"``)."""
 
-    def __init__(self, path: str, subnet: str, gateway: str | None = None) -> None:
+    def __init__(self, path: str, subnet: str, gateway: str | None = None, random: bool = True) -> None:
+        self.random = random
         self.path, self.subnet = path, subnet
         self.base, self.bits = parse_subnet(subnet)
         self.gateway = gateway or format_ip(self.base + 1)
@@ -149,8 +153,13 @@ class Pool:
                     raise ConfigError("--ip", wanted, f"is taken or outside {self.subnet}")
                 allocs[wanted] = {"id": owner, "name": name, **more}
                 return wanted
-            for n in range(2, (1 << (32 - self.bits)) - 1):
-                ip = format_ip(self.base + n)
+            # From a random place in the subnet, then in order: two stores (tests run
+            # side by side, each with its own MINICTR_ROOT) share the host's bridge,
+            # and rarely pick the same address this way.
+            size = (1 << (32 - self.bits)) - 3
+            start = int.from_bytes(os.urandom(4), "little") % size if self.random else 0
+            for k in range(size):
+                ip = format_ip(self.base + 2 + (start + k) % size)
                 if ip not in used:
                     allocs[ip] = {"id": owner, "name": name, **more}
                     return ip

@@ -41,11 +41,15 @@ def _path(name: str) -> str:
     return os.path.join(networks_dir(), name + ".json")
 
 
+#: Host-wide, not per store: bridges and the nft table are the host's, whatever MINICTR_ROOT says.
+HOST_DIR = "/run/minictr-network"
+
+
 def lock():
-    """An exclusive lock on every network of the store (bridges, the nft table): an open fd; close it to unlock."""
+    """An exclusive, host-wide lock on the bridges and the nft table: an open fd; close it to unlock."""
     import fcntl
-    os.makedirs(networks_dir(), mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(networks_dir(), ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.makedirs(HOST_DIR, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(HOST_DIR, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
 
@@ -72,7 +76,8 @@ def load(name: str) -> dict:
         if name != DEFAULT:
             raise NotFound(f"no such network: {name}",
                            hint=f"`minictr network ls` lists them; `minictr network create {name}` makes it") from None
-    subnet = os.environ.get("MINICTR_SUBNET") or ipam.free_subnet(ipam.host_routes(), _taken_subnets(DEFAULT))
+    subnet = os.environ.get("MINICTR_SUBNET") or ipam.free_subnet(ipam.host_routes(skip_dev=DEFAULT_BRIDGE),
+                                                                         _taken_subnets(DEFAULT))
     return _save(_new(DEFAULT, subnet, DEFAULT_BRIDGE))
 
 
