@@ -12,7 +12,7 @@ SYSTEM_PY   ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || comm
 export MINICTR_ROOT ?= /var/lib/minictr
 
 # What the runtime and the lab need from Debian, and what the tests add.
-APT_BASE := busybox-static iproute2 iputils-ping python3-venv ca-certificates
+APT_BASE := busybox-static iproute2 iputils-ping nftables python3-venv ca-certificates
 APT_TEST := skopeo umoci docker-registry podman buildah runc crun hyperfine bubblewrap chromium
 
 .PHONY: help setup setup-test apt apt-test venv image lab lab-kernel test unit integration demo \
