@@ -73,13 +73,13 @@ def inside_script(record: dict) -> str:
             f"route add default via {record['gateway']}\n")
 
 
-def connect(record: dict, pid: int, runner=None) -> None:
+def connect(record: dict, pid: int, runner=None, sysctl_dir: str = "/proc/sys") -> None:
     """Plug the container (its init is ``pid``) into its network, and publish its ports."""
     run = runner or _runner.run
     bits = int(record["subnet"].split("/")[1])
     fd = networks.lock()
     try:
-        made = bridge.ensure(record["bridge"], record["gateway"], bits, run)
+        made = bridge.ensure(record["bridge"], record["gateway"], bits, run, sysctl_dir=sysctl_dir)
         script = nft.script_ensure() if made else ""
         if made:
             script += "\n".join(nft.network_elements("add", record["subnet"], record["bridge"])) + "\n"
@@ -94,7 +94,7 @@ def connect(record: dict, pid: int, runner=None) -> None:
     networks.refresh_hosts(networks.load(record["network"]))
 
 
-def detach(record: dict, container_id: str, runner=None) -> bool:
+def detach(record: dict, container_id: str, runner=None, sysctl_dir: str = "/proc/sys") -> bool:
     """Undo what ``connect`` and ``prepare`` made, quietly for what is gone. False if nothing was to do."""
     if not record or record.get("down") or record.get("network") in networks.MODES:
         return False
@@ -114,7 +114,7 @@ def detach(record: dict, container_id: str, runner=None) -> bool:
             run(("ip", "link", "del", record["veth"]))
         networks.pool(net).release(container_id)
         if not bridge.ports(net["bridge"]):  # host-wide: no container of any store uses it now
-            _last_one_out(net, run)
+            _last_one_out(net, run, sysctl_dir)
     finally:
         os.close(fd)
     networks.refresh_hosts(net)
@@ -122,14 +122,14 @@ def detach(record: dict, container_id: str, runner=None) -> bool:
     return True
 
 
-def _last_one_out(net: dict, run) -> None:
+def _last_one_out(net: dict, run, sysctl_dir: str = "/proc/sys") -> None:
     """The network's last container has gone: its bridge goes; with the last bridge, the nft table."""
     bridge.remove(net["bridge"], run)
     nft.apply_quietly(nft.network_elements("delete", net["subnet"], net["bridge"]), run)
     listed = run(("nft", "list", "set", nft.FAMILY, nft.TABLE, "bridges"))
     if listed.returncode == 0 and "elements" not in listed.output:  # no bridge of any store is left
         nft.apply_quietly([nft.script_delete_table().strip()], run)
-        bridge.forward_restore()
+        bridge.forward_restore(sysctl_dir)
 
 
 def collect(alive_ids, runner=None) -> None:

@@ -67,8 +67,8 @@ def _write(path: str, value: str) -> None:
 
 
 def _saved() -> str:
-    from .networks import HOST_DIR
-    return os.path.join(HOST_DIR, "ip_forward.before")
+    from .networks import host_dir
+    return os.path.join(host_dir(), "ip_forward.before")
 
 
 def forward_on(sysctl_dir: str = "/proc/sys") -> None:

@@ -41,15 +41,19 @@ def _path(name: str) -> str:
     return os.path.join(networks_dir(), name + ".json")
 
 
-#: Host-wide, not per store: bridges and the nft table are the host's, whatever MINICTR_ROOT says.
-HOST_DIR = "/run/minictr-network"
+def host_dir() -> str:
+    """Host-wide, not per store: bridges and the nft table are the host's, whatever MINICTR_ROOT says.
+
+    ``$MINICTR_NETWORK_DIR`` or /run/minictr-network (the lock, ip_forward's old value).
+    """
+    return os.environ.get("MINICTR_NETWORK_DIR", "/run/minictr-network")
 
 
 def lock():
     """An exclusive, host-wide lock on the bridges and the nft table: an open fd; close it to unlock."""
     import fcntl
-    os.makedirs(HOST_DIR, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(HOST_DIR, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.makedirs(host_dir(), mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(host_dir(), "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
 
