@@ -90,9 +90,9 @@ def _each(names, do) -> int:
 
 def cmd_network_rm(args) -> int:
     from . import container
-    from .network import networks
+    from .network import attach
     container.gc()
-    return _each(args.names, lambda n: (networks.remove(n), print(n)))
+    return _each(args.names, lambda n: (attach.remove_network(n), print(n)))
 
 
 def cmd_network_inspect(args) -> int:

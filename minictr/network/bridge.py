@@ -3,11 +3,12 @@
 A bridge is a virtual switch: each container's veth host end becomes one of
 its ports (``ip link set VETH master BRIDGE``), and the bridge itself holds the
 network's gateway address (``10.88.0.1/16``), the containers' default route.
-It is made on demand by the first container of its network and deleted with
-the network's last one (``attach.detach``), so an idle host has no minictr
-interface at all.
+It is made on demand by the first container of its network. A user-defined
+network's bridge is deleted with its last container; the default ``minictr0``
+is kept, as docker keeps docker0, until ``minictr network rm bridge``
+(see attach.py for why).
 
-What minictr changes on the host, and only while a bridge exists:
+What minictr changes on the host, only while one of its bridges exists:
 
 - ``net.ipv4.ip_forward=1``: without it the kernel does not route the
   containers' packets out. The value found before is saved

@@ -132,14 +132,17 @@ def list_all() -> list[dict]:
     return out
 
 
-def remove(name: str, runner=None) -> None:
+def remove(name: str, runner=None, keep_default: bool = False) -> dict:
+    """Remove network ``name`` (refused while in use) and its bridge; returns what it was.
+
+    ``bridge`` itself is only emptied (its bridge removed) when ``keep_default``:
+    it is made again on next use.
+    """
     if name in MODES:
         raise ConfigError("network", name, "is a mode, not a network: it cannot be removed")
-    net = load(name) if name != DEFAULT or os.path.exists(_path(name)) else None
-    if net is None:
-        raise NotFound(f"no such network: {name}")
-    if name == DEFAULT:
-        raise InvalidTransition("the default network bridge cannot be removed", hint="it goes away with its last container")
+    net = load(name)  # NotFound for an unknown one
+    if name == DEFAULT and not keep_default:
+        raise InvalidTransition("the default network bridge cannot be removed here", hint="use `minictr network rm bridge`")
     fd = lock()
     try:
         users = pool(net).allocations()
@@ -147,7 +150,12 @@ def remove(name: str, runner=None) -> None:
             names = ", ".join(sorted(u.get("name", "?") for u in users.values()))
             raise InvalidTransition(f"network {name} is in use by {names}", hint="remove those containers first")
         if os.path.exists(f"/sys/class/net/{net['bridge']}"):
+            if os.listdir(f"/sys/class/net/{net['bridge']}/brif"):
+                raise InvalidTransition(f"network {name}'s bridge {net['bridge']} is in use (by another store?)",
+                                        hint=f"`ip link show master {net['bridge']}` shows what is plugged in")
             (runner or _run)(("ip", "link", "del", net["bridge"]))
+        if name == DEFAULT:
+            return net
         for p in (_path(name), os.path.join(networks_dir(), name + ".ipam.json"),
                   os.path.join(networks_dir(), name + ".ipam.json.lock")):
             try:
@@ -156,6 +164,7 @@ def remove(name: str, runner=None) -> None:
                 pass
     finally:
         os.close(fd)
+    return net
 
 
 def inspect(name: str) -> dict:

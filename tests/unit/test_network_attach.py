@@ -55,16 +55,19 @@ def test_connect_then_detach_on_a_fake(dirs):
 
     fake = FakeRunner(output="table ip minictr { set bridges { type ifname } }")
     assert attach.detach(rec, CID, fake, sysctl_dir=str(sysctl)) is True
+    inputs = [i for _a, i, _n in fake.ran]
+    assert inputs == [f"delete element ip minictr tcp_any {{ 18099 : {rec['ip']} . 80 }}\n"]  # the bridge is kept
+    assert networks.pool(networks.load("bridge")).allocations() == {}
+    assert rec["down"] is True
+    assert attach.detach(rec, CID, FakeRunner()) is False  # twice is nothing
+
+    attach.remove_network("bridge", fake, sysctl_dir=str(sysctl))  # `network rm bridge`: unused, so it all goes
     text = fake.commands()
     inputs = [i for _a, i, _n in fake.ran]
-    assert inputs[0] == f"delete element ip minictr tcp_any {{ 18099 : {rec['ip']} . 80 }}\n"
     assert any('delete element ip minictr bridges { "mctestbr0" }' in (i or "") for i in inputs)
     assert "nft list set ip minictr bridges" in text
     assert "delete table ip minictr\n" in inputs  # no bridge left in the set: the table goes
     assert (sysctl / "net/ipv4/ip_forward").read_text() == "0"  # written back
-    assert networks.pool(networks.load("bridge")).allocations() == {}
-    assert rec["down"] is True
-    assert attach.detach(rec, CID, FakeRunner()) is False  # twice is nothing
 
 
 def test_user_networks_keep_every_members_hosts_in_step(dirs):
