@@ -510,6 +510,11 @@ def _collect_addresses() -> None:
         attach.collect({s.id for s in state.list_states()})
 
 
+def _supervisor_alive(st: state.State) -> bool:
+    return bool(st.supervisor_pid) and st.supervisor_pid != os.getpid() \
+        and state.process_start(st.supervisor_pid) == st.supervisor_start
+
+
 def remove(ref: str, force: bool = False) -> state.State:
     st = state.load(ref)
     if st.status in ("created", "running") and st.is_alive():
@@ -518,7 +523,9 @@ def remove(ref: str, force: bool = False) -> state.State:
                                     hint=f"stop it first, or use `minictr rm -f {st.name}`")
         os.kill(st.pid, SIGKILL)
         deadline = time.monotonic() + 10
-        while st.is_alive() and time.monotonic() < deadline:
+        # Also until its supervisor has recorded the exit and gone: it writes the state file
+        # once more, and would bring back the one removed here (it tears the network down first).
+        while (st.is_alive() or _supervisor_alive(st)) and time.monotonic() < deadline:
             time.sleep(0.02)
     _remove_leftovers(st)
     return st
