@@ -129,3 +129,13 @@ def test_nothing_is_left_after_a_sigkilled_cli(mc):
         time.sleep(0.1)
     assert mc.states() == []
     assert_network_gone(mc, st)
+
+
+def test_bad_network_flags_are_one_line_and_125_with_nothing_made(mc):
+    for argv, words in ((["--network", "nosuch"], "no such network: nosuch"),
+                        (["--network", "none", "-p", "18084:80"], "cannot be published with --network none"),
+                        (["-p", "18084:80/sctp"], "unknown protocol"),
+                        (["-v", "/no/such/dir:/d"], "does not exist")):
+        r = mc("run", "--rm", *argv, "busybox", "true")
+        assert r.returncode == 125 and words in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert mc.states() == []
