@@ -241,16 +241,16 @@ def connect(pid: int, host_addr: str = "10.200.0.1/30", container_addr: str = "1
     _check_ifname(host_ifname)
     if not os.path.exists(f"/proc/{pid}/ns/net"):
         raise ConfigError("pid", pid, "no such process: start the container first")
-    inside = container_ifname_for(pid)
-    link = Link(pid, host_ifname, inside, host_addr, container_addr)
+    CONTAINER_IFNAME = container_ifname_for(pid)  # this pair's inside name: eth0, or eth1 next to run's eth0
+    link = Link(pid, host_ifname, CONTAINER_IFNAME, host_addr, container_addr)
     # One call makes both ends, the second one directly in the container's
     # namespace (IFLA_NET_NS_PID): "eth0" never exists on the host.
-    _ip("link", "add", host_ifname, "type", "veth", "peer", "name", inside, "netns", str(pid), ip=ip)
+    _ip("link", "add", host_ifname, "type", "veth", "peer", "name", CONTAINER_IFNAME, "netns", str(pid), ip=ip)
     try:
         _ip("addr", "add", host_addr, "dev", host_ifname, ip=ip)
         _ip("link", "set", host_ifname, "up", ip=ip)
-        _ip("addr", "add", container_addr, "dev", inside, netns_pid=pid, ip=ip)
-        _ip("link", "set", inside, "up", netns_pid=pid, ip=ip)
+        _ip("addr", "add", container_addr, "dev", CONTAINER_IFNAME, netns_pid=pid, ip=ip)
+        _ip("link", "set", CONTAINER_IFNAME, "up", netns_pid=pid, ip=ip)
         _ip("link", "set", "lo", "up", netns_pid=pid, ip=ip)
     except BaseException:
         link.delete(ip=ip)
