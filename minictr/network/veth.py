@@ -261,5 +261,5 @@ def connect(pid: int, host_addr: str = "10.200.0.1/30", container_addr: str = "1
 # Lesson 05's public home is ``minictr.network`` (the package re-exports these):
 # the lesson's checks name the reference as ``minictr.network.connect``.
 for _fn in (connect, new_ifname, free_subnet, run_in_netns, run_ip):
-    _fn.__module__ = "minictr.network"
+    _fn.__module__ = __name__.rpartition(".")[0]  # minictr.network
 del _fn
