@@ -69,6 +69,7 @@ def cmd_network_create(args) -> int:
 def cmd_network_ls(args) -> int:
     from .cli_format import format_table
     from .network import networks
+    networks.load(networks.DEFAULT)  # listed before its first use too, as docker lists "bridge"
     rows = [("NETWORK ID", "NAME", "DRIVER", "SUBNET")]
     rows += [(n["id"][:12], n["name"], "bridge", n["subnet"]) for n in networks.list_all()]
     rows += [("-", mode, mode, "") for mode in networks.MODES]

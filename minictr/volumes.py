@@ -108,7 +108,8 @@ def parse_mount(text: str) -> tuple[str, VolumeMount]:
         out = (found, VolumeMount("bind", _check_target(target, "--mount", text), source, readonly))
     else:
         raise ConfigError("--mount", text, f"unknown type {kind!r}: bind, volume or tmpfs")
-    fields.pop("bind-propagation", None) if fields.get("bind-propagation") in ("rprivate", "private") else None
+    if fields.get("bind-propagation") in ("rprivate", "private"):  # what minictr does anyway
+        del fields["bind-propagation"]
     if fields:
         raise ConfigError("--mount", text, f"unknown option {sorted(fields)[0]!r}",
                           hint="known: type, source, target, readonly, tmpfs-size, tmpfs-mode")
