@@ -55,6 +55,8 @@ def cmd_port(args) -> int:
     from . import container, state
     container.gc()
     st = state.load(args.container)
+    if (st.network or {}).get("down"):
+        return 0  # stopped: nothing is published
     for host_ip, host_port, ctr_port, proto in (st.network or {}).get("ports", ()):
         print(f"{ctr_port}/{proto} -> {host_ip or '0.0.0.0'}:{host_port}")
     return 0

@@ -493,6 +493,7 @@ def gc() -> list[str]:
             _remove_leftovers(st)
         else:
             network_down(st)
+            st.ports = []
             st.status, st.finished = "stopped", st.finished or time.time()
             if st.exit_code is None:
                 st.exit_code = 137 if st.pid else 125

@@ -96,6 +96,7 @@ def record_exit(st: State, wait_status: int, cgroup=None) -> None:
         # The container's network goes when it stops (its address may be reused), as docker's does.
         from .network import attach
         attach.detach(st.network, st.id)
+        st.ports = []  # as docker's ps -a: an exited container publishes nothing
     if st.auto_remove:
         return  # nobody reads it: the caller removes the state next (or gc does, if the caller dies)
     if os.path.isdir(os.path.dirname(st.path())):  # `rm -f` from elsewhere may have removed us

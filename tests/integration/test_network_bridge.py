@@ -141,3 +141,13 @@ def test_bad_network_flags_are_one_line_and_125_with_nothing_made(mc):
         r = mc("run", "--rm", *argv, "busybox", "true")
         assert r.returncode == 125 and words in r.stderr and r.stderr.count("\n") == 1, r.stderr
         assert mc.states() == []
+
+
+def test_an_exited_container_publishes_nothing(mc):
+    assert mc("run", "--name", "gone", "-p", "18085:80", "busybox", "true").returncode == 0
+    assert "18085" not in mc("ps", "-a").stdout
+    assert mc("port", "gone").stdout == ""
+    assert "18085" not in nft_table()
+    # and the port is free again
+    again = mc("run", "--rm", "-p", "18085:80", "busybox", "true")
+    assert again.returncode == 0, again.stderr
