@@ -10,60 +10,71 @@ a package, or a family of modules), and ``tests/unit/test_layers.py`` checks
 every import of every module against it::
 
     L4  the front ends and the teaching code: the CLI, the labs, the widgets
-        __main__       python -m minictr
-        cli            run, ps, rm, and the dispatch to the cli_* modules
-        cli_*          any other area of commands, one module each
-        cli_images     images, rmi, tag, pull, load, save, import, inspect, image ...
-        cli_life       logs, attach, exec, start, stop, restart, kill, wait
-        cli_build      build, history, image from-binary
-        cli_stats      stats: live CPU, memory and pids
-        cli_doctor     doctor: what this machine offers the lessons
-        cli_flags      docker's resource flags -> config.Resources
-        cli_format*    tables, durations, sizes, Go templates, progress bars
-        labs.*         one module per lesson: its exercise cases and reference answers
-        exercises      the names the notebooks import from the check framework (a re-export)
-        reference      the reference answers notebooks import by their old name (a re-export)
-        widgets*       ipywidgets for the notebooks: quiz, explorers, gauge, tree
+        __main__          python -m minictr
+        cli               run, ps, rm, and the dispatch to the cli_* modules
+        cli_*             any other area of commands, one module each
+        cli_images        images, rmi, tag, pull, load, save, import, inspect, image ...
+        cli_life          logs, attach, exec, start, stop, restart, kill, wait
+        cli_build         build, history, image from-binary
+        cli_stats         stats: live CPU, memory and pids
+        cli_network       port, network create/ls/rm/inspect, volume create/ls/rm/inspect/prune
+        cli_doctor        doctor: what this machine offers the lessons
+        cli_flags         docker's resource flags -> config.Resources
+        cli_format*       tables, durations, sizes, Go templates, progress bars
+        labs.*            one module per lesson: its exercise cases and reference answers
+        exercises         the names the notebooks import from the check framework (a re-export)
+        reference         the reference answers notebooks import by their old name (a re-export)
+        widgets*          ipywidgets for the notebooks: quiz, explorers, gauge, tree
     L3  a container's life: one core for every front end
-        container      prepare, create, start, wait, kill, delete, list
-        inspect_view   docker container inspect's JSON for a container
-        build.builder  minictr build: the steps run (RUN in a container), the cache, the commit
-        doctor         can this machine run the lessons, and if not, why
-        doctor_sec     doctor: what the host supports of a container's confinement
-        lifecycle      run -d (double fork, then the monitor), start, stop, kill, restart, wait
-        enter          exec: a second process joins a running container's namespaces
+        container         prepare, create, start, wait, kill, delete, list
+        inspect_view      docker container inspect's JSON for a container
+        build.builder     minictr build: the steps run (RUN in a container), the cache, the commit
+        doctor            can this machine run the lessons, and if not, why
+        doctor_sec        doctor: what the host supports of a container's confinement
+        lifecycle         run -d (double fork, then the monitor), start, stop, kill, restart, wait
+        enter             exec: a second process joins a running container's namespaces
     L2  the container's process, and its state on disk
-        process        the container's init, and the parent<->child protocol
-        state          container state on disk, one JSON file per container
-        reaper         collect what dead runs and killed CLIs left: state, storage, cgroups
-        supervise      the small supervisor that a foreground run becomes
-        monitor        the small monitor of a detached container: reaps, logs, attach, restarts
+        process           the container's init, and the parent<->child protocol
+        state             container state on disk, one JSON file per container
+        reaper            collect what dead runs and killed CLIs left: state, storage, cgroups
+        supervise         the small supervisor that a foreground run becomes
+        monitor           the small monitor of a detached container: reaps, logs, attach, restarts
     L1  kernel features, one package or module each
-        namespaces     namespace kinds, their CLONE_* flags, /proc/PID/ns
-        rootfs         the mount plan as data, and the one loop that applies it
-        users          an image's User (or -u) to uid, gid and groups
-        tty            the user's terminal <-> the container's pty (run -t)
-        network        a veth pair between the host and a container
-        child*         fork a child (in another process's namespaces) and collect its result
-        tarball*       unpack a tarball safely: source, resolve, extract, whiteouts
-        tarcorpus      malicious and tricky tarballs for any extractor (lesson 02, tests)
-        cgroups.*      cgroup v1, v2 and hybrid: one manager, units, stats, a fake cgroupfs
-        image.*        OCI images: store, blobs, layers, archives, pulls, the default busybox
-        security.*     capabilities, seccomp, masked and read-only paths, devices
-        build.*        building images: Containerfile parser, context, layer diff, cache keys, ELF
+        namespaces        namespace kinds, their CLONE_* flags, /proc/PID/ns
+        rootfs            the mount plan as data, and the one loop that applies it
+        users             an image's User (or -u) to uid, gid and groups
+        tty               the user's terminal <-> the container's pty (run -t)
+        network           container networking: the package, and lesson 05's names (a lazy re-export)
+        network.veth      a veth pair between the host and a container (lesson 05)
+        network.runner    run ip and nft without subprocess (in a netns too), and a recording fake
+        network.ipam      addresses from a subnet that misses the host's routes, in a locked JSON file
+        network.bridge    the Linux bridge of a network, ip_forward and route_localnet
+        network.nft       minictr's own nftables table: masquerade and published ports, as data
+        network.ports     -p/-P parsing, the ps PORTS column, host ports in use
+        network.resolv    the container's /etc/resolv.conf and /etc/hosts
+        network.networks  the bridge network and user-defined ones: create, ls, rm, inspect
+        network.attach    a container's network set-up and teardown, recorded in its state
+        volumes           -v, --mount, --tmpfs, named volumes, and their mount steps
+        child*            fork a child (in another process's namespaces) and collect its result
+        tarball*          unpack a tarball safely: source, resolve, extract, whiteouts
+        tarcorpus         malicious and tricky tarballs for any extractor (lesson 02, tests)
+        cgroups.*         cgroup v1, v2 and hybrid: one manager, units, stats, a fake cgroupfs
+        image.*           OCI images: store, blobs, layers, archives, pulls, the default busybox
+        security.*        capabilities, seccomp, masked and read-only paths, devices
+        build.*           building images: Containerfile parser, context, layer diff, cache keys, ELF
     L0  the shared vocabulary and pure helpers
-        __init__       the public names: the exception tree and the version
-        errors         the exception tree: what failed, why, a hint, an exit status
-        record         Record: plain-data classes that cost nothing to import
-        config         ContainerConfig and Resources, validated: the shared vocabulary
-        syscalls       the only ctypes module: the kernel's calls, and a recording fake
-        procfs*        /proc readers: status fields, capabilities, namespace links, start times
-        leanjson       JSON for the run path, without importing re
-        fsutil         rm -rf for the run path, without importing shutil
-        names          random docker-style container names
-        timing         time commands side by side (bench/, lesson 00)
-        layers         this table
-        logs           a container's log in docker's json-file format: write, read, --since, --tail
+        __init__          the public names: the exception tree and the version
+        errors            the exception tree: what failed, why, a hint, an exit status
+        record            Record: plain-data classes that cost nothing to import
+        config            ContainerConfig and Resources, validated: the shared vocabulary
+        syscalls          the only ctypes module: the kernel's calls, and a recording fake
+        procfs*           /proc readers: status fields, capabilities, namespace links, start times
+        leanjson          JSON for the run path, without importing re
+        fsutil            rm -rf for the run path, without importing shutil
+        names             random docker-style container names
+        timing            time commands side by side (bench/, lesson 00)
+        layers            this table
+        logs              a container's log in docker's json-file format: write, read, --since, --tail
 
 Only ``syscalls.py`` touches ctypes. Only the front ends print or exit: the
 ``cli*`` modules, ``supervise.py`` (the process a foreground run turns into,

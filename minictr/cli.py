@@ -46,7 +46,7 @@ RUN_COMMANDS = ("run", "build")
 
 #: Modules that add subcommands. Each has register(subparsers).
 SUBCOMMAND_MODULES: tuple[str, ...] = ("minictr.cli_images", "minictr.cli_doctor", "minictr.cli_stats",
-                                        "minictr.cli_life", "minictr.cli_build")
+                                        "minictr.cli_life", "minictr.cli_build", "minictr.cli_network")
 
 
 # ---------------------------------------------------------------- run
@@ -75,6 +75,16 @@ RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
     (("--privileged",), BOOL, None, "every capability and device, no seccomp, no masked paths, /sys read-write"),
     (("--security-opt",), APPEND, "OPT", "no-new-privileges, seccomp=unconfined|PROFILE.json, "
                                          "systempaths=unconfined (repeatable)"),
+    (("-p", "--publish"), APPEND, "[IP:]HOST:CTR[/udp]", "publish a container port on the host, e.g. 8081:80 "
+                                                         "(repeatable)"),
+    (("-P", "--publish-all"), BOOL, None, "publish every port the image EXPOSEs on a free host port"),
+    (("--network",), VALUE, "NET", "bridge (default), none (lo only), host (the host's), or a network's name"),
+    (("--dns",), APPEND, "IP", "a nameserver for the container's /etc/resolv.conf (repeatable)"),
+    (("--add-host",), APPEND, "NAME:IP", "a line in the container's /etc/hosts (repeatable)"),
+    (("-v", "--volume"), APPEND, "SRC:CTR[:ro]", "bind a host path or a named volume (repeatable)"),
+    (("--mount",), APPEND, "type=...,target=...", "a bind, volume or tmpfs mount, in docker's --mount words "
+                                                   "(repeatable)"),
+    (("--tmpfs",), APPEND, "PATH[:OPTS]", "mount a tmpfs at PATH (repeatable)"),
 )
 
 
@@ -192,6 +202,27 @@ def _security(args):
     return from_flags(args.cap_add, args.cap_drop, args.privileged, args.security_opt)
 
 
+def network_from_args(args):
+    """The ``Network`` of -p, --network, --dns, --add-host (the default network is ``bridge``, as docker's)."""
+    from .config import Network
+    mode = args.network or "bridge"
+    if not (args.publish or args.dns or args.add_host):
+        return Network(mode=mode)
+    from .network.ports import parse
+    from .network.resolv import parse_add_host
+    return Network(mode=mode, ports=tuple(parse(p) for p in args.publish), dns=tuple(args.dns),
+                   add_hosts=tuple(parse_add_host(h) for h in args.add_host))
+
+
+def volumes_from_args(args) -> list:
+    """``(kind, VolumeMount)`` pairs of -v, --mount and --tmpfs."""
+    if not (args.volume or args.mount or args.tmpfs):
+        return []
+    from . import volumes
+    return ([volumes.parse_volume(v) for v in args.volume] + [volumes.parse_mount(m) for m in args.mount]
+            + [("tmpfs", volumes.parse_tmpfs(t)) for t in args.tmpfs])
+
+
 def cmd_run(args) -> int:
     from . import cli_flags, container
 
@@ -211,6 +242,7 @@ def cmd_run(args) -> int:
         init=args.init, pivot=not args.no_pivot, rm=args.rm, readonly=args.read_only,
         resources=cli_flags.resources_from_args(args), security=_security(args),
         restart=args.restart or "no",
+        network=network_from_args(args), publish_all=args.publish_all, volumes=volumes_from_args(args),
     )
     if args.detach:
         from . import lifecycle

@@ -113,6 +113,35 @@ class Security(Record):
     sys_writable: bool = False  # /sys read-write (only --privileged)
 
 
+class VolumeMount(Record):
+    """One of ``-v``, ``--mount``, ``--tmpfs`` (and the network's /etc files), resolved (see ``minictr.volumes``).
+
+    ``kind`` is ``bind`` (``source`` a host path; a named volume is a bind of
+    its directory in the store) or ``tmpfs`` (``options`` its mount data).
+    ``file``: the source is a file, so the target is a file too.
+    """
+
+    kind: str
+    target: str
+    source: str = ""
+    readonly: bool = False
+    file: bool = False
+    options: str = ""
+
+
+class Network(Record):
+    """How the container is networked: ``mode`` is ``none``, ``host``, ``bridge`` or a network's name.
+
+    ``ports`` are ``(host_ip, host_port, container_port, proto)``, ``host_ip``
+    "" for all; ``add_hosts`` are ``(name, ip)`` pairs.
+    """
+
+    mode: str = "none"
+    ports: tuple[tuple[str, int, int, str], ...] = ()
+    dns: tuple[str, ...] = ()
+    add_hosts: tuple[tuple[str, str], ...] = ()
+
+
 class ContainerConfig(Record):
     """Everything needed to create and start one container. Immutable once built."""
 
@@ -141,6 +170,8 @@ class ContainerConfig(Record):
     entrypoint: tuple[str, ...] | None = None
     cmd: tuple[str, ...] | None = None
     exposed_ports: tuple[str, ...] = ()
+    network: Network = Network()  # "none": lo only (the CLI's default is "bridge")
+    mounts: tuple[VolumeMount, ...] = ()
 
     def validate(self) -> "ContainerConfig":
         """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""

@@ -28,12 +28,12 @@ import time
 from _signal import SIGKILL, SIGTERM, SIGWINCH
 
 from . import process, state
-from .config import (ContainerConfig, Resources, Rootfs, Security, command_line, image_config_problems,
-                     merge_env, validate_name)
+from .config import (DEFAULT_NAMESPACES, ContainerConfig, Network, Resources, Rootfs, Security, VolumeMount,
+                     command_line, image_config_problems, merge_env, validate_name)
 from .errors import ImageNotFound, InvalidImage, InvalidTransition, NotFound, StartInterrupted
 from .fsutil import remove_tree
 from .names import random_name
-from .reaper import remove_leftovers as _remove_leftovers
+from .reaper import network_down, remove_leftovers as _remove_leftovers
 from .record import replace
 from .rootfs import volatile_overlay_supported
 from .syscalls import Syscalls, linux
@@ -48,13 +48,18 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             user: str | None = None, hostname: str | None = None, entrypoint: str | None = None,
             tty: bool = False, interactive: bool = False, init: bool = False, pivot: bool = True,
             rm: bool = False, resources: Resources | None = None, readonly: bool = False,
-            security: Security | None = None, restart: str = "no") -> ContainerConfig:
+            security: Security | None = None, restart: str = "no", network: Network | None = None,
+            publish_all: bool = False, volumes=()) -> ContainerConfig:
     """Resolve the image, make the container's root, and return a validated config.
 
     ``image`` is an image in the store (``busybox``), a rootfs tarball
     (``.tar``, ``.tar.gz``) or a rootfs directory (used in place, as runc does).
     ``security`` is what root in the container may do (default: docker's
     confinement; ``security.options.from_flags`` builds one from the flags).
+    ``network`` (default: ``none``, lo only; the CLI's default is ``bridge``)
+    has its host ports picked and checked here, before anything is made
+    (``publish_all``: also the image's EXPOSEd ports, as ``-P``).
+    ``volumes`` are ``(kind, VolumeMount)`` pairs from ``minictr.volumes.parse_*``.
     """
     security = with_seccomp_filter(security or Security())
     container_id = os.urandom(32).hex()
@@ -107,6 +112,8 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         if problems:
             raise InvalidImage(f"image {image}: bad image config: {'; '.join(problems)}",
                                hint=f"remove it (`minictr rmi {image}`) and load or pull a good one")
+        network = _resolve_network(network or Network(), image_config if publish_all else None)
+        mounts = _resolve_volumes(volumes, root)
         argv = command_line(image_config.get("Entrypoint"), image_config.get("Cmd"), list(args), entrypoint)
         cfg = ContainerConfig(
             id=container_id, name=name, image=image, rootfs=root, args=argv,
@@ -117,13 +124,61 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
             labels=tuple(sorted((image_config.get("Labels") or {}).items())), image_id=image_id,
-            security=security, **docker_config(image_config, list(args), entrypoint),
+            security=security, network=network, mounts=mounts,
+            namespaces=DEFAULT_NAMESPACES - {"net"} if network.mode == "host" else DEFAULT_NAMESPACES,
+            **docker_config(image_config, list(args), entrypoint),
         )
         return cfg.validate()
     except BaseException:
         remove_tree(bundle, ignore_errors=True)
         stub.remove()
         raise
+
+
+def _resolve_network(network: Network, image_config: dict | None) -> Network:
+    """The network with every host port picked and checked (``PortInUse``: one line, nothing made)."""
+    if network.mode in ("none", "host"):
+        if network.ports or image_config is not None:
+            from .errors import ConfigError
+            raise ConfigError("-p", network.mode, f"ports cannot be published with --network {network.mode}",
+                              hint="use the default bridge network, or a network of your own")
+        return network
+    from .network import networks
+    if network.mode != networks.DEFAULT:
+        networks.load(network.mode)  # an unknown network: one line, before anything is made
+    ports = list(network.ports)
+    if image_config is not None:
+        from .network.ports import exposed
+        ports += exposed(image_config)
+    if not ports:
+        return network
+    from .network.ports import resolve
+    elsewhere = [tuple(p) for s in state.list_states() if s.status in ("created", "running")
+                 for p in (s.network or {}).get("ports", ())]
+    return replace(network, ports=tuple(resolve(ports, elsewhere)))
+
+
+def _resolve_volumes(volumes, root: Rootfs) -> tuple[VolumeMount, ...]:
+    if not volumes:
+        return ()
+    from .volumes import resolve
+    image_dirs = root.lowers if root.is_overlay else (root.path,)
+    return tuple(resolve(kind, m, image_dirs) for kind, m in volumes)
+
+
+def _network_files(cfg: ContainerConfig, dir: str, own_root: bool) -> tuple[VolumeMount, ...]:
+    """Bind mounts of the container's hosts, hostname and resolv.conf (written by network.attach.prepare)."""
+    out = []
+    for name in ("hosts", "hostname", "resolv.conf"):
+        if own_root or os.path.exists(os.path.join(cfg.rootfs.path, "etc", name)):
+            out.append(VolumeMount("bind", "/etc/" + name, os.path.join(dir, name), file=True))
+    return tuple(out)
+
+
+def network_up(c: "Container") -> None:
+    """Plug a created container (its init waits at exec) into its network. Recorded first."""
+    from .network import attach
+    attach.connect(c.state.network, c.init.pid)
 
 
 def with_seccomp_filter(security: Security) -> Security:
@@ -200,15 +255,29 @@ class Container:
                          auto_remove=cfg.auto_remove, bundle=bundle_of(cfg),
                          labels=dict(cfg.labels), config=_config_dict(cfg))
         st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
+        net = cfg.network
+        if net.mode not in ("none", "host"):
+            from .network import attach
+            from .network.ports import show
+            # Recorded before anything is made: a killed CLI's leftovers are found from this.
+            st.network = attach.intent(cfg.id, net.mode, net.ports)
+            st.ports = [show(p) for p in net.ports]
         st.save(create=True)
         c = cls(cfg, st, kernel)
         c.keep_storage = keep_storage
         try:
+            if st.network:
+                dir = os.path.dirname(st.path())
+                attach.prepare(st.network, cfg.id, cfg.name, cfg.hostname, dir, net.dns, net.add_hosts)
+                st.save()
+                cfg = c.config = replace(cfg, mounts=_network_files(cfg, dir, bool(st.bundle)) + cfg.mounts)
             c.cgroup = _cgroup_create(cfg, kernel)
             join = c.cgroup.join_files() if c.cgroup is not None else ()
             c.init = process.spawn(cfg, kernel, _cgroupfs_view(c.cgroup, cfg), own_root=bool(st.bundle), join=join)
             st.pid, st.pid_start = c.init.pid, state.process_start(c.init.pid) or 0
             c.init.setup()
+            if st.network:
+                network_up(c)
         except BaseException:
             c._abort()
             raise
@@ -431,6 +500,11 @@ def gc_leftovers() -> list[str]:
     return _gc_leftovers()
 
 
+def _supervisor_alive(st: state.State) -> bool:
+    return bool(st.supervisor_pid) and st.supervisor_pid != os.getpid() \
+        and state.process_start(st.supervisor_pid) == st.supervisor_start
+
+
 def remove(ref: str, force: bool = False, collected: "list[str] | tuple" = ()) -> state.State:
     """``rm``: remove a container, or the leftovers of one whose start was killed.
 
@@ -452,7 +526,9 @@ def remove(ref: str, force: bool = False, collected: "list[str] | tuple" = ()) -
         mark_stopped_by_user(os.path.dirname(st.path()))  # a --restart monitor must not start it again
         os.kill(st.pid, SIGKILL)
         deadline = time.monotonic() + 10
-        while st.is_alive() and time.monotonic() < deadline:
+        # Also until its supervisor has recorded the exit and gone: it writes the state file
+        # once more, and would bring back the one removed here (it tears the network down first).
+        while (st.is_alive() or _supervisor_alive(st)) and time.monotonic() < deadline:
             time.sleep(0.02)
     from .monitor import settle
     settle(st)  # a detached container's monitor records the end first, and restarts nothing

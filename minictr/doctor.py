@@ -520,6 +520,62 @@ def check_tools(lessons: Sequence, path: str | None = None) -> Check:
                  tuple(sorted({n for numbers in missing.values() for n in numbers})))
 
 
+def _kernel_module(name: str, sys_module: str, modules_dir: str) -> bool:
+    """Is ``name`` loaded, built in, or loadable (listed in modules.dep)? True when it cannot be known
+    (no /lib/modules for this kernel: a built-in module without parameters has no /sys/module entry)."""
+    if os.path.isdir(os.path.join(sys_module, name)) or not os.path.isdir(modules_dir):
+        return True
+    for listing in ("modules.builtin", "modules.dep"):
+        try:
+            with open(os.path.join(modules_dir, listing)) as f:
+                if f"/{name}.ko" in f.read():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def check_network(sysctl: str = "/proc/sys", sys_module: str = "/sys/module", modules_dir: str | None = None,
+                  path: str | None = None, probe: bool = True) -> Check:
+    """What ``run``'s default bridge network needs (nft, nf_tables, bridge), and what it changes on the host.
+
+    A warning, not a failure: lessons 00-09 need no bridge (``--network none``
+    still works without any of it). ``probe`` runs ``nft list tables`` (it only
+    reads) to see that nf_tables answers.
+    """
+    import shutil
+
+    if modules_dir is None:
+        modules_dir = f"/lib/modules/{os.uname().release}"
+    try:
+        with open(os.path.join(sysctl, "net/ipv4/ip_forward")) as f:
+            forward = f.read().strip()
+    except OSError:
+        forward = "?"
+    changes = (f"ip_forward is {forward} (minictr sets it to 1 while a bridge network exists and writes the old "
+               "value back after); its own nft table `ip minictr` and bridge minictr0 exist only while "
+               "containers use them")
+    missing = []
+    nft = shutil.which("nft", path=path)
+    if nft is None:
+        missing.append("the nft command")
+    elif probe:
+        import subprocess
+        r = subprocess.run([nft, "list", "tables"], capture_output=True, text=True)
+        if r.returncode != 0:
+            missing.append(f"nf_tables (nft list tables: {(r.stderr.strip().splitlines() or ['failed'])[-1]})")
+    if shutil.which("ip", path=path) is None:
+        missing.append("the ip command")
+    for module in ("nf_tables", "bridge", "veth"):
+        if not _kernel_module(module, sys_module, modules_dir):
+            missing.append(f"the {module} kernel module")
+    if missing:
+        return Check("network", WARN, f"no bridge networking: missing {', '.join(missing)}; {changes}",
+                     "apt-get install nftables iproute2, and a kernel with nf_tables, bridge and veth; "
+                     "meanwhile use `run --network none`")
+    return Check("network", OK, f"nft, nf_tables, bridge and veth are there; {changes}")
+
+
 def run_checks(*, lessons: Sequence = (), probes: bool = True, status_path: str = "/proc/self/status",
                proc: str = "/proc", cgroup_root: str = "/sys/fs/cgroup", sc=None,
                path: str | None = None) -> list[Check]:
@@ -544,6 +600,7 @@ def run_checks(*, lessons: Sequence = (), probes: bool = True, status_path: str 
     checks += check_cgroups(cgroup_root, os.path.join(proc, "self/cgroup"), probe=probes, lessons=lessons)
     checks.append(check_overlay(os.path.join(proc, "filesystems"), sc, probe=probes, lessons=lessons))
     checks.append(check_userns(os.path.join(proc, "sys"), sc, probe=probes, lessons=lessons))
+    checks.append(check_network(os.path.join(proc, "sys"), path=path, probe=probes))
     if lessons:
         checks.append(check_tools(lessons, path))
     return checks

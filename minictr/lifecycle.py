@@ -33,7 +33,7 @@ import os
 import time
 
 from . import container, state
-from .config import ContainerConfig, Resources, Rootfs, Security
+from .config import ContainerConfig, Network, Resources, Rootfs, Security, VolumeMount
 from .errors import ContainerStateError, InvalidTransition, MinictrError
 from .monitor import clear_stop_mark, handoff, mark_stopped_by_user
 
@@ -63,6 +63,10 @@ def config_from_saved(saved: dict) -> ContainerConfig:
     d["security"] = container.with_seccomp_filter(Security(**sec))
     d["namespaces"] = frozenset(d["namespaces"])
     d["labels"] = tuple(tuple(kv) for kv in d.get("labels") or ())
+    net = d.get("network") or {}
+    d["network"] = Network(mode=net.get("mode", "none"), ports=tuple(tuple(p) for p in net.get("ports") or ()),
+                           dns=tuple(net.get("dns") or ()), add_hosts=tuple(tuple(h) for h in net.get("add_hosts") or ()))
+    d["mounts"] = tuple(VolumeMount(**m) for m in d.get("mounts") or ())
     return ContainerConfig(**{k: v for k, v in d.items() if k in ContainerConfig._fields})
 
 

@@ -250,7 +250,11 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         sec = cfg.security
         hostname = cfg.hostname if own_root and "uts" in cfg.namespaces else None
         masked, readonly = masks.paths(sec)
-        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable), kernel)
+        extra = ()
+        if cfg.mounts:  # volumes, and the network's /etc files
+            from .volumes import steps
+            extra = steps(cfg.mounts, cfg.rootfs.path, own_root)
+        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable, extra), kernel)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(kernel, cfg.rootfs.path)
 

@@ -40,12 +40,20 @@ def destroy_cgroup(container_id: str) -> None:
         mgr.destroy()
 
 
+def network_down(st: state.State) -> None:
+    """Undo the container's network (ports, veth, address; the bridge with its last user). Idempotent."""
+    if st.network and not st.network.get("down") and st.network.get("network") not in ("none", "host"):
+        from .network import attach
+        attach.detach(st.network, st.id)
+
+
 def remove_leftovers(st: state.State, cgroup_gone: bool = False) -> None:
     """Remove a finished container's cgroup, storage dir and state, in that order."""
     # cgroup_gone: this process destroyed the cgroup itself, so there is no
     # need to search the cgroup trees for it (a walk of every hierarchy).
     if not cgroup_gone:
         destroy_cgroup(st.id)
+    network_down(st)
     if st.bundle:
         remove_tree(st.bundle, ignore_errors=True)
     st.remove()
@@ -73,12 +81,23 @@ def gc() -> list[str]:
         if st.auto_remove:
             remove_leftovers(st)
         else:
+            network_down(st)
+            st.ports = []
             st.status, st.finished = "stopped", st.finished or time.time()
             if st.exit_code is None:
                 st.exit_code = 137 if st.pid else 125
             st.save()
         done.append(st.id)
+    _collect_addresses()
     return done
+
+
+def _collect_addresses() -> None:
+    """Free the network addresses of containers whose state is gone (removed by hand, or a crash)."""
+    from .network.networks import networks_dir
+    if os.path.isdir(networks_dir()):
+        from .network import attach
+        attach.collect({s.id for s in state.list_states()})
 
 
 def gc_leftovers() -> list[str]:

@@ -85,7 +85,7 @@ DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
 
 def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
          hostname: str | None = None, masked: tuple[str, ...] = (), readonly: tuple[str, ...] = (),
-         sys_writable: bool = False) -> list[Step]:
+         sys_writable: bool = False, extra=()) -> list[Step]:
     """Every step that turns ``rootfs.path`` into a container root, in order.
 
     ``cgroupfs`` lists the host's cgroup hierarchies as ``(dir under
@@ -103,6 +103,8 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
     (``/proc/keys``, ``/proc/sys``; see ``minictr.security.masks``): they
     become ``Mask`` and ``ReadOnly`` steps, after /proc, /dev and /sys exist.
     ``sys_writable`` mounts /sys read-write (``--privileged``).
+    ``extra`` are the volumes' steps (``minictr.volumes.steps``): after the
+    kernel's file systems, before the masks and the read-only remount of the root.
     """
     r = rootfs.path.rstrip("/") or "/"
     nosuid_nodev_noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC
@@ -154,6 +156,7 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
         Mount("sysfs", f"{r}/sys", "sysfs", nosuid_nodev_noexec | (0 if sys_writable else MS.RDONLY)),
     ]
     steps += _cgroup_steps(f"{r}/sys/fs/cgroup", cgroupfs)
+    steps += list(extra)
     steps += [ReadOnly(r + p) for p in readonly] + [Mask(r + p, f"{r}/dev/null") for p in masked]
     if rootfs.readonly:
         steps.append(Mount(r, r, None, MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir=False))

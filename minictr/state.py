@@ -47,7 +47,8 @@ class State(Record, frozen=False):
     restart_count: int = 0  # how often the monitor ran it again (run --restart)
     auto_remove: bool = False
     bundle: str = ""  # the container's storage directory (rootfs, upper, work)
-    ports: list[str] = Factory(list)
+    ports: list[str] = Factory(list)  # as ps shows them: "0.0.0.0:8081->80/tcp"
+    network: dict = Factory(dict)  # what network.attach made (see there), recorded before it made it
     labels: dict[str, str] = Factory(dict)
     config: dict = Factory(dict)
 
@@ -123,6 +124,11 @@ def record_exit(st: State, wait_status: int, cgroup=None) -> None:
         st.oom_killed = bool(cgroup.oom_killed())
         cgroup.destroy()
     st.status = "stopped"
+    if st.network and not st.network.get("down"):
+        # The container's network goes when it stops (its address may be reused), as docker's does.
+        from .network import attach
+        attach.detach(st.network, st.id)
+        st.ports = []  # as docker's ps -a: an exited container publishes nothing
     if st.auto_remove:
         return  # nobody reads it: the caller removes the state next (or gc does, if the caller dies)
     st.save()  # does nothing if `rm -f` from elsewhere removed the container meanwhile

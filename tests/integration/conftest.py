@@ -73,6 +73,15 @@ def _mounts_mentioning(text: str) -> list[str]:
         return [line for line in f if text in line]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def remove_the_default_bridge(tmp_path_factory):
+    """At the end, ``network rm bridge``: minictr0 and the ``ip minictr`` table are kept between runs
+    (as docker0 is), so the tests remove them. Refused, harmlessly, while another run uses them."""
+    yield
+    m = Minictr(tmp_path_factory.mktemp("bridge-rm"))
+    m("network", "rm", "bridge")
+
+
 @pytest.fixture
 def mc(tmp_path) -> Minictr:
     m = Minictr(tmp_path)

@@ -438,3 +438,26 @@ def test_confinement_checks_in_the_cli(capsys):
     out = capsys.readouterr().out
     for name in ("seccomp filters", "no_new_privs support", "capability range", "bounding set", "device allow list"):
         assert name in out
+
+
+def test_check_network_says_what_is_missing_and_what_minictr_changes(tmp_path):
+    sysctl = tmp_path / "sys"
+    (sysctl / "net/ipv4").mkdir(parents=True)
+    (sysctl / "net/ipv4/ip_forward").write_text("0\n")
+    mods = tmp_path / "module"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("nft", "ip"):
+        (bindir / tool).write_text("#!/bin/sh\n")
+        (bindir / tool).chmod(0o755)
+    for module in ("nf_tables", "bridge", "veth"):
+        (mods / module).mkdir(parents=True)
+    (tmp_path / "mods").mkdir()
+    ok = doctor.check_network(str(sysctl), str(mods), str(tmp_path / "mods"), path=str(bindir), probe=False)
+    assert ok.status == doctor.OK and "ip_forward is 0" in ok.detail and "ip minictr" in ok.detail
+    (mods / "bridge").rmdir()
+    (bindir / "nft").unlink()
+    warn = doctor.check_network(str(sysctl), str(mods), str(tmp_path / "mods"), path=str(bindir), probe=False)
+    assert warn.status == doctor.WARN and warn.lessons == ()
+    assert "the nft command" in warn.detail and "the bridge kernel module" in warn.detail
+    assert "--network none" in warn.fix

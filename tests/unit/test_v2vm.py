@@ -33,7 +33,7 @@ def test_the_image_key_follows_the_package_list_not_its_order():
 def test_the_makefile_list_leaves_out_only_chromium():
     out = subprocess.run(["make", "-s", "-C", str(REPO), "--eval", "p: ; @echo $(V2VM_PACKAGES)", "p"],
                          capture_output=True, text=True, check=True).stdout.split()
-    base = subprocess.run(["make", "-s", "-C", str(REPO), "--eval", "p: ; @echo $(APT_BASE) $(APT_TEST)", "p"],
+    base = subprocess.run(["make", "-s", "-C", str(REPO), "--eval", "p: ; @echo $(APT_BASE) $(APT_LAB) $(APT_TEST)", "p"],
                           capture_output=True, text=True, check=True).stdout.split()
     assert set(base) - set(out) == {"chromium"} and set(out) <= set(base)
 
