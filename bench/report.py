@@ -10,27 +10,66 @@ import json
 import sys
 from pathlib import Path
 
+from .view import ENTRY_ROW, HOST, V1_ONLY
+
 BASELINES = ("runc run", "crun run")
-#: Like for like (the same confinement on both sides): (what, minictr's row, runc's row).
+#: Like for like (the same confinement on both sides, both in the host's cgroup view):
+#: (what, minictr's row, runc's row).
 CONFINEMENT_PAIRS = (
     ("capabilities, masks, read-only paths; no seccomp", "minictr run --rm ROOTFS, seccomp=unconfined", "runc run"),
     ("the same, plus docker's default seccomp profile", "minictr run --rm ROOTFS",
      "runc run, docker's seccomp profile"),
 )
+#: How a row that ran in the v1-only view is labelled (only crun's do, on a hybrid host).
+V1_NOTE = "v1-only view; crun refuses hybrid hosts"
+VIEW_CELL = {HOST: "host's own", V1_ONLY: "v1-only"}
 
 
 def _ms(s: float) -> str:
     return f"{s * 1000:.1f}"
 
 
-def latency_table(lat: dict) -> str:
-    rows = ["| command | median ms | IQR ms | mean ± σ ms | × runc | × crun |",
-            "|---|---:|---:|---:|---:|---:|"]
+def row_label(name: str, views: dict) -> str:
+    """A row's name, with the view it ran in when that is not the host's own."""
+    if views.get(name) == V1_ONLY and name != ENTRY_ROW:
+        return f"{name} ({V1_NOTE})"
+    return name
+
+
+def _view_of(name: str, views: dict) -> str:
+    return VIEW_CELL.get(views.get(name), "?")
+
+
+def latency_table(lat: dict, views: dict | None = None) -> str:
+    """One row per command: which cgroup view it ran in, its times, and its ratios to runc and crun.
+    The ratio headers say which view runc's and crun's rows ran in."""
+    views = views or {}
+    heads = []
+    for b in BASELINES:
+        v = views.get(b)
+        heads.append(f"× {b.split()[0]} ({VIEW_CELL.get(v, '?')} view"
+                     + (", entering it included" if v == V1_ONLY else "") + ")")
+    rows = [f"| command | cgroup view | median ms | IQR ms | mean ± σ ms | {heads[0]} | {heads[1]} |",
+            "|---|---|---:|---:|---:|---:|---:|"]
     for name, r in lat.items():
         ratios = [f"{r['median'] / lat[b]['median']:.2f}" if b in lat else "–" for b in BASELINES]
-        rows.append(f"| {name} | {_ms(r['median'])} | {_ms(r['iqr'])} | {_ms(r['mean'])} ± {_ms(r['stdev'])} "
-                    f"| {ratios[0]} | {ratios[1]} |")
+        rows.append(f"| {row_label(name, views)} | {_view_of(name, views)} | {_ms(r['median'])} | {_ms(r['iqr'])} "
+                    f"| {_ms(r['mean'])} ± {_ms(r['stdev'])} | {ratios[0]} | {ratios[1]} |")
     return "\n".join(rows)
+
+
+def view_entry_note(lat: dict, views: dict | None = None) -> str:
+    """What entering crun's v1-only view costs, and crun's medians with it taken off; "" without the view."""
+    views = views or {}
+    if ENTRY_ROW not in lat:
+        return ""
+    e = lat[ENTRY_ROW]["median"]
+    crun = [n for n in lat if n.startswith("crun") and views.get(n) == V1_ONLY]
+    out = (f"crun's rows ran in the v1-only view, and their times include entering it: {_ms(e)} ms "
+           f"(the row \"{ENTRY_ROW}\": nsenter into the view's mount namespace, then `/bin/true`). "
+           "Taken off (a difference of medians, so an estimate): ")
+    out += "; ".join(f"{n} {_ms(lat[n]['median'] - e)} ms" for n in crun) + "."
+    return out
 
 
 def confinement_table(lat: dict) -> str:
@@ -46,24 +85,33 @@ def confinement_table(lat: dict) -> str:
 def markdown(res: dict) -> str:
     m = res["machine"]
     lat = res["latency"]
+    views = res.get("views", {})
     runs = next(iter(lat.values()))["runs"]
     out = [
         "# minictr start latency, side by side",
         "",
         f"{m['date']} · {m['nproc']} CPUs ({m['cpu']}) · kernel {m['kernel']} · {m['python']}"
         + (f" · load average {m['load']} at the start" if "load" in m else ""),
-        f"cgroups: {m['cgroups']} · {m['runc']} · {m['crun']} · {m['bwrap']} · {m['hyperfine']}",
+        f"host cgroups: {m['cgroups']} · {m['runc']} · {m['crun']} · {m['bwrap']} · {m['hyperfine']}",
         "",
         f"`/bin/true` in the same busybox rootfs, {runs} runs each after warm-up, one hyperfine run "
         "(`hyperfine -N`, no shell). IQR is the spread of the middle half of the runs.",
         "",
-        latency_table(lat),
+        "Every row runs in the host's own cgroup view, as its users run it"
+        + (", except crun's: crun refuses a hybrid cgroup host, so its rows run in a v1-only view (a private "
+           "mount namespace without /sys/fs/cgroup/unified, `bench/view.py`)." if V1_ONLY in views.values()
+           else "."),
+        "",
+        latency_table(lat, views),
         "",
     ]
+    note = view_entry_note(lat, views)
+    if note:
+        out += [note, ""]
     pairs = confinement_table(res.get("interleaved", lat))
     if pairs:
         out += ["### Confinement, like for like", "",
-                "runc's default spec drops capabilities and sets runc's masked and read-only paths, as "
+                "Both sides in the host's own cgroup view. runc's default spec drops capabilities and sets runc's masked and read-only paths, as "
                 "minictr does by default, but loads no seccomp filter; docker passes its profile in the "
                 "config.json (`bench/fixtures.py`, `oci_seccomp`). Medians"
                 + (" of the round-robin run." if "interleaved" in res else "."), "", pairs, ""]
@@ -77,14 +125,17 @@ def markdown(res: dict) -> str:
             "on a VM whose speed drifts the rows above met different moments; here every command meets the "
             "same ones, so the ratios are the ones to trust.",
             "",
-            latency_table(il),
+            latency_table(il, views),
             "",
         ]
+        note = view_entry_note(il, views)
+        if note:
+            out += [note, ""]
     out += [
         "Commands:",
         "",
     ]
-    out += [f"- {k}: `{v}`" for k, v in res.get("commands", {}).items()]
+    out += [f"- {row_label(k, views)}: `{v}`" for k, v in res.get("commands", {}).items()]
     if "profile" in res:
         from .profile import markdown as profile_markdown
         out += ["", "## Where the time of `minictr run` goes", "",
@@ -127,14 +178,15 @@ def chart(res: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     lat = res["latency"]
+    views = res.get("views", {})
     names = list(lat)[::-1]
     med = [lat[n]["median"] * 1000 for n in names]
     lo = [(lat[n]["median"] - lat[n]["q1"]) * 1000 for n in names]
     hi = [(lat[n]["q3"] - lat[n]["median"]) * 1000 for n in names]
-    colors = ["tab:orange" if n.startswith("minictr") else "tab:gray" if n.startswith("python")
+    colors = ["tab:orange" if "minictr" in n and not n.startswith("python -c") else "tab:gray" if n.startswith("python")
               else "tab:blue" for n in names]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(names) + 1.5))
-    ax.barh(names, med, xerr=[lo, hi], color=colors, capsize=3)
+    ax.barh([row_label(n, views) for n in names], med, xerr=[lo, hi], color=colors, capsize=3)
     for y, (v, h) in enumerate(zip(med, hi)):
         ax.text(v + h, y, f"  {v:.1f}", va="center")  # right of the IQR bar, not on it
     m = res["machine"]

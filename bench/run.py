@@ -5,8 +5,9 @@
 
 All runtimes start ``/bin/true`` in the same busybox root filesystem (see
 fixtures.py). The start-latency commands are timed in one hyperfine run.
-On a hybrid cgroup host the whole benchmark runs in a v1-only view of the
-cgroups (see view.py), so that crun runs too.
+Every row runs in the host's own cgroup view, as its users run it; on a
+hybrid cgroup host only crun's rows run in a v1-only view (crun refuses
+hybrid hosts), and a row of their own times entering that view (view.py).
 
 Results go to ``bench/results/``: latest.md (table), latest.png (chart),
 latest.json (all numbers, not committed) and hyperfine.json.
@@ -15,6 +16,7 @@ latest.json (all numbers, not committed) and hyperfine.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -28,7 +30,7 @@ from minictr import timing
 
 from . import fixtures, profile, report, scaling
 from .fixtures import REPO
-from .view import IN_VIEW, as_root_in_view
+from .view import ENTRY_ROW, HOST, V1_ONLY, V1View, as_root, can_make_view, host_cgroups, hybrid
 
 RESULTS = REPO / "bench" / "results"
 
@@ -52,40 +54,61 @@ def machine() -> dict:
         "nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
         "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
         "load": open("/proc/loadavg").read().split()[0],  # 1-minute load average: other jobs make noise
-        "cgroups": "v1-only view of a hybrid host" if os.environ.get(IN_VIEW) else "as the host has them",
+        "cgroups": host_cgroups(),
         "runc": version(["runc", "--version"]), "crun": version(["crun", "--version"]),
         "bwrap": version(["bwrap", "--version"]), "hyperfine": version(["hyperfine", "--version"]),
         "unshare": version(["unshare", "--version"]),
     }
 
 
-def latency_commands(py: str, rootfs: Path, bundle: Path, work: Path, seccomp_bundle: Path | None = None) -> dict:
-    """The start-latency rows. Confinement on both sides: runc's default spec drops
-    capabilities and sets the masked and read-only paths but loads no seccomp filter,
-    so it pairs with ``seccomp=unconfined``; minictr's default (docker's profile) pairs
-    with runc given docker's profile in its config.json (``seccomp_bundle``)."""
+def latency_commands(py: str, rootfs: Path, bundle: Path, work: Path, seccomp_bundle: Path | None = None,
+                     v1_view: V1View | None = None) -> tuple[dict, dict]:
+    """The start-latency rows, and the cgroup view each runs in: ``({name: argv}, {name: view})``.
+
+    Every row runs in the host's own cgroup view, as its users run it, except
+    crun's: with ``v1_view`` (a hybrid host) they run inside it, and a row of
+    their own times entering it. The first rows are the mission's command as
+    the README tells learners to type it (``python -m minictr``), and the
+    venv's ``minictr`` script next to it.
+
+    Confinement on both sides: runc's default spec drops capabilities and sets
+    the masked and read-only paths but loads no seccomp filter, so it pairs with
+    ``seccomp=unconfined``; minictr's default (docker's profile) pairs with runc
+    given docker's profile in its config.json (``seccomp_bundle``)."""
     runc_root, crun_root = work / "runc-state", work / "crun-state"
     mc = fixtures.minictr_command(py)
     cmds = {
-        "minictr run --rm busybox": [*mc, "run", "--rm", "busybox", "--", "/bin/true"],
+        "python -m minictr run --rm busybox": [py, "-m", "minictr", "run", "--rm", "busybox", "/bin/true"],
+        "minictr run --rm busybox": [*mc, "run", "--rm", "busybox", "/bin/true"],
         "minictr run --rm ROOTFS": [*mc, "run", "--rm", str(rootfs), "/bin/true"],
         "minictr run --rm ROOTFS, seccomp=unconfined": [*mc, "run", "--rm", "--security-opt", "seccomp=unconfined",
                                                         str(rootfs), "/bin/true"],
-        "minictr run --rm busybox, as python -m": [py, "-m", "minictr", "run", "--rm", "busybox", "--", "/bin/true"],
         "runc run": ["runc", "--root", str(runc_root), "run", "--bundle", str(bundle), "minictr-bench"],
-        "crun run": ["crun", "--root", str(crun_root), "run", "--bundle", str(bundle), "minictr-bench"],
+    }
+    if seccomp_bundle is not None:
+        cmds["runc run, docker's seccomp profile"] = ["runc", "--root", str(runc_root), "run", "--bundle",
+                                                     str(seccomp_bundle), "minictr-bench"]
+    cmds.update({
         "bwrap --unshare-all": ["bwrap", "--unshare-all", "--bind", str(rootfs), "/", "--proc", "/proc",
                                 "--dev", "/dev", "/bin/true"],
         "unshare ... chroot": ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net",
                                "chroot", str(rootfs), "/bin/true"],
         "python -c pass": [py, "-c", "pass"],
-    }
+    })
+    crun = {"crun run": ["crun", "--root", str(crun_root), "run", "--bundle", str(bundle), "minictr-bench"]}
     if seccomp_bundle is not None:
-        cmds["runc run, docker's seccomp profile"] = ["runc", "--root", str(runc_root), "run", "--bundle",
+        crun["crun run, docker's seccomp profile"] = ["crun", "--root", str(crun_root), "run", "--bundle",
                                                      str(seccomp_bundle), "minictr-bench"]
-        cmds["crun run, docker's seccomp profile"] = ["crun", "--root", str(crun_root), "run", "--bundle",
-                                                     str(seccomp_bundle), "minictr-bench"]
-    return {k: v for k, v in cmds.items() if shutil.which(v[0])}
+    cmds = {k: v for k, v in cmds.items() if shutil.which(v[0])}
+    views = {k: HOST for k in cmds}
+    if shutil.which("crun"):
+        for name, argv in crun.items():
+            cmds[name] = v1_view.wrap(argv) if v1_view else argv
+            views[name] = V1_ONLY if v1_view else HOST
+        if v1_view:
+            cmds[ENTRY_ROW] = v1_view.entry_command()
+            views[ENTRY_ROW] = V1_ONLY
+    return cmds, views
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,10 +126,23 @@ def main(argv: list[str] | None = None) -> int:
                     help="runs for the phase-by-phase breakdown of one start (0: none; default 20)")
     ap.add_argument("--clean", action="store_true",
                     help="remove the work dir at the end (the 500 MB image takes about 1 GB there)")
-    ap.add_argument("--no-view", action="store_true", help="do not re-execute in a v1-only cgroup view")
+    ap.add_argument("--no-view", action="store_true",
+                    help="no v1-only cgroup view for crun (on a hybrid host crun's rows are then left out)")
     args = ap.parse_args(argv)
-    if not as_root_in_view("bench.run", args.no_view):
+    if not as_root():
         return 1
+    with contextlib.ExitStack() as stack:
+        v1_view = None
+        if hybrid() and shutil.which("crun"):
+            if args.no_view or not can_make_view():
+                print("bench: crun refuses a hybrid cgroup host and has no v1-only view: no crun rows",
+                      file=sys.stderr)
+            else:
+                v1_view = stack.enter_context(V1View())
+        return run(args, v1_view)
+
+
+def run(args, v1_view: V1View | None) -> int:
 
     py = args.python
     if not os.path.exists(py):
@@ -123,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     bundle = fixtures.make_bundle(work, rootfs)
     seccomp_bundle = fixtures.make_bundle(work, rootfs, name="bundle-seccomp", seccomp=fixtures.oci_seccomp())
     results = {"machine": machine()}
-    cmds = latency_commands(py, rootfs, bundle, work, seccomp_bundle)
+    cmds, views = latency_commands(py, rootfs, bundle, work, seccomp_bundle, v1_view)
+    if hybrid() and v1_view is None:
+        cmds = {k: v for k, v in cmds.items() if not k.startswith("crun")}
+    results["views"] = {k: views[k] for k in cmds}
     print(f"bench: timing {len(cmds)} commands x {args.runs} runs ...", file=sys.stderr)
     results["latency"] = timing.time_commands(cmds, runs=args.runs, warmup=args.warmup, env=env,
                                               cwd=str(REPO), json_path=str(out / "hyperfine.json"))
@@ -132,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: the same, round-robin x {args.interleaved_runs} ...", file=sys.stderr)
         results["interleaved"] = timing.time_commands(cmds, runs=args.interleaved_runs, warmup=args.warmup,
                                                       env=env, cwd=str(REPO), interleave=True)
-    print("bench: where the time goes ...", file=sys.stderr)  # (bench/profile.py)
     if args.profile_runs:
+        print("bench: where the time goes ...", file=sys.stderr)  # (bench/profile.py)
         results["profile"] = profile.profile(py, env, runs=args.profile_runs, work=work)
     if not args.no_scaling:
         print("bench: image size ...", file=sys.stderr)

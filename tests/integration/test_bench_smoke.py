@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bench import view
+
 REPO = Path(__file__).resolve().parents[2]
-NEEDED = ("hyperfine", "runc", "crun", "bwrap", "unshare")
+NEEDED = ("hyperfine", "runc", "crun", "bwrap", "unshare", "nsenter")
 
 
 @pytest.mark.skipif(any(shutil.which(t) is None for t in NEEDED),
@@ -23,9 +25,21 @@ def test_bench_run_writes_table_and_chart(tmp_path):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     md = (out / "latest.md").read_text()
-    for row in ("minictr run --rm busybox", "minictr run --rm ROOTFS", "minictr run --rm busybox, as python -m", "runc run", "crun run",
-                "bwrap --unshare-all", "unshare ... chroot", "python -c pass"):
-        assert f"| {row} |" in md
+    hybrid = view.hybrid()
+    crun = " (v1-only view; crun refuses hybrid hosts) | v1-only |" if hybrid else " | host's own |"
+    for row in ("python -m minictr run --rm busybox | host's own |", "minictr run --rm busybox | host's own |",
+                "minictr run --rm ROOTFS | host's own |", "minictr run --rm ROOTFS, seccomp=unconfined | host's own |",
+                "runc run | host's own |", "runc run, docker's seccomp profile | host's own |",
+                "bwrap --unshare-all | host's own |", "unshare ... chroot | host's own |", "python -c pass | host's own |",
+                "crun run" + crun, "crun run, docker's seccomp profile" + crun):
+        assert f"| {row}" in md, row
+    # the mission's command, as the README tells learners to type it, and the script row next to it
+    lines = md.splitlines()
+    first = lines.index(next(l for l in lines if l.startswith("| python -m minictr run --rm busybox |")))
+    assert lines[first + 1].startswith("| minictr run --rm busybox |")
+    assert (f"| {view.ENTRY_ROW} | v1-only |" in md) == hybrid          # entering the view: a row of its own
+    assert ("include entering it" in md) == hybrid
+    assert "### Confinement, like for like" in md
     assert "## Where the time of `minictr run` goes" in md
     assert "### A second opinion: round-robin" in md and md.count("| runc run |") == 2
     for phase in ("interpreter start", "imports", "child builds the container", "cleanup", "**sum**"):
@@ -37,3 +51,4 @@ def test_bench_run_writes_table_and_chart(tmp_path):
     assert not run_dir.exists() or os.listdir(run_dir) == []
     with open("/proc/self/mountinfo") as f:
         assert str(tmp_path) not in f.read()
+    assert view.hybrid() == hybrid      # the host's own cgroup2 mount is still there

@@ -1,6 +1,6 @@
 """bench/report.py: the table and the chart from a results dict (no root, no runtimes)."""
 
-from bench import report
+from bench import report, view
 from minictr import timing
 
 
@@ -10,7 +10,8 @@ def _results():
            "crun run": timing.stats([0.008, 0.008, 0.008])}
     machine = {"date": "2026-01-01 00:00 UTC", "nproc": 2, "cpu": "cpu", "kernel": "6.1", "python": "CPython 3.11",
                "cgroups": "v1", "runc": "runc 1", "crun": "crun 1", "bwrap": "bwrap", "hyperfine": "hyperfine"}
-    return {"machine": machine, "latency": lat, "commands": {k: k for k in lat},
+    views = {"minictr run --rm busybox": view.HOST, "runc run": view.HOST, "crun run": view.V1_ONLY}
+    return {"machine": machine, "latency": lat, "views": views, "commands": {k: k for k in lat},
             "concurrency": {1: {"wall_true_s": 0.1, "all_running_s": 0.1, "rss_kb_mean": 10240,
                                 "pss_kb_mean": 5120, "rss_kb_max": 10240, "pss_kb_max": 5120}}}
 
@@ -19,11 +20,43 @@ def test_markdown_has_ratios_to_runc_and_crun():
     md = report.markdown(_results())
     row = next(line for line in md.splitlines() if line.startswith("| minictr run --rm busybox"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1] == "32.0"                       # median ms
-    assert cells[4] == f"{32 / 25:.2f}"             # x runc
-    assert cells[5] == f"{32 / 8:.2f}"              # x crun
+    assert cells[1] == "host's own"                 # the cgroup view it ran in
+    assert cells[2] == "32.0"                       # median ms
+    assert cells[5] == f"{32 / 25:.2f}"             # x runc
+    assert cells[6] == f"{32 / 8:.2f}"              # x crun
+    # the ratio columns say which view their baseline ran in
+    assert "| × runc (host's own view) | × crun (v1-only view, entering it included) |" in md
     assert "2 CPUs" in md and "kernel 6.1" in md
     assert "| 1 | 0.10 | 0.10 | 10.0 | 5.0 |" in md
+
+
+def test_only_crun_is_labelled_with_the_v1_only_view():
+    md = report.markdown(_results())
+    assert "| crun run (v1-only view; crun refuses hybrid hosts) | v1-only | 8.0 |" in md
+    assert "| runc run | host's own | 25.0 |" in md
+    assert "except crun's" in md
+    res = _results()
+    res["views"]["crun run"] = view.HOST           # a host crun accepts: no view, no label
+    md = report.markdown(res)
+    assert "| crun run | host's own | 8.0 |" in md and "except crun's" not in md
+
+
+def test_entering_the_view_is_shown_and_taken_off_only_in_a_note():
+    res = _results()
+    assert "include entering it" not in report.markdown(res)   # no entry row: no note
+    res["latency"][view.ENTRY_ROW] = timing.stats([0.002, 0.002, 0.002])
+    res["views"][view.ENTRY_ROW] = view.V1_ONLY
+    md = report.markdown(res)
+    assert f"| {view.ENTRY_ROW} | v1-only | 2.0 |" in md      # its own row, not a hidden subtraction
+    assert "| crun run (v1-only view; crun refuses hybrid hosts) | v1-only | 8.0 |" in md  # crun's row as timed
+    assert "include entering it: 2.0 ms" in md and "crun run 6.0 ms." in md
+
+
+def test_an_old_results_file_without_views_still_renders():
+    res = _results()
+    del res["views"]
+    md = report.markdown(res)
+    assert "| crun run | ? | 8.0 |" in md
 
 
 def test_chart_writes_a_png(tmp_path):
