@@ -21,7 +21,7 @@ def test_explorer_highlights_a_child_in_new_namespaces():
         assert ex.differences == {"uts", "ipc"}
         assert "different" in ex.table.value and "#fff3cd" in ex.table.value
         assert ex.summary().startswith("namespaces of this process vs child: 2 of ")
-        assert ex.summary().endswith("differ (ipc, uts); same root")
+        assert ex.summary().endswith("differ; same root\n  different: ipc, uts")
     ex.button.click()                                # refresh: the child is gone now
-    assert not ex.readable
-    assert ex.summary() == "namespaces of this process and child: cannot read them all (is the process gone?)"
+    assert ex.exited
+    assert "the last reading: 2 of " in ex.summary() and ex.summary().endswith("differed: ipc, uts")
