@@ -66,7 +66,8 @@ CONFIG = {
 
 def lesson_pages(repo: Path = REPO) -> list[dict]:
     """One entry per LESSON record: number, title, reading and notebook (paths relative to ``repo``)."""
-    sys.path.insert(0, str(repo))
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))    # this checkout's minictr reads the records (as data: ast)
     from minictr.labs import lessons
 
     pages = []
