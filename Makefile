@@ -21,7 +21,7 @@ APT_LAB  := procps util-linux skopeo docker-registry
 APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium
 
 .PHONY: help setup setup-test apt apt-test venv image lab lab-kernel test unit integration demo \
-        notebooks check-notebooks bench clean
+        notebooks check-notebooks bench site clean
 
 help:  ## list every target (this text)
 	@echo "minictr: \`make lab\` and \`make test\` set up what they need first (as root, on Debian or Ubuntu)."
@@ -45,7 +45,7 @@ venv: $(VENV)/.installed  ## .venv: the dependencies from PyPI, with this checko
 $(VENV)/.installed: pyproject.toml mk/devinstall.py
 	test -x $(PY) || $(SYSTEM_PY) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) mk/devinstall.py lab test
+	$(PY) mk/devinstall.py lab test site
 	touch $@
 
 image: venv  ## build the default busybox image offline
@@ -76,6 +76,12 @@ bench: venv apt-test  ## minictr side by side with runc, crun, bwrap and unshare
 
 stress: venv  ## the store under concurrent use and runs killed at random moments (root, ~3 min)
 	$(PY) -m bench.stress $(STRESS_ARGS)
+
+# The readings and the executed notebooks as a static site (Jupyter Book 1.x, offline; notebooks
+# are not run: their stored outputs are shown). mk/site.py generates the table of contents from
+# the lessons that exist. The `site` extra is in the venv (`make venv`), since tests/browser builds it too.
+site: venv  ## build the lesson site into build/site/_build/html (README: "The lesson site")
+	$(PY) mk/site.py --out build/site
 
 clean:  ## remove the venv
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,6 +1,6 @@
 """Install this checkout into the venv that runs this script, without building it.
 
-    .venv/bin/python mk/devinstall.py lab test     # what `make venv` runs
+    .venv/bin/python mk/devinstall.py lab test site    # what `make venv` runs
 
 Three steps, each plain enough to read in a minute:
 

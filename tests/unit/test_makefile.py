@@ -64,7 +64,7 @@ def test_devinstall_installs_the_extras_requirements_and_a_plain_script():
 def test_the_makefile_no_longer_builds_an_editable_install():
     text = (REPO / "Makefile").read_text()
     assert "editable_mode" not in text and "pip install -q -e" not in text
-    assert "mk/devinstall.py lab test" in text
+    assert "mk/devinstall.py lab test site" in text  # site: tests/browser/test_site.py builds the site
 
 
 def test_the_build_backend_is_new_enough_for_the_license_string():
