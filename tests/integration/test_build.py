@@ -9,7 +9,6 @@ confined minictr containers.
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import subprocess
