@@ -63,6 +63,11 @@ def test_every_rule_in_nbval_cfg_is_read_by_nbval():
     ("created 2026-11-27T22:40:01.123Z", "created TIMESTAMP"),
     ("took 12.5 ms, 3s and 40 µs", "took DURATION, DURATION and DURATION"),
     ("all 10 checks passed: 128+9 = 137, 3 seconds", "all 10 checks passed: 128+9 = 137, 3 seconds"),
+    ("lesson 03: nothing left over from an earlier run", "lesson 03: LEFTOVERS"),
+    ("lesson 08: removed 1 container and 4 temporary directories (2 in use by another running notebook,"
+     " left alone)", "lesson 08: LEFTOVERS"),
+    ("lesson 07: removed 0 containers and 1 temporary directory; could not remove: /tmp/lesson07-x (busy)",
+     "lesson 07: LEFTOVERS; could not remove: /tmp/TMP (busy)"),
     ("tmpfs on /dev type tmpfs (rw,nosuid,size=65536k,mode=755,inode64)",
      "tmpfs on /dev type tmpfs (rw,nosuid,size=65536k,mode=755)"),
 ])
