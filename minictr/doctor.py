@@ -552,9 +552,9 @@ def check_network(sysctl: str = "/proc/sys", sys_module: str = "/sys/module", mo
             forward = f.read().strip()
     except OSError:
         forward = "?"
-    changes = (f"ip_forward is {forward} (minictr sets it to 1 while a bridge network exists and writes the old "
-               "value back after); its own nft table `ip minictr` and bridge minictr0 exist only while "
-               "containers use them")
+    changes = (f"ip_forward is {forward} (minictr sets it to 1 for a bridge network; `minictr network rm "
+               "bridge` writes the old value back); its nft table `ip minictr` and bridge minictr0 stay "
+               "once made, as docker0 does, until `minictr network rm bridge`")
     missing = []
     nft = shutil.which("nft", path=path)
     if nft is None:

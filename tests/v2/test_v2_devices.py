@@ -8,10 +8,14 @@ read from it past one byte, inside the container's own /tmp.
 
 import os
 
+# The root filesystem is a directory used in place (as runc uses a bundle), shared by the tests:
+# the node gets a name of its own and is removed again.
 PROBE = """
 mkdir -p /tmp
-mknod /tmp/disk b {major} {minor} && echo mknod=ok || echo mknod=refused
-head -c1 /tmp/disk >/dev/null 2>&1 && echo blockopen=ok || echo blockopen=refused
+node=/tmp/disk.$$
+mknod $node b {major} {minor} && echo mknod=ok || echo mknod=refused
+head -c1 $node >/dev/null 2>&1 && echo blockopen=ok || echo blockopen=refused
+rm -f $node
 head -c1 /dev/zero >/dev/null && echo x > /dev/null && echo null=ok
 """
 
