@@ -1,0 +1,143 @@
+"""Lesson 12 (minictr/labs/l12.py): the reference passes every case, every case fails some wrong
+answer (with its diagnosis), the quizzes build from the lab module, and nothing is left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from lab_contract import (REPO, assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
+                          assert_reference_passes, needs_root, written_solutions)
+
+from minictr.labs import checks, l12
+from minictr.syscalls import linux
+
+IDS = ["12.enter"]
+
+pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
+
+
+def _wait_and_exit_in_parent():
+    child = os.fork()
+    if child:
+        _, status = os.waitpid(child, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def mnt_first_lazily(pid, kinds):
+    """Opens each link just before its setns, in the order given (mnt first): /proc is the container's then."""
+    kernel = linux()
+    for kind in kinds:
+        fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY)
+        kernel.setns(fd, 0)
+        os.close(fd)
+    if "pid" in kinds:
+        _wait_and_exit_in_parent()
+
+
+def no_fork(pid, kinds):
+    """The right order, but no fork after setns(pid)."""
+    kernel = linux()
+    fds = [os.open(f"/proc/{pid}/ns/{k}", os.O_RDONLY) for k in sorted(kinds, key=l12.ORDER.index)]
+    for fd in fds:
+        kernel.setns(fd, 0)
+        os.close(fd)
+
+
+def only_three(pid, kinds):
+    """Ignores most of the list: joins uts, net, ipc (and forks anyway)."""
+    kernel = linux()
+    for kind in ("ipc", "uts", "net"):
+        fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY)
+        kernel.setns(fd, 0)
+        os.close(fd)
+
+
+def everything_always(pid, kinds):
+    """Joins all six whatever it is asked."""
+    l12.enter(pid, list(l12.ALL))
+
+
+def both_return(pid, kinds):
+    """Forks after setns(pid) but the parent returns too: two answers."""
+    no_fork(pid, kinds)
+    if "pid" in kinds:
+        os.fork()
+
+
+WRONG = [mnt_first_lazily, no_fork, only_three, everything_always, both_return]
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_reference_passes_every_case(exercise_id):
+    needs_root(exercise_id)
+    assert_reference_passes(exercise_id, min_outcomes=3)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_every_case_fails_a_wrong_answer(exercise_id):
+    needs_root(exercise_id)
+    assert_every_case_fails_a_wrong_answer(exercise_id, WRONG, errors_count=True)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_no_wrong_answer_passes(exercise_id):
+    needs_root(exercise_id)
+    assert_no_wrong_answer_passes(exercise_id, WRONG)
+
+
+@pytest.mark.parametrize("wrong, says", [
+    (mnt_first_lazily, "join mnt last"), (no_fork, "setns(pid) moves only"), (only_three, "not joined: mnt"),
+    (everything_always, "no more"), (both_return, "two answers came back"),
+])
+def test_enter_diagnoses_the_mistake(capsys, wrong, says):
+    needs_root("12.enter")
+    checks.check("12.enter", wrong)
+    assert says in capsys.readouterr().out
+
+
+def test_no_container_is_left(capsys):
+    needs_root("12.enter")
+    from minictr import state
+
+    checks.check("12.enter", no_fork)
+    assert [s.name for s in state.list_states() if s.name.startswith("lesson12-check")] == []
+
+
+def test_ids_lists_the_lesson():
+    assert set(IDS) <= set(checks.ids())
+
+
+def test_every_exercise_has_a_written_solution():
+    assert set(IDS) - written_solutions("12") == set()
+
+
+def test_the_lesson_record():
+    assert l12.LESSON.number == "12" and l12.LESSON.needs_root and "pid" in l12.LESSON.namespaces
+
+
+def test_the_order_is_user_first_and_mnt_last():
+    assert l12.ORDER[0] == "user" and l12.ORDER[-1] == "mnt" and l12.ORDER.index("pid") < l12.ORDER.index("mnt")
+
+
+@pytest.mark.parametrize("key", sorted(l12.QUIZZES))
+def test_quizzes_build_and_check_their_answer(key):
+    from minictr.widgets import Quiz
+
+    spec = l12.QUIZZES[key]
+    q = Quiz.lab(key)
+    right = [q.options.index(o) for o in spec["right"]]
+    q.select(*right)
+    assert q.correct and q.feedback.startswith("Correct.")
+    q.select(q.options.index(next(iter(spec["wrong"]))))
+    assert q.correct is False
+
+
+def test_the_notebook_holds_no_answer_key():
+    nb = json.loads(next((REPO / "notebooks").glob("12-*.ipynb")).read_text())
+    sources = "\n".join("".join(c["source"]) for c in nb["cells"])
+    assert 'Quiz.lab("12.' in sources
+    for spec in l12.QUIZZES.values():
+        for why in (*spec["right"].values(), *spec["wrong"].values()):
+            assert why not in sources
