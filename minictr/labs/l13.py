@@ -39,7 +39,7 @@ from .lesson import Lesson
 
 __all__ = ["LESSON", "QUIZZES", "cache_key", "changes", "make_upper"]
 
-LESSON = Lesson("13", "Building images", needs_root=True, tools=("tar",),
+LESSON = Lesson("13", "Building images", needs_root=True, tools=("tar", "gzip", "dpkg-query"),
                 namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"), filesystems=("overlay",))
 
 
