@@ -32,7 +32,7 @@ def _timed(argv: list[str], env: dict, cwd: str | None = None) -> float:
 
 def image_size(py: str, work: Path, repo: Path, env: dict, runs: int, cold_runs: int = 3) -> dict:
     big, big_blob = fixtures.build_big_image(work)
-    run = [*fixtures.minictr_command(py), "run", "--rm"]
+    run = [*fixtures.minictr_command(py), "run", "--rm", "--network", "none"]  # as runc's spec: lo only
     cold = []
     for _ in range(cold_runs):
         fixtures.drop_layer_cache(work, big_blob)
@@ -114,7 +114,7 @@ def _running(work: Path) -> int:
 
 
 def concurrency(py: str, work: Path, repo: Path, env: dict, counts=(1, 10, 50)) -> dict:
-    run = [*fixtures.minictr_command(py), "run", "--rm"]
+    run = [*fixtures.minictr_command(py), "run", "--rm", "--network", "none"]  # as runc's spec: lo only
     out = {}
     for n in counts:
         # 1. wall time: N containers of /bin/true started at once, until all have exited
