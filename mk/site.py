@@ -32,6 +32,7 @@ build time, and the theme ships its assets. The build runs with ``-W``
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -161,11 +162,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--generate-only", action="store_true", help="write OUT/src and stop")
     args = parser.parse_args(argv)
     out = args.out.resolve()
-    try:
-        import jupyter_book  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("jupyter_book") is None:
         raise SystemExit("site: jupyter-book is not installed in this venv; `make site` installs it "
-                         "(pyproject's `site` extra: jupyter-book>=1,<2)") from None
+                         "(pyproject's `site` extra: jupyter-book>=1,<2)")
     if args.generate_only:
         generate(out / "src")
         print(f"site: sources in {out / 'src'}")

@@ -43,9 +43,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 GUEST_SCRIPT = os.path.join(HERE, "v2vm-guest.sh")
-sys.path.insert(0, HERE)   # mk/ holds scripts, not a package
+sys.path.insert(0, HERE)   # mk/ holds scripts, not a package: the import below needs this first
 
-from v2vm_image import VMError, build, log, package_list, remove_tree  # noqa: E402
+from v2vm_image import VMError, build, log, package_list, remove_tree
 
 KVM_PROBE_S = 30
 MIN_FREE_MB = 1024          # on the host's build filesystem, while the VM runs

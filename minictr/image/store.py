@@ -48,7 +48,8 @@ from collections.abc import Iterator
 from ..errors import ImageError, ImageNotFound
 from . import oci, refs
 from .blobs import Blobs
-from .model import DEFAULT_IMAGE, Image, inspect_image, parse_time  # noqa: F401  (their old home)
+# Re-exported: callers and notebooks imported these from here before the model had a module of its own.
+from .model import DEFAULT_IMAGE, Image, inspect_image, parse_time
 from .quick import DEFAULT_ROOT
 
 _HEX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")

@@ -53,8 +53,11 @@ class Rule(Record):
     access: str
 
     def __str__(self) -> str:
-        num = lambda n: "*" if n is None else str(n)  # noqa: E731
-        return f"{self.kind} {num(self.major)}:{num(self.minor)} {self.access}"
+        return f"{self.kind} {_num(self.major)}:{_num(self.minor)} {self.access}"
+
+
+def _num(n: int | None) -> str:
+    return "*" if n is None else str(n)
 
 
 def parse(text: str) -> Rule:

@@ -82,7 +82,8 @@ def make_lower(root) -> None:
 
 def a_run_step(merged: str) -> None:
     """What a RUN step might do: delete, replace a dir, edit, add, chmod, chown, link, rename."""
-    j = lambda *p: os.path.join(merged, *p)  # noqa: E731
+    def j(*p):
+        return os.path.join(merged, *p)
     os.unlink(j("etc/motd"))                                  # -> etc/.wh.motd
     shutil.rmtree(j("var/cache/apt"))                         # -> var/cache/apt/ opaque
     os.mkdir(j("var/cache/apt"))

@@ -59,7 +59,7 @@ def until(check, timeout=10.0):
 
 
 def test_run_d_returns_at_once_and_a_small_monitor_keeps_the_logs(mc, rootfs_dir):
-    import minictr.monitor  # noqa: F401  (its bytecode cached, as after any first run)
+    import minictr.monitor  # only for its side effect: its bytecode cached, as after any first run
     t = time.monotonic()
     cid = run_d(mc, "--name", "bg", rootfs_dir, "sh", "-c",
                 "echo to-out; echo to-err >&2; while [ ! -e /go ]; do sleep 0.05; done; echo later; sleep 30")

@@ -153,7 +153,8 @@ def test_plan_has_read_only_then_masked_entries_after_sys():
 
 
 def test_sys_is_read_only_unless_privileged():
-    sysfs = lambda **kw: next(s for s in rootfs.plan(Rootfs("/r"), **kw) if getattr(s, "target", "") == "/r/sys")  # noqa: E731
+    def sysfs(**kw):
+        return next(s for s in rootfs.plan(Rootfs("/r"), **kw) if getattr(s, "target", "") == "/r/sys")
     assert sysfs().flags & MS.RDONLY
     assert not sysfs(sys_writable=True).flags & MS.RDONLY
 

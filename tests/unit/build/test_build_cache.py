@@ -44,7 +44,8 @@ def test_a_content_change_changes_the_key_and_an_mtime_change_does_not(tmp_path)
 def test_metadata_and_tree_changes_change_the_key(tmp_path, change):
     ctx = make_context(tmp_path)
     key = copy_key(ctx)
-    j = lambda p: os.path.join(ctx, p)  # noqa: E731
+    def j(p):
+        return os.path.join(ctx, p)
     if change == "chmod":
         os.chmod(j("src/app.py"), 0o755)
     elif change == "chmod_dir":
