@@ -1,10 +1,12 @@
 """Fixtures for tests on real containers: a private store and runtime dir, a busybox rootfs,
 and a check after every test that nothing leaked (state, mounts, processes)."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,21 @@ class Minictr:
 
     def popen(self, *args, **kw) -> subprocess.Popen:
         return subprocess.Popen(self.argv(*args), env=self.env, **kw)
+
+    def running_state(self, name: str, timeout: float = 15, where=lambda st: True) -> dict:
+        """The state file of the container called ``name`` once it runs (and ``where(state)`` holds)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for cid in self.states():
+                try:
+                    with open(self.tmp / "run" / cid / "state.json") as f:
+                        st = json.load(f)
+                except (OSError, ValueError):
+                    continue  # being written or removed: the next round reads it whole
+                if st["name"] == name and st["status"] == "running" and where(st):
+                    return st
+            time.sleep(0.02)
+        raise AssertionError(f"{name} never started")
 
     def states(self) -> list[str]:
         run = self.tmp / "run"

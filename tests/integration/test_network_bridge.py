@@ -29,19 +29,9 @@ def fetch(url: str, timeout: float = 15) -> bytes:
             time.sleep(0.1)
 
 
-def state_of(mc, name, timeout=15) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for cid in mc.states():
-            try:
-                with open(mc.tmp / "run" / cid / "state.json") as f:
-                    st = json.load(f)
-            except (OSError, ValueError):
-                continue
-            if st["name"] == name and st["status"] == "running" and st.get("network", {}).get("ip"):
-                return st
-        time.sleep(0.05)
-    raise AssertionError(f"{name} never started")
+def state_of(mc, name) -> dict:
+    """Its state once it runs with an address on its network."""
+    return mc.running_state(name, where=lambda st: st.get("network", {}).get("ip"))
 
 
 def nft_table() -> str:

@@ -1,29 +1,12 @@
 """50 runs, including failing ones and SIGKILLed CLIs, leave nothing behind:
 no state, no container storage, no mounts, no cgroups, no processes."""
 
-import json
 import os
 import signal
 import time
 
 from minictr import cgroups
 from minictr.state import process_start
-
-
-def running_state(mc, name, timeout=10) -> dict:
-    """The state file of the container called ``name``, once it runs."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for cid in mc.states():
-            try:
-                with open(mc.tmp / "run" / cid / "state.json") as f:
-                    st = json.load(f)
-            except (OSError, ValueError):
-                continue
-            if st["name"] == name and st["status"] == "running":
-                return st
-        time.sleep(0.02)
-    raise AssertionError(f"{name} never started")
 
 
 def test_fifty_runs_leave_nothing(mc, rootfs_dir, tmp_path):
@@ -38,7 +21,7 @@ def test_fifty_runs_leave_nothing(mc, rootfs_dir, tmp_path):
             assert mc("run", "--rm", "busybox", "sh", "-c", "exit 7").returncode == 7
         elif kind == 3:  # the CLI is SIGKILLed while its container runs
             p = mc.popen("run", "--rm", "--name", f"k{i}", rootfs_dir, "sleep", "60")
-            killed.append(running_state(mc, f"k{i}"))
+            killed.append(mc.running_state(f"k{i}", timeout=10))
             p.send_signal(signal.SIGKILL)
             p.wait()
         else:  # not --rm: stays listed until removed

@@ -2,13 +2,13 @@
 
 import os
 import pty
-import select
 import signal
 import socket
 import subprocess
 import time
 
 import pytest
+from ttyhelp import read_until
 
 
 def test_command_is_pid_1_with_its_own_hostname(mc, rootfs_dir):
@@ -129,20 +129,6 @@ def test_a_killed_cli_leaves_nothing_after_gc(mc, rootfs_dir):
     out = mc("ps", "-a").stdout
     assert "doomed" in out and "Exited (137)" in out
     assert mc("rm", "doomed").returncode == 0
-
-
-def read_until(fd, needle: bytes, timeout=10) -> bytes:
-    buf = b""
-    deadline = time.time() + timeout
-    while needle not in buf:
-        if time.time() > deadline:
-            raise AssertionError(f"never saw {needle!r} in {buf!r}")
-        if select.select([fd], [], [], 0.1)[0]:
-            try:
-                buf += os.read(fd, 4096)
-            except OSError:
-                break
-    return buf
 
 
 def test_interactive_tty_shell_with_job_control(mc, rootfs_dir):

@@ -11,6 +11,8 @@ import subprocess
 import termios
 import time
 
+from ttyhelp import read_until
+
 
 def winsize(fd, rows, cols):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -26,23 +28,6 @@ def spawn_in_pty(mc, *args, rows=45, cols=123):
         finally:
             os._exit(127)
     return pid, fd
-
-
-def read_until(fd, needle: bytes, timeout=10) -> bytes:
-    buf = b""
-    deadline = time.time() + timeout
-    while needle not in buf:
-        if time.time() > deadline:
-            raise AssertionError(f"never saw {needle!r} in {buf!r}")
-        if select.select([fd], [], [], 0.1)[0]:
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            buf += data
-    return buf
 
 
 def finish(pid, fd, timeout=10) -> int:
