@@ -8,11 +8,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from lab_contract import LessonContract
 
 from minictr.labs import checks, l06
-from minictr.labs.checks import run_checks
 
-IDS = ['06.init']
 
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
@@ -22,25 +21,6 @@ pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; 
 def root_only():
     if not checks.has_root():
         pytest.skip("the checks of lesson 06 need root (a PID namespace); run the tests as root")
-
-
-def test_the_lessons_register_their_exercises_when_asked():
-    assert set(IDS) <= set(checks.ids())
-    assert checks.get("06.init").function == "tiny_init"
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_reference_passes_every_case(exercise_id):
-    ex = checks.get(exercise_id)
-    result = run_checks(exercise_id, ex.reference())
-    assert result.failures == [] and result.passed
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_a_stub_is_not_written(exercise_id):
-    def stub(*args):
-        raise NotImplementedError
-    assert run_checks(exercise_id, stub).not_written
 
 
 # -- wrong answers: every case fails at least one -------------------------------------------
@@ -86,23 +66,12 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_every_case_fails_some_wrong_answer(exercise_id):
-    failed_cases = set()
-    for wrong in WRONG[exercise_id]:
-        result = run_checks(exercise_id, wrong)
-        assert not result.passed, f"{wrong.__name__} passed"
-        failed_cases |= {o.case for o in result.failures}
-    names = {c.name for c in checks.solution_cases(exercise_id)}
-    assert failed_cases == names, f"cases no wrong answer fails: {names - failed_cases}"
+class TestContract(LessonContract):
+    lesson = "06"
+    wrong = WRONG
 
 
 def test_the_lesson_record():
     assert l06.LESSON.number == "06" and l06.LESSON.needs_root
 
 
-def test_every_exercise_has_a_written_solution():
-    from pathlib import Path
-    texts = "".join(p.read_text() for p in (Path(__file__).resolve().parents[3] / "lessons").glob("06-*.md"))
-    for exercise_id in IDS:
-        assert f"```python solution={exercise_id}\n" in texts

@@ -7,12 +7,10 @@ import os
 import stat
 
 import pytest
-from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
-                          assert_reference_passes, needs_root, written_solutions)
+from lab_contract import LessonContract
 
-from minictr.labs import checks, l08
+from minictr.labs import l08
 
-IDS = ['08.mount_layers', '08.whiteouts']
 
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
@@ -61,30 +59,10 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_reference_passes_every_case(exercise_id):
-    needs_root(exercise_id, " (overlayfs in a child)")
-    assert_reference_passes(exercise_id, min_outcomes=3)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_every_case_fails_a_wrong_answer(exercise_id):
-    needs_root(exercise_id, " (overlayfs in a child)")
-    assert_every_case_fails_a_wrong_answer(exercise_id, WRONG[exercise_id], errors_count=True)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_no_wrong_answer_passes(exercise_id):
-    needs_root(exercise_id, " (overlayfs in a child)")
-    assert_no_wrong_answer_passes(exercise_id, WRONG[exercise_id])
-
-
-def test_ids_lists_the_lesson():
-    assert set(IDS) <= set(checks.ids())
-
-
-def test_every_exercise_has_a_written_solution():
-    assert set(IDS) - written_solutions("08") == set()
+class TestContract(LessonContract):
+    lesson = "08"
+    wrong = WRONG
+    min_outcomes = 3
 
 
 def test_the_lesson_record():

@@ -4,12 +4,10 @@ answer, and nothing is left behind."""
 from __future__ import annotations
 
 import pytest
-from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
-                          assert_reference_passes, needs_root, written_solutions)
+from lab_contract import LessonContract
 
 from minictr.labs import checks, l09
 
-IDS = ['09.challenge']
 
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
@@ -36,30 +34,10 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_reference_passes_every_case(exercise_id):
-    needs_root(exercise_id, " (overlayfs in a child)")
-    assert_reference_passes(exercise_id, min_outcomes=3)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_every_case_fails_a_wrong_answer(exercise_id):
-    needs_root(exercise_id, " (overlayfs in a child)")
-    assert_every_case_fails_a_wrong_answer(exercise_id, WRONG[exercise_id], errors_count=True)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_no_wrong_answer_passes(exercise_id):
-    needs_root(exercise_id, " (overlayfs in a child)")
-    assert_no_wrong_answer_passes(exercise_id, WRONG[exercise_id])
-
-
-def test_ids_lists_the_lesson():
-    assert set(IDS) <= set(checks.ids())
-
-
-def test_every_exercise_has_a_written_solution():
-    assert set(IDS) - written_solutions("09") == set()
+class TestContract(LessonContract):
+    lesson = "09"
+    wrong = WRONG
+    min_outcomes = 3
 
 
 def test_the_lesson_record():

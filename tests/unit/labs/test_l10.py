@@ -5,13 +5,11 @@ from __future__ import annotations
 
 
 import pytest
-from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
-                          assert_reference_passes, needs_root, written_solutions)
+from lab_contract import LessonContract
 
 from minictr.labs import checks, l10
 from minictr.security.capabilities import NAMES
 
-IDS = ["10.decode_caps", "10.no_mkdir"]
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
@@ -55,20 +53,10 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_reference_passes_every_case(exercise_id):
-    needs_root(exercise_id)
-    assert_reference_passes(exercise_id, min_outcomes=3)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_every_case_fails_a_wrong_answer(exercise_id):
-    assert_every_case_fails_a_wrong_answer(exercise_id, WRONG[exercise_id], errors_count=True)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_no_wrong_answer_passes(exercise_id):
-    assert_no_wrong_answer_passes(exercise_id, WRONG[exercise_id])
+class TestContract(LessonContract):
+    lesson = "10"
+    wrong = WRONG
+    min_outcomes = 3
 
 
 @pytest.mark.parametrize("wrong, says", [
@@ -88,14 +76,6 @@ def test_decode_caps_diagnoses_the_mistake(capsys, wrong, says):
 def test_no_mkdir_diagnoses_the_mistake(capsys, wrong, says):
     checks.check("10.no_mkdir", wrong)
     assert says in capsys.readouterr().out
-
-
-def test_ids_lists_the_lesson():
-    assert set(IDS) <= set(checks.ids())
-
-
-def test_every_exercise_has_a_written_solution():
-    assert set(IDS) - written_solutions("10") == set()
 
 
 def test_the_lesson_record():

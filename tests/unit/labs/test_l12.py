@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
-                          assert_reference_passes, needs_root, written_solutions)
+from lab_contract import LessonContract, needs_root
 
 from minictr.labs import checks, l12
 from minictr.syscalls import linux
 
-IDS = ["12.enter"]
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
@@ -68,22 +66,10 @@ def both_return(pid, kinds):
 WRONG = [mnt_first_lazily, no_fork, only_three, everything_always, both_return]
 
 
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_reference_passes_every_case(exercise_id):
-    needs_root(exercise_id)
-    assert_reference_passes(exercise_id, min_outcomes=3)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_every_case_fails_a_wrong_answer(exercise_id):
-    needs_root(exercise_id)
-    assert_every_case_fails_a_wrong_answer(exercise_id, WRONG, errors_count=True)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_no_wrong_answer_passes(exercise_id):
-    needs_root(exercise_id)
-    assert_no_wrong_answer_passes(exercise_id, WRONG)
+class TestContract(LessonContract):
+    lesson = "12"
+    wrong = {'12.enter': WRONG}
+    min_outcomes = 3
 
 
 @pytest.mark.parametrize("wrong, says", [
@@ -102,14 +88,6 @@ def test_no_container_is_left(capsys):
 
     checks.check("12.enter", no_fork)
     assert [s.name for s in state.list_states() if s.name.startswith("lesson12-check")] == []
-
-
-def test_ids_lists_the_lesson():
-    assert set(IDS) <= set(checks.ids())
-
-
-def test_every_exercise_has_a_written_solution():
-    assert set(IDS) - written_solutions("12") == set()
 
 
 def test_the_lesson_record():

@@ -10,12 +10,10 @@ import stat
 import uuid
 
 import pytest
-from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
-                          assert_reference_passes, needs_root, written_solutions)
+from lab_contract import LessonContract, needs_root
 
 from minictr.labs import checks, l13
 
-IDS = ["13.changes", "13.cache_key"]
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
@@ -105,22 +103,10 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_reference_passes_every_case(exercise_id):
-    needs_root(exercise_id)
-    assert_reference_passes(exercise_id, min_outcomes=3)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_every_case_fails_a_wrong_answer(exercise_id):
-    needs_root(exercise_id)
-    assert_every_case_fails_a_wrong_answer(exercise_id, WRONG[exercise_id], errors_count=True)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_no_wrong_answer_passes(exercise_id):
-    needs_root(exercise_id)
-    assert_no_wrong_answer_passes(exercise_id, WRONG[exercise_id])
+class TestContract(LessonContract):
+    lesson = "13"
+    wrong = WRONG
+    min_outcomes = 3
 
 
 @pytest.mark.parametrize("wrong, says", [
@@ -152,14 +138,6 @@ def test_the_reference_is_minictrs_layer_diff(tmp_path):
     upper = l13.make_upper(str(tmp_path / "upper"), l13.UPPERS["replaced"])
     assert l13.changes(upper) == [(name, kind) for name, kind, _ in diff.changes(upper)]
     assert ("var/cache/.wh..wh..opq", "opaque") in l13.changes(upper)
-
-
-def test_ids_lists_the_lesson():
-    assert set(IDS) <= set(checks.ids())
-
-
-def test_every_exercise_has_a_written_solution():
-    assert set(IDS) - written_solutions("13") == set()
 
 
 def test_the_lesson_record():
