@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from minictr import procfs
+
 MINICTR = [sys.executable, "-m", "minictr"]
 
 
@@ -34,16 +36,7 @@ def rss_kb(pid: int) -> int:
             if b"minictr.monitor" in f.read():
                 break
         time.sleep(0.02)
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    return procfs.rss_kib(pid)
 
 
 def main(argv=None) -> int:
@@ -83,7 +76,7 @@ def main(argv=None) -> int:
         t = time.monotonic()
         mc("rm", "-f", *ids)
         print(f"rm -f of {args.count}: {time.monotonic() - t:.2f} s")
-        left = [s for s in states if alive(s["pid"]) or alive(s["supervisor_pid"])]
+        left = [s for s in states if procfs.alive(s["pid"]) or procfs.alive(s["supervisor_pid"])]
         from minictr import cgroups
         groups = [cid for cid in ids if cgroups.open(cid) is not None]
         run_left = os.listdir(f"{work}/run") if os.path.isdir(f"{work}/run") else []

@@ -117,3 +117,13 @@ def start_time(pid: int | str, proc: str = "/proc") -> int | None:
         return int(fields[22 - 3])
     except (IndexError, ValueError):
         return None
+
+
+def alive(pid: int | str, proc: str = "/proc") -> bool:
+    """Whether the process runs: it exists and is not a zombie (exited, only the wait() missing)."""
+    return start_time(pid, proc) is not None
+
+
+def rss_kib(pid: int | str = "self", proc: str = "/proc") -> int:
+    """VmRSS of /proc/PID/status, in KiB: the memory the process holds now."""
+    return int(status(pid, proc)["VmRSS"].split()[0])

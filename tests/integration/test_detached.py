@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from minictr import procfs
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: namespaces, mounts and cgroups")
 
 
@@ -24,16 +26,7 @@ def rss_kb(pid: int) -> int:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return b"from minictr.monitor import main" in f.read()
     assert until(is_monitor)
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    return procfs.rss_kib(pid)
 
 
 def cgroup_gone(cid: str) -> bool:
@@ -88,7 +81,7 @@ def test_run_d_returns_at_once_and_a_small_monitor_keeps_the_logs(mc, rootfs_dir
         follow.wait()
     assert mc("logs", "-t", "--tail", "1", "bg").stdout.endswith("Z later\n")
     assert mc("rm", "-f", "bg").returncode == 0  # rm -f of a running container
-    assert not alive(init) and not alive(monitor) and cgroup_gone(cid)
+    assert not procfs.alive(init) and not procfs.alive(monitor) and cgroup_gone(cid)
 
 
 def test_stop_uses_sigterm_then_sigkill_after_the_grace_period(mc, rootfs_dir):
@@ -138,7 +131,7 @@ def test_a_killed_monitor_stops_the_container_and_ps_collects_it(mc, rootfs_dir)
     cid = run_d(mc, "--name", "orphan", rootfs_dir, "sh", "-c", "sleep 30 & sleep 30")
     st = state_of(mc, cid)
     os.kill(st["supervisor_pid"], signal.SIGKILL)
-    assert until(lambda: not alive(st["pid"]))  # PR_SET_PDEATHSIG, then the PID namespace goes
+    assert until(lambda: not procfs.alive(st["pid"]))  # PR_SET_PDEATHSIG, then the PID namespace goes
     ps = mc("ps", "-a").stdout
     assert re.search(r"Exited \(137\).*orphan", ps), ps
     assert cgroup_gone(cid)
@@ -149,7 +142,7 @@ def test_a_killed_monitor_stops_the_container_and_ps_collects_it(mc, rootfs_dir)
 def test_restart_on_failure_is_carried_out_by_the_monitor(mc, rootfs_dir):
     cid = run_d(mc, "--name", "flaky", "--restart", "on-failure:2", rootfs_dir, "sh", "-c", "echo try; exit 3")
     assert until(lambda: state_of(mc, cid)["restart_count"] == 2 and state_of(mc, cid)["status"] == "stopped"
-                 and not alive(state_of(mc, cid)["supervisor_pid"]))
+                 and not procfs.alive(state_of(mc, cid)["supervisor_pid"]))
     assert state_of(mc, cid)["exit_code"] == 3
     assert mc("logs", "flaky").stdout == "try\n" * 3
     assert mc("rm", "flaky").returncode == 0
@@ -202,9 +195,9 @@ def test_ten_detached_containers_at_once(mc, rootfs_dir):
     ps = mc("ps", "-q", "--no-trunc").stdout.split()
     assert sorted(ps) == sorted(ids)
     monitors = [state_of(mc, cid)["supervisor_pid"] for cid in ids]
-    assert len(set(monitors)) == 10 and all(alive(p) for p in monitors)
+    assert len(set(monitors)) == 10 and all(procfs.alive(p) for p in monitors)
     assert mc("rm", "-f", *ids).returncode == 0
-    assert not any(alive(p) for p in monitors)
+    assert not any(procfs.alive(p) for p in monitors)
     assert all(cgroup_gone(cid) for cid in ids)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from minictr import procfs
 
@@ -67,3 +68,22 @@ def test_this_process():
     assert procfs.start_time(os.getpid()) == procfs.start_time("self") > 0
     links = procfs.ns_ids()
     assert links["mnt"].startswith("mnt:[") and links == procfs.ns_ids(os.getpid())
+
+
+def test_alive_is_false_for_a_zombie_and_for_a_reaped_child():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    assert procfs.alive(os.getpid())
+    deadline = time.monotonic() + 5
+    while procfs.stat_fields(pid)[0] != "Z" and time.monotonic() < deadline:  # exited, not yet waited for
+        time.sleep(0.005)
+    assert not procfs.alive(pid)
+    os.waitpid(pid, 0)
+    assert not procfs.alive(pid)
+
+
+def test_rss_kib_reads_vmrss(tmp_path):
+    (tmp_path / "7").mkdir()
+    (tmp_path / "7" / "status").write_text("Name:\tx\nVmRSS:\t   8612 kB\n")
+    assert procfs.rss_kib(7, str(tmp_path)) == 8612
