@@ -9,15 +9,15 @@ assert fails.
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import tarfile
 
 import pytest
 
-from minictr import syscalls, tarball
+from minictr import child, syscalls, tarball
 from minictr.build import diff
+from minictr.labs.kit import private_mount_namespace
 
 pytestmark = [
     pytest.mark.root,
@@ -36,38 +36,19 @@ def in_overlay(lower: str, upper: str | None, work: str | None, merged: str, ste
     if upper is not None:
         options += f",upperdir={upper},workdir={work}"
         options += ",userxattr" if userns else ",redirect_dir=off,metacopy=off"
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(r)
-            sc = syscalls.linux()
-            if userns:
-                sc.unshare(syscalls.CloneFlags.NEWUSER | syscalls.CloneFlags.NEWNS)
-                for name, text in (("uid_map", "0 0 1"), ("setgroups", "deny"), ("gid_map", "0 0 1")):
-                    with open(f"/proc/self/{name}", "w") as f:
-                        f.write(text)
-            else:
-                sc.unshare(syscalls.CloneFlags.NEWNS)
-            # Why: / is shared on systemd hosts; without this our mount would show up on the host.
-            sc.mount(None, "/", None, syscalls.MountFlags.REC | syscalls.MountFlags.PRIVATE)
-            sc.mount("overlay", merged, "overlay", 0, options)
-            if steps is not None:
-                steps(merged)
-            tree = {k: list(v) for k, v in diff.listing(merged).items()}
-            os.write(w, json.dumps(tree).encode())
-            code = 0
-        except BaseException as e:
-            os.write(w, json.dumps({"error": repr(e)}).encode())
-        finally:
-            os._exit(code)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        out = json.loads(f.read() or b"{}")
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, out
-    return {k: tuple(v) for k, v in out.items()}
+    def body():
+        sc = syscalls.linux()
+        if userns:
+            sc.unshare(syscalls.CloneFlags.NEWUSER)
+            for name, text in (("uid_map", "0 0 1"), ("setgroups", "deny"), ("gid_map", "0 0 1")):
+                with open(f"/proc/self/{name}", "w") as f:
+                    f.write(text)
+        private_mount_namespace()
+        sc.mount("overlay", merged, "overlay", 0, options)
+        if steps is not None:
+            steps(merged)
+        return {k: list(v) for k, v in diff.listing(merged).items()}
+    return {k: tuple(v) for k, v in child.call(body).items()}
 
 
 def make_lower(root) -> None:

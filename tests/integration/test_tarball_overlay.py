@@ -7,12 +7,12 @@ dies with the child: nothing to unmount, nothing leaks even if an assert fails.
 from __future__ import annotations
 
 import io
-import json
 import os
 
 import pytest
 
-from minictr import syscalls, tarball, tarcorpus
+from minictr import child, syscalls, tarball, tarcorpus
+from minictr.labs.kit import private_mount_namespace
 
 pytestmark = [
     pytest.mark.root,
@@ -22,33 +22,13 @@ pytestmark = [
 
 def merged_listing(lowers: list[str], merged: str) -> dict:
     """Mount overlay(lowers) on merged in a child's own mount namespace; return its tree."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(r)
-            sc = syscalls.linux()
-            sc.unshare(syscalls.CloneFlags.NEWNS)
-            # Why: / is shared on systemd hosts; without this our mount would show up on the host.
-            sc.mount(None, "/", None, syscalls.MountFlags.REC | syscalls.MountFlags.PRIVATE)
-            sc.mount("overlay", merged, "overlay", 0, "lowerdir=" + ":".join(lowers))
-            tree = {}
-            for dirpath, dirnames, filenames in os.walk(merged):
-                rel = os.path.relpath(dirpath, merged)
-                tree[rel] = sorted(dirnames + filenames)
-            os.write(w, json.dumps(tree).encode())
-            code = 0
-        except BaseException as e:
-            os.write(w, json.dumps({"error": str(e)}).encode())
-        finally:
-            os._exit(code)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        out = json.loads(f.read() or b"{}")
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, out
-    return out
+    def body():
+        private_mount_namespace()
+        sc = syscalls.linux()
+        sc.mount("overlay", merged, "overlay", 0, "lowerdir=" + ":".join(lowers))
+        return {os.path.relpath(dirpath, merged): sorted(dirnames + filenames)
+                for dirpath, dirnames, filenames in os.walk(merged)}
+    return child.call(body)
 
 
 def test_overlay_whiteouts_hide_lower_entries(tmp_path):
