@@ -92,8 +92,10 @@ class Blobs:
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"w-{owner_tag()}-")
         return fd, Path(name)
 
-    def _atomic_write(self, path: Path, data: bytes) -> None:
-        """Write ``data`` to a temp file, fsync it, then rename it over ``path``."""
+    def _write_temp(self, data: bytes) -> Path:
+        """``data`` in a new temp file of the store's, on disk (fsync) and readable by all.
+
+        The caller renames it into place, or unlinks it on failure."""
         fd, tmp = self._tmpfile()
         try:
             with os.fdopen(fd, "wb") as f:
@@ -101,6 +103,15 @@ class Blobs:
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o644)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def _atomic_write(self, path: Path, data: bytes) -> None:
+        """Write ``data`` to a temp file, fsync it, then rename it over ``path``."""
+        tmp = self._write_temp(data)
+        try:
             os.replace(tmp, path)  # atomic: readers see the old file or the new one
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -116,13 +127,8 @@ class Blobs:
             raise InvalidImage(f"digest mismatch: expected {digest}, got {actual}",
                                hint="the data was corrupted or tampered with; fetch it again")
         self.ensure()
-        fd, tmp = self._tmpfile()
+        tmp = self._write_temp(data)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
             self._publish(tmp, actual)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -57,6 +57,18 @@ _HEX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 _HELD: dict = {}
 
 
+
+@contextlib.contextmanager
+def _holding(key: str, fd: int) -> Iterator[None]:
+    """Hold flock(2) on ``fd`` (the store's .lock) while the body runs, then close it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD[key] = [fd, 1]
+        yield
+    finally:
+        _HELD.pop(key, None)
+        os.close(fd)
+
 def store_root() -> Path:
     """``$MINICTR_ROOT`` or /var/lib/minictr."""
     return Path(os.environ.get("MINICTR_ROOT") or DEFAULT_ROOT)
@@ -107,13 +119,8 @@ class Store(Blobs):
             except OSError:  # no store (nothing to read), or a store we may not lock
                 yield
                 return
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                _HELD[key] = [fd, 1]
+            with _holding(key, fd):
                 yield
-            finally:
-                _HELD.pop(key, None)
-                os.close(fd)
             return
         with self.lock():
             yield
@@ -143,13 +150,8 @@ class Store(Blobs):
             fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as e:
             raise self._unwritable(e) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            _HELD[key] = [fd, 1]
+        with _holding(key, fd):
             yield
-        finally:
-            _HELD.pop(key, None)
-            os.close(fd)
 
     # -- leases and transactions: nothing half-done, nothing collected too early --
     _new_blobs: list | None = None
