@@ -11,6 +11,7 @@ import time
 import pytest
 
 from minictr import procfs
+from ttyhelp import close_pty, read_until, spawn_in_pty
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: namespaces, mounts and cgroups")
 
@@ -149,43 +150,18 @@ def test_restart_on_failure_is_carried_out_by_the_monitor(mc, rootfs_dir):
 
 
 def test_attach_to_a_dit_container_passes_the_size_and_detaches(mc, rootfs_dir):
-    import pty
     cid = run_d(mc, "-it", "--name", "term", rootfs_dir, "sh")
     assert rss_kb(state_of(mc, cid)["supervisor_pid"]) <= 10 * 1024  # with the pty and the socket too
-    pid, fd = pty.fork()
-    if pid == 0:
-        try:
-            os.execve(mc.argv("attach", "term")[0], mc.argv("attach", "term"), mc.env)
-        finally:
-            os._exit(127)
-    import fcntl
-    import struct
-    import termios
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-    out = b""
-
-    def read_until(text: bytes) -> bool:
-        nonlocal out
-        deadline = time.monotonic() + 10
-        while text not in out and time.monotonic() < deadline:
-            import select
-            if select.select([fd], [], [], 0.2)[0]:
-                try:
-                    out += os.read(fd, 4096)
-                except OSError:
-                    break
-        return text in out
-
+    pid, fd = spawn_in_pty(mc, "attach", "term", rows=33, cols=101)
     try:
         time.sleep(0.3)
         os.write(fd, b"stty size; echo mark-$((6*7))\r")
-        assert read_until(b"mark-42\r\n"), out
-        assert b"33 101" in out
+        assert b"33 101" in read_until(fd, b"mark-42\r\n")
         os.write(fd, b"\x10\x11")  # Ctrl-P Ctrl-Q
-        assert read_until(b"read escape sequence"), out
+        read_until(fd, b"read escape sequence")
         assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     finally:
-        os.close(fd)
+        close_pty(pid, fd)
     assert "Up " in mc("ps").stdout  # detaching leaves it running
     assert mc("rm", "-f", "term").returncode == 0
 

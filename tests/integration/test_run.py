@@ -1,14 +1,13 @@
 """`minictr run` on real namespaces: what the container sees, exit codes, signals, a pty."""
 
 import os
-import pty
 import signal
 import socket
 import subprocess
 import time
 
 import pytest
-from ttyhelp import read_until
+from ttyhelp import close_pty, read_until, spawn_in_pty
 
 
 def test_command_is_pid_1_with_its_own_hostname(mc, rootfs_dir):
@@ -102,27 +101,18 @@ def test_unknown_image_is_a_one_line_error(mc):
     assert r.stderr.startswith("minictr: ") and r.stderr.count("\n") == 1 and "hint" in r.stderr
 
 
-def wait_running(mc, name, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if name in mc("ps").stdout:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{name} never started")
-
-
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 42), (signal.SIGINT, 43)])
 def test_signals_to_the_cli_reach_the_container(mc, rootfs_dir, sig, code):
     p = mc.popen("run", "--rm", "--name", "sig", rootfs_dir, "sh", "-c",
                  "trap 'exit 42' TERM; trap 'exit 43' INT; while :; do sleep 0.05; done")
-    wait_running(mc, "sig")
+    mc.running_state("sig")
     p.send_signal(sig)
     assert p.wait(timeout=10) == code
 
 
 def test_a_killed_cli_leaves_nothing_after_gc(mc, rootfs_dir):
     p = mc.popen("run", "--name", "doomed", rootfs_dir, "sleep", "60")
-    wait_running(mc, "doomed")
+    mc.running_state("doomed")
     p.kill()
     p.wait()
     # The container's init had PR_SET_PDEATHSIG: it dies with its supervisor.
@@ -132,9 +122,7 @@ def test_a_killed_cli_leaves_nothing_after_gc(mc, rootfs_dir):
 
 
 def test_interactive_tty_shell_with_job_control(mc, rootfs_dir):
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(mc.argv()[0], mc.argv("run", "--rm", "-it", rootfs_dir, "sh"), mc.env)
+    pid, fd = spawn_in_pty(mc, "run", "--rm", "-it", rootfs_dir, "sh")
     try:
         out = read_until(fd, b"# ")
         assert b"job control turned off" not in out
@@ -151,12 +139,7 @@ def test_interactive_tty_shell_with_job_control(mc, rootfs_dir):
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 5
     finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(fd)
+        close_pty(pid, fd)
 
 
 def test_the_container_sees_its_own_cgroup_read_only(mc):

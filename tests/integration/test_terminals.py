@@ -1,33 +1,13 @@
 """`run -t` as a terminal: the size at start and on SIGWINCH, type-ahead, and closed pipes."""
 
-import fcntl
 import os
-import pty
 import select
 import shlex
-import signal
-import struct
 import subprocess
-import termios
 import time
 
-from ttyhelp import read_until
+from ttyhelp import close_pty, read_until, spawn_in_pty, winsize
 
-
-def winsize(fd, rows, cols):
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-def spawn_in_pty(mc, *args, rows=45, cols=123):
-    """Start minictr on a new pty of the given size; return (pid, master fd)."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        try:
-            winsize(0, rows, cols)
-            os.execve(mc.argv()[0], mc.argv(*args), mc.env)
-        finally:
-            os._exit(127)
-    return pid, fd
 
 
 def finish(pid, fd, timeout=10) -> int:
@@ -44,12 +24,7 @@ def finish(pid, fd, timeout=10) -> int:
                     pass
         raise AssertionError("minictr did not exit")
     finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(fd)
+        close_pty(pid, fd)
 
 
 def test_the_command_sees_the_terminal_size_from_its_start(mc, rootfs_dir):

@@ -1,8 +1,40 @@
-"""Reading a pty in the terminal tests: what the container printed, up to a needle."""
+"""The terminal tests' pty: start minictr on one, read what came up to a needle, clean up."""
 
+import fcntl
 import os
+import pty
 import select
+import signal
+import struct
+import termios
 import time
+
+
+def winsize(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def spawn_in_pty(mc, *args, rows: int | None = None, cols: int | None = None) -> tuple[int, int]:
+    """Start ``minictr ARGS`` (of ``mc``'s store) on a new pty, of the given size if any: (pid, master fd)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            if rows:
+                winsize(0, rows, cols)
+            os.execve(mc.argv()[0], mc.argv(*args), mc.env)
+        finally:
+            os._exit(127)
+    return pid, fd
+
+
+def close_pty(pid: int, fd: int) -> None:
+    """Kill and reap the pty's process if it still runs, and close the master."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+    os.close(fd)
 
 
 def read_until(fd: int, needle: bytes, timeout: float = 10) -> bytes:

@@ -3,9 +3,8 @@ the group goes, and OOM as 137 (Documentation/admin-guide/cgroup-v2.rst, cgroups
 
 import json
 import os
-import time
 
-from v2help import CGROUP_ROOT, group_of, read, wait_running
+from v2help import CGROUP_ROOT, group_of, read
 
 
 def test_this_host_is_pure_v2(v2):
@@ -20,7 +19,7 @@ def test_limits_are_written_in_the_containers_v2_group(v2, mc, rootfs_dir):
     p = mc.popen("run", "--name", "limited", "--memory", "32m", "--pids-limit", "20", "--cpus", "0.5",
                  rootfs_dir, "sleep", "60")
     try:
-        st = wait_running(mc, "limited")
+        st = mc.running_state("limited", timeout=30, where=lambda st: st.get("pid"))
         group = group_of(st["pid"])
         assert group.endswith("/minictr/" + st["id"]), group
         assert os.path.isfile(os.path.join(CGROUP_ROOT, group.lstrip("/"), "cgroup.controllers"))

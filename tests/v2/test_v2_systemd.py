@@ -8,12 +8,11 @@ container's group elsewhere: in the nearest ancestor without processes
 systemd-run(1) and Documentation/admin-guide/cgroup-v2.rst ("No Internal Process Constraint").
 """
 
-import json
 import os
 import subprocess
 import time
 
-from v2help import CGROUP_ROOT, group_of, read, wait_running
+from v2help import CGROUP_ROOT, group_of, read
 
 
 def systemd_run(mc, unit: str, *args) -> list[str]:
@@ -39,7 +38,7 @@ def test_run_from_a_service_puts_the_container_outside_the_services_group(system
     subprocess.run(systemd_run(mc, unit, "run", "--name", "svc", "--memory", "48m", "--pids-limit", "30",
                                rootfs_dir, "sleep", "60"), check=True, timeout=30)
     try:
-        st = wait_running(mc, "svc")
+        st = mc.running_state("svc", timeout=30, where=lambda st: st.get("pid"))
         show = subprocess.run(["systemctl", "show", "-P", "ControlGroup", unit], capture_output=True,
                               text=True, check=True).stdout.strip()
         assert show.startswith("/system.slice/") and show.endswith(unit), show

@@ -1,8 +1,6 @@
 """Helpers of the pure cgroup v2 tests: a process's v2 group and the files in it."""
 
-import json
 import os
-import time
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -19,18 +17,3 @@ def read(group: str, name: str) -> str:
     with open(os.path.join(CGROUP_ROOT, group.lstrip("/"), name)) as f:
         return f.read().strip()
 
-
-def wait_running(mc, name: str, timeout: float = 30) -> dict:
-    """The state of container ``name`` of ``mc``'s store once it runs."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for cid in mc.states():
-            try:
-                with open(mc.tmp / "run" / cid / "state.json") as f:
-                    st = json.load(f)
-            except (OSError, ValueError):
-                continue
-            if st["name"] == name and st["status"] == "running" and st.get("pid"):
-                return st
-        time.sleep(0.05)
-    raise AssertionError(f"container {name} never ran")
