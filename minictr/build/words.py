@@ -95,12 +95,8 @@ class _Expander:
                 i = end + 1
             elif ch == '"':
                 i = self._double(i + 1, out)
-            elif ch == "$":
-                value, i = self._variable(i + 1)
-                out.append(value)
             else:
-                out.append(ch)
-                i += 1
+                i = self._plain(i, out)
         if stop is not None:
             raise WordError(f"missing {stop!r} in {t!r}")
         return "".join(out), i
@@ -114,13 +110,18 @@ class _Expander:
             if ch == self.escape and i + 1 < n and t[i + 1] in ('"', "$", self.escape):
                 out.append(t[i + 1])
                 i += 2
-            elif ch == "$":
-                value, i = self._variable(i + 1)
-                out.append(value)
             else:
-                out.append(ch)
-                i += 1
+                i = self._plain(i, out)
         raise WordError('unmatched " quote')
+
+    def _plain(self, i: int, out: list) -> int:
+        """At text[i], outside quotes or inside double ones: a $variable's value, or the character itself."""
+        if self.text[i] == "$":
+            value, i = self._variable(i + 1)
+            out.append(value)
+            return i
+        out.append(self.text[i])
+        return i + 1
 
     def _variable(self, i: int) -> tuple[str, int]:
         """After a ``$``: the value and the index after the reference."""

@@ -54,11 +54,18 @@ def _name(entry: dict) -> str:
     return (entry.get("annotations") or {}).get(oci.REF_NAME) or "<none>"
 
 
+def _digest(descriptor: dict) -> str | None:
+    """A descriptor's digest, or None when it is not a sha256 digest."""
+    try:
+        return oci.check_digest(descriptor.get("digest"))
+    except ImageError:
+        return None
+
+
 def _missing(store: "Store", entry: dict) -> str | None:
     """Why this index entry's image is not whole (a blob is missing or unreadable), or None."""
-    try:
-        digest = oci.check_digest(entry.get("digest"))
-    except ImageError:
+    digest = _digest(entry)
+    if digest is None:
         return f"its digest {entry.get('digest')!r} is not a sha256 digest"
     if not store.has_blob(digest):
         return f"its manifest blob {digest} is missing"
@@ -68,9 +75,8 @@ def _missing(store: "Store", entry: dict) -> str | None:
         return str(e)
     descs = [manifest.get("config") or {}] + list(manifest.get("layers") or []) + list(manifest.get("manifests") or [])
     for d in descs:
-        try:
-            dd = oci.check_digest(d.get("digest"))
-        except ImageError:
+        dd = _digest(d)
+        if dd is None:
             return f"its manifest names a bad digest {d.get('digest')!r}"
         if not store.has_blob(dd):
             return f"blob {dd} is missing"

@@ -12,23 +12,23 @@ from minictr.labs import checks, l03
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
 
-def _climb_five():
+def _escape(climbs: int, back_inside: bool = False):
     os.makedirs("/.out", exist_ok=True)
     os.chroot("/.out")
-    for _ in range(5):
+    if back_inside:
+        os.chdir("/")                                        # back inside the new root: no escape
+    for _ in range(climbs):
         os.chdir("..")
     os.chroot(".")
     return sorted(os.listdir("/"))
+
+
+def _climb_five():
+    return _escape(5)                                        # too few climbs for a deep chroot
 
 
 def _chdir_root_first():
-    os.makedirs("/.out", exist_ok=True)
-    os.chroot("/.out")
-    os.chdir("/")                                            # back inside the new root: no escape
-    for _ in range(100):
-        os.chdir("..")
-    os.chroot(".")
-    return sorted(os.listdir("/"))
+    return _escape(100, back_inside=True)
 
 
 WRONG = [

@@ -25,39 +25,40 @@ def root_only():
 
 # -- wrong answers: every case fails at least one -------------------------------------------
 
-def _init_naive(argv):
+def _spawn(argv):
     pid = os.fork()
     if pid == 0:
         os.execvp(argv[0], argv)
+    return pid
+
+
+def _shell_code(status):
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _init_naive(argv):
+    pid = _spawn(argv)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
 def _init_no_reap(argv):
     import signal
-    pid = os.fork()
-    if pid == 0:
-        os.execvp(argv[0], argv)
+    pid = _spawn(argv)
     signal.signal(signal.SIGTERM, lambda s, f: os.kill(pid, s))
-    status = os.waitpid(pid, 0)[1]
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
+    return _shell_code(os.waitpid(pid, 0)[1])
 
 
 def _init_no_forward(argv):
-    pid = os.fork()
-    if pid == 0:
-        os.execvp(argv[0], argv)
+    pid = _spawn(argv)
     while True:
         done, status = os.wait()
         if done == pid:
-            code = os.waitstatus_to_exitcode(status)
-            return code if code >= 0 else 128 - code
+            return _shell_code(status)
 
 
 def _init_raw_status(argv):
-    pid = os.fork()
-    if pid == 0:
-        os.execvp(argv[0], argv)
+    pid = _spawn(argv)
     return os.waitpid(pid, 0)[1]       # the wait status, not the exit code
 
 
