@@ -53,7 +53,7 @@ kernel wants CAP_SYS_ADMIN for a filter, so it goes in before the user switch,
 as runc does: see the comments in ``_child``). ``config.Security.seccomp_filter``
 holds the compiled program; empty means no filter and no call.
 
-The steps in [brackets] come only from an OCI bundle's config.json
+The steps in [brackets] (but -t) come only from an OCI bundle's config.json
 (``minictr.oci.spec``); their defaults leave a ``minictr run`` as it was.
 
 Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7), setrlimit(2), personality(2),

@@ -3,6 +3,7 @@
     cfg = load_bundle("/path/to/bundle", "web")        # reads bundle/config.json
     cfg = from_oci(doc, bundle_dir, "web", warn=log.append)
     doc = to_oci(cfg)                                  # the other way (emit.py)
+    cfg2 = with_process(cfg, json.load(process_json))  # exec --process: another process, same container
 
 An invalid field is a ``SpecError`` (a ``ConfigError``) whose message names its
 JSON path: ``config.json: linux.namespaces[2].type: "foo" is not a namespace kind``.
@@ -154,6 +155,24 @@ def from_oci(doc: dict, bundle_dir: str, container_id: str, warn=None) -> Contai
         raise
     except ConfigError as e:  # a check of config.py: say which config.json field it came from
         raise r.bad(_FIELD_OF.get(e.field, e.field), e.value, e.message.split(": ", 1)[-1], hint=e.hint) from None
+
+
+def with_process(cfg: ContainerConfig, process: dict, warn=None) -> ContainerConfig:
+    """``cfg`` with the process of a ``process.json`` (``minictr-runtime exec --process``): the same
+    checks and field names as config.json's ``process``; the namespaces, root and cgroups stay."""
+    from ..record import replace
+    r = _Reader(warn)
+    if not isinstance(process, dict):
+        raise r.bad("process", type(process).__name__, "must be a JSON object")
+    proc = _process(r, process)
+    caps = proc.pop("caps")
+    bounding = caps["bounding"]
+    derived = bounding if proc["user"].startswith("0:") else ()
+    sec = replace(cfg.security, capabilities=bounding, no_new_privileges=proc.pop("no_new_privileges"),
+                  cap_effective=None if caps["effective"] == derived else caps["effective"],
+                  cap_permitted=None if caps["permitted"] == derived else caps["permitted"],
+                  cap_inheritable=caps["inheritable"] or None, cap_ambient=caps["ambient"] or None)
+    return replace(cfg, security=sec, **proc)
 
 
 #: ConfigError.field of ContainerConfig.validate -> the config.json field

@@ -317,3 +317,16 @@ def test_config_validate_refuses_a_host_wide_sysctl():
     ok = ContainerConfig(id="b" * 64, name="x", image="", rootfs=Rootfs("/"), args=("true",),
                          sysctl=(("net.ipv4.ip_forward", "1"),), security=Security())
     assert ok.validate() is ok
+
+
+def test_with_process_reads_a_process_json_for_exec(bundle):
+    cfg = spec.from_oci(fixture("runc-spec"), str(bundle), "x")
+    other = spec.with_process(cfg, {"args": ["ls", "/"], "cwd": "/tmp", "env": ["A=1"], "terminal": False,
+                                    "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]},
+                                    "capabilities": {"bounding": ["CAP_KILL"]}})
+    assert (other.args, other.cwd, other.env, other.user, other.additional_gids) == \
+        (("ls", "/"), "/tmp", ("A=1",), "1000:1000", (5,))
+    assert other.security.capabilities == ("CAP_KILL",) and other.security.cap_effective is None
+    assert other.namespaces == cfg.namespaces and other.rootfs == cfg.rootfs
+    with pytest.raises(SpecError, match=r"process\.cwd: \"rel\" must be an absolute path"):
+        spec.with_process(cfg, {"args": ["ls"], "cwd": "rel"})
