@@ -122,6 +122,9 @@ def from_oci(doc: dict, bundle_dir: str, container_id: str, warn=None) -> Contai
     proc = _process(r, process)
     namespaces, joins = _namespaces(r, linux)
     hostname = r.get(doc, "hostname", "", str, "")
+    if hostname and "uts" not in namespaces:
+        raise r.bad("hostname", hostname, "needs a uts namespace: it would rename the host",
+                    hint='add {"type": "uts"} to linux.namespaces, or drop "hostname"')
     if r.get(doc, "domainname", "", str, ""):
         r.warn("domainname", "ignored: minictr sets only the hostname")
     for key in IGNORED_LINUX:
@@ -139,7 +142,7 @@ def from_oci(doc: dict, bundle_dir: str, container_id: str, warn=None) -> Contai
         id=config_id(container_id), name=container_id, image="", rootfs=rootfs, hostname=hostname,
         namespaces=namespaces, join_namespaces=joins,
         network=Network(mode="none" if "net" in namespaces else "host"),
-        resources=resources, security=security, mounts=(), spec_mounts=_mounts(r, doc),
+        resources=resources, security=security, mounts=(), spec_mounts=_mounts(r, doc, bundle_dir),
         hooks=_hooks(r, r.get(doc, "hooks", "", dict, {})),
         annotations=tuple(sorted(_string_map(r, doc, "annotations", "").items())),
         uid_map=_mappings(r, linux, "uidMappings"), gid_map=_mappings(r, linux, "gidMappings"),
@@ -472,8 +475,8 @@ def _hooks(r: _Reader, hooks: dict) -> tuple[Hook, ...]:
     return tuple(out)
 
 
-def _mounts(r: _Reader, doc: dict) -> tuple[MountSpec, ...]:
-    from ..mountspec import check_options
+def _mounts(r: _Reader, doc: dict, bundle_dir: str) -> tuple[MountSpec, ...]:
+    from ..mountspec import check_options, is_bind
     out = []
     for i, m in enumerate(r.get(doc, "mounts", "", list, [])):
         where = f"mounts[{i}]"
@@ -487,6 +490,11 @@ def _mounts(r: _Reader, doc: dict) -> tuple[MountSpec, ...]:
         problem = check_options(spec)
         if problem:
             raise r.bad(f"{where}.options", list(spec.options), problem)
+        if is_bind(spec) and not spec.source.startswith("/"):  # relative to the bundle (config.md, "Mounts")
+            if not spec.source:
+                raise r.bad(f"{where}.source", spec.source, "a bind mount needs a source")
+            spec = MountSpec(spec.destination, spec.type, os.path.join(os.path.abspath(bundle_dir), spec.source),
+                             spec.options)
         for key in ("uidMappings", "gidMappings"):
             if m.get(key):
                 raise r.bad(f"{where}.{key}", m[key], "id-mapped mounts are not implemented by minictr")

@@ -284,6 +284,17 @@ def test_a_namespaced_sysctl_needs_that_namespace(bundle):
         spec.from_oci(doc, str(bundle), "x")
 
 
+def test_a_hostname_needs_a_uts_namespace_and_a_relative_bind_is_in_the_bundle(bundle):
+    doc = fixture("runc-spec")
+    doc["linux"]["namespaces"] = [n for n in doc["linux"]["namespaces"] if n["type"] != "uts"]
+    with pytest.raises(SpecError, match=r'^config.json: hostname: "runc" needs a uts namespace'):
+        spec.from_oci(doc, str(bundle), "x")
+    doc = fixture("runc-spec")
+    doc["mounts"].append({"destination": "/data", "type": "bind", "source": "data", "options": ["rbind"]})
+    cfg = spec.from_oci(doc, str(bundle), "x")
+    assert cfg.spec_mounts[-1].source == str(bundle / "data")
+
+
 def test_load_bundle_reads_and_names_a_broken_file(bundle):
     (bundle / "config.json").write_text(json.dumps(fixture("runc-spec")))
     assert spec.load_bundle(str(bundle), "ok").args == ("sh",)
