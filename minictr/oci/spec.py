@@ -233,7 +233,7 @@ def _security(r: Reader, linux: dict, caps: dict, nnp: bool, device_rules, root_
                     cap_inheritable=sets["inheritable"], cap_ambient=sets["ambient"], no_new_privileges=nnp,
                     seccomp="config.json" if spec else "unconfined", seccomp_filter=program, seccomp_spec=spec,
                     masked_paths=_paths(r, linux, "maskedPaths"), readonly_paths=_paths(r, linux, "readonlyPaths"),
-                    devices=device_rules, sys_writable=True)
+                    devices=device_rules)  # /sys is what the bundle's mounts say
 
 
 def _paths(r: Reader, linux: dict, key: str) -> tuple[str, ...]:
