@@ -159,6 +159,8 @@ def device_rules(r: Reader, res: dict) -> tuple[str, ...] | None:
             allow.insert(0, "a *:* rwm")
     # Every runtime allows the devices it makes itself (/dev/null, /dev/pts/* ...), as runc
     # does; these are docker's defaults too. to_oci leaves them out again.
+    if "a *:* rwm" in allow:
+        return ("a *:* rwm",)  # every device: the other rules add nothing (devices.ALL)
     return tuple(allow) + tuple(rule for rule in IMPLIED if rule not in allow)
 
 
