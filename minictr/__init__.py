@@ -10,7 +10,6 @@ a package, or a family of modules), and ``tests/unit/test_layers.py`` checks
 every import of every module against it::
 
     L4  the front ends and the teaching code: the CLI, the labs, the widgets
-        oci               the OCI runtime: minictr behind runc's command line (the package)
         oci.cli           minictr-runtime: runc's command line and its error log
         oci.__main__      python -m minictr.oci
         __main__          python -m minictr

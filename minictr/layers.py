@@ -77,7 +77,6 @@ LAYERS = (
     ("doctor_sec", 3, "doctor: what the host supports of a container's confinement"),
     ("lifecycle", 3, "run -d (double fork, then the monitor), start, stop, kill, restart, wait"),
     ("enter", 3, "exec: a second process joins a running container's namespaces"),
-    ("oci", 4, "the OCI runtime: minictr behind runc's command line (the package)"),
     ("oci.state", 2, "the OCI view of a container's state, and which operation each status allows"),
     ("oci.runtime", 3, "OCI create (the init waits on exec.fifo), start, kill, delete, exec, pause"),
     ("oci.features", 3, "what the runtime supports, as the features command prints it"),
