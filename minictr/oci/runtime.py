@@ -63,7 +63,13 @@ def load(container_id: str) -> tuple[state.State, str]:
 
 def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None,
            console_socket: str | None = None, preserve_fds: int = 0, kernel=None) -> state.State:
-    """Build the container and leave its init waiting on exec.fifo; return its state ("created")."""
+    """Build the container and leave its init waiting on exec.fifo; return its state ("created").
+
+    ``cfg.name`` is the OCI id (``load_bundle`` puts it there); it becomes the state's and the
+    cgroup's id too, so that the container is ``<root>/<id>``, as runc's (podman's ids are
+    64 hex digits anyway, what minictr's own ids are).
+    """
+    cfg = replace(cfg, id=cfg.name)
     if cfg.tty and not console_socket:
         raise ConfigError("--console-socket", "", "process.terminal is true, so the pty's master needs "
                           "a console socket to go to", hint="pass --console-socket PATH, or set terminal false")
@@ -85,9 +91,13 @@ def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None
         st.oci_bundle = oci_bundle
         fifo = os.path.join(os.path.dirname(st.path()), EXEC_FIFO)
         os.mkfifo(fifo, 0o600)
+        # The namespaces exist, the init waits past pivot_root: the create-time hooks, in the
+        # runtime's namespaces (createContainer too: see the resolve note). A failure is create's.
+        run_hooks(_stages(cfg.hooks, "prestart", "createRuntime", "createContainer"), oci.document(st, "creating"))
         path_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         try:
-            c.init.detach(path_fd, preserve_fds)
+            c.init.detach(path_fd, preserve_fds, start_hooks=_stages(cfg.hooks, "startContainer"),
+                          state=oci.document(st, "created"))
         finally:
             os.close(path_fd)
         if master is not None:
@@ -103,6 +113,35 @@ def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None
         if master is not None:
             os.close(master)
     return st
+
+
+def _stages(hooks, *stages) -> list[dict]:
+    """config.json's hooks of those stages, in order, as plain dicts (``config.Hook`` records or
+    the dicts a state file keeps)."""
+    out = []
+    for stage in stages:
+        for h in hooks or ():
+            d = h if isinstance(h, dict) else {f: getattr(h, f) for f in h._fields}
+            if d.get("stage") == stage:
+                out.append({"path": d["path"], "args": list(d.get("args") or ()), "env": list(d.get("env") or ()),
+                            "timeout": d.get("timeout")})
+    return out
+
+
+def run_hooks(hooks: list[dict], doc: dict, warn=None) -> None:
+    """Run each hook with the state ``doc`` on its stdin. A failure raises, or with ``warn``
+    (poststart, poststop: the spec wants a warning and the life cycle goes on) is told to it."""
+    if not hooks:
+        return
+    from ..errors import MinictrError
+    from .hooks import run_hook
+    for hook in hooks:
+        try:
+            run_hook(hook, doc)
+        except MinictrError as e:
+            if warn is None:
+                raise
+            warn(str(e))
 
 
 def send_console(path: str, master: int) -> None:
@@ -126,8 +165,11 @@ def write_pid_file(path: str, pid: int) -> None:
     os.replace(tmp, path)
 
 
-def start(container_id: str) -> state.State:
-    """Let a created container's init exec its command; return once it has (or raise its error)."""
+def start(container_id: str, warn=None) -> state.State:
+    """Let a created container's init exec its command; return once it has (or raise its error).
+
+    Then the poststart hooks; ``warn`` is told their failures.
+    """
     st, current = load(container_id)
     oci.check("start", st, current)
     fifo = os.path.join(_dir(container_id), EXEC_FIFO)
@@ -149,6 +191,7 @@ def start(container_id: str) -> state.State:
                                   exit_code=report.get("exit_code", 125))
     st.status, st.started = "running", time.time()
     st.save()
+    run_hooks(_stages(st.config.get("hooks"), "poststart"), oci.document(st, "running"), warn or (lambda _m: None))
     return st
 
 
@@ -208,7 +251,7 @@ def kill(container_id: str, sig: int, all: bool = False) -> None:
             pass
 
 
-def delete(container_id: str, force: bool = False) -> None:
+def delete(container_id: str, force: bool = False, warn=None) -> None:
     """Remove a stopped container: cgroup, state dir (the init's mount namespace died with it).
 
     ``force`` kills a live one first (SIGKILL to the init and to its whole cgroup, thawed).
@@ -228,6 +271,7 @@ def delete(container_id: str, force: bool = False) -> None:
         _kill_all(st)
     from ..reaper import remove_leftovers
     remove_leftovers(st)  # cgroup, then the state dir (with exec.fifo); never the bundle
+    run_hooks(_stages(st.config.get("hooks"), "poststop"), oci.document(st, "stopped"), warn or (lambda _m: None))
 
 
 def _kill_all(st: state.State, timeout: float = 10.0) -> None:

@@ -91,14 +91,20 @@ def document(st: State, current: str) -> dict:
     return {
         "ociVersion": OCI_VERSION,
         "id": st.id,
-        "pid": st.pid if current in ("created", "running", "paused") else 0,
+        "pid": st.pid if current != "stopped" else 0,
         "status": current,
         "bundle": st.oci_bundle,
         "rootfs": rootfs,
         "created": rfc3339(st.created),
         "owner": "",
-        "annotations": dict(st.labels),
+        "annotations": annotations(st),
     }
+
+
+def annotations(st: State) -> dict[str, str]:
+    """config.json's annotations, as the state keeps them (in its config: pairs, in JSON lists)."""
+    pairs = (st.config or {}).get("annotations") or ()
+    return {k: v for k, v in pairs} if pairs else dict(st.labels)
 
 
 def rfc3339(t: float) -> str:
