@@ -375,6 +375,10 @@ def _config_dict(cfg: ContainerConfig) -> dict:
     d = asdict(cfg)
     d["namespaces"] = sorted(cfg.namespaces)
     d["security"]["seccomp_filter"] = len(cfg.security.seccomp_filter)  # its size: JSON has no bytes
+    if cfg.security.seccomp_spec:
+        # config.json's own profile (minictr.oci): kept compiled, as hex, for exec; the profile
+        # compiler of `minictr run` (with_seccomp_filter) reads docker's format, not OCI's.
+        d["security"]["seccomp_program"] = cfg.security.seccomp_filter.hex()
     return d
 
 

@@ -1,4 +1,4 @@
-"""L3: the OCI runtime's operations, on minictr's one core: create, start, kill, delete, exec, pause.
+"""L4: the OCI runtime's operations, on minictr's one core: create, start, kill, delete, exec, pause.
 
 ``create`` builds the container with ``container.Container.create``, the same code
 that ``minictr run`` uses (cgroup, namespaces, mounts, pivot_root, confinement);
