@@ -28,6 +28,14 @@ exit status 1::
     status: running                            or {"error", stage: "exec", errno}, exit 126/127
     waitpid(child)
 
+The OCI runtime (``minictr.oci.runtime``) splits this in two processes: its
+``create`` sends ``{"detach"}`` with an O_PATH fd of ``<root>/<id>/exec.fifo``
+instead of ``{"start"}``. The child drops its parent-death signal (``create``
+exits next), answers ``{"detached"}``, runs no further until a later ``start``
+opens the fifo for reading (its open for writing blocks until then), and from
+there reports on the fifo as it would on the socket: exec closes it, or an
+error goes into it (see ``_wait_for_start``).
+
 Why the child joins its cgroup itself, first thing. A cgroup namespace is
 rooted at the cgroup the process is in *when it unshares*, so the container
 sees its own cgroup as ``/``; and what the child allocates from then on is

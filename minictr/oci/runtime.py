@@ -35,7 +35,7 @@ import os
 import time
 from _signal import SIGKILL
 
-from .. import container, state
+from .. import state
 from ..config import ContainerConfig
 from ..errors import AlreadyExists, ConfigError, ContainerSetupError, NotFound
 from ..record import replace
@@ -82,6 +82,7 @@ def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None
         raise AlreadyExists(f"container {cfg.id} already exists",
                             hint=f"`delete {cfg.id}` it first, or choose another id")
     os.makedirs(state.runtime_dir(), mode=0o700, exist_ok=True)
+    from .. import container  # here: start, state, kill and delete need none of the init's code
     # The OCI process's stdin is the caller's as given (conmon's pipe or /dev/null): never replaced.
     cfg = replace(cfg, interactive=True)
     c = container.Container.create(cfg, kernel, save=False)  # the init waits at exec, for our word
