@@ -220,8 +220,10 @@ def test_exec_joins_the_running_container(oci, tmp_path):
     assert _ns(pid) == _ns(init) and open(f"/proc/{pid}/cmdline").read() == "sleep\x0030\x00"
     r = oci("ps", "--format", "json", "ex")
     assert init in json.loads(r.stdout) and pid in json.loads(r.stdout)
-    assert oci("kill", "ex", "KILL").returncode == 0
+    assert oci("kill", "--all", "ex", "KILL").returncode == 0  # every process in its cgroup
     oci.wait_status("ex", "stopped")
+    from minictr.state import process_start
+    assert process_start(pid) is None
     r = oci("exec", "ex", "true")
     assert r.returncode == 1 and "it is stopped" in r.stderr
 
