@@ -2,11 +2,15 @@
 
 It is built from the image's config and the command-line flags, and validated
 *before* anything forks, so a bad flag is a clean one-line error and never a
-half-made container. Later, the OCI runtime command line will build the same
-object from a bundle's ``config.json``.
+half-made container. The OCI side (``minictr.oci.spec``) builds the same
+object from a bundle's ``config.json``, and writes one back (``to_oci``).
 
 It sits at the bottom (L0) as the shared vocabulary: rootfs, cgroups and
 images read its records, so it imports nothing but ``errors`` and ``record``.
+
+Why over 400 lines: it is the one vocabulary of both front ends (docker's flags and
+an OCI bundle's config.json); the records and the checks that keep them sound before
+anything forks belong together.
 
 The image-config rules follow docker exactly (see the OCI image spec,
 "config.md", and docker's run reference):
