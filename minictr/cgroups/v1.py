@@ -46,7 +46,15 @@ class V1Group(Group):
         self.controllers = hierarchy.controllers
 
     @classmethod
-    def create(cls, fs: CgroupFS, h: Hierarchy, container_id: str) -> "V1Group":
+    def create(cls, fs: CgroupFS, h: Hierarchy, container_id: str, at: str = "") -> "V1Group":
+        """``<own>/minictr/<id>``, or the group ``at`` (a cgroupsPath) with its missing parents."""
+        if at:
+            from .manager import make_levels
+            made = make_levels(fs, h, at)
+            if "cpuset" in h.controllers:
+                for group in made:
+                    _inherit_cpuset(fs, group)
+            return cls(fs, h, at)
         parent = os.path.join(h.own_dir, "minictr")
         path = os.path.join(parent, container_id)
         for group in (parent, path):
