@@ -284,22 +284,6 @@ def _at(h: Hierarchy, path: str) -> str:
     return os.path.normpath(os.path.join(base, path.strip("/")))
 
 
-def make_levels(fs: CgroupFS, h: Hierarchy, target: str, before=lambda parent: None) -> list[str]:
-    """mkdir ``target`` and each missing parent, top down; ``before(parent)`` runs before each
-    mkdir (v2 enables the controllers there). Returns the dirs made, top first."""
-    missing = []
-    d = os.path.normpath(target)
-    mount = os.path.normpath(h.mount)
-    while d != mount and not fs.exists(d):
-        missing.append(d)
-        d = os.path.dirname(d)
-    made = list(reversed(missing))
-    for group in made:
-        before(os.path.dirname(group))
-        fs.mkdir(group)
-    return made
-
-
 #: errnos meaning "the group is gone or going": ENOENT once removed, ENODEV while the kernel tears it down
 _VANISHED = (errno.ENOENT, errno.ENODEV)
 

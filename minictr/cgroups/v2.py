@@ -26,7 +26,7 @@ from ..config import Resources
 from ..errors import ControllerMissing
 from . import units
 from .detect import V2_CONTROLLERS, Hierarchy
-from .fs import CgroupFS, Group
+from .fs import CgroupFS, Group, make_levels, wait_for
 
 SIGKILL = 9
 
@@ -80,8 +80,6 @@ class V2Group(Group):
         """
         wanted = [c for c in want if c in h.controllers]
         if at:
-            from .manager import make_levels
-
             def hand_down(parent: str) -> None:
                 offered = set(fs.read(os.path.join(parent, "cgroup.controllers")).split())
                 missing = sorted(need - offered)
@@ -90,7 +88,7 @@ class V2Group(Group):
                                             hint="enable it in the parent's cgroup.subtree_control")
                 _enable(fs, parent, [c for c in wanted if c in offered])
 
-            make_levels(fs, h, at, before=hand_down)
+            make_levels(fs, h.mount, at, before=hand_down)
             parent = os.path.dirname(at)
             enabled = tuple(w.lstrip("+") for w in fs.read(os.path.join(parent, "cgroup.subtree_control")).split())
             return cls(fs, h, at, tuple(c for c in wanted if c in enabled))
@@ -167,9 +165,8 @@ class V2Group(Group):
         if not self.fs.exists(path):
             return False
         self.fs.write(path, 1 if frozen else 0)
-        from .v1 import _wait_for
         events = os.path.join(self.path, "cgroup.events")
-        _wait_for(lambda: self.fs.read_keys(events).get("frozen", int(frozen)) == int(frozen), events,
+        wait_for(lambda: self.fs.read_keys(events).get("frozen", int(frozen)) == int(frozen), events,
                   f"frozen {int(frozen)}")
         return True
 
