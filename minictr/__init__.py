@@ -10,6 +10,10 @@ a package, or a family of modules), and ``tests/unit/test_layers.py`` checks
 every import of every module against it::
 
     L4  the front ends and the teaching code: the CLI, the labs, the widgets
+        oci.runtime       OCI create (the init waits on exec.fifo), start, kill, delete, exec, pause
+        oci.features      what the runtime supports, as the features command prints it
+        oci.cli           minictr-runtime: runc's command line and its error log
+        oci.__main__      python -m minictr.oci
         __main__          python -m minictr
         cli               run, ps, rm, and the dispatch to the cli_* modules
         cli_*             any other area of commands, one module each
@@ -47,6 +51,7 @@ every import of every module against it::
         reaper            collect what dead runs and killed CLIs left: state, storage, cgroups
         supervise         the small supervisor that a foreground run becomes
         monitor           the small monitor of a detached container: reaps, logs, attach, restarts
+        oci.state         the OCI view of a container's state, and which operation each status allows
     L1  kernel features, one package or module each
         namespaces        namespace kinds, their CLONE_* flags, /proc/PID/ns
         rootfs            the mount plan as data, and the one loop that applies it

@@ -58,9 +58,14 @@ def config_from_saved(saved: dict) -> ContainerConfig:
     d = tuples(saved)  # JSON gave lists where the config has tuples (args, env, entrypoint ...)
     d["rootfs"] = Rootfs(**tuples(d["rootfs"]))
     d["resources"] = Resources(**d.get("resources") or {})
-    sec = tuples({k: v for k, v in (d.get("security") or {}).items() if k in Security._fields})
-    sec["seccomp_filter"] = b""
-    d["security"] = container.with_seccomp_filter(Security(**sec))
+    saved_sec = d.get("security") or {}
+    sec = tuples({k: v for k, v in saved_sec.items() if k in Security._fields})
+    if saved_sec.get("seccomp_program") is not None:  # a config.json profile (minictr.oci), kept compiled
+        sec["seccomp_filter"] = bytes.fromhex(saved_sec["seccomp_program"])
+        d["security"] = Security(**sec)
+    else:
+        sec["seccomp_filter"] = b""
+        d["security"] = container.with_seccomp_filter(Security(**sec))
     d["namespaces"] = frozenset(d["namespaces"])
     d["labels"] = tuple(tuple(kv) for kv in d.get("labels") or ())
     net = d.get("network") or {}

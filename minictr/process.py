@@ -31,6 +31,14 @@ exit status 1::
     status: running                            or {"error", stage: "exec", errno}, exit 126/127
     waitpid(child)
 
+The OCI runtime (``minictr.oci.runtime``) splits this in two processes: its
+``create`` sends ``{"detach"}`` with an O_PATH fd of ``<root>/<id>/exec.fifo``
+instead of ``{"start"}``. The child drops its parent-death signal (``create``
+exits next), answers ``{"detached"}``, runs no further until a later ``start``
+opens the fifo for reading (its open for writing blocks until then), and from
+there reports on the fifo as it would on the socket: exec closes it, or an
+error goes into it (see ``_wait_for_start``).
+
 Why the child joins its cgroup itself, first thing. A cgroup namespace is
 rooted at the cgroup the process is in *when it unshares*, so the container
 sees its own cgroup as ``/``; and what the child allocates from then on is
@@ -63,7 +71,9 @@ SCM_RIGHTS), pty(7), capabilities(7), seccomp(2).
 Why over 400 lines: the protocol drawn above is one conversation between the parent and
 the child, and the order of the confinement steps (capabilities, no_new_privs, seccomp
 last) is part of it; exec (a second process entering the same container) applies the
-same steps, so they are written once, here.
+same steps, so they are written once, here. The OCI split's wait on exec.fifo is a branch
+of the same conversation, and must be here for another reason too: whatever the init runs
+after pivot_root has to be imported before it.
 """
 
 from __future__ import annotations
@@ -151,6 +161,19 @@ class Init:
         self._raise_if_error(msg, expected="ready")
         if fds:
             self.pty_master = fds[0]
+
+    def detach(self, fifo_path_fd: int, preserve_fds: int = 0, start_hooks=(), state: dict | None = None) -> None:
+        """OCI ``create``: tell the child to outlive us and wait on the exec fifo (an O_PATH fd of it).
+
+        ``start_hooks`` (config.json's startContainer, as dicts) run in the child once ``start``
+        came, with ``state`` on their stdin. Returns once the child has dropped its parent-death
+        signal; the channel is closed then.
+        """
+        self.channel.send("detach", fds=[fifo_path_fd], preserve_fds=preserve_fds, start_hooks=list(start_hooks),
+                          state=state or {})
+        msg, _ = self.channel.recv()
+        self.channel.close()
+        self._raise_if_error(msg, expected="detached")
 
     def start(self) -> None:
         """Let the child exec the command; return once exec has happened."""
@@ -313,9 +336,17 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         if cfg.tty:
             os.close(master)
 
-        msg, _ = ch.recv()
+        msg, got = ch.recv()
         if msg is None:
             return EXIT_SETUP_FAILED
+        if msg["type"] == "detach":
+            # The OCI create/start split (minictr.oci): the parent is `create`, which exits now;
+            # `start` comes later from another process. We wait on the exec fifo instead.
+            stage = "exec fifo"
+            ch = _wait_for_start(kernel, ch, got[0], msg.get("preserve_fds", 0))
+            stage = "startContainer hook"
+            for hook in msg.get("start_hooks") or ():  # in the container, before the command (config.md)
+                run_hook_here(hook, msg.get("state") or {})
 
         stage = "user"
         user = resolve_user(cfg.user, "/")
@@ -361,6 +392,86 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         ch.send("error", **report)
         return report["exit_code"]
     return EXIT_SETUP_FAILED  # not reached: exec replaced us
+
+
+class _FifoChannel:
+    """The init's end of the exec fifo, after ``start`` opened it: an error goes in as one JSON
+    line; a successful exec closes it (O_CLOEXEC), so ``start`` reads end-of-file, as on the socket."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def send(self, kind: str, fds=(), **fields) -> None:
+        try:
+            os.write(self.fd, leanjson.dumps({"type": kind, **fields}).encode())
+        except OSError:
+            pass  # `start` is gone; the state (the init exited) says the rest
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _wait_for_start(kernel: Syscalls, ch: Channel, fifo_path_fd: int, preserve_fds: int) -> _FifoChannel:
+    """Outlive `create`, then block until `start` opens the exec fifo. Returns the fifo's writing end.
+
+    runc's exec.fifo: opening a FIFO for writing blocks until a reader opens it (fifo(7)),
+    and `start` is that reader, in a later process.
+    """
+    # Why first: PR_SET_PDEATHSIG would kill us when `create` exits, which is now the plan.
+    # Under podman, conmon (a child subreaper) becomes our parent and reaps us; standalone, PID 1.
+    kernel.prctl(PR_SET_PDEATHSIG, 0)
+    link = f"/proc/self/fd/{fifo_path_fd}"
+    if not os.path.exists(link):  # checked while `create` still listens: the error reaches the user
+        raise ContainerSetupError("exec fifo", f"{link} is missing: the container has no /proc",
+                                  hint="mount proc at /proc in config.json's mounts")
+    ch.send("detached")  # `create` waits for this, so that it never exits before the line above
+    ch.close()
+    # fds 3 .. 3+N-1 (--preserve-fds) pass into the container; any other inherited one must not.
+    for fd in _open_fds():
+        if fd >= 3 + preserve_fds and fd != fifo_path_fd:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+    # The parent handed us an O_PATH fd of <root>/<id>/exec.fifo (we are past pivot_root, the
+    # host path is out of reach). An O_PATH fd cannot be read or written; opening the fd's
+    # /proc/self/fd link opens the fifo itself, as runc does (so the container needs /proc).
+    try:
+        fd = os.open(link, os.O_WRONLY | os.O_CLOEXEC)
+    finally:
+        os.close(fifo_path_fd)
+    return _FifoChannel(fd)
+
+
+def run_hook_here(hook: dict, state: dict) -> None:
+    """Run an OCI hook from where we are (the container, past pivot_root: no subprocess module
+    here), with ``state`` as JSON on its stdin; raise if it fails. Its ``timeout`` is not enforced."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(r, 0)
+            env = dict(item.split("=", 1) for item in hook.get("env") or () if "=" in item)
+            os.execve(hook["path"], list(hook.get("args") or [hook["path"]]), env)
+        finally:
+            os._exit(127)
+    os.close(r)
+    try:
+        os.write(w, leanjson.dumps(state).encode())
+    except OSError:
+        pass  # it did not read its stdin: its exit status says the rest
+    os.close(w)
+    code = exit_status(os.waitpid(pid, 0)[1])
+    if code != 0:
+        raise ContainerSetupError("startContainer hook", f"{hook['path']} exited with status {code}",
+                                  exit_code=EXIT_SETUP_FAILED)
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: every possible fd (no `import resource`: after pivot_root it is out of reach)
+        return list(range(3, min(os.sysconf("SC_OPEN_MAX"), 65536)))
 
 
 def take_stdio(slave: int, interactive: bool) -> None:

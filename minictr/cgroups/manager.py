@@ -104,6 +104,28 @@ class CgroupManager:
         for g in sorted(self.groups, key=lambda g: -g.version):  # v2 first: cgroup.kill is atomic
             g.kill()
 
+    def freeze(self, frozen: bool = True) -> None:
+        """Freeze (``frozen=True``) or thaw every process of the container: ``pause`` and ``resume``.
+
+        With the v1 freezer where the container has one (a hybrid host), else cgroup v2's
+        ``cgroup.freeze``. Raises CgroupError when neither is there.
+        """
+        v1 = [g for g in self.groups if g.version == 1 and "freezer" in g.controllers]
+        done = [g.freeze(frozen) for g in (v1 or [g for g in self.groups if g.version == 2])]
+        if not any(done):
+            raise CgroupError(f"container {self.id} has no freezer cgroup",
+                              hint="pause needs the v1 freezer controller or cgroup v2 (Linux 5.2+)")
+
+    def frozen(self) -> bool:
+        """Is the container frozen now (``pause``)? Read from the freezer, not remembered."""
+        for g in self.groups:
+            if g.version == 1 and "freezer" in g.controllers:
+                return self.fs.read(os.path.join(g.path, "freezer.state")).strip() != "THAWED"
+        for g in self.groups:
+            if g.version == 2 and self.fs.exists(os.path.join(g.path, "cgroup.freeze")):
+                return self.fs.read(os.path.join(g.path, "cgroup.freeze")).strip() == "1"
+        return False
+
     def oom_killed(self) -> bool:
         """True if the kernel's OOM killer killed a process of this container."""
         return any(g.oom_killed() for g in self.groups if "memory" in g.controllers)
@@ -137,6 +159,8 @@ class CgroupManager:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
         for g in self.groups:  # the shared minictr/ parent goes once no container uses it
+            if os.path.basename(os.path.dirname(g.path)) != "minictr":
+                continue  # a cgroupsPath's parent is the caller's (podman's libpod_parent): left alone, as runc
             try:
                 self.fs.rmdir(os.path.dirname(g.path))
             except OSError:
@@ -194,8 +218,13 @@ def _joins(h: Hierarchy, layout: Layout) -> bool:
 
 
 def create(container_id: str, resources: Resources = Resources(), *, root: str = "/sys/fs/cgroup",
-           proc_self_cgroup: str = "/proc/self/cgroup", fs: CgroupFS | None = None) -> CgroupManager:
+           proc_self_cgroup: str = "/proc/self/cgroup", fs: CgroupFS | None = None,
+           path: str = "") -> CgroupManager:
     """Make ``<own path>/minictr/<id>`` in every tree we use and write the limits.
+
+    ``path`` (config.json's ``linux.cgroupsPath``, as runc reads it for cgroupfs) puts the
+    group elsewhere: an absolute path is from each tree's root, a relative one from our own
+    group (``/libpod_parent/libpod-<id>`` is podman's).
 
     Raises ControllerMissing when a limit needs a controller the host lacks,
     CgroupsUnavailable when there are no cgroups at all and limits were asked
@@ -203,6 +232,8 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
     when it fails.
     """
     _check_id(container_id)
+    if path:
+        _check_path(path)
     fs = fs or CgroupFS()
     layout = detect(root, proc_self_cgroup)
     need = needed_controllers(resources)
@@ -220,14 +251,15 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
         for h in layout.hierarchies:
             if not _joins(h, layout):
                 continue
+            at = _at(h, path) if path else ""
             if h.version == 1:
-                mgr.groups.append(_retry_vanished(lambda: V1Group.create(fs, h, container_id)))
+                mgr.groups.append(_retry_vanished(lambda: V1Group.create(fs, h, container_id, at=at)))
             else:
                 # on hybrid, only the controllers actually bound to this tree (often none)
                 want = tuple(c for c in V2_CONTROLLERS if layout.controllers.get(c) is h)
                 mine = {c for c in need if c in want}
                 from .v2 import V2Group  # (not imported on a v1 host)
-                mgr.groups.append(_retry_vanished(lambda: V2Group.create(fs, h, container_id, mine, want)))
+                mgr.groups.append(_retry_vanished(lambda: V2Group.create(fs, h, container_id, mine, want, at=at)))
         for g in mgr.groups:
             g.apply(resources)
     except BaseException:
@@ -237,6 +269,19 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
             pass
         raise
     return mgr
+
+
+def _check_path(path: str) -> None:
+    parts = path.split("/")
+    if ".." in parts or "." in parts or "\0" in path or not path.strip("/"):
+        raise ConfigError("linux.cgroupsPath", path, "must name a group below a tree's root, without . or ..",
+                          hint='e.g. "/mybox" or "/libpod_parent/libpod-ID"')
+
+
+def _at(h: Hierarchy, path: str) -> str:
+    """Where ``path`` (cgroupsPath) is in tree ``h``: from its root if absolute, else from our group."""
+    base = h.mount if path.startswith("/") else h.own_dir
+    return os.path.normpath(os.path.join(base, path.strip("/")))
 
 
 #: errnos meaning "the group is gone or going": ENOENT once removed, ENODEV while the kernel tears it down
@@ -279,13 +324,16 @@ def _candidate_dirs(fs: CgroupFS, h: Hierarchy, layout: Layout):
         level = nxt
 
 
-def _groups_for(fs: CgroupFS, layout: Layout, container_id: str) -> list:
+def _groups_for(fs: CgroupFS, layout: Layout, container_id: str, known=()) -> list:
     groups = []
     for h in layout.hierarchies:
         if not _uses(h):
             continue
-        for parent in _candidate_dirs(fs, h, layout):
-            path = os.path.join(parent, container_id)
+        # paths recorded when the groups were made (all of them): no search (see open)
+        here = [p for p in known if p.startswith(h.mount.rstrip("/") + "/")]
+        paths = here if known else (os.path.join(d, container_id) for d in _candidate_dirs(fs, h, layout))
+        for path in paths:
+            parent = os.path.dirname(path)
             if fs.exists(path):
                 if h.version == 1:
                     groups.append(V1Group(fs, h, path))
@@ -298,17 +346,19 @@ def _groups_for(fs: CgroupFS, layout: Layout, container_id: str) -> list:
 
 
 def open(container_id: str, *, root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/self/cgroup",
-         fs: CgroupFS | None = None) -> CgroupManager | None:
+         fs: CgroupFS | None = None, known=()) -> CgroupManager | None:
     """The manager of an existing container's groups, or None if it has none.
 
     Works from any process: it looks under our own path first, then walks each
     tree (a few levels deep) for ``minictr/<id>``, since the process that made
-    the groups may have sat elsewhere.
+    the groups may have sat elsewhere. ``known``: every group dir (``mgr.paths``' values)
+    recorded when they were made; then no tree is searched (the OCI runtime's later calls
+    come from other processes, in other cgroups, than its ``create``).
     """
     _check_id(container_id)
     fs = fs or CgroupFS()
     layout = detect(root, proc_self_cgroup)
-    groups = _groups_for(fs, layout, container_id)
+    groups = _groups_for(fs, layout, container_id, known)
     return CgroupManager(container_id, layout, groups, fs) if groups else None
 
 

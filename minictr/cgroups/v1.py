@@ -26,7 +26,7 @@ import os
 from ..config import Resources
 from ..errors import ControllerMissing
 from .detect import Hierarchy
-from .fs import CgroupFS, Group
+from .fs import CgroupFS, Group, make_levels, wait_for
 
 SIGKILL = 9
 #: v1 has no "max": an unlimited memory limit reads as a huge page-aligned number.
@@ -46,7 +46,14 @@ class V1Group(Group):
         self.controllers = hierarchy.controllers
 
     @classmethod
-    def create(cls, fs: CgroupFS, h: Hierarchy, container_id: str) -> "V1Group":
+    def create(cls, fs: CgroupFS, h: Hierarchy, container_id: str, at: str = "") -> "V1Group":
+        """``<own>/minictr/<id>``, or the group ``at`` (a cgroupsPath) with its missing parents."""
+        if at:
+            made = make_levels(fs, h.mount, at)
+            if "cpuset" in h.controllers:
+                for group in made:
+                    _inherit_cpuset(fs, group)
+            return cls(fs, h, at)
         parent = os.path.join(h.own_dir, "minictr")
         path = os.path.join(parent, container_id)
         for group in (parent, path):
@@ -97,6 +104,19 @@ class V1Group(Group):
             if frozen:
                 self.fs.write(state, "THAWED")
 
+    def freeze(self, frozen: bool) -> bool:
+        """Freeze or thaw every task (the freezer tree only): True if this group has a freezer.
+
+        ``freezer.state`` reads FREEZING until every task has stopped (cgroup-v1/freezer-subsystem.rst).
+        """
+        if not self._has("freezer"):
+            return False
+        path = os.path.join(self.path, "freezer.state")
+        want = "FROZEN" if frozen else "THAWED"
+        self.fs.write(path, want)
+        wait_for(lambda: self.fs.read(path).strip() == want, path, want)
+        return True
+
     # -- what happened -------------------------------------------------
     def oom_killed(self) -> bool:
         if not self._has("memory"):
@@ -129,3 +149,4 @@ def _inherit_cpuset(fs: CgroupFS, group: str) -> None:
     for name in ("cpuset.cpus", "cpuset.mems"):
         if not fs.read(os.path.join(group, name)).strip():
             fs.write(os.path.join(group, name), fs.read(os.path.join(parent, name)).strip())
+

@@ -463,3 +463,113 @@ def test_the_fake_cgroupfs_fails_on_demand_as_the_real_one_would(tmp_path):
     del fs.fail["rmdir"]
     fs.rmdir(group)
     assert not os.path.exists(group)
+
+
+# -- pause / resume (the OCI runtime's freezer) --------------------------------
+
+def test_freeze_uses_the_v1_freezer_on_a_hybrid_host_and_thaws_again(tmp_path):
+    host = build_hybrid(str(tmp_path))
+    mgr = make(host, CID)
+    freezer = [g for g in mgr.groups if "freezer" in g.controllers][0]
+    state = os.path.join(freezer.path, "freezer.state")
+    assert not mgr.frozen()
+    mgr.freeze(True)
+    assert read(state) == "FROZEN" and mgr.frozen()
+    mgr.freeze(False)
+    assert read(state) == "THAWED" and not mgr.frozen()
+    # only the freezer tree is written, never the unified tree's cgroup.freeze
+    assert not [p for p, _ in host[2].writes if p.endswith("cgroup.freeze")]
+
+
+def test_freeze_on_pure_v2_writes_cgroup_freeze_and_waits_for_the_event(tmp_path):
+    host = build_v2(str(tmp_path))
+    mgr = make(host, CID)
+    group = mgr.groups[0].path
+    mgr.freeze(True)
+    assert read(os.path.join(group, "cgroup.freeze")) == "1" and "frozen 1" in read(os.path.join(group, "cgroup.events"))
+    assert mgr.frozen()
+    mgr.freeze(False)
+    assert "frozen 0" in read(os.path.join(group, "cgroup.events")) and not mgr.frozen()
+
+
+def test_freeze_without_any_freezer_is_one_clear_error(tmp_path):
+    host = build_v1(str(tmp_path), mounts=("memory", "pids"))
+    mgr = make(host, CID)
+    with pytest.raises(CgroupError, match="no freezer") as info:
+        mgr.freeze(True)
+    assert "freezer" in info.value.hint
+
+
+def test_open_with_the_paths_recorded_at_create_searches_no_tree(tmp_path):
+    """The OCI runtime records ``mgr.paths`` at create; its delete (another process, another cgroup)
+    opens them directly, without walking the trees, and finds the same groups."""
+    from minictr.cgroups.fake import FakeCgroupFS
+
+    root, proc, host_fs = build_hybrid(str(tmp_path))
+
+    class Counting(FakeCgroupFS):
+        listings = 0
+
+        def listdir(self, path):
+            Counting.listings += 1
+            return super().listdir(path)
+
+    fs = host_fs
+    mgr = make((root, proc, fs), CID, Resources(memory=32 << 20))
+    fs.__class__ = Counting  # the same fake tree, now counting its listings
+    fs.mkdir(os.path.join(root, "memory", "process_api", "ffff"))
+    other_proc = tmp_path / "other-proc"
+    other_proc.write_text(open(proc).read().replace("e6327748", "ffff"))
+    known = sorted(set(mgr.paths.values()))
+    Counting.listings = 0
+    found = cgroups.open(CID, root=root, proc_self_cgroup=str(other_proc), fs=fs, known=known)
+    assert found.paths == mgr.paths and Counting.listings == 0
+    found.destroy()
+    Counting.listings = 0
+    assert cgroups.open(CID, root=root, proc_self_cgroup=str(other_proc), fs=fs, known=known) is None
+    assert Counting.listings == 0  # gone where it was recorded: not searched for elsewhere
+
+
+# -- config.json's linux.cgroupsPath --------------------------------------------------
+
+def test_a_cgroups_path_from_the_root_makes_its_parents_in_every_v1_tree(tmp_path):
+    host = build_hybrid(str(tmp_path))
+    root = host[0]
+    mgr = make(host, CID, Resources(pids_limit=7), path="/libpod_parent/libpod-" + CID)
+    for ctrl in ("pids", "memory", "cpuset"):
+        assert mgr.paths[ctrl] == os.path.join(root, ctrl, "libpod_parent", "libpod-" + CID)
+    assert read(os.path.join(mgr.paths["pids"], "pids.max")) == "7"
+    # cpuset: every level made got cpus and mems, or no task could join
+    assert read(os.path.join(root, "cpuset", "libpod_parent", "cpuset.cpus")) != ""
+    assert all_minictr_dirs(root) == []
+    mgr.destroy()
+    assert not os.path.exists(mgr.paths["pids"])
+    assert os.path.isdir(os.path.join(root, "pids", "libpod_parent"))  # the caller's parent stays, as runc leaves it
+
+
+def test_a_relative_cgroups_path_is_below_our_own_group(tmp_path):
+    host = build_hybrid(str(tmp_path))
+    root, proc, _ = host
+    mgr = make(host, CID, path="sub/box")
+    own_memory = [line.split(":")[2] for line in open(proc).read().splitlines() if ":memory:" in line][0]
+    assert mgr.paths["memory"] == os.path.normpath(os.path.join(root, "memory", own_memory.strip("/"), "sub", "box"))
+
+
+def test_a_cgroups_path_on_v2_hands_the_controllers_down_each_level(tmp_path):
+    host = build_v2(str(tmp_path), own_path="/work.slice")
+    root = host[0]
+    mgr = make(host, CID, Resources(memory=32 << 20), path="/pods/box")
+    group = os.path.join(root, "pods", "box")
+    assert [g.path for g in mgr.groups] == [group]
+    assert "memory" in read(os.path.join(root, "cgroup.subtree_control")).split()
+    assert "memory" in read(os.path.join(root, "pods", "cgroup.subtree_control")).split()
+    assert read(os.path.join(group, "memory.max")) == str(32 << 20)
+    found = cgroups.open(CID, root=root, proc_self_cgroup=host[1], fs=host[2], known=[group])
+    assert found.paths == mgr.paths
+
+
+@pytest.mark.parametrize("bad", ["/a/../b", "..", "/", "./x", "a/./b"])
+def test_a_cgroups_path_that_climbs_is_refused(tmp_path, bad):
+    host = build_hybrid(str(tmp_path))
+    with pytest.raises(ConfigError, match="cgroupsPath"):
+        make(host, CID, path=bad)
