@@ -277,7 +277,7 @@ def test_cgroups_none(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "pc").write_text("")
     [c] = doctor.check_cgroups(str(tmp_path / "empty"), str(tmp_path / "pc"), lessons=LESSONS)
-    assert c.status == "fail" and c.lessons == ("07", "09", "10", "12", "13")  # 10, 12, 13: a cgroup namespace
+    assert c.status == "fail" and c.lessons == ("07", "09", "10", "11", "12", "13")  # 10-13: a cgroup namespace
 
 
 def test_overlay_not_listed_no_probe(tmp_path):
