@@ -43,8 +43,9 @@ from .lesson import Lesson
 
 __all__ = ["LESSON", "QUIZZES", "IpModel", "plug_commands", "undo_by_hand", "by_hand_leftovers", "draw"]
 
-LESSON = Lesson("11", "Networks: a bridge, NAT and published ports", needs_root=True, tools=("ip", "nft"),
-                namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"))
+LESSON = Lesson("11", "Networks: a bridge, NAT and published ports", needs_root=True,
+                tools=("ip", "nft", "ping"), namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"),
+                controllers=("memory", "pids"), filesystems=("overlay",))
 
 #: What the notebook builds by hand is named so; nothing of a real network is.
 PREFIX = "lesson11-"

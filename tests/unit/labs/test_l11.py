@@ -224,4 +224,4 @@ def test_every_exercise_has_a_written_solution():
 
 
 def test_the_lesson_record():
-    assert l11.LESSON.number == "11" and l11.LESSON.needs_root and l11.LESSON.tools == ("ip", "nft")
+    assert l11.LESSON.number == "11" and l11.LESSON.needs_root and l11.LESSON.tools == ("ip", "nft", "ping")
