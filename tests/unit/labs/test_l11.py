@@ -208,6 +208,20 @@ def test_undo_by_hand_removes_what_the_notebook_makes():
     assert l11.by_hand_leftovers() == []
 
 
+def test_live_ports_reads_a_real_bridge():
+    needs_root("11.plug")
+    cmds = ["ip netns add lesson11-unit", "ip link add lesson11-ubr type bridge",
+            "ip link add lesson11-uv type veth peer name eth0 netns lesson11-unit",
+            "ip link set lesson11-uv master lesson11-ubr", "ip -n lesson11-unit addr add 10.211.199.2/24 dev eth0"]
+    try:
+        for cmd in cmds:
+            assert os.system(cmd) == 0, cmd
+        assert l11.live_ports("lesson11-ubr") == [("lesson11-uv", "lesson11-unit", "10.211.199.2/24")]
+    finally:
+        l11.undo_by_hand()
+    assert l11.by_hand_leftovers() == [] and l11.live_ports("lesson11-ubr") == []
+
+
 def test_the_picture_names_every_port():
     text = l11.draw("lesson11-br", "10.211.0.1", [("lesson11-va", "lesson11-a", "10.211.0.2/24"),
                                                    ("lesson11-vb", "lesson11-b", "10.211.0.3/24")])
