@@ -262,7 +262,7 @@ def _for_real(fn) -> None:
             r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
             if r.returncode:
                 raise CaseFailed(f"for real, command {i}, {cmd!r}, failed: {r.stderr.strip()}")
-        gw = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-i", "0.2", "-w", "3", names["gateway"]],
+        gw = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-i", "0.2", "-w", "5", names["gateway"]],
                             capture_output=True, text=True, timeout=30)
         if gw.returncode:
             raise CaseFailed(f"for real, a ping from inside {ns} to the gateway got no answer")
