@@ -232,7 +232,7 @@ def _real_names() -> dict:
     tag = os.urandom(2).hex()
     for third in range(200, 256):
         if not any(ipam.overlaps((ipam.parse_ip(f"10.211.{third}.0"), 24), r) for r in busy):
-            return dict(ns=f"{PREFIX}chk-{tag}", bridge=f"l11-b{tag}", veth=f"l11-v{tag}",
+            return dict(ns=f"l11c-{tag}", bridge=f"l11c-b{tag}", veth=f"l11c-v{tag}",
                         address=f"10.211.{third}.7/24", gateway=f"10.211.{third}.1")
     raise CaseFailed("no free /24 in 10.211.200.0-10.211.255.0 on this host for the real test")
 
@@ -316,25 +316,29 @@ register(Exercise(
 
 # -- what the notebook builds by hand, and its picture ------------------------------------
 
-def by_hand_leftovers() -> list[str]:
-    """The namespaces and links named ``lesson11-*`` (or the check's ``l11-*``), and the nft table."""
+def by_hand_leftovers(prefix: str = PREFIX, table: str = NFT_TABLE) -> list[str]:
+    """The network namespaces and links whose names start with ``prefix``, and the nft table ``ip table``.
+
+    Only the notebook's own names: the check's (``l11c-*``) are its own to remove, and another
+    process may be using them right now.
+    """
     found = []
     try:
-        found += [f"netns {n}" for n in sorted(os.listdir("/run/netns")) if n.startswith(PREFIX)]
+        found += [f"netns {n}" for n in sorted(os.listdir("/run/netns")) if n.startswith(prefix)]
     except FileNotFoundError:
         pass
-    found += [f"link {n}" for n in sorted(os.listdir("/sys/class/net")) if n.startswith((PREFIX, "l11-"))]
-    r = subprocess.run(["nft", "list", "table", "ip", NFT_TABLE], capture_output=True, text=True)
+    found += [f"link {n}" for n in sorted(os.listdir("/sys/class/net")) if n.startswith(prefix)]
+    r = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True)
     if r.returncode == 0:
-        found.append(f"nft table ip {NFT_TABLE}")
+        found.append(f"nft table ip {table}")
     return found
 
 
-def undo_by_hand() -> list[str]:
+def undo_by_hand(prefix: str = PREFIX, table: str = NFT_TABLE) -> list[str]:
     """Remove them: first the processes left in those namespaces (by their pids), then the rest."""
     import signal
 
-    gone = by_hand_leftovers()
+    gone = by_hand_leftovers(prefix, table)
     for what in gone:
         kind, name = what.split(" ", 1)
         if kind == "netns":
@@ -350,7 +354,7 @@ def undo_by_hand() -> list[str]:
         if kind == "link" and os.path.exists(f"/sys/class/net/{name}"):
             _ip("link", "del", name)
         elif kind == "nft":
-            subprocess.run(["nft", "delete", "table", "ip", NFT_TABLE], capture_output=True, text=True)
+            subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True, text=True)
     return gone
 
 
