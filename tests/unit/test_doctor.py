@@ -265,7 +265,7 @@ def test_cgroups_missing_controllers(tmp_path):
     by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, probe=False, lessons=LESSONS)}
     c = by["cgroup controllers"]
     assert c.status == "fail" and "memory" in c.detail and "pids" in c.detail
-    assert c.lessons == ("07", "09")
+    assert c.lessons == ("07", "09", "11")
     # no lesson needs what is missing: a warning
     fake = [Lesson("07", "cgroups", True, controllers=("cpu",))]
     by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, probe=False, lessons=fake)}
@@ -277,14 +277,14 @@ def test_cgroups_none(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "pc").write_text("")
     [c] = doctor.check_cgroups(str(tmp_path / "empty"), str(tmp_path / "pc"), lessons=LESSONS)
-    assert c.status == "fail" and c.lessons == ("07", "09", "10", "12", "13")  # 10, 12, 13: a cgroup namespace
+    assert c.status == "fail" and c.lessons == ("07", "09", "10", "11", "12", "13")  # 10-13: a cgroup namespace
 
 
 def test_overlay_not_listed_no_probe(tmp_path):
     fs = tmp_path / "filesystems"
     fs.write_text("nodev\tsysfs\nnodev\ttmpfs\n\text4\n")
     c = doctor.check_overlay(str(fs), probe=False, lessons=LESSONS)
-    assert c.status == "warn" and "modprobe overlay" in c.fix and c.lessons == ("08", "09", "13")
+    assert c.status == "warn" and "modprobe overlay" in c.fix and c.lessons == ("08", "09", "11", "13")
     fs.write_text("nodev\tsysfs\nnodev\toverlay\n")
     assert doctor.check_overlay(str(fs), probe=False).status == "ok"
 
