@@ -534,15 +534,19 @@ QUIZZES = {
     "15.setgroups": {
         "question": "Why must an ordinary user write 'deny' to /proc/PID/setgroups before gid_map?",
         "right": {
-            "so the child cannot drop a group it was in: a file with mode 0705 keeps out its group":
+            "so root inside cannot drop a group and get past a file whose mode shuts that group out":
                 "Negative group permissions (rwx for others, nothing for a group) would stop working if root "
                 "inside could call setgroups([]) and leave that group; the kernel demands that the door is "
                 "closed before it takes an unprivileged gid map (since Linux 3.19).",
         },
         "wrong": {
-            "so the child cannot become root": "It is root in its namespace either way.",
-            "setgroups is written by the child, gid_map by its parent": "The parent writes both.",
-            "to save memory in the kernel": "It is a security rule, not a resource one.",
+            "so root inside cannot add itself to a host group it was never in, such as disk":
+                "setgroups(2) takes only mapped gids, and disk has no map: adding was never possible. "
+                "The danger is in dropping a group.",
+            "so the child cannot switch its gid with setgid(2) to another mapped gid":
+                "setgid(2) is ruled by the gid map alone; setgroups is about the supplementary groups.",
+            "so the gid map can be written only once":
+                "Every map can be written only once anyway, with or without setgroups.",
         },
         "hint": "what could root inside do with setgroups(2) that an ordinary user cannot?",
     },
