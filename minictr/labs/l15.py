@@ -21,9 +21,9 @@ Two exercises:
   (who may write any map) writes it into a real child, and a file made by
   container uid 1000 must belong to host uid ``start + 999``.
 
-The helpers ``become`` (drop to an ordinary uid in a forked child) and
-``userns_pair`` (a child that unshares CLONE_NEWUSER and waits while its
-parent writes its maps) are what the notebook's experiments use too.
+The notebook's experiments and these checks use the kit's ``become`` (drop to
+an ordinary uid in a forked child) and ``userns_pair`` (a child that unshares
+CLONE_NEWUSER and waits while its parent writes its maps).
 
 The quizzes' answer keys live here (``QUIZZES``), not in the notebook.
 
@@ -35,11 +35,10 @@ capabilities(7), unshare(2), setresuid(2), prctl(2) (PR_SET_DUMPABLE).
 from __future__ import annotations
 
 import errno
-import json
 import os
-import tempfile
 
-from .kit import Case, CaseFailed, Exercise, exc_line, in_child, register
+from .kit import (Case, CaseFailed, Exercise, attempt, become, exc_line, in_child, reachable_mkdtemp, register,
+                  userns_pair)
 from .lesson import Lesson
 
 __all__ = ["LESSON", "QUIZZES", "LEARNER_UID", "LEARNER_GID", "become", "userns_pair", "write_maps",
@@ -50,100 +49,6 @@ LESSON = Lesson("15", "User namespaces and rootless containers", needs_root=True
 
 #: The ordinary user the experiments and checks drop to (a laptop's first user is usually 1000).
 LEARNER_UID, LEARNER_GID = 1234, 2345
-
-
-# -- helpers: an ordinary user, a child in a user namespace -----------------------------------
-
-def become(uid: int, gid: int) -> None:
-    """In a forked child of root: become the ordinary user ``uid``/``gid``, for good."""
-    from ..syscalls import PR_SET_DUMPABLE, linux
-
-    os.setgroups([])                 # root's supplementary groups would stay otherwise
-    os.setresgid(gid, gid, gid)      # gid first: after setresuid there is no CAP_SETGID left
-    os.setresuid(uid, uid, uid)
-    # Why: changing uid makes the process non-dumpable, and /proc/PID of a non-dumpable process
-    # (and of the children it forks) is owned by root: the user could not write its child's
-    # uid_map. A login shell of that user would be dumpable; this makes ours the same.
-    linux().prctl(PR_SET_DUMPABLE, 1)
-
-
-def userns_pair(outside, inside, *, flags: int = 0, timeout: float = 10.0):
-    """Fork a child that unshares CLONE_NEWUSER (and ``flags``) and waits; meanwhile run
-    ``outside(pid)`` here (write its maps); then ``inside()`` runs in the child.
-
-    Returns ``(outside's result, inside's JSON-able result)``. An exception of
-    ``outside`` is raised again here, after the child ran ``inside()`` and was
-    reaped; one of ``inside`` comes back as ``{"error": "Type: message"}``.
-    """
-    import select
-    import signal
-    import time
-
-    from ..syscalls import CloneFlags, linux
-
-    kernel = linux()
-    ready_r, ready_w = os.pipe()
-    go_r, go_w = os.pipe()
-    out_r, out_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never return into the caller's code
-        try:
-            os.close(ready_r), os.close(go_w), os.close(out_r)
-            try:
-                kernel.unshare(CloneFlags.NEWUSER | flags)
-            except OSError as e:
-                os.write(ready_w, ("E" + exc_line(e)).encode())
-                os._exit(1)
-            os.write(ready_w, b"1")
-            os.read(go_r, 1)  # until the parent has written the maps (or closed the pipe)
-            try:
-                payload = {"ok": inside()}
-            except BaseException as e:
-                payload = {"ok": {"error": exc_line(e)}}
-            data = memoryview(json.dumps(payload).encode())
-            while data:
-                data = data[os.write(out_w, data):]
-        finally:
-            os._exit(0)
-    for fd in (ready_w, go_r, out_w):
-        os.close(fd)
-    try:
-        ready = os.read(ready_r, 200)
-        if ready != b"1":
-            raise OSError(errno.EPERM, f"the child could not unshare a user namespace: {ready[1:].decode()}")
-        try:
-            got_outside = outside(pid)
-        finally:
-            os.write(go_w, b"1")
-            os.close(go_w)
-            go_w = -1
-        chunks, deadline = [], time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([out_r], [], [], left)[0]:
-                os.kill(pid, signal.SIGKILL)
-                raise TimeoutError(f"the child in the user namespace did not finish within {timeout:g} s")
-            chunk = os.read(out_r, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        got = json.loads(b"".join(chunks) or b'{"ok": {"error": "the child died without an answer"}}')
-        return got_outside, got["ok"]
-    finally:
-        if go_w != -1:
-            os.close(go_w)
-        os.close(ready_r)
-        os.close(out_r)
-        os.waitpid(pid, 0)
-
-
-def attempt(fn, *args) -> str:
-    """``"ok"`` if ``fn(*args)`` works, else its errno's name (``"EPERM"``): what an experiment prints."""
-    try:
-        fn(*args)
-        return "ok"
-    except OSError as e:
-        return errno.errorcode.get(e.errno, str(e.errno))
 
 
 def parse_map(text: str) -> list[tuple[int, int, int]]:
@@ -173,26 +78,11 @@ def write_maps(pid: int, uid: int, gid: int, proc: str = "/proc") -> None:
 FAKE_PID = 4242
 
 
-def _mkdtemp() -> str:
-    """A temporary directory an ordinary user can reach: in tempfile's directory when every
-    directory above it lets others through (o+x), else in /tmp (a test's tmp_path is 0700)."""
-    import stat
-
-    where = tempfile.gettempdir()
-    path = where
-    while path != os.path.dirname(path):
-        if not os.stat(path).st_mode & stat.S_IXOTH:
-            where = "/tmp"
-            break
-        path = os.path.dirname(path)
-    return tempfile.mkdtemp(prefix="minictr-l15-", dir=where)
-
-
 def _watched(fn) -> dict:
     """Run ``fn`` as the learner against a directory of plain files; what it wrote where."""
     from .kit import rmtree
 
-    base = _mkdtemp()
+    base = reachable_mkdtemp("minictr-l15-")
     try:
         for who in (str(FAKE_PID), "self"):
             os.makedirs(f"{base}/{who}")
@@ -303,7 +193,7 @@ def _write_maps_cases() -> list[Case]:
     def for_real(fn):
         from .kit import rmtree
 
-        base = _mkdtemp()
+        base = reachable_mkdtemp("minictr-l15-")
         os.chown(base, LEARNER_UID, LEARNER_GID)
         try:
             def as_learner():
@@ -320,7 +210,8 @@ def _write_maps_cases() -> list[Case]:
                             with open(f"/proc/{child}/{n}") as f:
                                 maps[n] = f.read()
                         return {"errno": errno.errorcode.get(e.errno, "?"), "file": _failed_file(e),
-                                "line": exc_line(e), "setgroups": setgroups, "writer": os.getpid(), **maps}
+                                "line": exc_line(e), "setgroups": setgroups, "writer": os.getpid(), "child": child,
+                                **maps}
                     return {}
 
                 def inside():
@@ -346,10 +237,15 @@ def _write_maps_cases() -> list[Case]:
             if name == "gid_map" and failed["setgroups"] == "allow":
                 raise CaseFailed(f"the kernel refused gid_map ({failed['errno']}) because setgroups still said "
                                  "allow: write 'deny' to /proc/PID/setgroups *before* gid_map")
+            if name in ("uid_map", "gid_map"):
+                own = LEARNER_UID if name == "uid_map" else LEARNER_GID
+                raise CaseFailed(f"the kernel refused {name} ({failed['errno']}): from an ordinary user it takes "
+                                 f"one line, '0 {own} 1' (inside 0, outside the writer's own id, count 1)")
             if not name and failed["uid_map"].strip() and failed["gid_map"].strip():
                 raise CaseFailed(f"a write was refused ({failed['errno']}) after both maps were set: a map "
                                  "written twice? The kernel takes each map once")
-            raise CaseFailed(f"the kernel refused a write to {failed['file'] or 'a file'}: {failed['line']} "
+            where = failed["file"].replace(f"/{failed['child']}/", "/PID/") or "a file"
+            raise CaseFailed(f"the kernel refused a write to {where}: {failed['line']} "
                              f"(setgroups: {failed['setgroups']}, uid_map {'set' if failed['uid_map'] else 'empty'}, "
                              f"gid_map {'set' if failed['gid_map'] else 'empty'})")
         if "error" in got:
@@ -438,7 +334,7 @@ def _rootless_cases() -> list[Case]:
         text = fn(uid, start, count)
         if not isinstance(text, str):
             raise CaseFailed("return the map's text")
-        base = _mkdtemp()
+        base = reachable_mkdtemp("minictr-l15-")
         os.chmod(base, 0o777)        # container uid 1000 (host 100999) makes a file in it
         try:
             def as_root():
@@ -449,8 +345,12 @@ def _rootless_cases() -> list[Case]:
                     return written_
 
                 def inside():
-                    os.setresgid(1000, 1000, 1000)
-                    os.setresuid(1000, 1000, 1000)     # root in the namespace: CAP_SETUID there
+                    try:
+                        os.setresgid(1000, 1000, 1000)
+                        os.setresuid(1000, 1000, 1000)     # root in the namespace: CAP_SETUID there
+                    except OSError as e:
+                        return {"error": f"container uid 1000 has no map in yours (setresuid: "
+                                         f"{errno.errorcode.get(e.errno, e.errno)})"}
                     with open(os.path.join(base, "made-by-1000"), "w"):
                         pass
                     return True
@@ -462,7 +362,7 @@ def _rootless_cases() -> list[Case]:
                 raise CaseFailed(f"root wrote your map into a child's uid_map and the kernel said "
                                  f"{verdicts['uid_map']}: {'the ranges overlap' if verdicts['uid_map'] == 'EINVAL' else 'refused'}")
             if got is not True:
-                raise CaseFailed(f"inside, container uid 1000 could not make a file: {got.get('error', got)}")
+                raise CaseFailed(f"inside: {got.get('error', got)}")
             owner = os.stat(os.path.join(base, "made-by-1000")).st_uid
             if owner != start + 999:
                 raise CaseFailed(f"a file made by container uid 1000 belongs to host uid {owner}, not {start + 999}")
