@@ -45,7 +45,8 @@ __all__ = ["LESSON", "QUIZZES", "LEARNER_UID", "LEARNER_GID", "become", "userns_
            "rootless_map", "parse_map", "attempt"]
 
 LESSON = Lesson("15", "User namespaces and rootless containers", needs_root=True,
-                tools=("newuidmap", "newgidmap", "ip"), namespaces=("user", "uts", "mnt", "net"))
+                tools=("newuidmap", "newgidmap", "ip"), namespaces=("user", "uts", "mnt", "net"),
+                filesystems=("overlay",))
 
 #: The ordinary user the experiments and checks drop to (a laptop's first user is usually 1000).
 LEARNER_UID, LEARNER_GID = 1234, 2345
