@@ -222,3 +222,37 @@ def test_every_exercise_has_a_written_solution():
 def test_the_lesson_record():
     assert l15.LESSON.number == "15" and l15.LESSON.needs_root and "user" in l15.LESSON.namespaces
     assert {"newuidmap", "newgidmap"} <= set(l15.LESSON.tools)
+
+
+def test_become_leaves_an_ordinary_user_that_owns_its_proc_files():
+    needs_root("15.write_maps")
+
+    def body():
+        l15.become(l15.LEARNER_UID, l15.LEARNER_GID)
+        st = os.stat(f"/proc/{os.getpid()}/uid_map")
+        return [os.getresuid(), os.getresgid(), os.getgroups(), st.st_uid]
+
+    uids, gids, groups, owner = in_child(body)
+    assert uids == [1234] * 3 and gids == [2345] * 3 and groups == []
+    assert owner == 1234   # dumpable again: without it /proc/PID would be root's
+
+
+def test_reachable_mkdtemp_leaves_a_closed_tempdir_for_tmp(tmp_path, monkeypatch):
+    import tempfile
+
+    from minictr.labs.kit import reachable_mkdtemp
+
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    monkeypatch.setattr(tempfile, "tempdir", str(closed))
+    made = reachable_mkdtemp("minictr-l15-test-")
+    try:
+        assert os.path.dirname(made) == "/tmp"
+    finally:
+        os.rmdir(made)
+    monkeypatch.setattr(tempfile, "tempdir", "/dev/shm")    # open all the way up: used as it is
+    made = reachable_mkdtemp("minictr-l15-test-")
+    try:
+        assert os.path.dirname(made) == "/dev/shm"
+    finally:
+        os.rmdir(made)
