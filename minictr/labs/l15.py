@@ -145,7 +145,8 @@ def _check_one_map(kind: str, text: str, own: int, other: int) -> None:
     try:
         triples = parse_map(text)
     except ValueError:
-        raise CaseFailed(f"{kind} holds {text.strip()!r}: write one line of three numbers, 'inside outside count'")
+        raise CaseFailed(f"{kind} holds {text.strip()!r}: write one line of three numbers, "
+                         "'inside outside count'") from None
     if not triples:
         raise CaseFailed(f"{kind} is empty: write '0 {own} 1' to it")
     if len(triples) > 1:
@@ -306,8 +307,10 @@ def _rootless_cases() -> list[Case]:
             spans = sorted(spans)
             for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
                 if b0 < a1:
+                    why = ("the subordinate range starts at container id 1, after root" if where == "container"
+                           else "your own uid and the subordinate range are different host ids")
                     raise CaseFailed(f"the lines overlap: {where} id {b0} is in two ranges (the kernel says "
-                                     "EINVAL); the subordinate range starts at container id 1, after root")
+                                     f"EINVAL); {why}")
         root = [o for i, o, _n in got if i == 0]
         if root and root[0] != uid:
             raise CaseFailed(f"container root is host uid {root[0]}, not yours ({uid}): the files it makes would "
