@@ -91,6 +91,9 @@ PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
 PR_CAP_AMBIENT_RAISE = 2
 PER_LINUX, PER_LINUX32 = 0x0000, 0x0008  # personality(2): <linux/personality.h>
+#: prctl(2): a process that changed uid is not dumpable, and its /proc/PID files then belong to root
+#: (lesson 15 sets it back so that an ordinary user may write its own child's uid_map).
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
 PR_SET_CHILD_SUBREAPER = 36

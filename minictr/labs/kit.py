@@ -20,11 +20,17 @@ would change the kernel for good.
 This module imports nothing of the lessons, and ``checks`` imports the lessons
 only through their file names, so the lessons and the framework form no cycle.
 
-Man pages: fork(2), capabilities(7), namespaces(7), mount_namespaces(7).
+For lesson 15, ``become`` turns a forked child of root into an ordinary user,
+and ``userns_pair`` forks a child into a new user namespace that waits while its
+parent writes the maps.
+
+Man pages: fork(2), capabilities(7), namespaces(7), mount_namespaces(7), user_namespaces(7),
+setresuid(2), prctl(2) (PR_SET_DUMPABLE).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -35,6 +41,7 @@ from ..errors import MinictrError
 __all__ = [
     "Case", "CaseFailed", "Exercise", "register", "registered", "has_root", "in_child", "lazy",
     "exc_line", "private_mount_namespace", "ChildInNamespaces", "rmtree",
+    "become", "userns_pair", "attempt", "reachable_mkdtemp",
 ]
 
 CAP_SYS_ADMIN = 21  # capabilities(7)
@@ -200,3 +207,114 @@ def rmtree(path: str) -> None:
             if not os.path.islink(p):
                 os.chmod(p, 0o700)
     shutil.rmtree(path)
+
+
+# -- an ordinary user, and a child in a user namespace (lesson 15) ----------------------------
+
+def become(uid: int, gid: int) -> None:
+    """In a forked child of root: become the ordinary user ``uid``/``gid``, for good."""
+    from ..syscalls import PR_SET_DUMPABLE, linux
+
+    os.setgroups([])                 # root's supplementary groups would stay otherwise
+    os.setresgid(gid, gid, gid)      # gid first: after setresuid there is no CAP_SETGID left
+    os.setresuid(uid, uid, uid)
+    # Why: changing uid makes the process non-dumpable, and /proc/PID of a non-dumpable process
+    # (and of the children it forks) is owned by root: the user could not write its child's
+    # uid_map. A login shell of that user would be dumpable; this makes ours the same.
+    linux().prctl(PR_SET_DUMPABLE, 1)
+
+
+def userns_pair(outside, inside, *, flags: int = 0, timeout: float = 10.0):
+    """Fork a child that unshares CLONE_NEWUSER (and ``flags``) and waits; meanwhile run
+    ``outside(pid)`` here (write its maps); then ``inside()`` runs in the child.
+
+    Returns ``(outside's result, inside's JSON-able result)``. An exception of
+    ``outside`` is raised again here, after the child ran ``inside()`` and was
+    reaped; one of ``inside`` comes back as ``{"error": "Type: message"}``.
+    """
+    import json
+    import select
+    import signal
+    import time
+
+    from ..syscalls import CloneFlags, linux
+
+    kernel = linux()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into the caller's code
+        try:
+            os.close(ready_r), os.close(go_w), os.close(out_r)
+            try:
+                kernel.unshare(CloneFlags.NEWUSER | flags)
+            except OSError as e:
+                os.write(ready_w, ("E" + exc_line(e)).encode())
+                os._exit(1)
+            os.write(ready_w, b"1")
+            os.read(go_r, 1)  # until the parent has written the maps (or closed the pipe)
+            try:
+                payload = {"ok": inside()}
+            except BaseException as e:
+                payload = {"ok": {"error": exc_line(e)}}
+            data = memoryview(json.dumps(payload).encode())
+            while data:
+                data = data[os.write(out_w, data):]
+        finally:
+            os._exit(0)
+    for fd in (ready_w, go_r, out_w):
+        os.close(fd)
+    try:
+        ready = os.read(ready_r, 200)
+        if ready != b"1":
+            raise OSError(errno.EPERM, f"the child could not unshare a user namespace: {ready[1:].decode()}")
+        try:
+            got_outside = outside(pid)
+        finally:
+            os.write(go_w, b"1")
+            os.close(go_w)
+            go_w = -1
+        chunks, deadline = [], time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([out_r], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                raise TimeoutError(f"the child in the user namespace did not finish within {timeout:g} s")
+            chunk = os.read(out_r, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        got = json.loads(b"".join(chunks) or b'{"ok": {"error": "the child died without an answer"}}')
+        return got_outside, got["ok"]
+    finally:
+        if go_w != -1:
+            os.close(go_w)
+        os.close(ready_r)
+        os.close(out_r)
+        os.waitpid(pid, 0)
+
+
+def attempt(fn, *args) -> str:
+    """``"ok"`` if ``fn(*args)`` works, else its errno's name (``"EPERM"``): what an experiment prints."""
+    try:
+        fn(*args)
+        return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+
+
+def reachable_mkdtemp(prefix: str) -> str:
+    """A temporary directory an ordinary user can reach: in tempfile's directory when every
+    directory above it lets others through (o+x), else in /tmp (a test's tmp_path is 0700)."""
+    import stat
+    import tempfile
+
+    where = tempfile.gettempdir()
+    path = where
+    while path != os.path.dirname(path):
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            where = "/tmp"
+            break
+        path = os.path.dirname(path)
+    return tempfile.mkdtemp(prefix=prefix, dir=where)

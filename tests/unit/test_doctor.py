@@ -284,7 +284,7 @@ def test_overlay_not_listed_no_probe(tmp_path):
     fs = tmp_path / "filesystems"
     fs.write_text("nodev\tsysfs\nnodev\ttmpfs\n\text4\n")
     c = doctor.check_overlay(str(fs), probe=False, lessons=LESSONS)
-    assert c.status == "warn" and "modprobe overlay" in c.fix and c.lessons == ("08", "09", "11", "13")
+    assert c.status == "warn" and "modprobe overlay" in c.fix and c.lessons == ("08", "09", "11", "13", "15")
     fs.write_text("nodev\tsysfs\nnodev\toverlay\n")
     assert doctor.check_overlay(str(fs), probe=False).status == "ok"
 
