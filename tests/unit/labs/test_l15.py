@@ -7,13 +7,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from lab_contract import (assert_every_case_fails_a_wrong_answer, assert_no_wrong_answer_passes,
-                          assert_reference_passes, needs_root, written_solutions)
+from lab_contract import LessonContract, needs_root
 
 from minictr.labs import checks, l15
 from minictr.labs.kit import in_child
 
-IDS = ["15.write_maps", "15.rootless_map"]
 
 pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
 
@@ -102,22 +100,10 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_reference_passes_every_case(exercise_id):
-    needs_root(exercise_id)
-    assert_reference_passes(exercise_id, min_outcomes=3)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_every_case_fails_a_wrong_answer(exercise_id):
-    needs_root(exercise_id)
-    assert_every_case_fails_a_wrong_answer(exercise_id, WRONG[exercise_id], errors_count=True)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_no_wrong_answer_passes(exercise_id):
-    needs_root(exercise_id)
-    assert_no_wrong_answer_passes(exercise_id, WRONG[exercise_id])
+class TestContract(LessonContract):
+    lesson = "15"
+    wrong = WRONG
+    min_outcomes = 3
 
 
 @pytest.mark.parametrize("wrong, says", [
@@ -209,14 +195,6 @@ def test_parse_map_reads_the_kernels_padding():
         (0, 1234, 1), (1, 100000, 65536)]
     with pytest.raises(ValueError, match="2 fields"):
         l15.parse_map("0 1234\n")
-
-
-def test_ids_lists_the_lesson():
-    assert set(IDS) <= set(checks.ids())
-
-
-def test_every_exercise_has_a_written_solution():
-    assert set(IDS) - written_solutions("15") == set()
 
 
 def test_the_lesson_record():
