@@ -52,6 +52,7 @@ every import of every module against it::
         network.bridge    the Linux bridge of a network, ip_forward and route_localnet
         network.nft       minictr's own nftables table: masquerade and published ports, as data
         network.ports     -p/-P parsing, the ps PORTS column, host ports in use
+        network.slirp     a rootless container's network: slirp4netns, its ready and exit fds, -p via its API
         network.resolv    the container's /etc/resolv.conf and /etc/hosts
         network.networks  the bridge network and user-defined ones: create, ls, rm, inspect
         network.attach    a container's network set-up and teardown, recorded in its state

@@ -176,6 +176,12 @@ def _user_maps(mode: str | None, resources: Resources | None, network: Network |
 
 def _resolve_network(network: Network, image_config: dict | None) -> Network:
     """The network with every host port picked and checked (``PortInUse``: one line, nothing made)."""
+    if network.mode == "slirp4netns":
+        if network.ports or image_config is not None:
+            from .network.ports import exposed, resolve
+            ports = list(network.ports) + (exposed(image_config) if image_config is not None else [])
+            return replace(network, ports=tuple(resolve(ports, ())))
+        return network
     if network.mode in ("none", "host"):
         if network.ports or image_config is not None:
             from .errors import ConfigError
@@ -216,6 +222,11 @@ def _network_files(cfg: ContainerConfig, dir: str, own_root: bool) -> tuple[Volu
 
 def network_up(c: "Container") -> None:
     """Plug a created container (its init waits at exec) into its network. Recorded first."""
+    if c.state.network.get("network") == "slirp4netns":
+        from .network import slirp
+        slirp.start(c.state.network, c.init.pid, os.path.dirname(c.state.path()))
+        c.state.save()
+        return
     from .network import attach
     attach.connect(c.state.network, c.init.pid)
 
@@ -295,7 +306,12 @@ class Container:
                          labels=dict(cfg.labels), config=_config_dict(cfg))
         st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
         net = cfg.network
-        if net.mode not in ("none", "host"):
+        if net.mode == "slirp4netns":
+            from .network import slirp
+            from .network.ports import show
+            st.network = slirp.intent(net.ports)
+            st.ports = [show(p) for p in net.ports]
+        elif net.mode not in ("none", "host"):
             from .network import attach
             from .network.ports import show
             # Recorded before anything is made: a killed CLI's leftovers are found from this.
@@ -305,7 +321,7 @@ class Container:
         c = cls(cfg, st, kernel)
         c.keep_storage = keep_storage
         try:
-            if st.network:
+            if st.network and net.mode != "slirp4netns":
                 dir = os.path.dirname(st.path())
                 attach.prepare(st.network, cfg.id, cfg.name, cfg.hostname, dir, net.dns, net.add_hosts)
                 st.save()

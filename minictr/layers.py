@@ -55,6 +55,7 @@ LAYERS = (
     ("network.bridge", 1, "the Linux bridge of a network, ip_forward and route_localnet"),
     ("network.nft", 1, "minictr's own nftables table: masquerade and published ports, as data"),
     ("network.ports", 1, "-p/-P parsing, the ps PORTS column, host ports in use"),
+    ("network.slirp", 1, "a rootless container's network: slirp4netns, its ready and exit fds, -p via its API"),
     ("network.resolv", 1, "the container's /etc/resolv.conf and /etc/hosts"),
     ("network.networks", 1, "the bridge network and user-defined ones: create, ls, rm, inspect"),
     ("network.attach", 1, "a container's network set-up and teardown, recorded in its state"),
