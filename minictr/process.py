@@ -98,6 +98,8 @@ from .security import capabilities, masks
 from .syscalls import PR_SET_PDEATHSIG, CloneFlags, Syscalls
 from .users import resolve_user
 
+_PR_SET_DUMPABLE = 4  # prctl(2)
+
 #: The child exits with these when it could not exec, as docker's runtime does.
 EXIT_SETUP_FAILED, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND = 125, 126, 127
 
@@ -279,6 +281,11 @@ def _enter_userns(cfg: ContainerConfig, ch: Channel, kernel: Syscalls) -> None:
         os.setresgid(0, 0, 0)
     if any(inside == 0 for inside, _h, _n in cfg.uid_map):
         os.setresuid(0, 0, 0)
+    # Why: a change of ids makes a process non-dumpable, and then only the host's
+    # root may open its /proc/PID/ns files; the user must (slirp4netns joins our
+    # network namespace, exec joins them all). runc's nsexec does the same. The
+    # command's execve sets it again from the binary it runs.
+    kernel.prctl(_PR_SET_DUMPABLE, 1)
     if "pid" not in cfg.namespaces:
         return
     # Why not unshare(CLONE_NEWPID) in the parent, as without a user namespace:
