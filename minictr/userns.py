@@ -196,14 +196,17 @@ def map_text(entries) -> bytes:
     return "".join(f"{a} {b} {n}\n" for a, b, n in entries).encode()
 
 
-def write_maps(pid: int, uid_map, gid_map, *, proc: str = "/proc", spawn=None) -> None:
+def write_maps(pid: int, uid_map, gid_map, *, proc: str = "/proc", spawn=None,
+               euid: int | None = None, egid: int | None = None) -> None:
     """Write the user namespace maps of process ``pid`` (the parent's half of the handshake).
 
     Each file takes one write(2), once (user_namespaces(7)). When the maps need
     privilege this process lacks, ``newuidmap``/``newgidmap`` write them
     (``spawn(argv)`` runs one and returns its exit status; tests pass a fake).
+    ``euid``/``egid``: the writer's ids (default: this process's).
     """
-    euid, egid = os.geteuid(), os.getegid()
+    euid = os.geteuid() if euid is None else euid
+    egid = os.getegid() if egid is None else egid
     if needs_helper(uid_map, gid_map, euid, egid):
         run = spawn or _spawn
         for prog, entries in ((NEWUIDMAP, uid_map), (NEWGIDMAP, gid_map)):
@@ -226,14 +229,15 @@ def write_maps(pid: int, uid_map, gid_map, *, proc: str = "/proc", spawn=None) -
 
 
 def _write(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     try:
-        os.write(fd, data)
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
     except OSError as e:
         raise UsernsError(f"write {path}: {os.strerror(e.errno)}",
                           hint="see user_namespaces(7), \"uid_map and gid_map files\"") from None
-    finally:
-        os.close(fd)
 
 
 def _spawn(argv: list[str]) -> int:
