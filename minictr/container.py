@@ -323,6 +323,11 @@ class Container:
         try:
             if st.network and net.mode != "slirp4netns":
                 dir = os.path.dirname(st.path())
+                if cfg.uid_map and os.geteuid() == 0 and st.bundle:
+                    # root's --userns: the container's root (an unprivileged id outside) cannot
+                    # enter the state dir (0700, root's) to bind these; its own dir it can.
+                    dir = os.path.join(st.bundle, "etc")
+                    os.makedirs(dir, mode=0o755, exist_ok=True)
                 attach.prepare(st.network, cfg.id, cfg.name, cfg.hostname, dir, net.dns, net.add_hosts)
                 st.save()
                 cfg = c.config = replace(cfg, mounts=_network_files(cfg, dir, bool(st.bundle)) + cfg.mounts)

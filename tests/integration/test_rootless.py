@@ -298,6 +298,9 @@ def test_userns_auto_as_root_maps_root_inside_to_an_unprivileged_range(open_stor
         uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
     assert uids == ["1000000000"] * 4   # outside, the container's root is nobody in particular
     assert m("rm", "-f", "auto").returncode == 0
+    # root's default bridge network too: the container's root binds its /etc/hosts from its own dir
+    r = m("run", "--rm", "--userns=auto", "busybox", "sh", "-c", "ip -4 -o addr show eth0 | grep -c inet")
+    assert (r.returncode, r.stdout.strip()) == (0, "1"), r.stderr
 
 
 def test_without_newuidmap_one_uid_is_mapped_with_a_one_line_note(clean):
