@@ -382,7 +382,7 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             from .volumes import steps
             extra = steps(cfg.mounts, cfg.rootfs.path, own_root)
         rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable, extra,
-                                 userns="user" in cfg.namespaces), kernel)
+                                 userns="user" in cfg.namespaces, host_net="net" not in cfg.namespaces), kernel)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(kernel, cfg.rootfs.path)
 
