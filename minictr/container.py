@@ -65,9 +65,9 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
     ``notify(line)`` is told a note for the user (the CLI prints it), e.g. that
     newuidmap is missing and only one uid is mapped.
     """
-    maps = _user_maps(userns, resources, network)
+    maps = _user_maps(userns, resources, network)  # refusals first: one line, nothing made
     if maps.note and notify is not None:
-        notify(maps.note)  # refusals first: one line, nothing made
+        notify(maps.note)
     security = with_seccomp_filter(security or Security())
     container_id = os.urandom(32).hex()
     if name is None:
