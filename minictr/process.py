@@ -75,7 +75,9 @@ SCM_RIGHTS), pty(7), capabilities(7), seccomp(2).
 Why over 400 lines: the protocol drawn above is one conversation between the parent and
 the child, and the order of the confinement steps (capabilities, no_new_privs, seccomp
 last) is part of it; exec (a second process entering the same container) applies the
-same steps, so they are written once, here.
+same steps, so they are written once, here. The user namespace handshake (rootless runs,
+``--userns``) is a part of the same conversation, so it is here too; what it computes
+(the maps, newuidmap, the host's refusals) lives in minictr.userns.
 """
 
 from __future__ import annotations
