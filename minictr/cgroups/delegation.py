@@ -29,11 +29,14 @@ HINT = ("enable cgroup v2 delegation: boot with systemd.unified_cgroup_hierarchy
 
 
 class Delegation:
-    """A subtree handed to this user: its ``dir`` and the ``controllers`` it offers."""
+    """A subtree handed to this user: its ``dir``, the ``controllers`` it offers, and ``base``:
+    the group in it nearest to ours without processes of its own, where containers' groups
+    can go (cgroup v2's no-internal-process rule), or None when every one has processes."""
 
-    def __init__(self, dir: str, controllers: frozenset):
+    def __init__(self, dir: str, controllers: frozenset, base: str | None = None):
         self.dir = dir
         self.controllers = controllers
+        self.base = base
 
     def __repr__(self) -> str:
         return f"Delegation({self.dir!r}, {sorted(self.controllers)})"
@@ -69,7 +72,21 @@ def find(root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/self/cgrou
             controllers = frozenset(f.read().split())
     except OSError:
         controllers = frozenset()
-    return Delegation(found, controllers), ""
+    base = os.path.normpath(h.own_dir)
+    while not _empty(base):
+        if base == found:
+            base = None
+            break
+        base = os.path.dirname(base)
+    return Delegation(found, controllers, base), ""
+
+
+def _empty(group: str) -> bool:
+    try:
+        with open(os.path.join(group, "cgroup.procs")) as f:
+            return not f.read().strip()
+    except OSError:
+        return False
 
 
 def _owned(path: str, uid: int) -> bool:
@@ -90,6 +107,11 @@ def check_limits(resources: Resources, **where) -> Delegation:
     found, why = find(**where)
     if found is None:
         raise CgroupError(f"{flags} cannot be honoured rootless: {why}", hint=HINT)
+    if found.base is None:
+        raise CgroupError(f"{flags} cannot be honoured rootless: your delegated cgroup {found.dir} holds processes "
+                          "itself, so it can have no limited children (cgroup v2's no-internal-process rule)",
+                          hint="start minictr from a group of its own inside it (systemd-run --user --scope ..., "
+                               "or DelegateSubgroup= in the unit, systemd 254+)")
     missing = sorted(need - found.controllers)
     if missing:
         raise CgroupError(f"{flags} cannot be honoured rootless: the {' '.join(missing)} controller is not "

@@ -79,3 +79,24 @@ def test_in_a_delegated_subtree_the_container_group_goes_below_it(tmp_path):
         assert fs.read(os.path.join(group.path, "memory.max")).strip() == str(64 << 20)
     finally:
         mgr.destroy()
+
+
+def test_a_delegated_group_that_holds_processes_itself_is_refused_with_the_rule(tmp_path):
+    # a service with Delegate=yes whose own processes sit in its delegated group (no subgroup of its own)
+    service = "/system.slice/jupyter-alice.service"
+    root, proc, fs = build_v2(str(tmp_path), controllers=("memory", "pids"), own_path=service, own_procs=(42,))
+    delegate(root, service)
+    found, why = delegation.find(root, proc, euid=USER)
+    assert found is not None and found.base is None
+    with pytest.raises(CgroupError) as info:
+        delegation.check_limits(Resources(memory=64 << 20), root=root, proc_self_cgroup=proc, euid=USER)
+    assert "no-internal-process" in str(info.value) and "DelegateSubgroup=" in str(info.value)
+
+
+def test_below_a_busy_scope_the_base_is_the_nearest_empty_group_in_the_delegation(tmp_path):
+    own = SERVICE + "/app.slice/x.scope"
+    root, proc, fs = build_v2(str(tmp_path), controllers=("memory", "pids"), own_path=own, own_procs=(7,))
+    for group in (SERVICE, SERVICE + "/app.slice", own):
+        delegate(root, group)
+    found, _why = delegation.find(root, proc, euid=USER)
+    assert found.base == os.path.join(root, (SERVICE + "/app.slice").lstrip("/"))
