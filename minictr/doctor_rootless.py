@@ -74,6 +74,11 @@ def check_delegation(cgroup_root: str = "/sys/fs/cgroup", proc_self_cgroup: str 
     if found is None:
         return Check("cgroup delegation", WARN, f"{why}: rootless runs refuse --memory, --pids-limit, --cpus",
                      HINT, blocked)
+    if found.base is None:
+        return Check("cgroup delegation", WARN, f"{found.dir} is yours but holds processes itself: no limited "
+                     "children there (cgroup v2's no-internal-process rule)",
+                     "start minictr in a group of its own inside it (systemd-run --user --scope, or "
+                     "DelegateSubgroup= in the unit, systemd 254+)", blocked)
     return Check("cgroup delegation", OK, f"{found.dir} is yours, with {' '.join(sorted(found.controllers)) or 'no'} "
                  "controllers")
 

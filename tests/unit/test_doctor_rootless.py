@@ -80,3 +80,21 @@ def test_run_checks_reads_the_files_it_is_given(tmp_path):
     assert by_name["rootless userns"].status == "fail"
     assert "unprivileged_userns_clone" in by_name["rootless userns"].detail
     assert by_name["rootless lessons"].status == "fail"  # the refusal blocks every rootless lesson
+
+
+def test_delegation_found_and_usable_or_busy(tmp_path):
+    from minictr.cgroups.fake import build_v2
+    service = "/user.slice/user-4321.slice/user@4321.service"
+    root, proc, _fs = build_v2(str(tmp_path / "a"), controllers=("memory", "pids"), own_path=service + "/app.slice/s",
+                               own_procs=(5,))
+    for group in (service, service + "/app.slice", service + "/app.slice/s"):
+        for f in ("", "cgroup.procs", "cgroup.subtree_control"):
+            os.chown(os.path.join(root, group.lstrip("/"), f), 4321, 4321)
+    c = dr.check_delegation(root, proc, 4321)
+    assert c.status == "ok" and "memory pids" in c.detail
+    busy = "/system.slice/jupyter.service"
+    root, proc, _fs = build_v2(str(tmp_path / "b"), own_path=busy, own_procs=(5,))
+    for f in ("", "cgroup.procs", "cgroup.subtree_control"):
+        os.chown(os.path.join(root, busy.lstrip("/"), f), 4321, 4321)
+    c = dr.check_delegation(root, proc, 4321)
+    assert c.status == "warn" and "no-internal-process" in c.detail and "DelegateSubgroup=" in c.fix
