@@ -42,6 +42,7 @@ every import of every module against it::
         inspect_view      docker container inspect's JSON for a container
         build.builder     minictr build: the steps run (RUN in a container), the cache, the commit
         doctor            can this machine run the lessons, and if not, why
+        doctor_rootless   doctor for an ordinary user: user namespaces, subuids, delegation, lessons
         doctor_sec        doctor: what the host supports of a container's confinement
         lifecycle         run -d (double fork, then the monitor), start, stop, kill, restart, wait
         enter             exec: a second process joins a running container's namespaces
@@ -54,6 +55,7 @@ every import of every module against it::
         oci.state         the OCI view of a container's state, and which operation each status allows
     L1  kernel features, one package or module each
         namespaces        namespace kinds, their CLONE_* flags, /proc/PID/ns
+        userns            user namespaces: --userns plans, subuid ranges, writing the maps, host refusals
         rootfs            the mount plan as data, and the one loop that applies it
         users             an image's User (or -u) to uid, gid and groups
         tty               the user's terminal <-> the container's pty (run -t)
@@ -64,6 +66,7 @@ every import of every module against it::
         network.bridge    the Linux bridge of a network, ip_forward and route_localnet
         network.nft       minictr's own nftables table: masquerade and published ports, as data
         network.ports     -p/-P parsing, the ps PORTS column, host ports in use
+        network.slirp     a rootless container's network: slirp4netns, -p through its API socket
         network.resolv    the container's /etc/resolv.conf and /etc/hosts
         network.networks  the bridge network and user-defined ones: create, ls, rm, inspect
         network.attach    a container's network set-up and teardown, recorded in its state
@@ -88,6 +91,7 @@ every import of every module against it::
         names             random docker-style container names
         timing            time commands side by side (bench/, lesson 00)
         layers            this table
+        paths             where the store and the state live: root's dirs, or the user's XDG dirs
         logs              a container's log in docker's json-file format: write, read, --since, --tail
 
 Only ``syscalls.py`` touches ctypes. Only the front ends print or exit: the

@@ -70,6 +70,9 @@ class Rootfs(Record):
     readonly: bool = False
     volatile: bool = False  # overlay "volatile": no syncs of a writable layer that is thrown away (run --rm)
     propagation: str = ""  # config.json's rootfsPropagation ("rslave", "shared" ...), set on / after pivot_root
+    # overlay "userxattr": mounted inside a user namespace (Linux 5.11+), overlayfs keeps its opaque
+    # marks in user.overlay.* xattrs, as an unprivileged user can set no trusted.* ones
+    userxattr: bool = False
 
     @property
     def is_overlay(self) -> bool:
@@ -263,6 +266,11 @@ class ContainerConfig(Record):
     spec_mounts: tuple[MountSpec, ...] | None = None  # None: minictr's own mount plan
     console_size: tuple[int, int] | None = None  # (height, width) of the pty, with tty
 
+    @property
+    def makes_userns(self) -> bool:
+        """A user namespace of its own, mapped by minictr (not one a bundle joins by path)."""
+        return "user" in self.namespaces and not any(kind == "user" for kind, _path in self.join_namespaces)
+
     def validate(self) -> "ContainerConfig":
         """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""
         if not is_id(self.id):
@@ -283,6 +291,13 @@ class ContainerConfig(Record):
         if unknown:
             raise ConfigError("namespaces", sorted(unknown), "unknown namespace kind")
         parse_restart_policy(self.restart_policy)
+        validate_id_map("uid_map", self.uid_map)
+        validate_id_map("gid_map", self.gid_map)
+        joined_user = "user" in self.namespaces and not self.makes_userns  # joined by path: it has its maps
+        if not joined_user and ("user" in self.namespaces) != bool(self.uid_map and self.gid_map):
+            raise ConfigError("namespaces", "user" if "user" in self.namespaces else "no user",
+                              "a user namespace needs both a uid_map and a gid_map, and maps need a user namespace",
+                              hint="use --userns=auto, or leave both maps empty")
         if self.pivot is False and "mount" not in self.namespaces:
             raise ConfigError("namespaces", "no mount", "a chroot container still needs its own mount namespace")
         self._validate_spec_fields()
@@ -314,6 +329,34 @@ class ContainerConfig(Record):
             raise ConfigError("umask", self.umask, "must be from 0 to 0o777")
         if self.personality not in ("", "LINUX", "LINUX32"):
             raise ConfigError("personality", self.personality, "must be LINUX or LINUX32")
+
+
+#: The kernel takes at most 340 lines in a uid_map or gid_map (user_namespaces(7), Linux 4.15+).
+MAX_MAP_LINES = 340
+_ID_MAX = 2**32 - 1  # (uid_t)-1 is no id at all
+
+
+def validate_id_map(field: str, entries) -> None:
+    """Refuse a map the kernel would refuse when it is written (user_namespaces(7), "uid_map and gid_map files").
+
+    Each entry is ``(container_id, host_id, size)`` with ``size >= 1``; neither
+    the container ranges nor the host ranges may overlap; at most 340 entries.
+    """
+    if len(entries) > MAX_MAP_LINES:
+        raise ConfigError(field, len(entries), f"has more than {MAX_MAP_LINES} entries (the kernel's limit)")
+    for entry in entries:
+        if (not isinstance(entry, tuple) or len(entry) != 3
+                or not all(isinstance(n, int) and not isinstance(n, bool) for n in entry)):
+            raise ConfigError(field, entry, "each entry must be (container_id, host_id, size), three integers")
+        inside, outside, size = entry
+        if size < 1 or inside < 0 or outside < 0 or inside + size > _ID_MAX or outside + size > _ID_MAX:
+            raise ConfigError(field, entry, "ids must be 0 or more, size at least 1, and the ranges below 2**32-1")
+    for which, label in ((0, "container"), (1, "host")):
+        ranges = sorted((e[which], e[which] + e[2]) for e in entries)
+        for (_a, end), (start, _b) in zip(ranges, ranges[1:]):
+            if start < end:
+                raise ConfigError(field, entries, f"two entries overlap in their {label} ids",
+                                  hint="each id may be mapped once in each direction")
 
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")

@@ -39,6 +39,24 @@ opens the fifo for reading (its open for writing blocks until then), and from
 there reports on the fifo as it would on the socket: exec closes it, or an
 error goes into it (see ``_wait_for_start``).
 
+With a user namespace ("user" in ``namespaces``: rootless runs, ``--userns``)
+the child makes it first, so that it owns every namespace made after it, and
+the parent writes its maps (minictr.userns; newuidmap/newgidmap for ranges)::
+
+    parent                                     child (the go-between)
+    fork()  (no CLONE_NEWPID yet)  ────────►  join its cgroup (still the host's ids)
+                                               unshare(CLONE_NEWUSER)
+                 ◄──────────────────────────  {"userns"}
+    write /proc/C/setgroups "deny" (alone),
+    /proc/C/uid_map, /proc/C/gid_map
+    (or newuidmap C ..., newgidmap C ...)
+    send {"mapped"}  ──────────────────────►  setresgid/setresuid(0): root inside
+                                               unshare(CLONE_NEWPID)
+                                               clone(CLONE_PARENT) ──► the init, PID 1: our child
+                 ◄──────────────────────────  {"init", pid}; exit      waits until the go-between is gone,
+    waitpid(go-between)                                                 then goes on as above
+                                                                        (unshare mnt uts ipc net cgroup ...)
+
 Why the child joins its cgroup itself, first thing. A cgroup namespace is
 rooted at the cgroup the process is in *when it unshares*, so the container
 sees its own cgroup as ``/``; and what the child allocates from then on is
@@ -64,7 +82,7 @@ holds the compiled program; empty means no filter and no call.
 The steps in [brackets] (but -t) come only from an OCI bundle's config.json
 (``minictr.oci.spec``); their defaults leave a ``minictr run`` as it was.
 
-Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7), setrlimit(2), personality(2),
+Man pages: fork(2), clone(2), execve(2), unshare(2), setns(2), pid_namespaces(7), user_namespaces(7), setrlimit(2), personality(2),
 prctl(2) (PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS), unix(7) (SOCK_SEQPACKET,
 SCM_RIGHTS), pty(7), capabilities(7), seccomp(2).
 
@@ -74,6 +92,9 @@ last) is part of it; exec (a second process entering the same container) applies
 same steps, so they are written once, here. The OCI split's wait on exec.fifo is a branch
 of the same conversation, and must be here for another reason too: whatever the init runs
 after pivot_root has to be imported before it.
+The user namespace handshake (rootless runs,
+``--userns``) is a part of the same conversation, so it is here too; what it computes
+(the maps, newuidmap, the host's refusals) lives in minictr.userns.
 """
 
 from __future__ import annotations
@@ -89,13 +110,15 @@ from _signal import SIG_DFL, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM,
 
 # Everything the child needs must be imported here, at the top: after
 # pivot_root the host's files (and so Python's own modules) are out of reach.
-from . import leanjson, namespaces, rootfs
+from . import leanjson, namespaces, rootfs, userns
 from .config import ContainerConfig
 from .errors import ContainerSetupError, MinictrError
 from .record import replace
 from .security import capabilities, masks
 from .syscalls import PER_LINUX, PER_LINUX32, PR_SET_KEEPCAPS, PR_SET_PDEATHSIG, CloneFlags, Syscalls
 from .users import resolve_user
+
+_PR_SET_DUMPABLE = 4  # prctl(2)
 
 #: The child exits with these when it could not exec, as docker's runtime does.
 EXIT_SETUP_FAILED, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND = 125, 126, 127
@@ -194,17 +217,21 @@ class Init:
 
 
 def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_root: bool = False,
-          join: tuple[str, ...] = ()) -> Init:
+          join: tuple[str, ...] = (), write_maps=None) -> Init:
     """Fork the container's init. It builds the container and waits at exec for ``Init.start()``.
 
     ``cgroupfs`` is what ``rootfs.plan`` mounts at /sys/fs/cgroup; ``own_root``
     says the root is the container's own copy, where /etc/hostname may be written;
     ``join`` are the files the child writes "0" into to join its cgroup
-    (``CgroupManager.join_files()``).
+    (``CgroupManager.join_files()``); ``write_maps(pid, uid_map, gid_map)``
+    writes a user namespace's maps (default ``userns.write_maps``; tests record).
     """
     parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     pid_path = next((path for kind, path in config.join_namespaces if kind == "pid"), None)
-    pid = _fork(kernel, new_pid_ns="pid" in config.namespaces, join_pid=pid_path)
+    user = config.makes_userns
+    # With a user namespace of its own the child makes the PID namespace itself,
+    # after the user namespace, so that the new user namespace owns it (see _enter_userns).
+    pid = _fork(kernel, new_pid_ns="pid" in config.namespaces and not user, join_pid=pid_path)
     if pid == 0:  # the child: never returns into the caller's code
         code = EXIT_SETUP_FAILED
         try:
@@ -213,7 +240,106 @@ def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_r
         finally:
             os._exit(code)
     child_sock.close()
-    return Init(pid, Channel(parent_sock))
+    channel = Channel(parent_sock)
+    if user:
+        try:
+            pid = _map_userns(config, channel, pid, write_maps or userns.write_maps)
+        except BaseException:
+            _kill_and_reap(pid)
+            channel.close()
+            raise
+    return Init(pid, channel)
+
+
+def _map_userns(cfg: ContainerConfig, ch: Channel, pid: int, write_maps) -> int:
+    """The parent's half of the user namespace handshake (drawn in the module docstring).
+
+    Returns the pid of the container's init: the child itself, or (with a PID
+    namespace) the process it cloned as our child, once the child has exited.
+    """
+    msg, _ = ch.recv()
+    _check_reply(msg, "userns")
+    # Why the parent writes the maps: a process may not map ids into its own
+    # new namespace beyond the one it has; a process outside, with the
+    # privilege (root, or newuidmap's setuid bit), writes them (user_namespaces(7)).
+    write_maps(pid, cfg.uid_map, cfg.gid_map)
+    ch.send("mapped")
+    if "pid" not in cfg.namespaces:
+        return pid
+    msg, _ = ch.recv()
+    _check_reply(msg, "init")
+    os.waitpid(pid, 0)  # the go-between has exited (or is about to): reap it
+    return int(msg["pid"])
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _check_reply(msg: dict | None, expected: str) -> None:
+    if msg is None:
+        raise ContainerSetupError("user namespace", "the container's init exited before its user namespace was mapped")
+    if msg["type"] == "error":
+        raise ContainerSetupError(msg["stage"], msg["message"], errno=msg.get("errno"),
+                                  hint=msg.get("hint"), exit_code=msg.get("exit_code", EXIT_SETUP_FAILED))
+    if msg["type"] != expected:
+        raise ContainerSetupError("user namespace", f"unexpected message {msg!r}")
+
+
+def _enter_userns(cfg: ContainerConfig, ch: Channel, kernel: Syscalls) -> None:
+    """The child's half of the handshake. Returns in the container's init; a go-between never returns."""
+    try:
+        kernel.unshare(CloneFlags.NEWUSER)
+    except OSError as e:
+        # Say which host setting refused it, if one did (read-only checks).
+        found = userns.refusal()
+        if found is None:
+            raise
+        raise userns.UsernsError(f"unshare(CLONE_NEWUSER): {os.strerror(e.errno)}: {found[0]}",
+                                 hint=found[1]) from None
+    ch.send("userns")
+    msg, _ = ch.recv()
+    if msg is None or msg.get("type") != "mapped":
+        os._exit(EXIT_SETUP_FAILED)  # the parent could not map us, and says why itself
+    # Why become 0 now: until setresuid, our ids are what our host ids map to
+    # (65534 when unmapped), and the set-up's files (the upper dir, mount
+    # points) must be made as the container's root. The maps are in: this
+    # works for any id they map (we hold every capability in the namespace).
+    if any(inside == 0 for inside, _h, _n in cfg.gid_map):
+        os.setresgid(0, 0, 0)
+    if any(inside == 0 for inside, _h, _n in cfg.uid_map):
+        os.setresuid(0, 0, 0)
+    # Why: a change of ids makes a process non-dumpable, and then only the host's
+    # root may open its /proc/PID/ns files; the user must (slirp4netns joins our
+    # network namespace, exec joins them all). runc's nsexec does the same. The
+    # command's execve sets it again from the binary it runs.
+    kernel.prctl(_PR_SET_DUMPABLE, 1)
+    if "pid" not in cfg.namespaces:
+        return
+    # Why not unshare(CLONE_NEWPID) in the parent, as without a user namespace:
+    # a PID namespace belongs to the user namespace its maker was in, and
+    # mounting /proc needs CAP_SYS_ADMIN in *that* one. Made here, it is ours.
+    kernel.unshare(CloneFlags.NEWPID)
+    gone_r, gone_w = os.pipe()
+    # Why CLONE_PARENT: the init (PID 1 of the new namespace) is born as the
+    # parent's own child, so the parent waitpid()s it as without a user namespace.
+    pid = kernel.clone_parent()
+    if pid == 0:  # the init
+        os.close(gone_w)
+        os.read(gone_r, 1)  # end-of-file once the go-between has exited: its "init" message went first
+        os.close(gone_r)
+        # The death signal is not inherited by a new process: set it again.
+        kernel.prctl(PR_SET_PDEATHSIG, SIGKILL)
+        return
+    ch.send("init", pid=pid)
+    os._exit(0)
 
 
 def _fork(kernel: Syscalls, new_pid_ns: bool, join_pid: str | None = None) -> int:
@@ -271,6 +397,10 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         for path in join:  # first: before the cgroup namespace, and before we allocate anything
             _write_file(path, b"0")
 
+        if cfg.makes_userns:
+            stage = "user namespace"
+            _enter_userns(cfg, ch, kernel)  # first: the user namespace owns the ones made after it
+
         stage = "namespaces"
         joined = set()
         for kind, path in cfg.join_namespaces:  # a bundle's linux.namespaces[].path (pid: see _fork)
@@ -317,7 +447,8 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             from . import mountspec
             spec_steps = mountspec.steps(cfg.spec_mounts, cfg.rootfs.path, cgroupfs, cfg.devices)
         rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable, extra,
-                                 spec_steps if cfg.spec_mounts is not None else None), kernel)
+                                 spec_steps if cfg.spec_mounts is not None else None,
+                                 userns="user" in cfg.namespaces, host_net="net" not in cfg.namespaces), kernel)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(kernel, cfg.rootfs.path)
         if cfg.rootfs.propagation:
@@ -519,7 +650,13 @@ def confine(kernel: Syscalls, sec, user, at=lambda stage: None) -> None:
         kernel.prctl(PR_SET_KEEPCAPS, 1)
 
     at("user")
-    os.setgroups(list(user.groups))
+    try:
+        os.setgroups(list(user.groups))
+    except PermissionError:
+        # A user namespace mapped without newgidmap has setgroups "deny" (see
+        # minictr.userns): the supplementary groups stay what they are.
+        if _setgroups_allowed():
+            raise
     os.setgid(user.gid)
     os.setuid(user.uid)
 
@@ -560,6 +697,14 @@ def _setns(kernel: Syscalls, path: str, nstype: int) -> None:
 def _winsize(rows: int, cols: int) -> bytes:
     """struct winsize {unsigned short ws_row, ws_col, ws_xpixel, ws_ypixel} (tty_ioctl(4))."""
     return b"".join(int(v).to_bytes(2, _BYTEORDER) for v in (rows, cols, 0, 0))
+
+
+def _setgroups_allowed(proc: str = "/proc/self") -> bool:
+    try:
+        with open(f"{proc}/setgroups", "rb") as f:
+            return f.read().strip() != b"deny"
+    except OSError:
+        return True
 
 
 def _write_file(path: str, data: bytes) -> None:

@@ -42,7 +42,10 @@ def destroy_cgroup(container_id: str) -> None:
 
 def network_down(st: state.State) -> None:
     """Undo the container's network (ports, veth, address; the bridge with its last user). Idempotent."""
-    if st.network and not st.network.get("down") and st.network.get("network") not in ("none", "host"):
+    if st.network and not st.network.get("down") and st.network.get("network") == "slirp4netns":
+        from .network import slirp
+        slirp.stop(st.network)
+    elif st.network and not st.network.get("down") and st.network.get("network") not in ("none", "host"):
         from .network import attach
         attach.detach(st.network, st.id)
 
@@ -56,6 +59,12 @@ def remove_leftovers(st: state.State, cgroup_gone: bool = False) -> None:
     network_down(st)
     if st.bundle:
         remove_tree(st.bundle, ignore_errors=True)
+        uid_map = (st.config or {}).get("uid_map")
+        if uid_map and os.path.lexists(st.bundle) and os.geteuid() != 0:
+            # Rootless: files made inside as a subordinate id are not the user's to delete
+            # here; inside a user namespace with the same maps they are (userns.remove_inside).
+            from .userns import remove_inside
+            remove_inside(st.bundle, tuple(map(tuple, uid_map)), tuple(map(tuple, st.config.get("gid_map") or ())))
     st.remove()
 
 

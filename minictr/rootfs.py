@@ -51,6 +51,7 @@ class Device(Record):
     kind: str = "c"
     uid: int = 0
     gid: int = 0
+    bind: str | None = None  # in a user namespace: bind this host node (mknod is refused there)
 
 
 class Symlink(Record):
@@ -94,7 +95,8 @@ DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
 
 def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
          hostname: str | None = None, masked: tuple[str, ...] = (), readonly: tuple[str, ...] = (),
-         sys_writable: bool = False, extra=(), spec_steps=None) -> list[Step]:
+         sys_writable: bool = False, extra=(), spec_steps=None, userns: bool = False,
+         host_net: bool = False) -> list[Step]:
     """Every step that turns ``rootfs.path`` into a container root, in order.
 
     ``cgroupfs`` lists the host's cgroup hierarchies as ``(dir under
@@ -116,6 +118,11 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
     kernel's file systems, before the masks and the read-only remount of the root.
     ``spec_steps`` (a bundle's own ``mounts``, from ``minictr.mountspec.steps``)
     replace minictr's kernel file systems, devices and /dev symlinks.
+    ``userns``: the init is in a user namespace of its own, where mknod(2) of a
+    device is refused: /dev gets bind mounts of the host's nodes, as runc's rootless mode.
+    ``host_net`` (with ``userns``): the init shares the host's network namespace,
+    which its user namespace does not own, so sysfs cannot be mounted: the
+    host's /sys is bound instead, read-only (runc does the same).
     """
     r = rootfs.path.rstrip("/") or "/"
     nosuid_nodev_noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC
@@ -130,6 +137,10 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
         # The image layers (read-only, shared by every container of the image)
         # under the container's own writable upper dir.
         data = f"lowerdir={':'.join(rootfs.lowers)},upperdir={rootfs.upper},workdir={rootfs.work}"
+        if rootfs.userxattr:
+            # Mounted in a user namespace (Linux 5.11+): overlayfs reads its
+            # opaque-dir marks from user.overlay.*, which an unprivileged user can set.
+            data += ",userxattr"
         if rootfs.volatile:
             # Why: an --rm container's upper dir is deleted when it exits, so
             # nothing in it needs to reach the disk. "volatile" (Linux 5.10)
@@ -155,7 +166,8 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
         Mount("proc", f"{r}/proc", "proc", nosuid_nodev_noexec),
         Mount("tmpfs", f"{r}/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k"),
     ]
-    steps += [Device(f"{r}/dev/{name}", major, minor) for name, major, minor in DEFAULT_DEVICES]
+    steps += [Device(f"{r}/dev/{name}", major, minor, bind=f"/dev/{name}" if userns else None)
+              for name, major, minor in DEFAULT_DEVICES]
     steps += [
         # A devpts of our own ("newinstance"): the container's ptys are numbered
         # from 0 and the host's are invisible. /dev/ptmx must point into it.
@@ -168,10 +180,16 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
         Symlink(f"{r}/dev/stderr", "/proc/self/fd/2"),
         Mount("shm", f"{r}/dev/shm", "tmpfs", nosuid_nodev_noexec, "mode=1777,size=65536k"),
         Mount("mqueue", f"{r}/dev/mqueue", "mqueue", nosuid_nodev_noexec),
+    ]
+    if userns and host_net:
+        steps.append(Mount("/sys", f"{r}/sys", None, MS.BIND | MS.REC))
+        if not sys_writable:
+            steps.append(ReadOnly(f"{r}/sys"))
+    else:
         # sysfs shows the network devices of the mounting process's network
         # namespace; read-only so that the container cannot tune the host's kernel.
-        Mount("sysfs", f"{r}/sys", "sysfs", nosuid_nodev_noexec | (0 if sys_writable else MS.RDONLY)),
-    ]
+        steps.append(Mount("sysfs", f"{r}/sys", "sysfs",
+                           nosuid_nodev_noexec | (0 if sys_writable else MS.RDONLY)))
     steps += _cgroup_steps(f"{r}/sys/fs/cgroup", cgroupfs)
     steps += list(extra)
     steps += [ReadOnly(r + p) for p in readonly] + [Mask(r + p, f"{r}/dev/null") for p in masked]
@@ -217,6 +235,10 @@ def apply(steps: list[Step], kernel: Syscalls) -> None:
             if step.mkdir:
                 _mkdir(step.target)
             kernel.mount(step.source, step.target, step.fstype, step.flags, step.data)
+        elif isinstance(step, Device) and step.bind:
+            _replace(step.path)
+            os.close(os.open(step.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+            kernel.mount(step.bind, step.path, None, MS.BIND)
         elif isinstance(step, Device):
             _replace(step.path)
             # Why mknod and not a bind mount of the host's node: we are real
