@@ -40,6 +40,10 @@ from . import bridge, networks, nft
 from . import runner as _runner
 
 
+#: How long ``detach`` waits for the kernel to delete a veth pair with its namespace (seconds).
+VETH_GONE_WAIT = 0.25
+
+
 def veth_name(container_id: str) -> str:
     """The host end's name, from the id (so it is known before it exists): 15 characters, IFNAMSIZ."""
     return "mc" + container_id[:13]
@@ -138,9 +142,14 @@ def detach(record: dict, container_id: str, runner=None, sysctl_dir: str = "/pro
             lines = nft.port_elements("delete", record["ports"], record["ip"])
             if run(("nft", "-f", "-"), "\n".join(lines) + "\n").returncode != 0:
                 nft.apply_quietly(lines, run)  # some were gone already: delete the rest one by one
-        if bridge.exists(record["veth"]):  # the kernel would too, with the netns, but later: now is certain
+        if bridge.exists(record["veth"]):
             with (route or _route)() as host:
-                host.delete(record["veth"])
+                # The container's processes are gone, so its network namespace goes, and the
+                # kernel deletes the pair with it within a few ms; deleting it ourselves would
+                # wait for the kernel's RCU barrier (see netlink.Route.wait_gone). If something
+                # still holds the namespace, we delete it after all: gone is certain either way.
+                if not host.wait_gone(record["veth"], VETH_GONE_WAIT):
+                    host.delete(record["veth"])
         networks.pool(net).release(container_id)
         if net["name"] != networks.DEFAULT and not bridge.ports(net["bridge"]):
             _last_one_out(net, run, sysctl_dir, route)

@@ -43,6 +43,7 @@ from __future__ import annotations
 import _socket  # the socket module without its enums (see process.py)
 import os
 import struct
+import time
 
 from ..errors import MinictrError
 
@@ -64,6 +65,7 @@ IFLA_IFNAME, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_PID = 3, 10, 18, 19
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFF_UP = 0x1
+RTMGRP_LINK = 0x1  # the multicast group of link notifications (RTM_NEWLINK/RTM_DELLINK as they happen)
 
 # address and route attributes and values (<linux/if_addr.h>, <linux/rtnetlink.h>)
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -198,7 +200,7 @@ def error_of(flags: int, body: bytes) -> tuple[int, str]:
 
 # ---------------------------------------------------------------- the socket
 
-def _open_socket():
+def _open_socket(groups: int = 0):
     sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_ROUTE)
     try:
         # Ask for short acks (the request is not echoed back) with the kernel's
@@ -209,7 +211,7 @@ def _open_socket():
                 sock.setsockopt(SOL_NETLINK, opt, 1)
             except OSError:
                 pass
-        sock.bind((0, 0))  # port id 0: the kernel picks one
+        sock.bind((0, groups))  # port id 0: the kernel picks one; groups: the notifications to receive
     except BaseException:
         sock.close()
         raise
@@ -241,6 +243,10 @@ def _socket_in_netns(pid: int, kernel):
             os.close(target)
     finally:
         os.close(own)
+
+
+def _link_exists(name: str) -> bool:
+    return os.path.exists(f"/sys/class/net/{name}")  # sysfs shows the links of the host's namespace
 
 
 class Route:
@@ -311,6 +317,40 @@ class Route:
         self.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, default_route_body(gateway),
                      f"ip route add default via {gateway}")
 
+    def wait_gone(self, name: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for link ``name`` to vanish; True once it has.
+
+        Why wait rather than delete: a veth pair goes with the network
+        namespace of either end. When a container's last process has exited,
+        the kernel unregisters its pair by itself, about a millisecond later
+        (cleanup_net), and frees it after an RCU grace period in the
+        background. RTM_DELLINK from us does the same work, but in our own
+        context, so the request returns only after that grace period and a
+        barrier: 15-20 ms on this kind of machine, most of a bridge ``run``'s
+        teardown. So we listen for the kernel's RTM_DELLINK notification
+        (joining RTMGRP_LINK before we look, so that none is missed) instead.
+        """
+        listen = _open_socket(RTMGRP_LINK)
+        try:
+            if not _link_exists(name):
+                return True
+            want = _name(name)
+            deadline = time.monotonic() + timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return not _link_exists(name)
+                listen.settimeout(left)
+                try:
+                    data = listen.recv(65536)
+                except (TimeoutError, OSError):  # the timeout; or ENOBUFS: notifications were lost, so look
+                    return not _link_exists(name)
+                for kind, _flags, _seq, body in parse(data):
+                    if kind == RTM_DELLINK and attributes(body[_IFINFOMSG.size:]).get(IFLA_IFNAME) == want:
+                        return True
+        finally:
+            listen.close()
+
     def delete(self, name: str) -> bool:
         """``ip link del NAME``; False if there was no such link (someone else deleted it first)."""
         try:
@@ -333,14 +373,20 @@ class FakeRoute:
         self.netns_pid = netns_pid
         self.ran = [] if ran is None else ran
         self.fail = dict(fail or {})
+        self.gone = True  # what wait_gone answers
 
     @classmethod
-    def factory(cls, fail: dict | None = None):
-        """A callable ``route(netns_pid=None)`` whose every Route records into one shared ``.ran`` list."""
+    def factory(cls, fail: dict | None = None, gone: bool = True):
+        """A callable ``route(netns_pid=None)`` whose every Route records into one shared ``.ran`` list.
+
+        ``gone``: what ``wait_gone`` answers (False: the kernel kept the link, as while its namespace lives).
+        """
         ran: list = []
 
         def route(netns_pid=None, kernel=None):
-            return cls(netns_pid, ran, fail)
+            r = cls(netns_pid, ran, fail)
+            r.gone = gone
+            return r
 
         route.ran = ran
         return route
@@ -368,3 +414,7 @@ class FakeRoute:
     def delete(self, name) -> bool:
         self._do("delete", name)
         return True
+
+    def wait_gone(self, name, timeout) -> bool:
+        self._do("wait_gone", name, timeout)
+        return self.gone

@@ -97,3 +97,16 @@ def test_user_networks_keep_every_members_hosts_in_step(dirs):
     networks.refresh_hosts(networks.load("tn"))
     assert f"\tb\n" not in (tmp / "a" / "hosts").read_text()
     assert f"{recs[0]['ip']}\ta\n" in (tmp / "c" / "hosts").read_text()
+
+
+@pytest.mark.parametrize("gone", [True, False])
+def test_detach_lets_the_kernel_delete_the_veth_and_deletes_it_only_if_it_stays(dirs, gone):
+    tmp, sysctl, ctr, resolv = dirs
+    rec = attach.intent(CID, "bridge")
+    attach.prepare(rec, CID, "web", "abcabc", str(ctr), host_resolv=str(resolv))
+    rec["veth"] = "lo"  # a link this host surely has, so the teardown finds it there
+    route = FakeRoute.factory(gone=gone)
+    assert attach.detach(rec, CID, FakeRunner(), sysctl_dir=str(sysctl), route=route) is True
+    waited = (None, "wait_gone", ("lo", attach.VETH_GONE_WAIT))
+    assert route.ran == ([waited] if gone else [waited, (None, "delete", ("lo",))])
+    assert networks.pool(networks.load("bridge")).allocations() == {}  # the address is free either way
