@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import _socket  # the socket module without its enums (see process.py)
 import os
+from errno import ENODEV
 import struct
 import time
 
@@ -295,7 +296,7 @@ class Route:
         """``ip link show NAME``: the link's index."""
         for body in self.request(RTM_GETLINK, 0, name_body(name), f"ip link show {name}"):
             return _IFINFOMSG.unpack_from(body)[2]
-        raise NetlinkError(f"ip link show {name}", 19)  # ENODEV
+        raise NetlinkError(f"ip link show {name}", ENODEV)
 
     def add_bridge(self, name: str) -> None:
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, bridge_body(name), f"ip link add {name} type bridge")
@@ -356,7 +357,7 @@ class Route:
         try:
             self.request(RTM_DELLINK, 0, name_body(name), f"ip link del {name}")
         except NetlinkError as e:
-            if e.errno == 19:  # ENODEV: gone already, which is what we wanted
+            if e.errno == ENODEV:  # gone already, which is what we wanted
                 return False
             raise
         return True
@@ -365,42 +366,36 @@ class Route:
 class FakeRoute:
     """A recording ``Route`` for tests: nothing is sent. ``ran`` holds ``(netns_pid, op, args)`` in order.
 
-    Use it as the ``route`` factory (``FakeRoute.factory()``) where a function
-    takes one. An operation whose name is in ``fail`` raises NetlinkError with that errno.
+    ``FakeRoute.factory(fail, gone)`` makes the ``route`` callable that the
+    network functions take: every Route it makes records into its ``.ran``. An
+    operation named in ``fail`` raises NetlinkError with that errno; ``gone``
+    is what ``wait_gone`` answers (False: the kernel kept the link).
     """
 
-    def __init__(self, netns_pid: int | None = None, ran: list | None = None, fail: dict | None = None):
-        self.netns_pid = netns_pid
-        self.ran = [] if ran is None else ran
-        self.fail = dict(fail or {})
-        self.gone = True  # what wait_gone answers
+    def __init__(self, netns_pid=None, ran=None, fail=None, gone: bool = True):
+        self.netns_pid, self.ran, self.fail, self.gone = netns_pid, [] if ran is None else ran, dict(fail or {}), gone
 
     @classmethod
     def factory(cls, fail: dict | None = None, gone: bool = True):
-        """A callable ``route(netns_pid=None)`` whose every Route records into one shared ``.ran`` list.
-
-        ``gone``: what ``wait_gone`` answers (False: the kernel kept the link, as while its namespace lives).
-        """
         ran: list = []
 
         def route(netns_pid=None, kernel=None):
-            r = cls(netns_pid, ran, fail)
-            r.gone = gone
-            return r
+            return cls(netns_pid, ran, fail, gone)
 
         route.ran = ran
         return route
 
-    def _do(self, op: str, *args) -> None:
+    def _do(self, op: str, *args):
         self.ran.append((self.netns_pid, op, args))
         if op in self.fail:
             raise NetlinkError(op, self.fail[op])
+        return self.gone if op == "wait_gone" else True
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        pass
 
     def close(self) -> None:
         pass
@@ -410,11 +405,5 @@ class FakeRoute:
     def set_up(self, name): self._do("set_up", name)
     def add_address(self, name, address, bits): self._do("add_address", name, address, bits)
     def add_default_route(self, gateway): self._do("add_default_route", gateway)
-
-    def delete(self, name) -> bool:
-        self._do("delete", name)
-        return True
-
-    def wait_gone(self, name, timeout) -> bool:
-        self._do("wait_gone", name, timeout)
-        return self.gone
+    def delete(self, name) -> bool: return self._do("delete", name)
+    def wait_gone(self, name, timeout) -> bool: return self._do("wait_gone", name, timeout)
