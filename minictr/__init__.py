@@ -62,6 +62,7 @@ every import of every module against it::
         network           container networking: the package, and lesson 05's names (a lazy re-export)
         network.veth      a veth pair between the host and a container (lesson 05)
         network.runner    run ip and nft without subprocess (in a netns too), and a recording fake
+        network.netlink   rtnetlink requests (links, addresses, routes) on a socket, and a recording fake
         network.ipam      addresses from a subnet that misses the host's routes, in a locked JSON file
         network.bridge    the Linux bridge of a network, ip_forward and route_localnet
         network.nft       minictr's own nftables table: masquerade and published ports, as data

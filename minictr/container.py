@@ -349,14 +349,27 @@ class Container:
     def start(self) -> None:
         if self.state.status != "created" or self.init is None:
             raise InvalidTransition(f"container {self.name} is {self.state.status}, not created")
+        failed = []
+
+        def running() -> None:
+            # Written while the child confines itself and execs (a state write
+            # costs about as much as an execve here): the exec's failure, if
+            # any, comes next and is recorded over it.
+            self.state.status = "running"
+            self.state.started = time.time()
+            try:
+                self.state.save()
+            except BaseException as e:  # raised once the exec is known to have happened, as before
+                failed.append(e)
+
         try:
-            self.init.start()
+            self.init.start(meanwhile=running)
         except BaseException:
+            self.state.started = 0.0  # it never ran
             self._finish(self._reap())
             raise
-        self.state.status = "running"
-        self.state.started = time.time()
-        self.state.save()
+        if failed:
+            raise failed[0]
 
     @property
     def pty_master(self) -> int | None:

@@ -51,6 +51,7 @@ LAYERS = (
     ("network", 1, "container networking: the package, and lesson 05's names (a lazy re-export)"),
     ("network.veth", 1, "a veth pair between the host and a container (lesson 05)"),
     ("network.runner", 1, "run ip and nft without subprocess (in a netns too), and a recording fake"),
+    ("network.netlink", 1, "rtnetlink requests (links, addresses, routes) on a socket, and a recording fake"),
     ("network.ipam", 1, "addresses from a subnet that misses the host's routes, in a locked JSON file"),
     ("network.bridge", 1, "the Linux bridge of a network, ip_forward and route_localnet"),
     ("network.nft", 1, "minictr's own nftables table: masquerade and published ports, as data"),

@@ -198,9 +198,16 @@ class Init:
         self.channel.close()
         self._raise_if_error(msg, expected="detached")
 
-    def start(self) -> None:
-        """Let the child exec the command; return once exec has happened."""
+    def start(self, meanwhile=None) -> None:
+        """Let the child exec the command; return once exec has happened.
+
+        ``meanwhile()``, if given, runs between the two: the parent's own
+        bookkeeping (the "running" state) overlaps the child's last steps and
+        its execve, instead of waiting for them.
+        """
         self.channel.send("start")
+        if meanwhile is not None:
+            meanwhile()
         msg, _ = self.channel.recv()
         self.channel.close()
         if msg is not None:

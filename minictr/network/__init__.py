@@ -3,6 +3,7 @@
 =============  ==============================================================
 ``veth``       a veth pair between the host and a container (lesson 05)
 ``runner``     run ``ip``/``nft`` (on the host or in a netns), and a recording fake
+``netlink``    links, addresses and routes as rtnetlink requests (what ``ip`` sends), and a fake
 ``ipam``       addresses from a subnet, kept in a locked JSON file
 ``bridge``     the Linux bridge (``minictr0``) a network's containers plug into
 ``nft``        minictr's own nftables table: masquerade and published ports, as data
@@ -17,7 +18,7 @@ Lesson 05's names (``Link``, ``connect``, ``new_ifname``, ``free_subnet``,
 here; they live in ``veth``. They are loaded on first use, so that importing
 this package costs ``minictr run`` nothing.
 
-Man pages: ip-link(8), bridge(8), nft(8), veth(4), network_namespaces(7).
+Man pages: ip-link(8), bridge(8), nft(8), veth(4), network_namespaces(7), rtnetlink(7).
 """
 
 _VETH_NAMES = ("Link", "connect", "new_ifname", "free_subnet", "run_in_netns", "IP", "run_ip", "FakeIp",

@@ -3,7 +3,8 @@
 A bridge is a virtual switch: each container's veth host end becomes one of
 its ports (``ip link set VETH master BRIDGE``), and the bridge itself holds the
 network's gateway address (``10.88.0.1/16``), the containers' default route.
-It is made on demand by the first container of its network. A user-defined
+It is made on demand by the first container of its network, with three
+rtnetlink requests (``netlink.py``; ``script_create`` says the same in ``ip`` words). A user-defined
 network's bridge is deleted with its last container; the default ``minictr0``
 is kept, as docker keeps docker0, until ``minictr network rm bridge``
 (see attach.py for why).
@@ -17,14 +18,14 @@ What minictr changes on the host, only while one of its bridges exists:
 - ``net.ipv4.conf.<bridge>.route_localnet=1`` on the bridge only: lets
   ``127.0.0.1:HOSTPORT`` reach a container (see nft.py).
 
-Man pages: ip-link(8) ("type bridge", "master"), bridge(8), ip-sysctl (ip_forward, route_localnet).
+Man pages: ip-link(8) ("type bridge", "master"), bridge(8), rtnetlink(7), ip-sysctl (ip_forward,
+route_localnet).
 """
 
 from __future__ import annotations
 
 import os
 
-from . import runner as _runner
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 
@@ -34,15 +35,25 @@ def exists(name: str) -> bool:
 
 
 def script_create(name: str, gateway: str, bits: int) -> str:
-    """``ip -batch`` lines that make the bridge with its address, up."""
+    """What ``ensure`` does, in ``ip -batch`` words: the bridge, its address, up (for reading and lessons)."""
     return f"link add {name} type bridge\naddr add {gateway}/{bits} dev {name}\nlink set {name} up\n"
 
 
-def ensure(name: str, gateway: str, bits: int, runner=None, *, sysctl_dir: str = "/proc/sys") -> bool:
-    """Make the bridge if it is missing (call with the network lock held). True if made now."""
+def ensure(name: str, gateway: str, bits: int, route=None, *, sysctl_dir: str = "/proc/sys") -> bool:
+    """Make the bridge if it is missing (call with the network lock held). True if made now.
+
+    ``route`` makes the netlink socket (``netlink.Route`` by default; ``netlink.FakeRoute.factory()`` in tests).
+    """
     if exists(name):
         return False
-    _runner.check((runner or _runner.run)(("ip", "-batch", "-"), script_create(name, gateway, bits)))
+    with (route or _route)() as r:
+        r.add_bridge(name)
+        try:
+            r.add_address(name, gateway, bits)
+            r.set_up(name)
+        except BaseException:
+            r.delete(name)  # nothing half-made stays
+            raise
     _write(f"{sysctl_dir}/net/ipv4/conf/{name}/route_localnet", "1")
     forward_on(sysctl_dir)
     return True
@@ -56,10 +67,16 @@ def ports(name: str) -> list[str]:
         return []
 
 
-def remove(name: str, runner=None) -> None:
+def remove(name: str, route=None) -> None:
     """Delete the bridge if it is there (quietly if someone else just did)."""
     if exists(name):
-        (runner or _runner.run)(("ip", "link", "del", name))
+        with (route or _route)() as r:
+            r.delete(name)
+
+
+def _route(netns_pid=None):
+    from .netlink import Route
+    return Route(netns_pid)
 
 
 def _write(path: str, value: str) -> None:

@@ -1,10 +1,12 @@
-"""A container's network set-up and teardown on a recording runner: what runs, in what order, what is undone."""
+"""A container's network set-up and teardown on recording fakes (nft runner, netlink): what is done, in what
+order, what is undone."""
 
 import os
 
 import pytest
 
 from minictr.network import attach, networks
+from minictr.network.netlink import FakeRoute
 from minictr.network.runner import FakeRunner
 
 CID = "ab" * 32
@@ -38,30 +40,37 @@ def test_connect_then_detach_on_a_fake(dirs):
     assert f"{rec['ip']}\tabcabc\n" in (ctr / "hosts").read_text()
     assert (ctr / "hostname").read_text() == "abcabc\n"
 
-    fake = FakeRunner()
-    attach.connect(rec, 4242, fake, sysctl_dir=str(sysctl))
-    cmds = fake.ran
-    assert cmds[0][:2] == (("ip", "-batch", "-"), "link add mctestbr0 type bridge\naddr add 10.123.0.1/16 dev "
-                                                  "mctestbr0\nlink set mctestbr0 up\n")
-    assert cmds[1][1].startswith(f"link add {rec['veth']} type veth peer name eth0 netns 4242\n")
-    nft_script = cmds[2][1]
-    assert cmds[2][0] == ("nft", "-f", "-") and nft_script.startswith("table ip minictr {")
+    fake, route = FakeRunner(), FakeRoute.factory()
+    attach.connect(rec, 4242, fake, sysctl_dir=str(sysctl), route=route)
+    bits = 16
+    assert route.ran == [
+        (None, "add_bridge", ("mctestbr0",)),  # the first container of the network makes its bridge
+        (None, "add_address", ("mctestbr0", "10.123.0.1", bits)),
+        (None, "set_up", ("mctestbr0",)),
+        (None, "add_veth", (rec["veth"], "eth0", 4242, "mctestbr0")),  # up, on the bridge, eth0 inside
+        (4242, "add_address", ("eth0", rec["ip"], bits)),  # in the container's network namespace
+        (4242, "set_up", ("eth0",)),
+        (4242, "add_default_route", ("10.123.0.1",)),
+    ]
+    (nft_cmd, nft_script, _where), = fake.ran  # nft only: links, addresses and routes go by netlink
+    assert nft_cmd == ("nft", "-f", "-") and nft_script.startswith("table ip minictr {")
     assert f"add element ip minictr tcp_any {{ 18099 : {rec['ip']} . 80 }}" in nft_script
     assert 'add element ip minictr bridges { "mctestbr0" }' in nft_script
-    assert cmds[3][2] == 4242 and cmds[3][1].endswith("route add default via 10.123.0.1\n")  # inside the netns
     assert (sysctl / "net/ipv4/conf/mctestbr0/route_localnet").read_text() == "1"
     assert (sysctl / "net/ipv4/ip_forward").read_text() == "1"
     assert (tmp / "hostwide" / "ip_forward.before").read_text() == "0"
 
     fake = FakeRunner(output="table ip minictr { set bridges { type ifname } }")
-    assert attach.detach(rec, CID, fake, sysctl_dir=str(sysctl)) is True
+    route = FakeRoute.factory()
+    assert attach.detach(rec, CID, fake, sysctl_dir=str(sysctl), route=route) is True
+    assert route.ran == []  # its veth does not exist on this host (the fake made nothing): nothing to delete
     inputs = [i for _a, i, _n in fake.ran]
     assert inputs == [f"delete element ip minictr tcp_any {{ 18099 : {rec['ip']} . 80 }}\n"]  # the bridge is kept
     assert networks.pool(networks.load("bridge")).allocations() == {}
     assert rec["down"] is True
-    assert attach.detach(rec, CID, FakeRunner()) is False  # twice is nothing
+    assert attach.detach(rec, CID, FakeRunner(), route=route) is False  # twice is nothing
 
-    attach.remove_network("bridge", fake, sysctl_dir=str(sysctl))  # `network rm bridge`: unused, so it all goes
+    attach.remove_network("bridge", fake, sysctl_dir=str(sysctl), route=route)  # `network rm bridge`: unused, so it all goes
     text = fake.commands()
     inputs = [i for _a, i, _n in fake.ran]
     assert any('delete element ip minictr bridges { "mctestbr0" }' in (i or "") for i in inputs)
@@ -88,3 +97,16 @@ def test_user_networks_keep_every_members_hosts_in_step(dirs):
     networks.refresh_hosts(networks.load("tn"))
     assert f"\tb\n" not in (tmp / "a" / "hosts").read_text()
     assert f"{recs[0]['ip']}\ta\n" in (tmp / "c" / "hosts").read_text()
+
+
+@pytest.mark.parametrize("gone", [True, False])
+def test_detach_lets_the_kernel_delete_the_veth_and_deletes_it_only_if_it_stays(dirs, gone):
+    tmp, sysctl, ctr, resolv = dirs
+    rec = attach.intent(CID, "bridge")
+    attach.prepare(rec, CID, "web", "abcabc", str(ctr), host_resolv=str(resolv))
+    rec["veth"] = "lo"  # a link this host surely has, so the teardown finds it there
+    route = FakeRoute.factory(gone=gone)
+    assert attach.detach(rec, CID, FakeRunner(), sysctl_dir=str(sysctl), route=route) is True
+    waited = (None, "wait_gone", ("lo", attach.VETH_GONE_WAIT))
+    assert route.ran == ([waited] if gone else [waited, (None, "delete", ("lo",))])
+    assert networks.pool(networks.load("bridge")).allocations() == {}  # the address is free either way
