@@ -168,28 +168,42 @@ def _send_sigterm_until_gone(pid: int) -> dict:
     return {"started": started, "sent": sent}
 
 
-def _count_zombies_later(pid: int) -> dict:
-    """Wait until both orphans were reparented to PID 1 and have exited, then count its zombie children.
+def _count_zombies_later(pid: int, settle: float = 10.0) -> dict:
+    """Wait until both orphans were reparented to PID 1 and have exited, count its zombie children,
+    then let the command finish.
 
-    The command is ``sh -c '(sleep 0.2 &); (sleep 0.2 &); sleep 2; exit 3'``.
+    The command is ``sh -c '(sleep 0.2 &); (sleep 0.2 &); sleep 30; exit 3'``.
     Its shell is PID 1's first child. Once that shell's only child is its
-    ``sleep 2``, both subshells are gone and their ``sleep 0.2`` belong to PID
+    ``sleep 30``, both subshells are gone and their ``sleep 0.2`` belong to PID
     1; once none of those runs any more, they are either reaped or zombies.
-    (An orphan is told apart by its PID, not its name: just after fork, before
+    Then the ``sleep 30`` is killed and the shell exits 3. (Why wait for the
+    state and not for a time: on a busy machine the orphans may take seconds.
+    An orphan is told apart by its PID, not its name: just after fork, before
     exec, it is still called "sh".)
     """
     started = _wait_for_child_named(pid, "sh")
     kids = children_of(pid)
     main = kids[0]["Pid"] if started and kids else None
-    deadline = time.monotonic() + 1.8
+    deadline = time.monotonic() + settle
+    settled, zombies = False, 0
     while main and time.monotonic() < deadline:
         kids = children_of(pid)
-        subshells_gone = [c.get("Name") for c in children_of(int(main))] == ["sleep"]
+        grandchildren = children_of(int(main))
+        subshells_gone = [c.get("Name") for c in grandchildren] == ["sleep"]
         orphans_running = [k for k in kids if k["Pid"] != main and not k.get("State", "").startswith("Z")]
         if subshells_gone and not orphans_running:
+            settled, zombies = True, len(zombies_of(pid))
+            _kill_quietly(int(grandchildren[0]["Pid"]))  # the sleep 30: the shell goes on to exit 3
             break
         time.sleep(0.02)
-    return {"started": started, "zombies": len(zombies_of(pid))}
+    return {"started": started, "settled": settled, "zombies": zombies}
+
+
+def _kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _init_cases() -> list[Case]:
@@ -227,10 +241,13 @@ def _init_cases() -> list[Case]:
                              "(the command was killed by signal 15: 128+15)")
 
     def reaps(fn):
-        argv = ["sh", "-c", "(sleep 0.2 &); (sleep 0.2 &); sleep 2; exit 3"]
+        argv = ["sh", "-c", "(sleep 0.2 &); (sleep 0.2 &); sleep 30; exit 3"]
         t = trial(fn, "orphans", argv, _count_zombies_later)
         if not t["observed"]["started"]:
             raise CaseFailed("the command never ran as a child of your init: fork, then exec argv")
+        if not t["observed"]["settled"]:
+            raise CaseFailed("the command's two orphans had not both finished after 10 seconds, so no zombie "
+                             "could be counted: is this machine very busy? Run the check again")
         n = t["observed"]["zombies"]
         if n:
             raise CaseFailed(f"{n} zombie{'s' if n > 1 else ''} left while the command still ran: orphans are "
