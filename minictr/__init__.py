@@ -10,6 +10,9 @@ a package, or a family of modules), and ``tests/unit/test_layers.py`` checks
 every import of every module against it::
 
     L4  the front ends and the teaching code: the CLI, the labs, the widgets
+        oci               the OCI runtime: minictr behind runc's command line (the package)
+        oci.cli           minictr-runtime: runc's command line and its error log
+        oci.__main__      python -m minictr.oci
         __main__          python -m minictr
         cli               run, ps, rm, and the dispatch to the cli_* modules
         cli_*             any other area of commands, one module each
@@ -33,12 +36,15 @@ every import of every module against it::
         doctor_sec        doctor: what the host supports of a container's confinement
         lifecycle         run -d (double fork, then the monitor), start, stop, kill, restart, wait
         enter             exec: a second process joins a running container's namespaces
+        oci.runtime       OCI create (the init waits on exec.fifo), start, kill, delete, exec, pause
+        oci.features      what the runtime supports, as the features command prints it
     L2  the container's process, and its state on disk
         process           the container's init, and the parent<->child protocol
         state             container state on disk, one JSON file per container
         reaper            collect what dead runs and killed CLIs left: state, storage, cgroups
         supervise         the small supervisor that a foreground run becomes
         monitor           the small monitor of a detached container: reaps, logs, attach, restarts
+        oci.state         the OCI view of a container's state, and which operation each status allows
     L1  kernel features, one package or module each
         namespaces        namespace kinds, their CLONE_* flags, /proc/PID/ns
         rootfs            the mount plan as data, and the one loop that applies it

@@ -49,8 +49,17 @@ _PROC_NAMES = {"mount": "mnt"}
 
 
 def exec_in(ref: str, argv: list[str], *, env=(), workdir: str | None = None, user: str | None = None,
-            tty: bool = False, interactive: bool = False, detach: bool = False, kernel=None) -> tuple[int, str]:
-    """Run ``argv`` in the running container ``ref``: ``(exit status, error line or "")``."""
+            tty: bool = False, interactive: bool = False, detach: bool = False, kernel=None,
+            orphan: bool = False, on_pid=None, on_pty=None) -> tuple[int, str]:
+    """Run ``argv`` in the running container ``ref``: ``(exit status, error line or "")``.
+
+    For the OCI runtime's exec (minictr.oci): ``on_pid(pid)`` is told the command's host PID;
+    ``orphan`` (with ``detach``) leaves the command's stdio as given and lets A exit at once, so
+    the command is reparented to the caller's subreaper (conmon), which reaps it, as runc's
+    ``exec --detach`` does; a detached exec then also waits for the exec itself, so that a
+    command that is not found is an error here. ``on_pty(master)`` takes the pty's master
+    (``--console-socket``) instead of relaying it to our terminal.
+    """
     import _socket
 
     try:
@@ -81,7 +90,7 @@ def exec_in(ref: str, argv: list[str], *, env=(), workdir: str | None = None, us
         code = EXIT_EXEC_FAILED
         try:
             parent_sock.close()
-            code = _joiner(cfg, process.Channel(child_sock), fds, join, kernel, detach)
+            code = _joiner(cfg, process.Channel(child_sock), fds, join, kernel, detach, orphan)
         finally:
             os._exit(code)
     for fd in fds:
@@ -93,23 +102,52 @@ def exec_in(ref: str, argv: list[str], *, env=(), workdir: str | None = None, us
         os.waitpid(pid, 0)
         ch.close()
         return (msg or {}).get("exit_code", EXIT_EXEC_FAILED), (msg or {}).get("message", "exec failed")
-    if detach:
+    if got and on_pty is not None:
+        on_pty(got[0])
+        os.close(got[0])
+        got = []
+    if detach and not (orphan or on_pid):
         ch.close()
         return 0, ""
+    if detach:  # A's "pid", then B's exec: end-of-file (exec closed B's end; A closed its own) or its error
+        msg = _recv_pid(ch, on_pid, until_exec=True)
+        os.waitpid(pid, 0)
+        ch.close()
+        if msg is not None:
+            return msg.get("exit_code", EXIT_EXEC_FAILED), msg["message"]
+        return 0, ""
+    msg = _recv_pid(ch, on_pid, until_exec=False) if on_pid else None
     status = None
-    if tty and got:
+    if msg is None and tty and got:
         from .tty import relay
         status = relay(got[0], pid)
     if status is None:
         status = os.waitpid(pid, 0)[1]
-    msg, _ = ch.recv()  # B's exec error, or end-of-file (exec closed B's end; A has exited)
+    if msg is None:
+        msg = _recv_pid(ch, None, until_exec=True)  # B's exec error, or end-of-file (exec closed B's end; A has exited)
     ch.close()
     if msg is not None and msg.get("type") == "error":
         return msg.get("exit_code", EXIT_EXEC_FAILED), msg["message"]
     return process.exit_status(status), ""
 
 
-def _joiner(cfg, ch: process.Channel, fds: list[int], join, kernel, detach: bool) -> int:
+def _recv_pid(ch: process.Channel, on_pid, until_exec: bool) -> dict | None:
+    """Read A's ``{"pid"}`` (telling ``on_pid``) and, with ``until_exec``, on to end-of-file.
+
+    Returns B's error message, or None. B may report before A does: both write to the socket.
+    """
+    while True:
+        msg, _ = ch.recv()
+        if msg is None or msg.get("type") == "error":
+            return msg
+        if msg.get("type") == "pid":
+            if on_pid is not None:
+                on_pid(msg["pid"])
+            if not until_exec:
+                return None
+
+
+def _joiner(cfg, ch: process.Channel, fds: list[int], join, kernel, detach: bool, orphan: bool = False) -> int:
     """A: join the cgroup and the namespaces, fork B into them, wait for it. Returns B's status."""
     try:
         for path in join:  # first, with the host's paths (before the mount namespace changes them)
@@ -125,7 +163,7 @@ def _joiner(cfg, ch: process.Channel, fds: list[int], join, kernel, detach: bool
     ch.send("ready", fds=[master] if master >= 0 else [])
     if master >= 0:
         os.close(master)
-    if detach:
+    if detach and not orphan:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
@@ -139,7 +177,10 @@ def _joiner(cfg, ch: process.Channel, fds: list[int], join, kernel, detach: bool
             os._exit(code)
     if slave >= 0:
         os.close(slave)
+    ch.send("pid", pid=child)  # its host PID: fork returns it in our (the host's) PID namespace
     ch.close()
+    if orphan:
+        return 0  # B is reparented to the nearest subreaper (conmon), which reaps it
     return process.exit_status(os.waitpid(child, 0)[1])
 
 

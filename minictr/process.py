@@ -145,6 +145,16 @@ class Init:
         if fds:
             self.pty_master = fds[0]
 
+    def detach(self, fifo_path_fd: int, preserve_fds: int = 0) -> None:
+        """OCI ``create``: tell the child to outlive us and wait on the exec fifo (an O_PATH fd of it).
+
+        Returns once the child has dropped its parent-death signal; the channel is closed then.
+        """
+        self.channel.send("detach", fds=[fifo_path_fd], preserve_fds=preserve_fds)
+        msg, _ = self.channel.recv()
+        self.channel.close()
+        self._raise_if_error(msg, expected="detached")
+
     def start(self) -> None:
         """Let the child exec the command; return once exec has happened."""
         self.channel.send("start")
@@ -269,9 +279,14 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         if cfg.tty:
             os.close(master)
 
-        msg, _ = ch.recv()
+        msg, got = ch.recv()
         if msg is None:
             return EXIT_SETUP_FAILED
+        if msg["type"] == "detach":
+            # The OCI create/start split (minictr.oci): the parent is `create`, which exits now;
+            # `start` comes later from another process. We wait on the exec fifo instead.
+            stage = "exec fifo"
+            ch = _wait_for_start(kernel, ch, got[0], msg.get("preserve_fds", 0))
 
         stage = "user"
         user = resolve_user(cfg.user, "/")
@@ -303,6 +318,62 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         ch.send("error", **report)
         return report["exit_code"]
     return EXIT_SETUP_FAILED  # not reached: exec replaced us
+
+
+class _FifoChannel:
+    """The init's end of the exec fifo, after ``start`` opened it: an error goes in as one JSON
+    line; a successful exec closes it (O_CLOEXEC), so ``start`` reads end-of-file, as on the socket."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def send(self, kind: str, fds=(), **fields) -> None:
+        try:
+            os.write(self.fd, leanjson.dumps({"type": kind, **fields}).encode())
+        except OSError:
+            pass  # `start` is gone; the state (the init exited) says the rest
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _wait_for_start(kernel: Syscalls, ch: Channel, fifo_path_fd: int, preserve_fds: int) -> _FifoChannel:
+    """Outlive `create`, then block until `start` opens the exec fifo. Returns the fifo's writing end.
+
+    runc's exec.fifo: opening a FIFO for writing blocks until a reader opens it (fifo(7)),
+    and `start` is that reader, in a later process.
+    """
+    # Why first: PR_SET_PDEATHSIG would kill us when `create` exits, which is now the plan.
+    # Under podman, conmon (a child subreaper) becomes our parent and reaps us; standalone, PID 1.
+    kernel.prctl(PR_SET_PDEATHSIG, 0)
+    link = f"/proc/self/fd/{fifo_path_fd}"
+    if not os.path.exists(link):  # checked while `create` still listens: the error reaches the user
+        raise ContainerSetupError("exec fifo", f"{link} is missing: the container has no /proc",
+                                  hint="mount proc at /proc in config.json's mounts")
+    ch.send("detached")  # `create` waits for this, so that it never exits before the line above
+    ch.close()
+    # fds 3 .. 3+N-1 (--preserve-fds) pass into the container; any other inherited one must not.
+    for fd in _open_fds():
+        if fd >= 3 + preserve_fds and fd != fifo_path_fd:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+    # The parent handed us an O_PATH fd of <root>/<id>/exec.fifo (we are past pivot_root, the
+    # host path is out of reach). An O_PATH fd cannot be read or written; opening the fd's
+    # /proc/self/fd link opens the fifo itself, as runc does (so the container needs /proc).
+    try:
+        fd = os.open(link, os.O_WRONLY | os.O_CLOEXEC)
+    finally:
+        os.close(fifo_path_fd)
+    return _FifoChannel(fd)
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: every possible fd (no `import resource`: after pivot_root it is out of reach)
+        return list(range(3, min(os.sysconf("SC_OPEN_MAX"), 65536)))
 
 
 def take_stdio(slave: int, interactive: bool) -> None:

@@ -51,6 +51,7 @@ class State(Record, frozen=False):
     network: dict = Factory(dict)  # what network.attach made (see there), recorded before it made it
     labels: dict[str, str] = Factory(dict)
     config: dict = Factory(dict)
+    oci_bundle: str = ""  # the OCI bundle it was created from (minictr.oci); never removed: it is the caller's
 
     @property
     def short_id(self) -> str:

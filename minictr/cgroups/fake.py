@@ -177,6 +177,14 @@ class FakeCgroupFS(CgroupFS):
             self._forget_pid(self.mount_of(group), pid)
             self.set_procs(group, self.procs(group) + [pid])
             return
+        if name == "cgroup.freeze":  # the kernel freezes at once here (no task is ever stuck): events say so
+            if text.strip() not in ("0", "1"):
+                raise self._error(path, value, OSError(errno.EINVAL, os.strerror(errno.EINVAL)))
+            _write(path, text.strip() + "\n")
+            events = os.path.join(group, "cgroup.events")
+            lines = [ln for ln in self.read(events).splitlines() if not ln.startswith("frozen ")]
+            _write(events, "\n".join(lines + [f"frozen {text.strip()}"]) + "\n")
+            return
         if name == "cgroup.kill" and text.strip() == "1":
             for dirpath, _dirs, _files in os.walk(group):
                 for pid in self.procs(dirpath):

@@ -104,6 +104,28 @@ class CgroupManager:
         for g in sorted(self.groups, key=lambda g: -g.version):  # v2 first: cgroup.kill is atomic
             g.kill()
 
+    def freeze(self, frozen: bool = True) -> None:
+        """Freeze (``frozen=True``) or thaw every process of the container: ``pause`` and ``resume``.
+
+        With the v1 freezer where the container has one (a hybrid host), else cgroup v2's
+        ``cgroup.freeze``. Raises CgroupError when neither is there.
+        """
+        v1 = [g for g in self.groups if g.version == 1 and "freezer" in g.controllers]
+        done = [g.freeze(frozen) for g in (v1 or [g for g in self.groups if g.version == 2])]
+        if not any(done):
+            raise CgroupError(f"container {self.id} has no freezer cgroup",
+                              hint="pause needs the v1 freezer controller or cgroup v2 (Linux 5.2+)")
+
+    def frozen(self) -> bool:
+        """Is the container frozen now (``pause``)? Read from the freezer, not remembered."""
+        for g in self.groups:
+            if g.version == 1 and "freezer" in g.controllers:
+                return self.fs.read(os.path.join(g.path, "freezer.state")).strip() != "THAWED"
+        for g in self.groups:
+            if g.version == 2 and self.fs.exists(os.path.join(g.path, "cgroup.freeze")):
+                return self.fs.read(os.path.join(g.path, "cgroup.freeze")).strip() == "1"
+        return False
+
     def oom_killed(self) -> bool:
         """True if the kernel's OOM killer killed a process of this container."""
         return any(g.oom_killed() for g in self.groups if "memory" in g.controllers)

@@ -97,6 +97,19 @@ class V1Group(Group):
             if frozen:
                 self.fs.write(state, "THAWED")
 
+    def freeze(self, frozen: bool) -> bool:
+        """Freeze or thaw every task (the freezer tree only): True if this group has a freezer.
+
+        ``freezer.state`` reads FREEZING until every task has stopped (cgroup-v1/freezer-subsystem.rst).
+        """
+        if not self._has("freezer"):
+            return False
+        path = os.path.join(self.path, "freezer.state")
+        want = "FROZEN" if frozen else "THAWED"
+        self.fs.write(path, want)
+        _wait_for(lambda: self.fs.read(path).strip() == want, path, want)
+        return True
+
     # -- what happened -------------------------------------------------
     def oom_killed(self) -> bool:
         if not self._has("memory"):
@@ -129,3 +142,15 @@ def _inherit_cpuset(fs: CgroupFS, group: str) -> None:
     for name in ("cpuset.cpus", "cpuset.mems"):
         if not fs.read(os.path.join(group, name)).strip():
             fs.write(os.path.join(group, name), fs.read(os.path.join(parent, name)).strip())
+
+
+def _wait_for(done, path: str, want: str, timeout: float = 5.0) -> None:
+    """Poll ``done()`` until it holds; CgroupError after ``timeout`` seconds."""
+    import time
+    from ..errors import CgroupError
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise CgroupError(f"{path} did not become {want} within {timeout:g}s",
+                              hint="a task may be stuck in the kernel (state D); try again")
+        time.sleep(0.005)

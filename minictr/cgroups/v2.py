@@ -142,6 +142,21 @@ class V2Group(Group):
         for pid in self.pids():  # before Linux 5.14: one by one
             self.fs.signal(pid, SIGKILL)
 
+    def freeze(self, frozen: bool) -> bool:
+        """Freeze or thaw the group (``cgroup.freeze``, Linux 5.2): True if the file is there.
+
+        Done when ``cgroup.events`` says ``frozen`` 1 (or 0) (cgroup-v2.rst, "Core Interface Files").
+        """
+        path = os.path.join(self.path, "cgroup.freeze")
+        if not self.fs.exists(path):
+            return False
+        self.fs.write(path, 1 if frozen else 0)
+        from .v1 import _wait_for
+        events = os.path.join(self.path, "cgroup.events")
+        _wait_for(lambda: self.fs.read_keys(events).get("frozen", int(frozen)) == int(frozen), events,
+                  f"frozen {int(frozen)}")
+        return True
+
     # -- what happened -------------------------------------------------
     def oom_killed(self) -> bool:
         events = self.fs.read_keys(os.path.join(self.path, "memory.events"))

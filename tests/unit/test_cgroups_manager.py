@@ -463,3 +463,38 @@ def test_the_fake_cgroupfs_fails_on_demand_as_the_real_one_would(tmp_path):
     del fs.fail["rmdir"]
     fs.rmdir(group)
     assert not os.path.exists(group)
+
+
+# -- pause / resume (the OCI runtime's freezer) --------------------------------
+
+def test_freeze_uses_the_v1_freezer_on_a_hybrid_host_and_thaws_again(tmp_path):
+    host = build_hybrid(str(tmp_path))
+    mgr = make(host, CID)
+    freezer = [g for g in mgr.groups if "freezer" in g.controllers][0]
+    state = os.path.join(freezer.path, "freezer.state")
+    assert not mgr.frozen()
+    mgr.freeze(True)
+    assert read(state) == "FROZEN" and mgr.frozen()
+    mgr.freeze(False)
+    assert read(state) == "THAWED" and not mgr.frozen()
+    # only the freezer tree is written, never the unified tree's cgroup.freeze
+    assert not [p for p, _ in host[2].writes if p.endswith("cgroup.freeze")]
+
+
+def test_freeze_on_pure_v2_writes_cgroup_freeze_and_waits_for_the_event(tmp_path):
+    host = build_v2(str(tmp_path))
+    mgr = make(host, CID)
+    group = mgr.groups[0].path
+    mgr.freeze(True)
+    assert read(os.path.join(group, "cgroup.freeze")) == "1" and "frozen 1" in read(os.path.join(group, "cgroup.events"))
+    assert mgr.frozen()
+    mgr.freeze(False)
+    assert "frozen 0" in read(os.path.join(group, "cgroup.events")) and not mgr.frozen()
+
+
+def test_freeze_without_any_freezer_is_one_clear_error(tmp_path):
+    host = build_v1(str(tmp_path), mounts=("memory", "pids"))
+    mgr = make(host, CID)
+    with pytest.raises(CgroupError, match="no freezer") as info:
+        mgr.freeze(True)
+    assert "freezer" in info.value.hint

@@ -1,0 +1,5 @@
+"""``python -m minictr.oci``: the ``minictr-runtime`` command."""
+
+from .cli import entry
+
+entry()
