@@ -239,7 +239,8 @@ _WRAPPER = """#!/bin/sh
 # A logging OCI runtime (minictr lesson 14): note the call, keep the files it names, then
 # hand the call to the real runtime with exec (same pid, same stdio, same fds for conmon).
 log={log}
-n=$(( $(wc -l < "$log/calls.log" 2>/dev/null || echo 0) + 1 ))
+n=1
+[ -f "$log/calls.log" ] && n=$(( $(wc -l < "$log/calls.log") + 1 ))
 printf '%s\\n' "$*" >> "$log/calls.log"
 prev=
 for arg in "$@"; do

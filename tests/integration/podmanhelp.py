@@ -10,7 +10,7 @@
   ``--root`` (a private state dir: podman passes ``--runtime-flag`` flags to create and start
   but not to delete, so the flag must live in the command itself).
 - ``leftovers``: what a podman container could leave on the host (cgroups named after its id,
-  network namespaces, mounts), for the after-test checks.
+  mounts), for the after-test checks.
 """
 
 from __future__ import annotations
@@ -99,10 +99,6 @@ class Podman:
 def cgroups_of(cid: str) -> list[str]:
     """Cgroup directories named after container ``cid`` (podman's cgroupfs manager: libpod-ID)."""
     return glob.glob(f"/sys/fs/cgroup/*/libpod_parent/*{cid}*") + glob.glob(f"/sys/fs/cgroup/libpod_parent/*{cid}*")
-
-
-def netns_names() -> set[str]:
-    return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
 
 
 def mounts_mentioning(text: str) -> list[str]:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from podmanhelp import (IMAGE, Podman, cgroups_of, mounts_mentioning, netns_names, runtime_command,
+from podmanhelp import (IMAGE, Podman, cgroups_of, mounts_mentioning, runtime_command,
                         status_of)
 from ttyhelp import read_until
 
@@ -72,7 +72,6 @@ class Runtime:
 
 @pytest.fixture
 def rt(tmp_path, podman):
-    netns_before = netns_names()
     r = Runtime(tmp_path)
     yield r
     left = podman.container_ids()
@@ -82,7 +81,9 @@ def rt(tmp_path, podman):
     assert (sorted(os.listdir(r.state)) if r.state.exists() else []) == [], "runtime state left behind"
     for cid in r.created():
         assert cgroups_of(cid) == [], f"cgroups of {cid[:12]} left behind"
-    assert netns_names() - netns_before == set(), "network namespaces left behind"
+    for n in range(1, len(r.created()) + 1):  # podman's (netavark's) namespaces, by the path it gave
+        for ns in r.config(n)["linux"]["namespaces"]:
+            assert not os.path.exists(ns.get("path", "/nonexistent")), f"{ns['path']} left behind"
     assert mounts_mentioning(str(tmp_path)) == [] and mounts_mentioning(str(r.state)) == []
 
 
