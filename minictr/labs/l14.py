@@ -32,7 +32,8 @@ from ..security.capabilities import DEFAULT as DEFAULT_CAPS
 from .kit import Case, CaseFailed, Exercise, register
 from .lesson import Lesson
 
-__all__ = ["LESSON", "QUIZZES", "logging_runtime", "to_oci", "parse_bytes", "CPU_PERIOD"]
+__all__ = ["LESSON", "QUIZZES", "WRAPPER", "logging_runtime", "to_oci", "parse_bytes", "CPU_PERIOD",
+           "stop_leftovers"]
 
 LESSON = Lesson("14", "The OCI runtime spec: minictr under podman", needs_root=True,
                 tools=("podman", "conmon", "runc"),
@@ -235,7 +236,7 @@ register(Exercise(
 
 # -- a logging runtime: what podman really calls ------------------------------------------------
 
-_WRAPPER = """#!/bin/sh
+WRAPPER = """#!/bin/sh
 # A logging OCI runtime (minictr lesson 14): note the call, keep the files it names, then
 # hand the call to the real runtime with exec (same pid, same stdio, same fds for conmon).
 log={log}
@@ -266,9 +267,38 @@ def logging_runtime(path: str, runtime: list[str] | str, log_dir: str) -> str:
     argv = [runtime] if isinstance(runtime, str) else list(runtime)
     os.makedirs(log_dir, exist_ok=True)
     with open(path, "w") as f:
-        f.write(_WRAPPER.format(log=shlex.quote(log_dir), runtime=shlex.join(argv)))
+        f.write(WRAPPER.format(log=shlex.quote(log_dir), runtime=shlex.join(argv)))
     os.chmod(path, 0o755)
     return path
+
+
+def stop_leftovers(runtime: str) -> int:
+    """Before ``leftovers.clean("14")``: in the temp dirs of an earlier run of the notebook that
+    no kernel uses any more, delete the runtime's containers (``WORK/state``, forcing) and
+    podman's (``WORK/podman``), whose processes would outlive their directory. Returns how many."""
+    import subprocess
+    import time
+
+    from .leftovers import _dir_in_use, temp_dirs
+
+    n = 0
+    for work in temp_dirs("14"):
+        if _dir_in_use(work, time.time()):
+            continue
+        state = os.path.join(work, "state")
+        ids = []
+        if os.path.isdir(state):
+            ids = subprocess.run([runtime, "--root", state, "list", "-q"], capture_output=True, text=True).stdout.split()
+        for cid in ids:
+            n += subprocess.run([runtime, "--root", state, "delete", "--force", cid],
+                                capture_output=True).returncode == 0
+        if os.path.isdir(os.path.join(work, "podman")):
+            r = subprocess.run(["podman", "--root", os.path.join(work, "podman"), "--runroot",
+                                os.path.join(work, "podman-run"), "--storage-driver", "vfs", "rm", "-af", "-t", "0"],
+                               capture_output=True, text=True,
+                               env={**os.environ, "CONTAINERS_CONF": os.path.join(work, "containers.conf")})
+            n += len(r.stdout.split())
+    return n
 
 
 # -- the quizzes: answer keys kept out of the notebook --------------------------------------
