@@ -10,7 +10,6 @@ a package, or a family of modules), and ``tests/unit/test_layers.py`` checks
 every import of every module against it::
 
     L4  the front ends and the teaching code: the CLI, the labs, the widgets
-        oci               the OCI runtime: minictr behind runc's command line (the package)
         oci.cli           minictr-runtime: runc's command line and its error log
         oci.__main__      python -m minictr.oci
         __main__          python -m minictr
@@ -23,6 +22,11 @@ every import of every module against it::
         cli_network       port, network create/ls/rm/inspect, volume create/ls/rm/inspect/prune
         cli_doctor        doctor: what this machine offers the lessons
         cli_flags         docker's resource flags -> config.Resources
+        oci.*             the OCI runtime spec: config.json <-> ContainerConfig, the runtime command
+        oci.spec          config.json -> ContainerConfig: load_bundle, from_oci, errors name the field
+        oci.emit          ContainerConfig -> config.json (to_oci), and runc spec's default (default_spec)
+        oci.seccomp       linux.seccomp <-> docker's profile format, compiled by security.seccomp
+        oci.hooks         run one OCI hook: the state JSON on stdin, args, env, timeout
         cli_format*       tables, durations, sizes, Go templates, progress bars
         labs.*            one module per lesson: its exercise cases and reference answers
         exercises         the names the notebooks import from the check framework (a re-export)
@@ -61,6 +65,7 @@ every import of every module against it::
         network.networks  the bridge network and user-defined ones: create, ls, rm, inspect
         network.attach    a container's network set-up and teardown, recorded in its state
         volumes           -v, --mount, --tmpfs, named volumes, and their mount steps
+        mountspec         config.json's mounts (flags, data, propagation) as mount plan steps
         child*            fork a child (in another process's namespaces) and collect its result
         tarball*          unpack a tarball safely: source, resolve, extract, whiteouts
         tarcorpus         malicious and tricky tarballs for any extractor (lesson 02, tests)

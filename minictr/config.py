@@ -65,6 +65,7 @@ class Rootfs(Record):
     work: str | None = None
     readonly: bool = False
     volatile: bool = False  # overlay "volatile": no syncs of a writable layer that is thrown away (run --rm)
+    propagation: str = ""  # config.json's rootfsPropagation ("rslave", "shared" ...), set on / after pivot_root
 
     @property
     def is_overlay(self) -> bool:
@@ -111,6 +112,14 @@ class Security(Record):
     readonly_paths: tuple[str, ...] | None = None
     devices: tuple[str, ...] | None = None
     sys_writable: bool = False  # /sys read-write (only --privileged)
+    # config.json's other four capability sets (``capabilities`` is the bounding set). None: what
+    # minictr derives, as docker: effective = permitted = bounding for root, none for another
+    # user, inheritable and ambient empty.
+    cap_effective: tuple[str, ...] | None = None
+    cap_permitted: tuple[str, ...] | None = None
+    cap_inheritable: tuple[str, ...] | None = None
+    cap_ambient: tuple[str, ...] | None = None
+    seccomp_spec: str = ""  # config.json's linux.seccomp as canonical JSON text ("" : none given)
 
 
 class VolumeMount(Record):
@@ -140,6 +149,64 @@ class Network(Record):
     ports: tuple[tuple[str, int, int, str], ...] = ()
     dns: tuple[str, ...] = ()
     add_hosts: tuple[tuple[str, str], ...] = ()
+
+
+class MountSpec(Record):
+    """One entry of config.json's ``mounts``, as given (OCI runtime spec, config.md "Mounts").
+
+    A config built from a bundle carries its whole mount list in
+    ``ContainerConfig.spec_mounts``; ``minictr.mountspec`` turns it into mount plan steps.
+    """
+
+    destination: str
+    type: str = ""
+    source: str = ""
+    options: tuple[str, ...] = ()
+
+
+class DeviceNode(Record):
+    """One of config.json's ``linux.devices``: a node made in the container's /dev (mknod(2)).
+    ``type`` is ``c``, ``b``, ``u`` (unbuffered char: as ``c``) or ``p`` (a FIFO)."""
+
+    path: str
+    type: str
+    major: int = 0
+    minor: int = 0
+    mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
+
+
+class Hook(Record):
+    """One of config.json's hooks: ``stage`` is createRuntime, createContainer, startContainer,
+    poststart, poststop or prestart; run by ``minictr.oci.hooks.run_hook``."""
+
+    stage: str
+    path: str
+    args: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    timeout: int | None = None
+
+
+#: sysctl prefixes a container may set, and the namespace that makes each one its own
+#: (as runc checks them: the rest would change the host's kernel).
+NAMESPACED_SYSCTLS = (("kernel.msgmax", "ipc"), ("kernel.msgmnb", "ipc"), ("kernel.msgmni", "ipc"),
+                      ("kernel.sem", "ipc"), ("kernel.shmall", "ipc"), ("kernel.shmmax", "ipc"),
+                      ("kernel.shmmni", "ipc"), ("kernel.shm_rmid_forced", "ipc"), ("fs.mqueue.", "ipc"),
+                      ("kernel.hostname", "uts"), ("kernel.domainname", "uts"), ("net.", "net"))
+
+#: The rlimits of setrlimit(2), as config.json names them.
+RLIMITS = ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+           "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+           "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME")
+
+
+def sysctl_namespace(key: str) -> str | None:
+    """The namespace kind that makes sysctl ``key`` the container's own, or None (a host-wide one)."""
+    for prefix, kind in NAMESPACED_SYSCTLS:
+        if key == prefix or (prefix.endswith((".", "_")) and key.startswith(prefix)):
+            return kind
+    return None
 
 
 class ContainerConfig(Record):
@@ -172,6 +239,25 @@ class ContainerConfig(Record):
     exposed_ports: tuple[str, ...] = ()
     network: Network = Network()  # "none": lo only (the CLI's default is "bridge")
     mounts: tuple[VolumeMount, ...] = ()
+    # User namespace maps, as OCI's linux.uidMappings: (container_id, host_id, size); empty: none.
+    uid_map: tuple[tuple[int, int, int], ...] = ()
+    gid_map: tuple[tuple[int, int, int], ...] = ()
+    # The fields below come from a bundle's config.json (minictr.oci.spec); their defaults change
+    # nothing. ``join_namespaces``: (kind, path) of namespaces to setns(2) into instead of making
+    # new ones (the kind is in ``namespaces`` too).
+    join_namespaces: tuple[tuple[str, str], ...] = ()
+    devices: tuple[DeviceNode, ...] = ()  # extra nodes in /dev, beyond rootfs.DEFAULT_DEVICES
+    additional_gids: tuple[int, ...] = ()
+    umask: int | None = None  # None: the caller's
+    rlimits: tuple[tuple[str, int, int], ...] = ()  # ("RLIMIT_NOFILE", soft, hard)
+    oom_score_adj: int | None = None
+    sysctl: tuple[tuple[str, str], ...] = ()  # only namespaced keys (see NAMESPACED_SYSCTLS)
+    personality: str = ""  # "", "LINUX" or "LINUX32" (personality(2))
+    hooks: tuple[Hook, ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    cgroups_path: str = ""  # config.json's linux.cgroupsPath ("": minictr's own place)
+    spec_mounts: tuple[MountSpec, ...] | None = None  # None: minictr's own mount plan
+    console_size: tuple[int, int] | None = None  # (height, width) of the pty, with tty
 
     def validate(self) -> "ContainerConfig":
         """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""
@@ -195,7 +281,35 @@ class ContainerConfig(Record):
         parse_restart_policy(self.restart_policy)
         if self.pivot is False and "mount" not in self.namespaces:
             raise ConfigError("namespaces", "no mount", "a chroot container still needs its own mount namespace")
+        self._validate_spec_fields()
         return self
+
+    def _validate_spec_fields(self) -> None:
+        """The config.json fields: each refusal names the field (the OCI front end checks them first too)."""
+        for kind, path in self.join_namespaces:
+            if kind not in self.namespaces or not path.startswith("/"):
+                raise ConfigError("namespace path", f"{kind}:{path}", "must be an absolute path of a namespace kind "
+                                  "the container has")
+        for key, _value in self.sysctl:
+            kind = sysctl_namespace(key)
+            if kind is None:
+                raise ConfigError("sysctl", key, "is not namespaced: setting it would change the host's kernel",
+                                  hint="only ipc (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*), "
+                                       "uts (kernel.hostname, kernel.domainname) and net.* keys")
+            if kind not in self.namespaces:
+                raise ConfigError("sysctl", key, f"needs the container's own {kind} namespace",
+                                  hint=f"add a {kind} namespace, or drop the key")
+        for name, soft, hard in self.rlimits:
+            if name not in RLIMITS:
+                raise ConfigError("rlimit", name, "no such resource limit", hint="e.g. RLIMIT_NOFILE (getrlimit(2))")
+            if soft > hard:
+                raise ConfigError("rlimit", name, f"soft limit {soft} is above the hard limit {hard}")
+        if self.oom_score_adj is not None and not -1000 <= self.oom_score_adj <= 1000:
+            raise ConfigError("oom_score_adj", self.oom_score_adj, "must be from -1000 to 1000")
+        if self.umask is not None and not 0 <= self.umask <= 0o777:
+            raise ConfigError("umask", self.umask, "must be from 0 to 0o777")
+        if self.personality not in ("", "LINUX", "LINUX32"):
+            raise ConfigError("personality", self.personality, "must be LINUX or LINUX32")
 
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")

@@ -8,7 +8,8 @@ Messages are lower-case, name the path or value at fault, and carry a
 
     MinictrError
     ├─ ConfigError(ValueError)        bad flags, bad ids, bad limits: .field .value .hint
-    │   └─ BuildError                 a Containerfile or build context: "FILE:LINE: what is wrong"
+    │   ├─ BuildError                 a Containerfile or build context: "FILE:LINE: what is wrong"
+    │   └─ SpecError                  a bundle's config.json: "config.json: FIELD: VALUE why"
     ├─ ImageError
     │   ├─ ImageNotFound(FileNotFoundError)
     │   ├─ InvalidImage
@@ -73,6 +74,22 @@ class BuildError(ConfigError):
         self.field, self.value = "containerfile", file
         self.file, self.line, self.why = file, line, why
         MinictrError.__init__(self, f"{file}:{line}: {why}" if line else f"{file}: {why}", hint=hint)
+
+
+class SpecError(ConfigError):
+    """A field of an OCI bundle's ``config.json`` that cannot be used; ``field`` is its JSON path
+    (``linux.namespaces[2].type``), and the message reads ``config.json: FIELD: VALUE why``."""
+
+    def __init__(self, field: str, value: object, why: str, *, hint: str | None = None, source: str = "config.json"):
+        import json
+        self.field, self.value = field, value
+        try:
+            shown = json.dumps(value)
+        except (TypeError, ValueError):
+            shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        MinictrError.__init__(self, f"{source}: {field}: {shown} {why}", hint=hint)
 
 
 class ImageError(MinictrError):

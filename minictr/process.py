@@ -76,8 +76,9 @@ from _signal import SIG_DFL, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM,
 from . import leanjson, namespaces, rootfs
 from .config import ContainerConfig
 from .errors import ContainerSetupError, MinictrError
+from .record import replace
 from .security import capabilities, masks
-from .syscalls import PR_SET_PDEATHSIG, CloneFlags, Syscalls
+from .syscalls import PER_LINUX, PER_LINUX32, PR_SET_KEEPCAPS, PR_SET_PDEATHSIG, CloneFlags, Syscalls
 from .users import resolve_user
 
 #: The child exits with these when it could not exec, as docker's runtime does.
@@ -183,7 +184,8 @@ def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_r
     (``CgroupManager.join_files()``).
     """
     parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-    pid = _fork(kernel, new_pid_ns="pid" in config.namespaces)
+    pid_path = next((path for kind, path in config.join_namespaces if kind == "pid"), None)
+    pid = _fork(kernel, new_pid_ns="pid" in config.namespaces, join_pid=pid_path)
     if pid == 0:  # the child: never returns into the caller's code
         code = EXIT_SETUP_FAILED
         try:
@@ -195,7 +197,7 @@ def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_r
     return Init(pid, Channel(parent_sock))
 
 
-def _fork(kernel: Syscalls, new_pid_ns: bool) -> int:
+def _fork(kernel: Syscalls, new_pid_ns: bool, join_pid: str | None = None) -> int:
     if not new_pid_ns:
         return os.fork()
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -205,7 +207,12 @@ def _fork(kernel: Syscalls, new_pid_ns: bool) -> int:
         # supervisor stays the container init's real parent and can waitpid()
         # it directly. Right after the fork we set pid_for_children back, so
         # that later forks of this process (a notebook kernel, say) are normal.
-        kernel.unshare(CloneFlags.NEWPID)
+        # setns(CLONE_NEWPID) to a bundle's pid namespace path works the same
+        # way: the next child is born in that namespace (not as its PID 1).
+        if join_pid is None:
+            kernel.unshare(CloneFlags.NEWPID)
+        else:
+            _setns(kernel, join_pid, CloneFlags.NEWPID)
         pid = os.fork()
         if pid != 0:
             kernel.setns(own, CloneFlags.NEWPID)
@@ -246,27 +253,59 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             _write_file(path, b"0")
 
         stage = "namespaces"
-        flags = namespaces.flags_for(cfg.namespaces - {"pid", "user"})
+        joined = set()
+        for kind, path in cfg.join_namespaces:  # a bundle's linux.namespaces[].path (pid: see _fork)
+            if kind != "pid":
+                # Why setns and not unshare: the bundle names a namespace that exists
+                # already (a pod's network, say); we enter it, and make no new one.
+                _setns(kernel, path, namespaces.KINDS[kind])
+            joined.add(kind)
+        flags = namespaces.flags_for(cfg.namespaces - {"pid", "user"} - joined)
         if flags:
             kernel.unshare(flags)
-        if "uts" in cfg.namespaces:
+        if "uts" in cfg.namespaces and (cfg.hostname or "uts" not in joined):
             stage = "hostname"
             kernel.sethostname(cfg.hostname)
-        if "net" in cfg.namespaces:
+        if "net" in cfg.namespaces and "net" not in joined:
             stage = "network"
             kernel.set_link_up("lo")
+        if cfg.sysctl:
+            stage = "sysctl"
+            # Why through the host's /proc, before our own is mounted: a namespaced
+            # sysctl (net.*, kernel.shm*, kernel.hostname) shows the namespace of the
+            # process that writes it, whichever proc mount the file is on; and the
+            # container's /proc/sys will be read-only once the plan has run.
+            # config.validate allowed only such keys (NAMESPACED_SYSCTLS).
+            for key, value in cfg.sysctl:
+                _write_file("/proc/sys/" + key.replace(".", "/"), value.encode())
+        if cfg.rlimits:
+            stage = "rlimits"
+            import resource  # here, before pivot_root: a bundle's process.rlimits (setrlimit(2))
+            for name, soft, hard in cfg.rlimits:
+                resource.setrlimit(getattr(resource, name), (soft, hard))
+        if cfg.oom_score_adj is not None:
+            stage = "oom_score_adj"
+            # Inherited by the command across exec; raising it needs no privilege, lowering
+            # it below the current value needs CAP_SYS_RESOURCE (proc(5)).
+            _write_file("/proc/self/oom_score_adj", str(cfg.oom_score_adj).encode())
 
         stage = "mounts"
         sec = cfg.security
         hostname = cfg.hostname if own_root and "uts" in cfg.namespaces else None
         masked, readonly = masks.paths(sec)
-        extra = ()
+        extra = spec_steps = ()
         if cfg.mounts:  # volumes, and the network's /etc files
             from .volumes import steps
             extra = steps(cfg.mounts, cfg.rootfs.path, own_root)
-        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable, extra), kernel)
+        if cfg.spec_mounts is not None:  # a bundle's own mount list replaces minictr's kernel file systems
+            from . import mountspec
+            spec_steps = mountspec.steps(cfg.spec_mounts, cfg.rootfs.path, cgroupfs, cfg.devices)
+        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable, extra,
+                                 spec_steps if cfg.spec_mounts is not None else None), kernel)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(kernel, cfg.rootfs.path)
+        if cfg.rootfs.propagation:
+            rootfs.propagate_root(kernel, cfg.rootfs.propagation)
 
         fds = []
         if cfg.tty:
@@ -274,6 +313,8 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             # Opened after pivot_root, so the pty lives in the container's own
             # devpts (it is /dev/pts/0 inside); its master goes to the parent.
             master, slave = os.openpty()
+            if cfg.console_size:  # process.consoleSize: the window size before the command starts
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, _winsize(*cfg.console_size))
             fds = [master]
         ch.send("ready", fds=fds)
         if cfg.tty:
@@ -290,7 +331,14 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
 
         stage = "user"
         user = resolve_user(cfg.user, "/")
+        if cfg.additional_gids:  # process.user.additionalGids: setgroups(2) in confine()
+            user = replace(user, groups=tuple(dict.fromkeys(user.groups + cfg.additional_gids)))
         env = _environment(cfg, user)
+        if cfg.umask is not None:
+            os.umask(cfg.umask)  # process.user.umask; inherited by the command across exec
+        if cfg.personality:
+            stage = "personality"
+            kernel.personality(PER_LINUX32 if cfg.personality == "LINUX32" else PER_LINUX)
 
         stage = "workdir"
         os.makedirs(cfg.cwd, exist_ok=True)  # docker creates a missing WorkingDir, owned by root
@@ -412,6 +460,14 @@ def confine(kernel: Syscalls, sec, user, at=lambda stage: None) -> None:
         at("seccomp")
         kernel.seccomp_set_mode_filter(sec.seccomp_filter)
 
+    explicit = not (sec.cap_effective is None and sec.cap_permitted is None and sec.cap_inheritable is None
+                    and sec.cap_ambient is None)
+    if explicit and user.uid != 0:
+        # A bundle may give a non-root user capabilities. setuid(2) to a non-zero uid
+        # would empty the permitted set; PR_SET_KEEPCAPS keeps it, so that the capset
+        # below can set what the bundle asked (the flag is cleared again at execve).
+        kernel.prctl(PR_SET_KEEPCAPS, 1)
+
     at("user")
     os.setgroups(list(user.groups))
     os.setgid(user.gid)
@@ -421,7 +477,10 @@ def confine(kernel: Syscalls, sec, user, at=lambda stage: None) -> None:
     # After setuid, see capabilities.apply_sets: a switch to a non-zero uid
     # has already emptied the effective and permitted sets (we never set
     # PR_SET_KEEPCAPS), and for root this is what narrows them.
-    capabilities.apply_sets(kernel, keep, root=user.uid == 0)
+    if not explicit:
+        capabilities.apply_sets(kernel, keep, root=user.uid == 0)
+    else:  # a bundle's own effective, permitted, inheritable and ambient sets
+        capabilities.apply_explicit(kernel, sec, keep)
     if sec.no_new_privileges:
         # execve can no longer grant privileges: setuid bits and file
         # capabilities are ignored from here on, for good (prctl(2)).
@@ -438,6 +497,19 @@ def confine(kernel: Syscalls, sec, user, at=lambda stage: None) -> None:
         # means no setup call of ours has to be allowed by it.
         at("seccomp")
         kernel.seccomp_set_mode_filter(sec.seccomp_filter)
+
+
+def _setns(kernel: Syscalls, path: str, nstype: int) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        kernel.setns(fd, nstype)
+    finally:
+        os.close(fd)
+
+
+def _winsize(rows: int, cols: int) -> bytes:
+    """struct winsize {unsigned short ws_row, ws_col, ws_xpixel, ws_ypixel} (tty_ioctl(4))."""
+    return b"".join(int(v).to_bytes(2, _BYTEORDER) for v in (rows, cols, 0, 0))
 
 
 def _write_file(path: str, data: bytes) -> None:

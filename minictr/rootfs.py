@@ -42,12 +42,15 @@ class Mount(Record):
 
 
 class Device(Record):
-    """A character device node in the container's fresh /dev."""
+    """A device node in the container's fresh /dev: ``kind`` "c" (character), "b" (block) or "p" (a FIFO)."""
 
     path: str
     major: int
     minor: int
     mode: int = 0o666
+    kind: str = "c"
+    uid: int = 0
+    gid: int = 0
 
 
 class Symlink(Record):
@@ -60,6 +63,12 @@ class File(Record):
 
     path: str
     content: str
+
+
+class Touch(Record):
+    """An empty file at ``path`` if nothing is there yet: the mount point of a file bind (config.json's mounts)."""
+
+    path: str
 
 
 class Mask(Record):
@@ -76,7 +85,7 @@ class ReadOnly(Record):
     path: str
 
 
-Step = Mount | Device | Symlink | File | Mask | ReadOnly
+Step = Mount | Device | Symlink | File | Touch | Mask | ReadOnly
 
 #: The devices every container gets (the OCI runtime spec's default list).
 DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
@@ -85,7 +94,7 @@ DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
 
 def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
          hostname: str | None = None, masked: tuple[str, ...] = (), readonly: tuple[str, ...] = (),
-         sys_writable: bool = False, extra=()) -> list[Step]:
+         sys_writable: bool = False, extra=(), spec_steps=None) -> list[Step]:
     """Every step that turns ``rootfs.path`` into a container root, in order.
 
     ``cgroupfs`` lists the host's cgroup hierarchies as ``(dir under
@@ -105,6 +114,8 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
     ``sys_writable`` mounts /sys read-write (``--privileged``).
     ``extra`` are the volumes' steps (``minictr.volumes.steps``): after the
     kernel's file systems, before the masks and the read-only remount of the root.
+    ``spec_steps`` (a bundle's own ``mounts``, from ``minictr.mountspec.steps``)
+    replace minictr's kernel file systems, devices and /dev symlinks.
     """
     r = rootfs.path.rstrip("/") or "/"
     nosuid_nodev_noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC
@@ -134,6 +145,12 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
         steps += [File(f"{r}/etc/hostname", f"{hostname}\n"),
                   File(f"{r}/etc/hosts", f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                                          f"127.0.1.1\t{hostname}\n")]
+    if spec_steps is not None:
+        steps += list(spec_steps) + list(extra)
+        steps += [ReadOnly(r + p) for p in readonly] + [Mask(r + p, f"{r}/dev/null") for p in masked]
+        if rootfs.readonly:
+            steps.append(Mount(r, r, None, MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir=False))
+        return steps
     steps += [
         Mount("proc", f"{r}/proc", "proc", nosuid_nodev_noexec),
         Mount("tmpfs", f"{r}/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k"),
@@ -163,8 +180,8 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
     return steps
 
 
-def _cgroup_steps(base: str, cgroupfs) -> list[Step]:
-    ro = MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY
+def _cgroup_steps(base: str, cgroupfs, readonly: bool = True) -> list[Step]:
+    ro = MS.NOSUID | MS.NODEV | MS.NOEXEC | (MS.RDONLY if readonly else 0)
     if not cgroupfs:
         return []
     if len(cgroupfs) == 1 and cgroupfs[0][0] == ".":  # pure v2: one tree, right at /sys/fs/cgroup
@@ -176,7 +193,7 @@ def _cgroup_steps(base: str, cgroupfs) -> list[Step]:
         if options and "," in options:  # co-mounted "cpu,cpuacct": also reachable as cpu and cpuacct
             steps += [Symlink(f"{base}/{name}", sub) for name in options.split(",") if name != sub]
     # Now that the mount points exist, make the holder read-only too.
-    steps.append(Mount(None, base, None, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, mkdir=False))
+    steps.append(Mount(None, base, None, MS.REMOUNT | ro, mkdir=False))
     return steps
 
 
@@ -193,7 +210,10 @@ def apply(steps: list[Step], kernel: Syscalls) -> None:
             # root here, and a fresh node cannot be used to reach anything but
             # the device itself. (In a user namespace mknod is refused; runc
             # then bind-mounts the host's nodes instead.)
-            kernel.mknod(step.path, stat.S_IFCHR | step.mode, step.major, step.minor)
+            kind = stat.S_IFCHR if step.kind == "c" else stat.S_IFBLK if step.kind == "b" else stat.S_IFIFO
+            kernel.mknod(step.path, kind | step.mode, step.major, step.minor)
+            if step.uid or step.gid:
+                os.chown(step.path, step.uid, step.gid)
         elif isinstance(step, Symlink):
             _replace(step.path)
             os.symlink(step.target, step.path)
@@ -202,6 +222,10 @@ def apply(steps: list[Step], kernel: Syscalls) -> None:
             _replace(step.path)  # never write through a symlink the image put there
             with open(step.path, "x") as f:
                 f.write(step.content)
+        elif isinstance(step, Touch):
+            if not os.path.lexists(step.path):
+                _mkdir(os.path.dirname(step.path))
+                os.close(os.open(step.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644))
         elif isinstance(step, Mask):
             try:
                 is_dir = stat.S_ISDIR(os.stat(step.path).st_mode)
@@ -290,6 +314,20 @@ def pivot_into(kernel: Syscalls, new_root: str) -> None:
     kernel.pivot_root(".", ".")
     kernel.umount2(".", UmountFlags.DETACH)
     kernel.chdir("/")
+
+
+def propagate_root(kernel: Syscalls, propagation: str) -> None:
+    """config.json's ``rootfsPropagation`` on the new ``/``, after pivot_root.
+
+    Why after, as runc does: before pivot_root, "/" is still the host's mount
+    tree in our namespace, and making it shared with MS_REC would reach mounts
+    that are not the container's. The plan starts with everything private
+    (pivot_root needs that); this sets what the bundle asked for.
+    """
+    flags = {"private": MS.PRIVATE, "rprivate": MS.PRIVATE | MS.REC, "slave": MS.SLAVE,
+             "rslave": MS.SLAVE | MS.REC, "shared": MS.SHARED, "rshared": MS.SHARED | MS.REC,
+             "unbindable": MS.UNBINDABLE, "runbindable": MS.UNBINDABLE | MS.REC}[propagation]
+    kernel.mount(None, "/", None, flags)
 
 
 def chroot_into(kernel: Syscalls, new_root: str) -> None:

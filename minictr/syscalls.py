@@ -88,6 +88,9 @@ class UmountFlags(Flags):
 
 
 PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT_RAISE = 2
+PER_LINUX, PER_LINUX32 = 0x0000, 0x0008  # personality(2): <linux/personality.h>
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
 PR_SET_CHILD_SUBREAPER = 36
@@ -183,6 +186,12 @@ class Syscalls:
         raise NotImplementedError
 
     def set_no_new_privs(self) -> None:
+        raise NotImplementedError
+
+    def cap_ambient_raise(self, cap: int) -> None:
+        raise NotImplementedError
+
+    def personality(self, persona: int) -> int:
         raise NotImplementedError
 
     def bpf_prog_load(self, prog_type: int, insns: bytes, license: str = "GPL") -> int:
@@ -350,6 +359,17 @@ class LinuxSyscalls(Syscalls):
         self._check(self._libc.prctl(c.c_int(PR_CAP_AMBIENT), c.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL), c.c_ulong(0),
                                      c.c_ulong(0), c.c_ulong(0)), "prctl", "PR_CAP_AMBIENT_CLEAR_ALL")
 
+    def cap_ambient_raise(self, cap: int) -> None:
+        """Add ``cap`` to the ambient set; it must be in permitted and inheritable already (capabilities(7))."""
+        c = self._ctypes
+        self._check(self._libc.prctl(c.c_int(PR_CAP_AMBIENT), c.c_ulong(PR_CAP_AMBIENT_RAISE), c.c_ulong(cap),
+                                     c.c_ulong(0), c.c_ulong(0)), "prctl", f"PR_CAP_AMBIENT_RAISE {cap}")
+
+    def personality(self, persona: int) -> int:
+        """Set the execution domain (LINUX32: uname -m says i686); returns the previous one (personality(2))."""
+        self._libc.personality.restype = self._ctypes.c_int
+        return self._check(self._libc.personality(self._ctypes.c_ulong(persona)), "personality", hex(persona))
+
     def set_no_new_privs(self) -> None:
         c = self._ctypes
         self._check(self._libc.prctl(c.c_int(PR_SET_NO_NEW_PRIVS), c.c_ulong(1), c.c_ulong(0), c.c_ulong(0),
@@ -443,6 +463,10 @@ class FakeSyscalls(Syscalls):
         return cap <= 40
     def cap_ambient_clear(self): self._record("cap_ambient_clear")
     def set_no_new_privs(self): self._record("set_no_new_privs")
+    def cap_ambient_raise(self, cap): self._record("cap_ambient_raise", cap)
+    def personality(self, persona):
+        self._record("personality", persona)
+        return 0
     def bpf_prog_load(self, prog_type, insns, license="GPL"):
         self._record("bpf_prog_load", prog_type, bytes(insns), license)
         return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # a real fd the caller may close

@@ -110,12 +110,18 @@ def _take(table: dict, args: list[str], i: int, out: dict, where: str) -> int:
     return i + 1
 
 
-def parse(argv: list[str]) -> tuple[dict, str, dict, list[str]]:
-    """``(global flags, command, its flags, its positionals)``. Raises UsageError."""
+def parse_globals(argv: list[str]) -> tuple[dict, int]:
+    """The global flags before the command, and the index of the command. Raises UsageError."""
     glob: dict = {}
     i = 0
     while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
         i = _take(GLOBAL_FLAGS, argv, i, glob, "minictr-runtime")
+    return glob, i
+
+
+def parse(argv: list[str]) -> tuple[dict, str, dict, list[str]]:
+    """``(global flags, command, its flags, its positionals)``. Raises UsageError."""
+    glob, i = parse_globals(argv)
     if i >= len(argv):
         if glob.get("help") or glob.get("version"):
             return glob, "", {}, []
@@ -372,9 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv  # known before parsing, so that a usage error can show its traceback too
     log = Log(None)
     try:
-        glob, command, opts, pos = parse(argv)
-        debug = bool(glob.get("debug"))
+        glob, _ = parse_globals(argv)  # first, so that an error in the rest reaches --log
         log = Log(glob.get("log"), glob.get("log_format", "text"), debug)
+        glob, command, opts, pos = parse(argv)
         if glob.get("version"):
             from .state import OCI_VERSION
             print(f"minictr-runtime version {__version__}\nspec: {OCI_VERSION}")

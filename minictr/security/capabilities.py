@@ -128,3 +128,24 @@ def apply_sets(kernel, keep: int, root: bool) -> None:
     _eff, permitted, _inh = kernel.capget()
     sets = keep & permitted if root else 0
     kernel.capset(sets, sets, 0)
+
+
+def apply_explicit(kernel, sec, keep: int) -> None:
+    """A bundle's own capability sets (config.json's ``process.capabilities``), after setuid(2).
+
+    ``keep`` is the bounding set (already applied); ``sec`` a ``config.Security`` whose
+    ``cap_effective``/``cap_permitted`` (None: the bounding set), ``cap_inheritable`` and
+    ``cap_ambient`` (None: empty) are applied with capset(2), then each ambient capability
+    is raised (prctl PR_CAP_AMBIENT_RAISE). As with ``apply_sets``, the sets are cut to what
+    this process holds. An ambient capability must be permitted and inheritable, or the
+    kernel refuses it (capabilities(7)); such a one is left out, as runc leaves it out.
+    """
+    _eff, held, _inh = kernel.capget()
+    permitted = (keep if sec.cap_permitted is None else mask(sec.cap_permitted)) & held
+    effective = (keep if sec.cap_effective is None else mask(sec.cap_effective)) & permitted
+    inheritable = mask(sec.cap_inheritable or ()) & keep  # capset: within the bounding set
+    kernel.capset(effective, permitted, inheritable)
+    for name in sec.cap_ambient or ():
+        bit = NUMBERS[name]
+        if permitted >> bit & 1 and inheritable >> bit & 1:
+            kernel.cap_ambient_raise(bit)

@@ -1,0 +1,127 @@
+"""L1: config.json's ``mounts`` (OCI runtime spec) as steps of the mount plan (``rootfs``).
+
+A bundle names every mount itself: ``/proc``, ``/dev``, ``/dev/pts``, ``/sys``,
+``/sys/fs/cgroup``, binds of the host's files... Each entry is a destination, a
+type, a source and a list of options. The options are of three sorts, as
+mount(8) reads them:
+
+- mount(2) flags: ``ro``/``rw``, ``nosuid``/``suid``, ``nodev``/``dev``,
+  ``noexec``/``exec``, ``noatime``, ``relatime``, ``strictatime`` ... and
+  ``bind``/``rbind`` (a bind mount, recursive or not);
+- propagation: ``private``, ``rprivate``, ``slave``, ``rslave``, ``shared``,
+  ``rshared``, ``unbindable``, ``runbindable``: a second mount(2) call;
+- anything else is the file system's own data (``mode=755``, ``size=65536k``,
+  ``newinstance``, ``gid=5``), passed as mount(2)'s last argument.
+
+The kernel ignores the flags of a first bind: a read-only bind is a bind, then
+a remount with ``MS_BIND|MS_REMOUNT|MS_RDONLY``. A ``cgroup`` mount becomes the
+container's view of the cgroup hierarchies (``rootfs._cgroup_steps``), as runc
+does it. After the mounts, unless ``/dev`` is a bind of the host's, the default
+devices and ``linux.devices`` are made in the container's /dev with the usual
+symlinks (/dev/ptmx, /dev/fd, /dev/stdin ...), as runc does.
+
+Man pages: mount(2), mount(8) (the option names), mount_namespaces(7) (propagation).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .syscalls import MountFlags as MS
+
+#: option -> (flag, set it?) ; "rw" clears RDONLY, "suid" clears NOSUID ...
+FLAGS = {
+    "ro": (MS.RDONLY, True), "rw": (MS.RDONLY, False),
+    "nosuid": (MS.NOSUID, True), "suid": (MS.NOSUID, False),
+    "nodev": (MS.NODEV, True), "dev": (MS.NODEV, False),
+    "noexec": (MS.NOEXEC, True), "exec": (MS.NOEXEC, False),
+    "sync": (16, True), "async": (16, False), "dirsync": (128, True),
+    "mand": (64, True), "nomand": (64, False),
+    "noatime": (MS.NOATIME, True), "atime": (MS.NOATIME, False),
+    "nodiratime": (MS.NODIRATIME, True), "diratime": (MS.NODIRATIME, False),
+    "relatime": (MS.RELATIME, True), "norelatime": (MS.RELATIME, False),
+    "strictatime": (MS.STRICTATIME, True), "nostrictatime": (MS.STRICTATIME, False),
+    "bind": (MS.BIND, True), "rbind": (MS.BIND | MS.REC, True),
+    "remount": (MS.REMOUNT, True),
+}
+PROPAGATION = {
+    "private": MS.PRIVATE, "rprivate": MS.PRIVATE | MS.REC, "slave": MS.SLAVE, "rslave": MS.SLAVE | MS.REC,
+    "shared": MS.SHARED, "rshared": MS.SHARED | MS.REC, "unbindable": MS.UNBINDABLE,
+    "runbindable": MS.UNBINDABLE | MS.REC,
+}
+#: options that are neither flags nor data: a hint to runc or podman, nothing for the kernel
+IGNORED = ("tmpcopyup", "notmpcopyup", "copy-symlink", "z", "Z", "U")
+UNSUPPORTED = ("idmap", "ridmap", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
+               "rnoatime", "ratime", "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime")
+
+
+def parse_options(options) -> tuple[int, int, str]:
+    """``(flags, propagation, data)`` of a mount's options: ``["nosuid", "mode=755"]`` -> ``(2, 0, "mode=755")``."""
+    flags = propagation = 0
+    data = []
+    for opt in options:
+        if opt in FLAGS:
+            bit, on = FLAGS[opt]
+            flags = flags | bit if on else flags & ~bit
+        elif opt in PROPAGATION:
+            propagation = PROPAGATION[opt]
+        elif opt not in IGNORED:
+            data.append(opt)
+    return flags, propagation, ",".join(data)
+
+
+def is_bind(spec) -> bool:
+    return spec.type == "bind" or "bind" in spec.options or "rbind" in spec.options
+
+
+def check_options(spec) -> str | None:
+    """What is wrong with a mount entry, in a few words, or None."""
+    for opt in spec.options:
+        if opt in UNSUPPORTED:
+            return f"option {opt!r} is not implemented by minictr"
+    if not is_bind(spec) and spec.type in ("", "none"):
+        return "a mount needs a type, or bind or rbind in its options"
+    return None
+
+
+def steps(specs, root: str, cgroupfs=(), devices=()) -> list:
+    """The plan's steps for ``specs`` (``config.MountSpec``) under the new root ``root``.
+
+    ``cgroupfs`` is the container's cgroup view (as for ``rootfs.plan``), used for a
+    ``cgroup``/``cgroup2`` mount; ``devices`` are ``config.DeviceNode`` (linux.devices).
+    """
+    from .rootfs import DEFAULT_DEVICES, Device, Mount, Symlink, Touch, _cgroup_steps
+
+    r = root.rstrip("/") or "/"
+    out: list = []
+    dev_is_bind = False
+    for spec in specs:
+        target = r + spec.destination.rstrip("/") if spec.destination != "/" else r
+        flags, propagation, data = parse_options(spec.options)
+        if spec.type in ("cgroup", "cgroup2") and not is_bind(spec):
+            out += _cgroup_steps(target, cgroupfs, readonly=bool(flags & MS.RDONLY))
+            continue
+        if is_bind(spec):
+            if spec.destination == "/dev":
+                dev_is_bind = True
+            source_is_dir = os.path.isdir(spec.source)
+            if not source_is_dir:
+                out.append(Touch(target))  # a file's mount point is a file (made only where missing)
+            out.append(Mount(spec.source, target, None, MS.BIND | (flags & MS.REC), mkdir=source_is_dir))
+            rest = flags & ~(MS.BIND | MS.REC | MS.REMOUNT)
+            if rest:
+                # Why a second call: the kernel ignores every flag but MS_REC on a new bind (mount(2)).
+                out.append(Mount(None, target, None, MS.BIND | MS.REMOUNT | rest, mkdir=False))
+        else:
+            source = spec.source or spec.type
+            out.append(Mount(source, target, spec.type, flags, data or None))
+        if propagation:
+            out.append(Mount(None, target, None, propagation, mkdir=False))
+    if not dev_is_bind:
+        out += [Device(f"{r}/dev/{name}", major, minor) for name, major, minor in DEFAULT_DEVICES]
+        out += [Device(r + d.path, d.major, d.minor, d.mode, d.type, d.uid, d.gid) for d in devices]
+        if not any(spec.destination == "/dev/ptmx" for spec in specs):
+            out.append(Symlink(f"{r}/dev/ptmx", "pts/ptmx"))
+        out += [Symlink(f"{r}/dev/fd", "/proc/self/fd"), Symlink(f"{r}/dev/stdin", "/proc/self/fd/0"),
+                Symlink(f"{r}/dev/stdout", "/proc/self/fd/1"), Symlink(f"{r}/dev/stderr", "/proc/self/fd/2")]
+    return out
