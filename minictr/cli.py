@@ -85,6 +85,9 @@ RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
     (("--mount",), APPEND, "type=...,target=...", "a bind, volume or tmpfs mount, in docker's --mount words "
                                                    "(repeatable)"),
     (("--tmpfs",), APPEND, "PATH[:OPTS]", "mount a tmpfs at PATH (repeatable)"),
+    (("--dry-run",), BOOL, None, "start nothing: write the OCI bundle (config.json, rootfs) this run would use "
+                                "to --bundle DIR"),
+    (("--bundle",), VALUE, "DIR", "with --dry-run: the directory to write the bundle to"),
 )
 
 
@@ -233,6 +236,11 @@ def cmd_run(args) -> int:
                              hint="add -d")
         if args.rm:
             raise UsageError("run: --restart and --rm conflict", hint="use one of them")
+    if args.dry_run and not args.bundle:
+        raise UsageError("run: --dry-run needs --bundle DIR: the directory to write config.json to",
+                         hint="e.g. minictr run --dry-run --bundle ./mybundle busybox sh")
+    if args.bundle and not args.dry_run:
+        raise UsageError("run: --bundle goes with --dry-run", hint="add --dry-run")
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
@@ -244,6 +252,8 @@ def cmd_run(args) -> int:
         restart=args.restart or "no",
         network=network_from_args(args), publish_all=args.publish_all, volumes=volumes_from_args(args),
     )
+    if args.dry_run:
+        return _dry_run(cfg, args.bundle)
     if args.detach:
         from . import lifecycle
         print(lifecycle.run_detached(cfg))
@@ -256,6 +266,19 @@ def cmd_run(args) -> int:
         from .supervise import oom_message
         print(oom_message(st.name, cfg.resources.memory), file=sys.stderr)
     return st.exit_code
+
+
+def _dry_run(cfg, directory: str) -> int:
+    """Write the bundle of ``cfg`` (minictr.oci.bundle), then remove what prepare made: nothing runs."""
+    from . import state
+    from .oci.bundle import write_bundle  # only here: a real run never imports the OCI modules
+    from .reaper import remove_leftovers
+    try:
+        path = write_bundle(cfg, directory)
+    finally:
+        remove_leftovers(state.load(cfg.id), cgroup_gone=True)
+    print(path)
+    return 0
 
 
 # ---------------------------------------------------------------- ps

@@ -263,7 +263,7 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         flags = namespaces.flags_for(cfg.namespaces - {"pid", "user"} - joined)
         if flags:
             kernel.unshare(flags)
-        if "uts" in cfg.namespaces and (cfg.hostname or "uts" not in joined):
+        if "uts" in cfg.namespaces and cfg.hostname:  # a bundle without "hostname" keeps the one it has
             stage = "hostname"
             kernel.sethostname(cfg.hostname)
         if "net" in cfg.namespaces and "net" not in joined:

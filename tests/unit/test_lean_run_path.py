@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: Modules `minictr run` must not import when the image's layers are cached.
 HEAVY = ("hashlib", "_hashlib", "platform", "tarfile", "tempfile", "datetime", "subprocess",
          "dataclasses", "typing", "inspect",
-         "minictr.tarball", "minictr.cli_images", "minictr.image.default")
+         "minictr.tarball", "minictr.cli_images", "minictr.image.default", "minictr.oci", "minictr.mountspec")
 
 
 def test_run_path_imports_nothing_heavy(tmp_path):
