@@ -45,8 +45,17 @@ from . import state as oci
 EXEC_FIFO = "exec.fifo"
 
 
+def _key(container_id: str) -> str:
+    """The state dir name of an OCI id: the id itself when it is 64 hex digits (podman's), else
+    its sha256, as ``spec.config_id`` makes the ``ContainerConfig.id`` that create saves under."""
+    if state.is_id_like(container_id):
+        return container_id
+    import hashlib
+    return hashlib.sha256(container_id.encode()).hexdigest()
+
+
 def _dir(container_id: str) -> str:
-    return os.path.join(state.runtime_dir(), container_id)
+    return os.path.join(state.runtime_dir(), _key(container_id))
 
 
 def load(container_id: str) -> tuple[state.State, str]:
@@ -54,7 +63,7 @@ def load(container_id: str) -> tuple[state.State, str]:
     if not container_id or "/" in container_id or container_id.startswith("."):
         raise NotFound(f"container {container_id!r} does not exist")
     try:
-        st = state.load_id(container_id)
+        st = state.load_id(_key(container_id))
     except NotFound:
         raise NotFound(f"container {container_id} does not exist",
                        hint="`minictr-runtime list` shows the containers under this --root") from None
@@ -263,11 +272,12 @@ def _remove_partial(container_id: str) -> bool:
         names = os.listdir(root)
     except FileNotFoundError:
         return False
-    found = [n for n in names if n == container_id or n.startswith(f".new-{container_id}-")]
+    key = _key(container_id)
+    found = [n for n in names if n == key or n.startswith(f".new-{key}-")]
     for n in found:
         remove_tree(os.path.join(root, n), ignore_errors=True)
     try:
-        destroy_cgroup(container_id)
+        destroy_cgroup(key)
     except ConfigError:
         pass  # not a name a cgroup can have: there is none
     return bool(found)

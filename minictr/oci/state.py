@@ -81,7 +81,7 @@ def check(operation: str, st: State, current: str) -> None:
     """Raise ``InvalidTransition`` unless ``operation`` is allowed in status ``current``."""
     if current not in ALLOWED[operation]:
         allowed = " or ".join(ALLOWED[operation])
-        raise InvalidTransition(f"cannot {operation} container {st.id}: it is {current}, not {allowed}",
+        raise InvalidTransition(f"cannot {operation} container {st.name or st.id}: it is {current}, not {allowed}",
                                 hint=_HINTS.get(operation))
 
 
@@ -90,7 +90,7 @@ def document(st: State, current: str) -> dict:
     rootfs = (st.config.get("rootfs") or {}).get("path", "") if st.config else ""
     return {
         "ociVersion": OCI_VERSION,
-        "id": st.id,
+        "id": st.name or st.id,  # the caller's OCI id (st.id is its 64-hex form, spec.config_id)
         "pid": st.pid if current in ("created", "running", "paused") else 0,
         "status": current,
         "bundle": st.oci_bundle,
