@@ -97,8 +97,10 @@ class Podman:
 
 
 def cgroups_of(cid: str) -> list[str]:
-    """Cgroup directories named after container ``cid`` (podman's cgroupfs manager: libpod-ID)."""
-    return glob.glob(f"/sys/fs/cgroup/*/libpod_parent/*{cid}*") + glob.glob(f"/sys/fs/cgroup/libpod_parent/*{cid}*")
+    """Cgroup directories named after container ``cid`` under podman's cgroupfs parent (``libpod-ID``
+    where podman's cgroupsPath puts it, or deeper, below conmon's own cgroup)."""
+    return (glob.glob(f"/sys/fs/cgroup/*/libpod_parent/**/*{cid}*", recursive=True)
+            + glob.glob(f"/sys/fs/cgroup/libpod_parent/**/*{cid}*", recursive=True))
 
 
 def mounts_mentioning(text: str) -> list[str]:
