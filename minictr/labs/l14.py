@@ -33,7 +33,7 @@ from .kit import Case, CaseFailed, Exercise, register
 from .lesson import Lesson
 
 __all__ = ["LESSON", "QUIZZES", "WRAPPER", "logging_runtime", "to_oci", "parse_bytes", "CPU_PERIOD",
-           "stop_leftovers"]
+           "stop_leftovers", "runtime_command"]
 
 LESSON = Lesson("14", "The OCI runtime spec: minictr under podman", needs_root=True,
                 tools=("podman", "conmon", "runc"),
@@ -272,14 +272,36 @@ def logging_runtime(path: str, runtime: list[str] | str, log_dir: str) -> str:
     return path
 
 
-def stop_leftovers(runtime: str) -> int:
+def runtime_command(where: str) -> str:
+    """minictr-runtime as one executable that podman can call: the venv's console script next to
+    this interpreter, or else (an older set-up) a two-line script in ``where`` that runs
+    ``python -m minictr.oci`` with this checkout on ``PYTHONPATH``. podman runs its runtime with
+    an almost empty environment, so the script must not rely on the caller's."""
+    import sys
+
+    script = os.path.join(os.path.dirname(sys.executable), "minictr-runtime")
+    if os.path.exists(script):
+        return script
+    path = os.path.join(where, "minictr-runtime")
+    checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\nexport PYTHONPATH={shlex.quote(checkout)}\n"
+                f"exec {shlex.quote(sys.executable)} -m minictr.oci \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def stop_leftovers() -> int:
     """Before ``leftovers.clean("14")``: in the temp dirs of an earlier run of the notebook that
     no kernel uses any more, delete the runtime's containers (``WORK/state``, forcing) and
     podman's (``WORK/podman``), whose processes would outlive their directory. Returns how many."""
     import subprocess
+    import sys
     import time
 
     from .leftovers import _dir_in_use, temp_dirs
+
+    runtime = [sys.executable, "-m", "minictr.oci"]
 
     n = 0
     for work in temp_dirs("14"):
@@ -288,9 +310,9 @@ def stop_leftovers(runtime: str) -> int:
         state = os.path.join(work, "state")
         ids = []
         if os.path.isdir(state):
-            ids = subprocess.run([runtime, "--root", state, "list", "-q"], capture_output=True, text=True).stdout.split()
+            ids = subprocess.run([*runtime, "--root", state, "list", "-q"], capture_output=True, text=True).stdout.split()
         for cid in ids:
-            n += subprocess.run([runtime, "--root", state, "delete", "--force", cid],
+            n += subprocess.run([*runtime, "--root", state, "delete", "--force", cid],
                                 capture_output=True).returncode == 0
         if os.path.isdir(os.path.join(work, "podman")):
             r = subprocess.run(["podman", "--root", os.path.join(work, "podman"), "--runroot",
