@@ -82,8 +82,8 @@ def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None
     if preserve_fds < 0:
         raise ConfigError("--preserve-fds", preserve_fds, "must be 0 or more")
     if os.path.lexists(_dir(cfg.id)):
-        raise AlreadyExists(f"container {cfg.id} already exists",
-                            hint=f"`delete {cfg.id}` it first, or choose another id")
+        raise AlreadyExists(f"container {cfg.name or cfg.id} already exists",
+                            hint=f"`delete {cfg.name or cfg.id}` it first, or choose another id")
     os.makedirs(state.runtime_dir(), mode=0o700, exist_ok=True)
     # The OCI process's stdin is the caller's as given (conmon's pipe or /dev/null): never replaced.
     cfg = replace(cfg, interactive=True)
