@@ -278,3 +278,21 @@ def test_runc_spec_bundle(tmp_path, rootfs_dir):
     assert subprocess.run([rt_cmd, "state", cid], capture_output=True, timeout=30).returncode != 0
     assert (sorted(os.listdir(state)) if state.exists() else []) == []
     assert mounts_mentioning(str(bundle)) == []
+
+
+def test_pause_unpause(podman, rt):
+    cid = run(podman, rt, "-d", "--network", "none", IMAGE, "sleep", "300").stdout.strip()
+    try:
+        pid = int(podman.ok("inspect", "--format", "{{.State.Pid}}", cid))
+        podman.ok("--runtime", rt.path, "pause", cid)
+        assert podman.ok("inspect", "--format", "{{.State.Status}}", cid).strip() == "paused"
+        freezer = _cgroup_dir(pid, "freezer")
+        if freezer:  # cgroup v1: the freezer's own word
+            assert Path(freezer, "freezer.state").read_text().strip() == "FROZEN"
+        podman.ok("--runtime", rt.path, "unpause", cid)
+        assert podman.ok("inspect", "--format", "{{.State.Status}}", cid).strip() == "running"
+        if freezer:
+            assert Path(freezer, "freezer.state").read_text().strip() == "THAWED"
+        assert {"pause", "resume"} <= set(rt.verbs())
+    finally:
+        podman.ok("--runtime", rt.path, "rm", "-f", "-t", "0", cid)
