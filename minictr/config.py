@@ -2,8 +2,8 @@
 
 It is built from the image's config and the command-line flags, and validated
 *before* anything forks, so a bad flag is a clean one-line error and never a
-half-made container. Later, the OCI runtime command line will build the same
-object from a bundle's ``config.json``.
+half-made container. The OCI side (``minictr.oci.spec``) builds the same
+object from a bundle's ``config.json``, and writes one back (``to_oci``).
 
 It sits at the bottom (L0) as the shared vocabulary: rootfs, cgroups and
 images read its records, so it imports nothing but ``errors`` and ``record``.

@@ -15,13 +15,16 @@ exit status 1::
     socketpair(SEQPACKET)
     unshare(CLONE_NEWPID); fork()  ─────────►  prctl(PR_SET_PDEATHSIG, SIGKILL)
     setns(own pid ns)  (undo for later forks)  join its cgroup: "0" into each group
-                                               unshare(mnt uts ipc net cgroup)
-                                               sethostname, lo up, the mount plan,
-                                               pivot_root
+                                               [setns(a bundle's namespace paths)]
+                                               unshare(mnt uts ipc net cgroup: the rest)
+                                               sethostname, lo up, [sysctl, rlimits,
+                                               oom_score_adj], the mount plan,
+                                               pivot_root [, rootfsPropagation]
                                                [-t: open a pty, pass its master over the socket]
                  ◄──────────────────────────  {"ready"}  or  {"error", stage, call, errno}
     status: created
-    send {"start"}  ───────────────────────►  user, workdir, stdio, bounding set,
+    send {"start"}  ───────────────────────►  user, workdir, [umask, personality],
+                                               stdio, bounding set, setgroups,
                                                setuid, capset, no_new_privs,
                                                seccomp filter, execve(command)
                  ◄──────────────────────────  end-of-file (exec closed the socket)
@@ -50,7 +53,10 @@ kernel wants CAP_SYS_ADMIN for a filter, so it goes in before the user switch,
 as runc does: see the comments in ``_child``). ``config.Security.seccomp_filter``
 holds the compiled program; empty means no filter and no call.
 
-Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7),
+The steps in [brackets] come only from an OCI bundle's config.json
+(``minictr.oci.spec``); their defaults leave a ``minictr run`` as it was.
+
+Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7), setrlimit(2), personality(2),
 prctl(2) (PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS), unix(7) (SOCK_SEQPACKET,
 SCM_RIGHTS), pty(7), capabilities(7), seccomp(2).
 
