@@ -10,6 +10,8 @@ a package, or a family of modules), and ``tests/unit/test_layers.py`` checks
 every import of every module against it::
 
     L4  the front ends and the teaching code: the CLI, the labs, the widgets
+        oci.runtime       OCI create (the init waits on exec.fifo), start, kill, delete, exec, pause
+        oci.features      what the runtime supports, as the features command prints it
         oci.cli           minictr-runtime: runc's command line and its error log
         oci.__main__      python -m minictr.oci
         __main__          python -m minictr
@@ -40,8 +42,6 @@ every import of every module against it::
         doctor_sec        doctor: what the host supports of a container's confinement
         lifecycle         run -d (double fork, then the monitor), start, stop, kill, restart, wait
         enter             exec: a second process joins a running container's namespaces
-        oci.runtime       OCI create (the init waits on exec.fifo), start, kill, delete, exec, pause
-        oci.features      what the runtime supports, as the features command prints it
     L2  the container's process, and its state on disk
         process           the container's init, and the parent<->child protocol
         state             container state on disk, one JSON file per container

@@ -374,11 +374,11 @@ def _config_dict(cfg: ContainerConfig) -> dict:
     from .record import asdict
     d = asdict(cfg)
     d["namespaces"] = sorted(cfg.namespaces)
-    # its size: JSON has no bytes, and a named profile compiles again from the cache; a profile that
-    # came inside an OCI config.json has no file to compile from, so its program is kept, as hex
-    sec = cfg.security
-    d["security"]["seccomp_filter"] = (sec.seccomp_filter.hex() if sec.seccomp == "config.json"
-                                       else len(sec.seccomp_filter))
+    d["security"]["seccomp_filter"] = len(cfg.security.seccomp_filter)  # its size: JSON has no bytes
+    if cfg.security.seccomp_spec:
+        # config.json's own profile (minictr.oci): kept compiled, as hex, for exec; the profile
+        # compiler of `minictr run` (with_seccomp_filter) reads docker's format, not OCI's.
+        d["security"]["seccomp_program"] = cfg.security.seccomp_filter.hex()
     return d
 
 

@@ -50,8 +50,7 @@ def config_from_saved(saved: dict) -> ContainerConfig:
     """The ``ContainerConfig`` a state file keeps (``state.config``), ready to start again.
 
     The seccomp program is compiled again (the state keeps only its size; the
-    cache makes this cheap), except one that came in an OCI config.json: the
-    state keeps that program itself, as hex.
+    cache makes this cheap).
     """
     def tuples(d: dict) -> dict:
         return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
@@ -59,10 +58,14 @@ def config_from_saved(saved: dict) -> ContainerConfig:
     d = tuples(saved)  # JSON gave lists where the config has tuples (args, env, entrypoint ...)
     d["rootfs"] = Rootfs(**tuples(d["rootfs"]))
     d["resources"] = Resources(**d.get("resources") or {})
-    sec = tuples({k: v for k, v in (d.get("security") or {}).items() if k in Security._fields})
-    kept = sec.get("seccomp_filter")
-    sec["seccomp_filter"] = bytes.fromhex(kept) if isinstance(kept, str) else b""  # hex: config.json's (container.py)
-    d["security"] = container.with_seccomp_filter(Security(**sec))
+    saved_sec = d.get("security") or {}
+    sec = tuples({k: v for k, v in saved_sec.items() if k in Security._fields})
+    if saved_sec.get("seccomp_program") is not None:  # a config.json profile (minictr.oci), kept compiled
+        sec["seccomp_filter"] = bytes.fromhex(saved_sec["seccomp_program"])
+        d["security"] = Security(**sec)
+    else:
+        sec["seccomp_filter"] = b""
+        d["security"] = container.with_seccomp_filter(Security(**sec))
     d["namespaces"] = frozenset(d["namespaces"])
     d["labels"] = tuple(tuple(kv) for kv in d.get("labels") or ())
     net = d.get("network") or {}

@@ -152,12 +152,15 @@ class Init:
         if fds:
             self.pty_master = fds[0]
 
-    def detach(self, fifo_path_fd: int, preserve_fds: int = 0) -> None:
+    def detach(self, fifo_path_fd: int, preserve_fds: int = 0, start_hooks=(), state: dict | None = None) -> None:
         """OCI ``create``: tell the child to outlive us and wait on the exec fifo (an O_PATH fd of it).
 
-        Returns once the child has dropped its parent-death signal; the channel is closed then.
+        ``start_hooks`` (config.json's startContainer, as dicts) run in the child once ``start``
+        came, with ``state`` on their stdin. Returns once the child has dropped its parent-death
+        signal; the channel is closed then.
         """
-        self.channel.send("detach", fds=[fifo_path_fd], preserve_fds=preserve_fds)
+        self.channel.send("detach", fds=[fifo_path_fd], preserve_fds=preserve_fds, start_hooks=list(start_hooks),
+                          state=state or {})
         msg, _ = self.channel.recv()
         self.channel.close()
         self._raise_if_error(msg, expected="detached")
@@ -334,6 +337,9 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             # `start` comes later from another process. We wait on the exec fifo instead.
             stage = "exec fifo"
             ch = _wait_for_start(kernel, ch, got[0], msg.get("preserve_fds", 0))
+            stage = "startContainer hook"
+            for hook in msg.get("start_hooks") or ():  # in the container, before the command (config.md)
+                run_hook_here(hook, msg.get("state") or {})
 
         stage = "user"
         user = resolve_user(cfg.user, "/")
@@ -421,6 +427,30 @@ def _wait_for_start(kernel: Syscalls, ch: Channel, fifo_path_fd: int, preserve_f
     finally:
         os.close(fifo_path_fd)
     return _FifoChannel(fd)
+
+
+def run_hook_here(hook: dict, state: dict) -> None:
+    """Run an OCI hook from where we are (the container, past pivot_root: no subprocess module
+    here), with ``state`` as JSON on its stdin; raise if it fails. Its ``timeout`` is not enforced."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(r, 0)
+            env = dict(item.split("=", 1) for item in hook.get("env") or () if "=" in item)
+            os.execve(hook["path"], list(hook.get("args") or [hook["path"]]), env)
+        finally:
+            os._exit(127)
+    os.close(r)
+    try:
+        os.write(w, leanjson.dumps(state).encode())
+    except OSError:
+        pass  # it did not read its stdin: its exit status says the rest
+    os.close(w)
+    code = exit_status(os.waitpid(pid, 0)[1])
+    if code != 0:
+        raise ContainerSetupError("startContainer hook", f"{hook['path']} exited with status {code}",
+                                  exit_code=EXIT_SETUP_FAILED)
 
 
 def _open_fds() -> list[int]:

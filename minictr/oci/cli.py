@@ -227,12 +227,13 @@ def load_config(bundle: str, container_id: str, log: Log):
     except ImportError:
         raise MinictrError("this minictr has no config.json reader yet (minictr.oci.spec)",
                            hint="update minictr") from None
-    return load_bundle(bundle, container_id)
+    # Fields minictr ignores (apparmor, selinux, intelRdt ...) are warnings in the log, as the spec allows.
+    return load_bundle(bundle, container_id, warn=lambda line: log.write("warning", line))
 
 
 def cmd_start(opts, pos, log) -> int:
     from . import runtime
-    runtime.start(pos[0])
+    runtime.start(pos[0], warn=lambda line: log.write("warning", line))
     return 0
 
 
@@ -252,7 +253,7 @@ def cmd_kill(opts, pos, log) -> int:
 
 def cmd_delete(opts, pos, log) -> int:
     from . import runtime
-    runtime.delete(pos[0], force=bool(opts.get("force")))
+    runtime.delete(pos[0], force=bool(opts.get("force")), warn=lambda line: log.write("warning", line))
     return 0
 
 

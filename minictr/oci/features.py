@@ -1,4 +1,4 @@
-"""L3: what this runtime supports, as the ``features`` command prints it (runc 1.1's shape).
+"""L4: what this runtime supports, as the ``features`` command prints it (runc 1.1's shape).
 
 A caller (containerd, podman) may read it to learn, before it writes a config.json,
 which hooks, mount options, namespaces, capabilities and seccomp actions it may use.

@@ -1,4 +1,4 @@
-"""L3: the OCI runtime's operations, on minictr's one core: create, start, kill, delete, exec, pause.
+"""L4: the OCI runtime's operations, on minictr's one core: create, start, kill, delete, exec, pause.
 
 ``create`` builds the container with ``container.Container.create``, the same code
 that ``minictr run`` uses (cgroup, namespaces, mounts, pivot_root, confinement);
@@ -45,17 +45,8 @@ from . import state as oci
 EXEC_FIFO = "exec.fifo"
 
 
-def _key(container_id: str) -> str:
-    """The state dir name of an OCI id: the id itself when it is 64 hex digits (podman's), else
-    its sha256, as ``spec.config_id`` makes the ``ContainerConfig.id`` that create saves under."""
-    if state.is_id_like(container_id):
-        return container_id
-    import hashlib
-    return hashlib.sha256(container_id.encode()).hexdigest()
-
-
 def _dir(container_id: str) -> str:
-    return os.path.join(state.runtime_dir(), _key(container_id))
+    return os.path.join(state.runtime_dir(), container_id)
 
 
 def load(container_id: str) -> tuple[state.State, str]:
@@ -63,7 +54,7 @@ def load(container_id: str) -> tuple[state.State, str]:
     if not container_id or "/" in container_id or container_id.startswith("."):
         raise NotFound(f"container {container_id!r} does not exist")
     try:
-        st = state.load_id(_key(container_id))
+        st = state.load_id(container_id)
     except NotFound:
         raise NotFound(f"container {container_id} does not exist",
                        hint="`minictr-runtime list` shows the containers under this --root") from None
@@ -72,7 +63,13 @@ def load(container_id: str) -> tuple[state.State, str]:
 
 def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None,
            console_socket: str | None = None, preserve_fds: int = 0, kernel=None) -> state.State:
-    """Build the container and leave its init waiting on exec.fifo; return its state ("created")."""
+    """Build the container and leave its init waiting on exec.fifo; return its state ("created").
+
+    ``cfg.name`` is the OCI id (``load_bundle`` puts it there); it becomes the state's and the
+    cgroup's id too, so that the container is ``<root>/<id>``, as runc's (podman's ids are
+    64 hex digits anyway, what minictr's own ids are).
+    """
+    cfg = replace(cfg, id=cfg.name)
     if cfg.tty and not console_socket:
         raise ConfigError("--console-socket", "", "process.terminal is true, so the pty's master needs "
                           "a console socket to go to", hint="pass --console-socket PATH, or set terminal false")
@@ -82,8 +79,8 @@ def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None
     if preserve_fds < 0:
         raise ConfigError("--preserve-fds", preserve_fds, "must be 0 or more")
     if os.path.lexists(_dir(cfg.id)):
-        raise AlreadyExists(f"container {cfg.name or cfg.id} already exists",
-                            hint=f"`delete {cfg.name or cfg.id}` it first, or choose another id")
+        raise AlreadyExists(f"container {cfg.id} already exists",
+                            hint=f"`delete {cfg.id}` it first, or choose another id")
     os.makedirs(state.runtime_dir(), mode=0o700, exist_ok=True)
     # The OCI process's stdin is the caller's as given (conmon's pipe or /dev/null): never replaced.
     cfg = replace(cfg, interactive=True)
@@ -94,9 +91,13 @@ def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None
         st.oci_bundle = oci_bundle
         fifo = os.path.join(os.path.dirname(st.path()), EXEC_FIFO)
         os.mkfifo(fifo, 0o600)
+        # The namespaces exist, the init waits past pivot_root: the create-time hooks, in the
+        # runtime's namespaces (createContainer too: see the resolve note). A failure is create's.
+        run_hooks(_stages(cfg.hooks, "prestart", "createRuntime", "createContainer"), oci.document(st, "creating"))
         path_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         try:
-            c.init.detach(path_fd, preserve_fds)
+            c.init.detach(path_fd, preserve_fds, start_hooks=_stages(cfg.hooks, "startContainer"),
+                          state=oci.document(st, "created"))
         finally:
             os.close(path_fd)
         if master is not None:
@@ -112,6 +113,35 @@ def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None
         if master is not None:
             os.close(master)
     return st
+
+
+def _stages(hooks, *stages) -> list[dict]:
+    """config.json's hooks of those stages, in order, as plain dicts (``config.Hook`` records or
+    the dicts a state file keeps)."""
+    out = []
+    for stage in stages:
+        for h in hooks or ():
+            d = h if isinstance(h, dict) else {f: getattr(h, f) for f in h._fields}
+            if d.get("stage") == stage:
+                out.append({"path": d["path"], "args": list(d.get("args") or ()), "env": list(d.get("env") or ()),
+                            "timeout": d.get("timeout")})
+    return out
+
+
+def run_hooks(hooks: list[dict], doc: dict, warn=None) -> None:
+    """Run each hook with the state ``doc`` on its stdin. A failure raises, or with ``warn``
+    (poststart, poststop: the spec wants a warning and the life cycle goes on) is told to it."""
+    if not hooks:
+        return
+    from ..errors import MinictrError
+    from .hooks import run_hook
+    for hook in hooks:
+        try:
+            run_hook(hook, doc)
+        except MinictrError as e:
+            if warn is None:
+                raise
+            warn(str(e))
 
 
 def send_console(path: str, master: int) -> None:
@@ -135,8 +165,11 @@ def write_pid_file(path: str, pid: int) -> None:
     os.replace(tmp, path)
 
 
-def start(container_id: str) -> state.State:
-    """Let a created container's init exec its command; return once it has (or raise its error)."""
+def start(container_id: str, warn=None) -> state.State:
+    """Let a created container's init exec its command; return once it has (or raise its error).
+
+    Then the poststart hooks; ``warn`` is told their failures.
+    """
     st, current = load(container_id)
     oci.check("start", st, current)
     fifo = os.path.join(_dir(container_id), EXEC_FIFO)
@@ -158,6 +191,7 @@ def start(container_id: str) -> state.State:
                                   exit_code=report.get("exit_code", 125))
     st.status, st.started = "running", time.time()
     st.save()
+    run_hooks(_stages(st.config.get("hooks"), "poststart"), oci.document(st, "running"), warn or (lambda _m: None))
     return st
 
 
@@ -217,7 +251,7 @@ def kill(container_id: str, sig: int, all: bool = False) -> None:
             pass
 
 
-def delete(container_id: str, force: bool = False) -> None:
+def delete(container_id: str, force: bool = False, warn=None) -> None:
     """Remove a stopped container: cgroup, state dir (the init's mount namespace died with it).
 
     ``force`` kills a live one first (SIGKILL to the init and to its whole cgroup, thawed).
@@ -237,6 +271,7 @@ def delete(container_id: str, force: bool = False) -> None:
         _kill_all(st)
     from ..reaper import remove_leftovers
     remove_leftovers(st)  # cgroup, then the state dir (with exec.fifo); never the bundle
+    run_hooks(_stages(st.config.get("hooks"), "poststop"), oci.document(st, "stopped"), warn or (lambda _m: None))
 
 
 def _kill_all(st: state.State, timeout: float = 10.0) -> None:
@@ -272,12 +307,11 @@ def _remove_partial(container_id: str) -> bool:
         names = os.listdir(root)
     except FileNotFoundError:
         return False
-    key = _key(container_id)
-    found = [n for n in names if n == key or n.startswith(f".new-{key}-")]
+    found = [n for n in names if n == container_id or n.startswith(f".new-{container_id}-")]
     for n in found:
         remove_tree(os.path.join(root, n), ignore_errors=True)
     try:
-        destroy_cgroup(key)
+        destroy_cgroup(container_id)
     except ConfigError:
         pass  # not a name a cgroup can have: there is none
     return bool(found)

@@ -81,7 +81,7 @@ def check(operation: str, st: State, current: str) -> None:
     """Raise ``InvalidTransition`` unless ``operation`` is allowed in status ``current``."""
     if current not in ALLOWED[operation]:
         allowed = " or ".join(ALLOWED[operation])
-        raise InvalidTransition(f"cannot {operation} container {st.name or st.id}: it is {current}, not {allowed}",
+        raise InvalidTransition(f"cannot {operation} container {st.id}: it is {current}, not {allowed}",
                                 hint=_HINTS.get(operation))
 
 
@@ -90,15 +90,21 @@ def document(st: State, current: str) -> dict:
     rootfs = (st.config.get("rootfs") or {}).get("path", "") if st.config else ""
     return {
         "ociVersion": OCI_VERSION,
-        "id": st.name or st.id,  # the caller's OCI id (st.id is its 64-hex form, spec.config_id)
-        "pid": st.pid if current in ("created", "running", "paused") else 0,
+        "id": st.id,
+        "pid": st.pid if current != "stopped" else 0,
         "status": current,
         "bundle": st.oci_bundle,
         "rootfs": rootfs,
         "created": rfc3339(st.created),
         "owner": "",
-        "annotations": dict(st.labels),
+        "annotations": annotations(st),
     }
+
+
+def annotations(st: State) -> dict[str, str]:
+    """config.json's annotations, as the state keeps them (in its config: pairs, in JSON lists)."""
+    pairs = (st.config or {}).get("annotations") or ()
+    return {k: v for k, v in pairs} if pairs else dict(st.labels)
 
 
 def rfc3339(t: float) -> str:

@@ -26,7 +26,7 @@ def main(argv):
         if name in flags:
             opts[name] = flags[flags.index(name) + 1]
     os.environ["MINICTR_RUNTIME_DIR"] = root
-    cfg = ContainerConfig(id=cid, name=cid, image=rootfs, rootfs=Rootfs(rootfs), args=tuple(args),
+    cfg = ContainerConfig(id="0" * 64, name=cid, image=rootfs, rootfs=Rootfs(rootfs), args=tuple(args),
                           hostname="ocibox", tty=opts["tty"])
     cfg = replace(cfg, security=with_seccomp_filter(cfg.security))  # as prepare() does: docker's profile
     try:

@@ -66,8 +66,8 @@ def test_a_second_start_is_refused_with_a_hint():
 
 
 def test_the_state_document_has_the_spec_fields():
-    s = st("running", oci_bundle="/b", labels={"org.example": "1"},
-           config={"rootfs": {"path": "/b/rootfs"}}, created=1_700_000_000.5)
+    s = st("running", oci_bundle="/b", config={"rootfs": {"path": "/b/rootfs"}, "annotations": [["org.example", "1"]]},
+           created=1_700_000_000.5)
     doc = oci.document(s, "running")
     assert {"ociVersion", "id", "status", "pid", "bundle", "annotations"} <= set(doc)
     assert (doc["id"], doc["status"], doc["pid"], doc["bundle"]) == ("box", "running", 100, "/b")
