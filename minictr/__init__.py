@@ -27,6 +27,9 @@ every import of every module against it::
         oci.*             the OCI runtime spec: config.json <-> ContainerConfig, the runtime command
         oci.spec          config.json -> ContainerConfig: load_bundle, from_oci, errors name the field
         oci.emit          ContainerConfig -> config.json (to_oci), and runc spec's default (default_spec)
+        oci.linux         config.json's linux object: namespaces, maps, devices, resources ...
+        oci.reader        typed reading of config.json: each value with its JSON path, for errors
+        oci.bundle        run --dry-run --bundle DIR: config.json and the image's root as one dir
         oci.seccomp       linux.seccomp <-> docker's profile format, compiled by security.seccomp
         oci.hooks         run one OCI hook: the state JSON on stdin, args, env, timeout
         cli_format*       tables, durations, sizes, Go templates, progress bars

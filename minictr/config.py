@@ -8,6 +8,10 @@ object from a bundle's ``config.json``, and writes one back (``to_oci``).
 It sits at the bottom (L0) as the shared vocabulary: rootfs, cgroups and
 images read its records, so it imports nothing but ``errors`` and ``record``.
 
+Why over 400 lines: it is the one vocabulary of both front ends (docker's flags and
+an OCI bundle's config.json); the records and the checks that keep them sound before
+anything forks belong together.
+
 The image-config rules follow docker exactly (see the OCI image spec,
 "config.md", and docker's run reference):
 

@@ -398,10 +398,15 @@ def _cgroup_create(cfg: ContainerConfig, kernel: Syscalls):
 def _cgroupfs_view(mgr, cfg: ContainerConfig) -> tuple:
     """The host's cgroup hierarchies, as the plain data ``rootfs.plan`` mounts inside.
 
-    Only with a cgroup namespace: without one, the container would see the host's whole tree.
+    With a cgroup namespace, each hierarchy is mounted (its root is the container's own group).
+    Without one (podman's default on cgroup v1, and runc spec's), a mount would show the host's
+    whole tree, so the container's own group dirs are bind-mounted instead, as runc does:
+    ``(sub, "bind", group path)``.
     """
-    if mgr is None or "cgroup" not in cfg.namespaces:
+    if mgr is None:
         return ()
+    if "cgroup" not in cfg.namespaces:
+        return tuple((os.path.relpath(g.hierarchy.mount, mgr.layout.root), "bind", g.path) for g in mgr.groups)
     out = []
     joined = {g.hierarchy.mount for g in mgr.groups}
     for h in mgr.layout.hierarchies:

@@ -84,6 +84,38 @@ def check_options(spec) -> str | None:
     return None
 
 
+def in_root(root: str, path: str, max_links: int = 40) -> str:
+    """``root + path`` with every symlink on the way resolved *inside* ``root``, as chroot would.
+
+    Why: the plan runs before pivot_root, where an absolute symlink in the image
+    (``etc -> /``) would lead a mount out of the container onto the host's own
+    files. Here ``/`` means ``root``, and ``..`` never climbs above it (runc does
+    the same with its securejoin).
+    """
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = os.path.join(root, *done, part)
+        try:
+            target = os.readlink(candidate)
+        except OSError:  # not a symlink, or not there (yet): take it as it is
+            done.append(part)
+            continue
+        links += 1
+        if links > max_links:
+            raise OSError(40, f"too many levels of symbolic links in {path}")  # ELOOP
+        if target.startswith("/"):
+            done = []
+        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+    return os.path.join(root, *done) if done else root
+
+
 def steps(specs, root: str, cgroupfs=(), devices=()) -> list:
     """The plan's steps for ``specs`` (``config.MountSpec``) under the new root ``root``.
 
@@ -96,7 +128,7 @@ def steps(specs, root: str, cgroupfs=(), devices=()) -> list:
     out: list = []
     dev_is_bind = False
     for spec in specs:
-        target = r + spec.destination.rstrip("/") if spec.destination != "/" else r
+        target = in_root(r, spec.destination)
         flags, propagation, data = parse_options(spec.options)
         if spec.type in ("cgroup", "cgroup2") and not is_bind(spec):
             out += _cgroup_steps(target, cgroupfs, readonly=bool(flags & MS.RDONLY))
@@ -119,7 +151,7 @@ def steps(specs, root: str, cgroupfs=(), devices=()) -> list:
             out.append(Mount(None, target, None, propagation, mkdir=False))
     if not dev_is_bind:
         out += [Device(f"{r}/dev/{name}", major, minor) for name, major, minor in DEFAULT_DEVICES]
-        out += [Device(r + d.path, d.major, d.minor, d.mode, d.type, d.uid, d.gid) for d in devices]
+        out += [Device(in_root(r, d.path), d.major, d.minor, d.mode, d.type, d.uid, d.gid) for d in devices]
         if not any(spec.destination == "/dev/ptmx" for spec in specs):
             out.append(Symlink(f"{r}/dev/ptmx", "pts/ptmx"))
         out += [Symlink(f"{r}/dev/fd", "/proc/self/fd"), Symlink(f"{r}/dev/stdin", "/proc/self/fd/0"),

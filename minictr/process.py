@@ -31,6 +31,14 @@ exit status 1::
     status: running                            or {"error", stage: "exec", errno}, exit 126/127
     waitpid(child)
 
+The OCI runtime (``minictr.oci.runtime``) splits this in two processes: its
+``create`` sends ``{"detach"}`` with an O_PATH fd of ``<root>/<id>/exec.fifo``
+instead of ``{"start"}``. The child drops its parent-death signal (``create``
+exits next), answers ``{"detached"}``, runs no further until a later ``start``
+opens the fifo for reading (its open for writing blocks until then), and from
+there reports on the fifo as it would on the socket: exec closes it, or an
+error goes into it (see ``_wait_for_start``).
+
 Why the child joins its cgroup itself, first thing. A cgroup namespace is
 rooted at the cgroup the process is in *when it unshares*, so the container
 sees its own cgroup as ``/``; and what the child allocates from then on is
@@ -53,7 +61,7 @@ kernel wants CAP_SYS_ADMIN for a filter, so it goes in before the user switch,
 as runc does: see the comments in ``_child``). ``config.Security.seccomp_filter``
 holds the compiled program; empty means no filter and no call.
 
-The steps in [brackets] come only from an OCI bundle's config.json
+The steps in [brackets] (but -t) come only from an OCI bundle's config.json
 (``minictr.oci.spec``); their defaults leave a ``minictr run`` as it was.
 
 Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7), setrlimit(2), personality(2),

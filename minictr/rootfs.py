@@ -185,16 +185,29 @@ def _cgroup_steps(base: str, cgroupfs, readonly: bool = True) -> list[Step]:
     if not cgroupfs:
         return []
     if len(cgroupfs) == 1 and cgroupfs[0][0] == ".":  # pure v2: one tree, right at /sys/fs/cgroup
-        return [Mount("cgroup2", base, "cgroup2", ro, mkdir=False)]
+        sub, fstype, options = cgroupfs[0]
+        return _cgroup_mount(base, fstype, options, ro, mkdir=False)
     # v1 or hybrid: a small tmpfs to hold one directory per hierarchy (as runc does).
     steps: list[Step] = [Mount("tmpfs", base, "tmpfs", MS.NOSUID | MS.NODEV | MS.NOEXEC, "mode=755", mkdir=False)]
     for sub, fstype, options in cgroupfs:
-        steps.append(Mount("cgroup", f"{base}/{sub}", fstype, ro, options))
+        steps += _cgroup_mount(f"{base}/{sub}", fstype, options, ro)
+        if fstype == "bind":
+            continue
         if options and "," in options:  # co-mounted "cpu,cpuacct": also reachable as cpu and cpuacct
             steps += [Symlink(f"{base}/{name}", sub) for name in options.split(",") if name != sub]
     # Now that the mount points exist, make the holder read-only too.
     steps.append(Mount(None, base, None, MS.REMOUNT | ro, mkdir=False))
     return steps
+
+
+def _cgroup_mount(target: str, fstype: str, options: str | None, ro: int, mkdir: bool = True) -> list[Step]:
+    """One hierarchy at ``target``: mounted (``cgroup``/``cgroup2``, in the container's cgroup
+    namespace), or, for ``bind`` (no cgroup namespace), the container's own group dir ``options``
+    bound there and made read-only (a bind mount takes its flags only from a remount, mount(2))."""
+    if fstype == "bind":
+        return [Mount(options, target, None, MS.BIND | MS.REC, mkdir=mkdir),
+                Mount(None, target, None, MS.REMOUNT | MS.BIND | ro, mkdir=False)]
+    return [Mount(fstype if fstype == "cgroup2" else "cgroup", target, fstype, ro, options, mkdir=mkdir)]
 
 
 def apply(steps: list[Step], kernel: Syscalls) -> None:

@@ -52,6 +52,7 @@ class State(Record, frozen=False):
     labels: dict[str, str] = Factory(dict)
     config: dict = Factory(dict)
     oci_bundle: str = ""  # the OCI bundle it was created from (minictr.oci); never removed: it is the caller's
+    cgroup_paths: list[str] = Factory(list)  # its group dirs, as made (minictr.oci: cgroups.open(known=...))
 
     @property
     def short_id(self) -> str:

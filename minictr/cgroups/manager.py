@@ -301,12 +301,15 @@ def _candidate_dirs(fs: CgroupFS, h: Hierarchy, layout: Layout):
         level = nxt
 
 
-def _groups_for(fs: CgroupFS, layout: Layout, container_id: str) -> list:
+def _groups_for(fs: CgroupFS, layout: Layout, container_id: str, known=()) -> list:
     groups = []
     for h in layout.hierarchies:
         if not _uses(h):
             continue
-        for parent in _candidate_dirs(fs, h, layout):
+        # paths recorded when the groups were made (all of them): no search (see open)
+        here = [os.path.dirname(p) for p in known if p.startswith(h.mount.rstrip("/") + "/")
+                and os.path.basename(p) == container_id]
+        for parent in (here if known else _candidate_dirs(fs, h, layout)):
             path = os.path.join(parent, container_id)
             if fs.exists(path):
                 if h.version == 1:
@@ -320,17 +323,19 @@ def _groups_for(fs: CgroupFS, layout: Layout, container_id: str) -> list:
 
 
 def open(container_id: str, *, root: str = "/sys/fs/cgroup", proc_self_cgroup: str = "/proc/self/cgroup",
-         fs: CgroupFS | None = None) -> CgroupManager | None:
+         fs: CgroupFS | None = None, known=()) -> CgroupManager | None:
     """The manager of an existing container's groups, or None if it has none.
 
     Works from any process: it looks under our own path first, then walks each
     tree (a few levels deep) for ``minictr/<id>``, since the process that made
-    the groups may have sat elsewhere.
+    the groups may have sat elsewhere. ``known``: every group dir (``mgr.paths``' values)
+    recorded when they were made; then no tree is searched (the OCI runtime's later calls
+    come from other processes, in other cgroups, than its ``create``).
     """
     _check_id(container_id)
     fs = fs or CgroupFS()
     layout = detect(root, proc_self_cgroup)
-    groups = _groups_for(fs, layout, container_id)
+    groups = _groups_for(fs, layout, container_id, known)
     return CgroupManager(container_id, layout, groups, fs) if groups else None
 
 

@@ -7,6 +7,7 @@ same ``container.Container`` creates and starts it.
 
 - ``spec``: ``load_bundle``, ``from_oci`` (config.json -> ContainerConfig, every
   field checked, errors naming the field), and the re-exports of ``emit``;
+- ``linux``, ``reader``: the ``linux`` object's parts, and typed reading with JSON paths;
 - ``emit``: ``to_oci`` (ContainerConfig -> config.json, what ``run --dry-run
   --bundle DIR`` writes) and ``default_spec`` (what ``runc spec`` writes);
 - ``seccomp``: linux.seccomp <-> docker's profile format, one compiler
@@ -16,6 +17,7 @@ same ``container.Container`` creates and starts it.
 - ``runtime``: create (the init waits on exec.fifo), start, kill, delete, exec, pause, resume;
 - ``features``: what the ``features`` command prints;
 - ``cli``: runc's command line and its error log (``minictr-runtime``), the only printer here.
+- ``bundle``: ``write_bundle`` for ``minictr run --dry-run --bundle DIR``.
 
 The runtime spec: https://github.com/opencontainers/runtime-spec (config.md,
 config-linux.md, runtime.md, features.md). Man pages: namespaces(7), capabilities(7),

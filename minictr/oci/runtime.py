@@ -35,7 +35,7 @@ import os
 import time
 from _signal import SIGKILL
 
-from .. import container, state
+from .. import state
 from ..config import ContainerConfig
 from ..errors import AlreadyExists, ConfigError, ContainerSetupError, NotFound
 from ..record import replace
@@ -82,6 +82,7 @@ def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None
         raise AlreadyExists(f"container {cfg.id} already exists",
                             hint=f"`delete {cfg.id}` it first, or choose another id")
     os.makedirs(state.runtime_dir(), mode=0o700, exist_ok=True)
+    from .. import container  # here: start, state, kill and delete need none of the init's code
     # The OCI process's stdin is the caller's as given (conmon's pipe or /dev/null): never replaced.
     cfg = replace(cfg, interactive=True)
     c = container.Container.create(cfg, kernel, save=False)  # the init waits at exec, for our word
@@ -89,6 +90,9 @@ def create(cfg: ContainerConfig, oci_bundle: str, *, pid_file: str | None = None
     master = c.pty_master
     try:
         st.oci_bundle = oci_bundle
+        # Where its groups are: later calls come from other processes in other cgroups (podman's,
+        # not conmon's), which would otherwise search the trees for them.
+        st.cgroup_paths = sorted(set(c.cgroup.paths.values())) if c.cgroup is not None else []
         fifo = os.path.join(os.path.dirname(st.path()), EXEC_FIFO)
         os.mkfifo(fifo, 0o600)
         # The namespaces exist, the init waits past pivot_root: the create-time hooks, in the
@@ -241,8 +245,7 @@ def kill(container_id: str, sig: int, all: bool = False) -> None:
     oci.check("kill", st, current)
     pids = [st.pid]
     if all:
-        from .. import cgroups
-        mgr = cgroups.open(st.id)
+        mgr = _open_cgroup(st)
         pids = mgr.pids() if mgr is not None else pids
     for pid in pids:
         try:
@@ -269,20 +272,28 @@ def delete(container_id: str, force: bool = False, warn=None) -> None:
         if not force:
             oci.check("delete", st, current)
         _kill_all(st)
+    mgr = _open_cgroup(st)
+    if mgr is not None:
+        mgr.destroy()  # kills what is left, waits for it to drain, rmdir
     from ..reaper import remove_leftovers
-    remove_leftovers(st)  # cgroup, then the state dir (with exec.fifo); never the bundle
+    remove_leftovers(st, cgroup_gone=True)  # then the state dir (with exec.fifo); never the bundle
     run_hooks(_stages(st.config.get("hooks"), "poststop"), oci.document(st, "stopped"), warn or (lambda _m: None))
 
 
-def _kill_all(st: state.State, timeout: float = 10.0) -> None:
+def _open_cgroup(st: state.State):
+    """The container's CgroupManager (None if it has no groups), from the paths recorded at create."""
     from .. import cgroups
+    return cgroups.open(st.id, known=st.cgroup_paths)
+
+
+def _kill_all(st: state.State, timeout: float = 10.0) -> None:
     from ..errors import CgroupError
     if oci.status(st) != "stopped":  # not a recycled PID: the init itself
         try:
             os.kill(st.pid, SIGKILL)  # PID 1 of its namespace: the kernel kills the rest of it too
         except ProcessLookupError:
             pass
-    mgr = cgroups.open(st.id)
+    mgr = _open_cgroup(st)
     if mgr is not None:
         mgr.kill()  # and whatever shares no PID namespace with it
         try:
@@ -334,9 +345,8 @@ def resume(container_id: str) -> None:
 
 
 def _cgroup(st: state.State):
-    from .. import cgroups
     from ..errors import CgroupError
-    mgr = cgroups.open(st.id)
+    mgr = _open_cgroup(st)
     if mgr is None:
         raise CgroupError(f"container {st.id} has no cgroup", hint="it was created without one: it cannot be paused")
     return mgr
@@ -346,8 +356,7 @@ def processes(container_id: str) -> list[int]:
     """``ps``: the host PIDs of every process in the container's cgroup, sorted."""
     st, current = load(container_id)
     oci.check("ps", st, current)
-    from .. import cgroups
-    mgr = cgroups.open(st.id)
+    mgr = _open_cgroup(st)
     return sorted(mgr.pids()) if mgr is not None else [st.pid]
 
 

@@ -148,6 +148,28 @@ def test_namespace_paths_are_joined_not_made(bundle):
         holder.wait()
 
 
+def test_a_pid_namespace_path_is_joined_by_the_fork(bundle):
+    # unshare forks sleep as PID 1 of a new pid namespace; the bundle's init joins it, as PID 2 or later
+    holder = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "sleep", "60"])
+    try:
+        link = f"/proc/{holder.pid}/ns/pid_for_children"
+        deadline = time.time() + 5
+        while os.readlink(link) == os.readlink("/proc/self/ns/pid"):
+            assert time.time() < deadline, "the holder never unshared"
+            time.sleep(0.01)
+        doc = base("readlink /proc/self/ns/pid; echo $$; ps -o pid,comm | grep -c sleep")
+        doc["linux"]["namespaces"] = [{"type": "pid", "path": link}, {"type": "mount"}, {"type": "uts"}]
+        write(bundle, doc)
+        r = run_bundle(bundle)
+        assert r.returncode == 0, r.stderr
+        ns, pid, sleeps = r.stdout.split()
+        assert ns == os.readlink(link) and int(pid) > 1  # the holder's sleep is PID 1 there
+        assert sleeps == "1"  # and this container's /proc shows it: the same pid namespace
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 HOOKED = """
 import json, sys
 from minictr.oci import spec

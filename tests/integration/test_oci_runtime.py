@@ -220,8 +220,10 @@ def test_exec_joins_the_running_container(oci, tmp_path):
     assert _ns(pid) == _ns(init) and open(f"/proc/{pid}/cmdline").read() == "sleep\x0030\x00"
     r = oci("ps", "--format", "json", "ex")
     assert init in json.loads(r.stdout) and pid in json.loads(r.stdout)
-    assert oci("kill", "ex", "KILL").returncode == 0
+    assert oci("kill", "--all", "ex", "KILL").returncode == 0  # every process in its cgroup
     oci.wait_status("ex", "stopped")
+    from minictr.state import process_start
+    assert process_start(pid) is None
     r = oci("exec", "ex", "true")
     assert r.returncode == 1 and "it is stopped" in r.stderr
 
@@ -265,3 +267,34 @@ def test_a_create_killed_at_any_moment_leaves_nothing_delete_force_cannot_remove
         assert r.returncode == 0, r.stderr
         assert os.listdir(oci.root) == [] if oci.root.exists() else True, (delay, os.listdir(oci.root))
         assert cgroups.open(cid) is None, delay
+
+
+def test_exec_with_a_terminal_sends_its_pty_to_the_console_socket(oci, tmp_path):
+    """podman exec -it: --tty --detach --console-socket; the command's pty is in the container's devpts."""
+    assert oci.create("exectty", "sleep", "60").returncode == 0
+    assert oci("start", "exectty").returncode == 0
+    path = str(tmp_path / "exec.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    listener.settimeout(20)
+    try:
+        r = oci("exec", "--tty", "--detach", "--console-socket", path, "--pid-file", str(tmp_path / "pid"),
+                "exectty", "sh", "-c", "tty; sleep 10", out=tmp_path / "exec.out")
+        assert r.returncode == 0, (tmp_path / "exec.out").read_text()
+        conn, _ = listener.accept()
+        _msg, fds, _flags, _addr = socket.recv_fds(conn, 1024, 1)
+        conn.close()
+    finally:
+        listener.close()
+    (master,) = fds
+    try:
+        text = b""
+        deadline = time.monotonic() + 5
+        while b"\n" not in text and time.monotonic() < deadline:
+            text += os.read(master, 1024)
+        assert text.strip().startswith(b"/dev/pts/")  # the container's devpts, as the init's pty is
+        pid = int((tmp_path / "pid").read_text())
+        assert _ns(pid) == _ns(oci.state("exectty")["pid"])
+    finally:
+        os.close(master)

@@ -127,3 +127,22 @@ def test_a_failing_create_hook_fails_create_and_leaves_nothing(oci, tmp_path):
     r = create(oci, bundle, "hookfail", out)
     assert r.returncode == 1 and "exited with status 3: nope" in out.read_text()
     assert not oci.root.exists() or os.listdir(oci.root) == []
+
+
+def test_without_a_cgroup_namespace_the_container_sees_its_own_groups(oci, tmp_path):
+    """runc spec has no cgroup namespace (nor has podman's config on cgroup v1): /sys/fs/cgroup then
+    holds the container's own groups, bound read-only, with its limits, not the host's tree."""
+    def edit(doc):
+        doc["linux"]["resources"] = {"pids": {"limit": 42}, "memory": {"limit": 64 << 20}}
+
+    script = "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes; " \
+             "ls /sys/fs/cgroup/pids | grep -c -v '^pids\\|^cgroup\\|^notify\\|^tasks\\|^release'; " \
+             "echo x > /sys/fs/cgroup/pids/pids.max || echo read-only"
+    bundle = make_bundle(tmp_path / "bundle", oci.rootfs, ["sh", "-c", script], edit=edit)
+    out = tmp_path / "out"
+    assert create(oci, bundle, "nocgns", out).returncode == 0, out.read_text()
+    assert oci("start", "nocgns").returncode == 0
+    oci.wait_status("nocgns", "stopped")
+    lines = out.read_text().splitlines()
+    assert lines[:3] == ["42", str(64 << 20), "0"], lines  # no child groups: it is the container's own group
+    assert lines[-1] == "read-only"

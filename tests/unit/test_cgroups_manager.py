@@ -498,3 +498,33 @@ def test_freeze_without_any_freezer_is_one_clear_error(tmp_path):
     with pytest.raises(CgroupError, match="no freezer") as info:
         mgr.freeze(True)
     assert "freezer" in info.value.hint
+
+
+def test_open_with_the_paths_recorded_at_create_searches_no_tree(tmp_path):
+    """The OCI runtime records ``mgr.paths`` at create; its delete (another process, another cgroup)
+    opens them directly, without walking the trees, and finds the same groups."""
+    from minictr.cgroups.fake import FakeCgroupFS
+
+    root, proc, host_fs = build_hybrid(str(tmp_path))
+
+    class Counting(FakeCgroupFS):
+        listings = 0
+
+        def listdir(self, path):
+            Counting.listings += 1
+            return super().listdir(path)
+
+    fs = host_fs
+    mgr = make((root, proc, fs), CID, Resources(memory=32 << 20))
+    fs.__class__ = Counting  # the same fake tree, now counting its listings
+    fs.mkdir(os.path.join(root, "memory", "process_api", "ffff"))
+    other_proc = tmp_path / "other-proc"
+    other_proc.write_text(open(proc).read().replace("e6327748", "ffff"))
+    known = sorted(set(mgr.paths.values()))
+    Counting.listings = 0
+    found = cgroups.open(CID, root=root, proc_self_cgroup=str(other_proc), fs=fs, known=known)
+    assert found.paths == mgr.paths and Counting.listings == 0
+    found.destroy()
+    Counting.listings = 0
+    assert cgroups.open(CID, root=root, proc_self_cgroup=str(other_proc), fs=fs, known=known) is None
+    assert Counting.listings == 0  # gone where it was recorded: not searched for elsewhere

@@ -71,3 +71,20 @@ def test_the_build_backend_is_new_enough_for_the_license_string():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert isinstance(pyproject["project"]["license"], str)  # PEP 639: setuptools 77 or later
     assert pyproject["build-system"]["requires"] == ["setuptools>=77"]
+
+
+def test_devinstall_makes_a_minictr_runtime_script_that_runs(tmp_path):
+    """The OCI runtime command podman is pointed at (``--runtime .venv/bin/minictr-runtime``)."""
+    import os
+    import subprocess
+    import sys
+    di = devinstall()
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    text = di.script_text(sys.executable, pyproject["project"]["scripts"]["minictr-runtime"])
+    assert text == f"#!{sys.executable}\nfrom minictr.oci.cli import entry\nentry()\n"
+    script = tmp_path / "minictr-runtime"
+    script.write_text(text)
+    script.chmod(0o755)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    r = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("minictr-runtime version "), r.stderr

@@ -107,6 +107,18 @@ def test_v1_cgroupfs_gets_a_tmpfs_and_one_mount_per_hierarchy():
     assert last.target == "/r/sys/fs/cgroup" and last.flags & MS.REMOUNT and last.flags & MS.RDONLY
 
 
+def test_without_a_cgroup_namespace_the_containers_own_groups_are_bound_read_only():
+    """As runc: a cgroup mount would show the host's whole tree, a bind shows only the container's group."""
+    view = (("memory", "bind", "/sys/fs/cgroup/memory/x/minictr/c1"), ("pids", "bind", "/sys/fs/cgroup/pids/minictr/c1"))
+    steps = rootfs.plan(Rootfs("/r"), cgroupfs=view)
+    at = [m for m in mounts(steps) if m.target == "/r/sys/fs/cgroup/memory"]
+    assert [(m.source, m.flags & (MS.BIND | MS.REMOUNT)) for m in at] == [
+        ("/sys/fs/cgroup/memory/x/minictr/c1", MS.BIND), (None, MS.BIND | MS.REMOUNT)]
+    assert at[1].flags & MS.RDONLY and not [m for m in mounts(steps) if m.fstype in ("cgroup", "cgroup2")]
+    v2 = rootfs.plan(Rootfs("/r"), cgroupfs=((".", "bind", "/sys/fs/cgroup/minictr/c1"),))
+    assert [m.source for m in mounts(v2) if m.target == "/r/sys/fs/cgroup"] == ["/sys/fs/cgroup/minictr/c1", None]
+
+
 def test_no_cgroupfs_without_a_view():
     assert not [m for m in mounts(rootfs.plan(Rootfs("/r"))) if "cgroup" in m.target]
 

@@ -57,6 +57,26 @@ def test_a_podman_style_mount_list_becomes_steps(tmp_path):
     assert Symlink("/r/dev/ptmx", "pts/ptmx") in out and Symlink("/r/dev/fd", "/proc/self/fd") in out
 
 
+def test_a_destination_never_leaves_the_root_through_a_symlink(tmp_path):
+    from minictr.mountspec import in_root
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "run").mkdir()
+    (root / "evil").symlink_to("/")                  # an image may hold any symlink
+    (root / "up").symlink_to("../../../..")
+    (root / "var").symlink_to("run")
+    r = str(root)
+    assert in_root(r, "/evil/etc/passwd") == f"{r}/etc/passwd"
+    assert in_root(r, "/up/etc") == f"{r}/etc"
+    assert in_root(r, "/var/lock") == f"{r}/run/lock"
+    assert in_root(r, "/../../x") == f"{r}/x"
+    (root / "loop").symlink_to("loop")
+    with pytest.raises(OSError, match="too many levels"):
+        in_root(r, "/loop/x")
+    out = steps((MountSpec("/evil/hosts", "bind", "/etc/hostname", ("bind",)),), r)
+    assert [s.target for s in out if isinstance(s, Mount)] == [f"{r}/hosts"]
+
+
 def test_a_bind_of_the_hosts_dev_gets_no_device_nodes():
     out = steps((MountSpec("/dev", "bind", "/dev", ("rbind",)),), "/r")
     assert not any(isinstance(s, (Device, Symlink)) for s in out)

@@ -69,10 +69,15 @@ def test_runc_spec_output_loads(bundle):
 
 
 def test_runc_spec_rootless_loads_with_its_user_namespace(bundle):
+    doc = fixture("runc-spec-rootless")
+    if shutil.which("runc"):
+        subprocess.run(["runc", "spec", "--rootless"], cwd=bundle, check=True)
+        doc = json.loads((bundle / "config.json").read_text())  # the live one: its maps name our uid
     warnings = []
-    cfg = spec.from_oci(fixture("runc-spec-rootless"), str(bundle), "rl", warnings)
+    cfg = spec.from_oci(doc, str(bundle), "rl", warnings)
     assert "user" in cfg.namespaces and "net" not in cfg.namespaces and cfg.network.mode == "host"
-    assert cfg.uid_map == ((0, 0, 1),) and cfg.gid_map == ((0, 0, 1),)
+    assert cfg.uid_map == ((0, os.geteuid() if shutil.which("runc") else 0, 1),)
+    assert cfg.gid_map == ((0, os.getegid() if shutil.which("runc") else 0, 1),)
     sys = next(m for m in cfg.spec_mounts if m.destination == "/sys")
     assert sys.type == "none" and "rbind" in sys.options
     assert cfg.security.devices[0] == "a *:* rwm"  # no device list: every device, as runc
@@ -284,6 +289,17 @@ def test_a_namespaced_sysctl_needs_that_namespace(bundle):
         spec.from_oci(doc, str(bundle), "x")
 
 
+def test_a_hostname_needs_a_uts_namespace_and_a_relative_bind_is_in_the_bundle(bundle):
+    doc = fixture("runc-spec")
+    doc["linux"]["namespaces"] = [n for n in doc["linux"]["namespaces"] if n["type"] != "uts"]
+    with pytest.raises(SpecError, match=r'^config.json: hostname: "runc" needs a uts namespace'):
+        spec.from_oci(doc, str(bundle), "x")
+    doc = fixture("runc-spec")
+    doc["mounts"].append({"destination": "/data", "type": "bind", "source": "data", "options": ["rbind"]})
+    cfg = spec.from_oci(doc, str(bundle), "x")
+    assert cfg.spec_mounts[-1].source == str(bundle / "data")
+
+
 def test_load_bundle_reads_and_names_a_broken_file(bundle):
     (bundle / "config.json").write_text(json.dumps(fixture("runc-spec")))
     assert spec.load_bundle(str(bundle), "ok").args == ("sh",)
@@ -317,3 +333,16 @@ def test_config_validate_refuses_a_host_wide_sysctl():
     ok = ContainerConfig(id="b" * 64, name="x", image="", rootfs=Rootfs("/"), args=("true",),
                          sysctl=(("net.ipv4.ip_forward", "1"),), security=Security())
     assert ok.validate() is ok
+
+
+def test_with_process_reads_a_process_json_for_exec(bundle):
+    cfg = spec.from_oci(fixture("runc-spec"), str(bundle), "x")
+    other = spec.with_process(cfg, {"args": ["ls", "/"], "cwd": "/tmp", "env": ["A=1"], "terminal": False,
+                                    "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]},
+                                    "capabilities": {"bounding": ["CAP_KILL"]}})
+    assert (other.args, other.cwd, other.env, other.user, other.additional_gids) == \
+        (("ls", "/"), "/tmp", ("A=1",), "1000:1000", (5,))
+    assert other.security.capabilities == ("CAP_KILL",) and other.security.cap_effective is None
+    assert other.namespaces == cfg.namespaces and other.rootfs == cfg.rootfs
+    with pytest.raises(SpecError, match=r"process\.cwd: \"rel\" must be an absolute path"):
+        spec.with_process(cfg, {"args": ["ls"], "cwd": "rel"})
