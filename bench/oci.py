@@ -6,7 +6,8 @@ interleave=True)``) so that both sides of each pair meet the same moments of the
 - ``podman --runtime R run --rm busybox /bin/true`` with R = minictr-runtime and R = runc:
   podman 4.3 with its conmon, as a user types it (podman's default network for root, its
   default confinement), with a private store under the work dir holding a ``localhost/busybox``
-  image imported from the benchmark's rootfs. Everything but the runtime is the same on both
+  image imported from the benchmark's rootfs, and a default subnet of its own (``free_subnet``).
+  Everything but the runtime is the same on both
   sides, so the difference of the two medians is the difference of the runtimes' create +
   start + delete as podman calls them.
 - ``create`` + ``start`` + ``delete`` of the benchmark's bundle (``runc spec``, running
@@ -36,9 +37,29 @@ PODMAN_ROWS = ("podman --runtime minictr-runtime run --rm busybox true", "podman
 BUNDLE_ROWS = ("minictr-runtime create+start+delete BUNDLE", "runc create+start+delete BUNDLE")
 IMAGE = "localhost/busybox:latest"
 CONTAINERS_CONF = ('[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=1024:1024"]\n\n'
+                   '[network]\ndefault_subnet = "{subnet}"\n\n'
                    '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
 LIFECYCLE = ('{ "$0" --root "$1" create --bundle "$2" "$3" && "$0" --root "$1" start "$3"; } | cat; '
              '"$0" --root "$1" delete --force "$3"')
+
+
+def free_subnet() -> str:
+    """A /24 for podman's default network that no route on the host covers: podman's own default,
+    10.88.0.0/16, is minictr's default bridge's too, and two bridges with one subnet break both."""
+    import ipaddress
+
+    routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    taken = []
+    for word in routes.split():
+        try:
+            taken.append(ipaddress.ip_network(word, strict=False))
+        except ValueError:
+            continue
+    for i in range(200):
+        net = ipaddress.ip_network(f"10.214.{(os.getpid() + i) % 200 + 20}.0/24")
+        if not any(net.overlaps(t) for t in taken if t.prefixlen > 0):
+            return str(net)
+    raise RuntimeError("no free 10.214.x.0/24 for podman's network")
 
 
 def runtime_command(py: str, work: Path, repo: Path) -> str:
@@ -62,7 +83,7 @@ class PodmanStore:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.conf = self.dir / "containers.conf"
-        self.conf.write_text(CONTAINERS_CONF)
+        self.conf.write_text(CONTAINERS_CONF.format(subnet=free_subnet()))
         self.runroot = tempfile.mkdtemp(prefix="mc-bench-rr-")
         self.args = ["--root", str(self.dir / "storage"), "--runroot", self.runroot, "--storage-driver", "vfs"]
 
