@@ -50,7 +50,7 @@ _PROC_NAMES = {"mount": "mnt"}
 
 def exec_in(ref: str, argv: list[str], *, env=(), workdir: str | None = None, user: str | None = None,
             tty: bool = False, interactive: bool = False, detach: bool = False, kernel=None,
-            orphan: bool = False, on_pid=None, on_pty=None) -> tuple[int, str]:
+            orphan: bool = False, on_pid=None, on_pty=None, make_config=None) -> tuple[int, str]:
     """Run ``argv`` in the running container ``ref``: ``(exit status, error line or "")``.
 
     For the OCI runtime's exec (minictr.oci): ``on_pid(pid)`` is told the command's host PID;
@@ -58,7 +58,9 @@ def exec_in(ref: str, argv: list[str], *, env=(), workdir: str | None = None, us
     the command is reparented to the caller's subreaper (conmon), which reaps it, as runc's
     ``exec --detach`` does; a detached exec then also waits for the exec itself, so that a
     command that is not found is an error here. ``on_pty(master)`` takes the pty's master
-    (``--console-socket``) instead of relaying it to our terminal.
+    (``--console-socket``) instead of relaying it to our terminal. ``make_config(cfg) -> cfg``
+    makes the command's config from the container's (``exec --process``: a process.json's
+    user, capabilities ... on top of it); ``argv``, ``env``, ``workdir`` and ``user`` apply after it.
     """
     import _socket
 
@@ -69,8 +71,14 @@ def exec_in(ref: str, argv: list[str], *, env=(), workdir: str | None = None, us
     if st.status not in ("created", "running") or not st.is_alive():
         return 1, f"container {st.name} is not running (hint: start it with `minictr start {st.name}`)"
     cfg = lifecycle.config_from_saved(st.config)
+    if make_config is not None:
+        try:
+            cfg = make_config(cfg)
+        except MinictrError as e:
+            return 1, str(e)
     cfg = replace(cfg, env=merge_env(list(cfg.env), list(env)), cwd=workdir or cfg.cwd,
-                  user=user if user is not None else cfg.user, tty=tty, interactive=interactive, args=tuple(argv))
+                  user=user if user is not None else cfg.user, tty=tty or (make_config is not None and cfg.tty),
+                  interactive=interactive, args=tuple(argv) or cfg.args)
     if not cfg.cwd.startswith("/"):
         return 1, f"exec: working directory {cfg.cwd!r} must be an absolute path"
     if kernel is None:

@@ -273,19 +273,15 @@ def cmd_exec(opts, pos, log) -> int:
     from . import runtime
     container_id, words = pos[0], pos[1:]
     env, cwd, user, tty = list(opts.get("env") or []), opts.get("cwd"), opts.get("user"), bool(opts.get("tty"))
-    if opts.get("process"):
+    process = None
+    if opts.get("process"):  # podman's form: the whole process, as config.json's (spec.with_process reads it)
         if words:
             raise UsageError("exec: give the command either in --process or after the id, not both")
-        proc = _read_json(opts["process"], "--process")
-        words, env = list(proc.get("args") or []), list(proc.get("env") or []) + env
-        cwd = cwd or proc.get("cwd")
-        tty = tty or bool(proc.get("terminal"))
-        u = proc.get("user") or {}
-        if user is None and ("uid" in u or "gid" in u):
-            user = f"{u.get('uid', 0)}:{u.get('gid', 0)}"
+        process = _read_json(opts["process"], "--process")
     code, error = runtime.exec_process(container_id, words, env=env, cwd=cwd, user=user, tty=tty,
                                        detach=bool(opts.get("detach")), pid_file=opts.get("pid_file"),
-                                       console_socket=opts.get("console_socket"))
+                                       console_socket=opts.get("console_socket"), process=process,
+                                       warn=lambda line: log.write("warning", line))
     if error:
         raise _ExitWith(code or 1, error)
     return code

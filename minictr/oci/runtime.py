@@ -367,19 +367,26 @@ def containers() -> list[tuple[state.State, str]]:
 
 def exec_process(container_id: str, args: list[str], *, env=(), cwd: str | None = None, user: str | None = None,
                  tty: bool = False, detach: bool = False, pid_file: str | None = None,
-                 console_socket: str | None = None) -> tuple[int, str]:
+                 console_socket: str | None = None, process: dict | None = None, warn=None) -> tuple[int, str]:
     """``exec``: a process joins the container (enter.py: setns, its cgroup, its confinement).
 
+    ``process`` is a process.json (``--process``), read by ``spec.with_process`` on top of the
+    container's config; the other arguments are the flags, applied after it.
     Returns ``(exit status, error line)``: with ``detach``, 0 once the command has exec'd.
     """
     from .. import enter
     st, current = load(container_id)
     oci.check("exec", st, current)
-    if not args:
+    on_process = None
+    if process is not None:
+        from .spec import with_process
+        on_process = lambda cfg: with_process(cfg, process, warn)  # noqa: E731
+        tty = tty or bool(process.get("terminal"))
+    elif not args:
         raise ConfigError("process.args", [], "must name a command", hint="e.g. exec ID sh -c 'echo hi'")
     if tty and detach and not console_socket:
         raise ConfigError("--console-socket", "", "a detached exec with a terminal needs a console socket")
     on_pty = (lambda master: send_console(console_socket, master)) if tty and console_socket else None
     on_pid = (lambda pid: write_pid_file(pid_file, pid)) if pid_file else None
     return enter.exec_in(st.id, list(args), env=env, workdir=cwd, user=user, tty=tty, interactive=True,
-                         detach=detach, orphan=detach, on_pid=on_pid, on_pty=on_pty)
+                         detach=detach, orphan=detach, on_pid=on_pid, on_pty=on_pty, make_config=on_process)

@@ -218,6 +218,14 @@ def test_exec_joins_the_running_container(oci, tmp_path):
     assert r.returncode == 0, (tmp_path / "exec.out").read_text()
     pid = int(pid_file.read_text())
     assert _ns(pid) == _ns(init) and open(f"/proc/{pid}/cmdline").read() == "sleep\x0030\x00"
+    # the process.json's own capabilities and user (spec.with_process), not the container's
+    narrow = tmp_path / "narrow.json"
+    narrow.write_text(json.dumps({"args": ["sh", "-c", "grep -E '^(CapEff|CapBnd):' /proc/self/status; id -u"],
+                                  "cwd": "/", "user": {"uid": 0, "gid": 0},
+                                  "capabilities": {k: ["CAP_KILL"] for k in ("bounding", "effective", "permitted")}}))
+    r = oci("exec", "--process", str(narrow), "ex")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["CapEff:", "0000000000000020", "CapBnd:", "0000000000000020", "0"]
     r = oci("ps", "--format", "json", "ex")
     assert init in json.loads(r.stdout) and pid in json.loads(r.stdout)
     assert oci("kill", "--all", "ex", "KILL").returncode == 0  # every process in its cgroup
