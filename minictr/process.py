@@ -17,14 +17,14 @@ exit status 1::
     setns(own pid ns)  (undo for later forks)  join its cgroup: "0" into each group
                                                [setns(a bundle's namespace paths)]
                                                unshare(mnt uts ipc net cgroup: the rest)
-                                               sethostname, lo up, [sysctl, rlimits,
+                                               sethostname, lo up, [sysctl,
                                                oom_score_adj], the mount plan,
                                                pivot_root [, rootfsPropagation]
                                                [-t: open a pty, pass its master over the socket]
                  ◄──────────────────────────  {"ready"}  or  {"error", stage, call, errno}
     status: created
     send {"start"}  ───────────────────────►  user, workdir, [umask, personality],
-                                               stdio, bounding set, setgroups,
+                                               stdio, [rlimits], bounding set, setgroups,
                                                setuid, capset, no_new_privs,
                                                seccomp filter, execve(command)
                  ◄──────────────────────────  end-of-file (exec closed the socket)
@@ -296,10 +296,7 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             for key, value in cfg.sysctl:
                 _write_file("/proc/sys/" + key.replace(".", "/"), value.encode())
         if cfg.rlimits:
-            stage = "rlimits"
-            import resource  # here, before pivot_root: a bundle's process.rlimits (setrlimit(2))
-            for name, soft, hard in cfg.rlimits:
-                resource.setrlimit(getattr(resource, name), (soft, hard))
+            import resource  # now, while the host's modules are in reach: applied just before exec
         if cfg.oom_score_adj is not None:
             stage = "oom_score_adj"
             # Inherited by the command across exec; raising it needs no privilege, lowering
@@ -366,6 +363,13 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
 
         stage = "stdio"
         take_stdio(slave if cfg.tty else -1, cfg.interactive)
+
+        if cfg.rlimits:
+            stage = "rlimits"
+            # A bundle's process.rlimits (setrlimit(2)), late: a small RLIMIT_AS or RLIMIT_NOFILE
+            # must limit the command, not our own setup. They survive setuid and execve.
+            for name, soft, hard in cfg.rlimits:
+                resource.setrlimit(getattr(resource, name), (soft, hard))
 
         # confine() (shared with exec) moves `stage` on through its steps, so that a failure names
         # one: stage = "capabilities" (the bounding set), stage = "seccomp" (without no_new_privs,
