@@ -37,8 +37,7 @@ __all__ = ["LESSON", "QUIZZES", "WRAPPER", "logging_runtime", "to_oci", "parse_b
 
 LESSON = Lesson("14", "The OCI runtime spec: minictr under podman", needs_root=True,
                 tools=("podman", "conmon", "runc"),
-                namespaces=("mnt", "uts", "ipc", "net", "pid"), controllers=("memory", "pids"),
-                confines=True)
+                namespaces=("mnt", "uts", "ipc", "net", "pid"), controllers=("memory", "pids"))
 
 #: docker's (and podman's) CFS period for --cpus, in microseconds: 100 ms.
 CPU_PERIOD = 100_000
