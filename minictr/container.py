@@ -386,7 +386,7 @@ def _cgroup_create(cfg: ContainerConfig, kernel: Syscalls):
     """The container's cgroups, with its limits and its device allow list."""
     from . import cgroups
     from .security import devices
-    mgr = cgroups.create(cfg.id, cfg.resources)
+    mgr = cgroups.create(cfg.id, cfg.resources, path=cfg.cgroups_path)  # cgroupsPath: a bundle's (minictr.oci)
     try:
         devices.confine(mgr, devices.rules(cfg.security), kernel)
     except BaseException:

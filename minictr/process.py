@@ -71,7 +71,9 @@ SCM_RIGHTS), pty(7), capabilities(7), seccomp(2).
 Why over 400 lines: the protocol drawn above is one conversation between the parent and
 the child, and the order of the confinement steps (capabilities, no_new_privs, seccomp
 last) is part of it; exec (a second process entering the same container) applies the
-same steps, so they are written once, here.
+same steps, so they are written once, here. The OCI split's wait on exec.fifo is a branch
+of the same conversation, and must be here for another reason too: whatever the init runs
+after pivot_root has to be imported before it.
 """
 
 from __future__ import annotations

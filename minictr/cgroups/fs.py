@@ -166,3 +166,31 @@ class Group:
 
     def pids(self) -> list[int]:
         return [p for g in self.groups() for p in self.fs.procs(g)]
+
+
+def make_levels(fs: CgroupFS, mount: str, target: str, before=lambda parent: None) -> list[str]:
+    """mkdir ``target`` and each missing parent below the tree's ``mount``, top down (a cgroupsPath);
+    ``before(parent)`` runs before each mkdir (v2 enables the controllers there). Returns the
+    dirs made, top first."""
+    missing = []
+    d = os.path.normpath(target)
+    mount = os.path.normpath(mount)
+    while d != mount and not fs.exists(d):
+        missing.append(d)
+        d = os.path.dirname(d)
+    made = list(reversed(missing))
+    for group in made:
+        before(os.path.dirname(group))
+        fs.mkdir(group)
+    return made
+
+
+def wait_for(done, path: str, want: str, timeout: float = 5.0) -> None:
+    """Poll ``done()`` until it holds; CgroupError after ``timeout`` seconds."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise CgroupError(f"{path} did not become {want} within {timeout:g}s",
+                              hint="a task may be stuck in the kernel (state D); try again")
+        time.sleep(0.005)

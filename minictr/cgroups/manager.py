@@ -159,6 +159,8 @@ class CgroupManager:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
         for g in self.groups:  # the shared minictr/ parent goes once no container uses it
+            if os.path.basename(os.path.dirname(g.path)) != "minictr":
+                continue  # a cgroupsPath's parent is the caller's (podman's libpod_parent): left alone, as runc
             try:
                 self.fs.rmdir(os.path.dirname(g.path))
             except OSError:
@@ -216,8 +218,13 @@ def _joins(h: Hierarchy, layout: Layout) -> bool:
 
 
 def create(container_id: str, resources: Resources = Resources(), *, root: str = "/sys/fs/cgroup",
-           proc_self_cgroup: str = "/proc/self/cgroup", fs: CgroupFS | None = None) -> CgroupManager:
+           proc_self_cgroup: str = "/proc/self/cgroup", fs: CgroupFS | None = None,
+           path: str = "") -> CgroupManager:
     """Make ``<own path>/minictr/<id>`` in every tree we use and write the limits.
+
+    ``path`` (config.json's ``linux.cgroupsPath``, as runc reads it for cgroupfs) puts the
+    group elsewhere: an absolute path is from each tree's root, a relative one from our own
+    group (``/libpod_parent/libpod-<id>`` is podman's).
 
     Raises ControllerMissing when a limit needs a controller the host lacks,
     CgroupsUnavailable when there are no cgroups at all and limits were asked
@@ -225,6 +232,8 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
     when it fails.
     """
     _check_id(container_id)
+    if path:
+        _check_path(path)
     fs = fs or CgroupFS()
     layout = detect(root, proc_self_cgroup)
     need = needed_controllers(resources)
@@ -242,14 +251,15 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
         for h in layout.hierarchies:
             if not _joins(h, layout):
                 continue
+            at = _at(h, path) if path else ""
             if h.version == 1:
-                mgr.groups.append(_retry_vanished(lambda: V1Group.create(fs, h, container_id)))
+                mgr.groups.append(_retry_vanished(lambda: V1Group.create(fs, h, container_id, at=at)))
             else:
                 # on hybrid, only the controllers actually bound to this tree (often none)
                 want = tuple(c for c in V2_CONTROLLERS if layout.controllers.get(c) is h)
                 mine = {c for c in need if c in want}
                 from .v2 import V2Group  # (not imported on a v1 host)
-                mgr.groups.append(_retry_vanished(lambda: V2Group.create(fs, h, container_id, mine, want)))
+                mgr.groups.append(_retry_vanished(lambda: V2Group.create(fs, h, container_id, mine, want, at=at)))
         for g in mgr.groups:
             g.apply(resources)
     except BaseException:
@@ -259,6 +269,19 @@ def create(container_id: str, resources: Resources = Resources(), *, root: str =
             pass
         raise
     return mgr
+
+
+def _check_path(path: str) -> None:
+    parts = path.split("/")
+    if ".." in parts or "." in parts or "\0" in path or not path.strip("/"):
+        raise ConfigError("linux.cgroupsPath", path, "must name a group below a tree's root, without . or ..",
+                          hint='e.g. "/mybox" or "/libpod_parent/libpod-ID"')
+
+
+def _at(h: Hierarchy, path: str) -> str:
+    """Where ``path`` (cgroupsPath) is in tree ``h``: from its root if absolute, else from our group."""
+    base = h.mount if path.startswith("/") else h.own_dir
+    return os.path.normpath(os.path.join(base, path.strip("/")))
 
 
 #: errnos meaning "the group is gone or going": ENOENT once removed, ENODEV while the kernel tears it down
@@ -307,10 +330,10 @@ def _groups_for(fs: CgroupFS, layout: Layout, container_id: str, known=()) -> li
         if not _uses(h):
             continue
         # paths recorded when the groups were made (all of them): no search (see open)
-        here = [os.path.dirname(p) for p in known if p.startswith(h.mount.rstrip("/") + "/")
-                and os.path.basename(p) == container_id]
-        for parent in (here if known else _candidate_dirs(fs, h, layout)):
-            path = os.path.join(parent, container_id)
+        here = [p for p in known if p.startswith(h.mount.rstrip("/") + "/")]
+        paths = here if known else (os.path.join(d, container_id) for d in _candidate_dirs(fs, h, layout))
+        for path in paths:
+            parent = os.path.dirname(path)
             if fs.exists(path):
                 if h.version == 1:
                     groups.append(V1Group(fs, h, path))

@@ -26,7 +26,7 @@ import os
 from ..config import Resources
 from ..errors import ControllerMissing
 from .detect import Hierarchy
-from .fs import CgroupFS, Group
+from .fs import CgroupFS, Group, make_levels, wait_for
 
 SIGKILL = 9
 #: v1 has no "max": an unlimited memory limit reads as a huge page-aligned number.
@@ -46,7 +46,14 @@ class V1Group(Group):
         self.controllers = hierarchy.controllers
 
     @classmethod
-    def create(cls, fs: CgroupFS, h: Hierarchy, container_id: str) -> "V1Group":
+    def create(cls, fs: CgroupFS, h: Hierarchy, container_id: str, at: str = "") -> "V1Group":
+        """``<own>/minictr/<id>``, or the group ``at`` (a cgroupsPath) with its missing parents."""
+        if at:
+            made = make_levels(fs, h.mount, at)
+            if "cpuset" in h.controllers:
+                for group in made:
+                    _inherit_cpuset(fs, group)
+            return cls(fs, h, at)
         parent = os.path.join(h.own_dir, "minictr")
         path = os.path.join(parent, container_id)
         for group in (parent, path):
@@ -107,7 +114,7 @@ class V1Group(Group):
         path = os.path.join(self.path, "freezer.state")
         want = "FROZEN" if frozen else "THAWED"
         self.fs.write(path, want)
-        _wait_for(lambda: self.fs.read(path).strip() == want, path, want)
+        wait_for(lambda: self.fs.read(path).strip() == want, path, want)
         return True
 
     # -- what happened -------------------------------------------------
@@ -143,14 +150,3 @@ def _inherit_cpuset(fs: CgroupFS, group: str) -> None:
         if not fs.read(os.path.join(group, name)).strip():
             fs.write(os.path.join(group, name), fs.read(os.path.join(parent, name)).strip())
 
-
-def _wait_for(done, path: str, want: str, timeout: float = 5.0) -> None:
-    """Poll ``done()`` until it holds; CgroupError after ``timeout`` seconds."""
-    import time
-    from ..errors import CgroupError
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise CgroupError(f"{path} did not become {want} within {timeout:g}s",
-                              hint="a task may be stuck in the kernel (state D); try again")
-        time.sleep(0.005)

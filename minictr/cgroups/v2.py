@@ -26,7 +26,7 @@ from ..config import Resources
 from ..errors import ControllerMissing
 from . import units
 from .detect import V2_CONTROLLERS, Hierarchy
-from .fs import CgroupFS, Group
+from .fs import CgroupFS, Group, make_levels, wait_for
 
 SIGKILL = 9
 
@@ -71,13 +71,27 @@ class V2Group(Group):
 
     @classmethod
     def create(cls, fs: CgroupFS, h: Hierarchy, container_id: str, need: set[str],
-               want: tuple[str, ...] = V2_CONTROLLERS) -> "V2Group":
+               want: tuple[str, ...] = V2_CONTROLLERS, at: str = "") -> "V2Group":
         """Make the group and enable the controllers we want that the tree offers.
 
         ``need`` are controllers the limits cannot do without: ControllerMissing
-        if the base group does not offer them.
+        if the base group does not offer them. ``at``: the group (a cgroupsPath) instead
+        of ``<base>/minictr/<id>``, its missing parents made, each handing the controllers down.
         """
         wanted = [c for c in want if c in h.controllers]
+        if at:
+            def hand_down(parent: str) -> None:
+                offered = set(fs.read(os.path.join(parent, "cgroup.controllers")).split())
+                missing = sorted(need - offered)
+                if missing:
+                    raise ControllerMissing(f"cgroup v2 controller {', '.join(missing)} is not available in {parent}",
+                                            hint="enable it in the parent's cgroup.subtree_control")
+                _enable(fs, parent, [c for c in wanted if c in offered])
+
+            make_levels(fs, h.mount, at, before=hand_down)
+            parent = os.path.dirname(at)
+            enabled = tuple(w.lstrip("+") for w in fs.read(os.path.join(parent, "cgroup.subtree_control")).split())
+            return cls(fs, h, at, tuple(c for c in wanted if c in enabled))
         base = pick_base(fs, h, enable=bool(wanted), need=need)
         offered = set(fs.read(os.path.join(base, "cgroup.controllers")).split())
         missing = sorted(need - offered)
@@ -151,9 +165,8 @@ class V2Group(Group):
         if not self.fs.exists(path):
             return False
         self.fs.write(path, 1 if frozen else 0)
-        from .v1 import _wait_for
         events = os.path.join(self.path, "cgroup.events")
-        _wait_for(lambda: self.fs.read_keys(events).get("frozen", int(frozen)) == int(frozen), events,
+        wait_for(lambda: self.fs.read_keys(events).get("frozen", int(frozen)) == int(frozen), events,
                   f"frozen {int(frozen)}")
         return True
 

@@ -146,3 +146,20 @@ def test_without_a_cgroup_namespace_the_container_sees_its_own_groups(oci, tmp_p
     lines = out.read_text().splitlines()
     assert lines[:3] == ["42", str(64 << 20), "0"], lines  # no child groups: it is the container's own group
     assert lines[-1] == "read-only"
+
+
+def test_the_cgroups_path_is_where_the_container_goes(oci, tmp_path):
+    """linux.cgroupsPath (podman's /libpod_parent/libpod-ID), from each tree's root, as runc places it."""
+    name = f"minictr-oci-test-{os.getpid()}"
+    bundle = make_bundle(tmp_path / "bundle", oci.rootfs, ["sleep", "30"],
+                         edit=lambda d: d["linux"].update(cgroupsPath=f"/{name}",
+                                                          resources={"pids": {"limit": 9}}))
+    assert create(oci, bundle, "placed", tmp_path / "out").returncode == 0, (tmp_path / "out").read_text()
+    pid = oci.state("placed")["pid"]
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = f.read().splitlines()
+    pids_line = [x for x in lines if ":pids:" in x][0]
+    assert pids_line.endswith(f":/{name}")
+    assert open(f"/sys/fs/cgroup/pids/{name}/pids.max").read().strip() == "9"
+    assert oci("delete", "--force", "placed").returncode == 0
+    assert not os.path.exists(f"/sys/fs/cgroup/pids/{name}")

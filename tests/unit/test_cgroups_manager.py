@@ -528,3 +528,48 @@ def test_open_with_the_paths_recorded_at_create_searches_no_tree(tmp_path):
     Counting.listings = 0
     assert cgroups.open(CID, root=root, proc_self_cgroup=str(other_proc), fs=fs, known=known) is None
     assert Counting.listings == 0  # gone where it was recorded: not searched for elsewhere
+
+
+# -- config.json's linux.cgroupsPath --------------------------------------------------
+
+def test_a_cgroups_path_from_the_root_makes_its_parents_in_every_v1_tree(tmp_path):
+    host = build_hybrid(str(tmp_path))
+    root = host[0]
+    mgr = make(host, CID, Resources(pids_limit=7), path="/libpod_parent/libpod-" + CID)
+    for ctrl in ("pids", "memory", "cpuset"):
+        assert mgr.paths[ctrl] == os.path.join(root, ctrl, "libpod_parent", "libpod-" + CID)
+    assert read(os.path.join(mgr.paths["pids"], "pids.max")) == "7"
+    # cpuset: every level made got cpus and mems, or no task could join
+    assert read(os.path.join(root, "cpuset", "libpod_parent", "cpuset.cpus")) != ""
+    assert all_minictr_dirs(root) == []
+    mgr.destroy()
+    assert not os.path.exists(mgr.paths["pids"])
+    assert os.path.isdir(os.path.join(root, "pids", "libpod_parent"))  # the caller's parent stays, as runc leaves it
+
+
+def test_a_relative_cgroups_path_is_below_our_own_group(tmp_path):
+    host = build_hybrid(str(tmp_path))
+    root, proc, _ = host
+    mgr = make(host, CID, path="sub/box")
+    own_memory = [line.split(":")[2] for line in open(proc).read().splitlines() if ":memory:" in line][0]
+    assert mgr.paths["memory"] == os.path.normpath(os.path.join(root, "memory", own_memory.strip("/"), "sub", "box"))
+
+
+def test_a_cgroups_path_on_v2_hands_the_controllers_down_each_level(tmp_path):
+    host = build_v2(str(tmp_path), own_path="/work.slice")
+    root = host[0]
+    mgr = make(host, CID, Resources(memory=32 << 20), path="/pods/box")
+    group = os.path.join(root, "pods", "box")
+    assert [g.path for g in mgr.groups] == [group]
+    assert "memory" in read(os.path.join(root, "cgroup.subtree_control")).split()
+    assert "memory" in read(os.path.join(root, "pods", "cgroup.subtree_control")).split()
+    assert read(os.path.join(group, "memory.max")) == str(32 << 20)
+    found = cgroups.open(CID, root=root, proc_self_cgroup=host[1], fs=host[2], known=[group])
+    assert found.paths == mgr.paths
+
+
+@pytest.mark.parametrize("bad", ["/a/../b", "..", "/", "./x", "a/./b"])
+def test_a_cgroups_path_that_climbs_is_refused(tmp_path, bad):
+    host = build_hybrid(str(tmp_path))
+    with pytest.raises(ConfigError, match="cgroupsPath"):
+        make(host, CID, path=bad)
