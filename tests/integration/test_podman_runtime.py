@@ -179,15 +179,15 @@ def test_memory_and_pids_limit(podman, rt):
     try:
         pid = int(podman.ok("inspect", "--format", "{{.State.Pid}}", cid))
         assert rt.config()["linux"]["resources"]["memory"]["limit"] == 64 << 20
-        # (where: the container's own cgroup, as /proc/PID/cgroup names it; podman's cgroupsPath,
-        # /libpod_parent/libpod-ID, is not honoured yet: see PODMAN-FINDINGS.md)
+        cgroups_path = rt.config()["linux"]["cgroupsPath"]
         memory, pids = _cgroup_dir(pid, "memory"), _cgroup_dir(pid, "pids")
-        assert cid in memory or cid in _cgroup_dir(pid, "")
-        if memory:  # cgroup v1
+        if memory:  # cgroup v1 (this host): podman's cgroupsPath, from the hierarchy's root
+            assert memory == f"/sys/fs/cgroup/memory{cgroups_path}" and pids == f"/sys/fs/cgroup/pids{cgroups_path}"
             assert Path(memory, "memory.limit_in_bytes").read_text().strip() == str(64 << 20)
             assert Path(pids, "pids.max").read_text().strip() == "50"
         else:  # cgroup v2
             unified = _cgroup_dir(pid, "")
+            assert unified.endswith(cgroups_path)
             assert Path(unified, "memory.max").read_text().strip() == str(64 << 20)
             assert Path(unified, "pids.max").read_text().strip() == "50"
             pids = unified
