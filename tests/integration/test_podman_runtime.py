@@ -296,3 +296,13 @@ def test_pause_unpause(podman, rt):
         assert {"pause", "resume"} <= set(rt.verbs())
     finally:
         podman.ok("--runtime", rt.path, "rm", "-f", "-t", "0", cid)
+
+
+def test_a_missing_command_is_create_s_error(podman, rt):
+    """As runc does, so that podman says "not found" (127), not "cannot run" (126)."""
+    r = run(podman, rt, "--rm", "--network", "none", IMAGE, "no-such-command")
+    assert r.returncode == 127, r.stderr
+    assert 'exec "no-such-command": executable file not found in $PATH' in r.stderr
+    assert "start" not in rt.verbs()  # create failed: podman never called start
+    theirs = podman("--runtime", "/usr/bin/runc", "run", "--rm", "--network", "none", IMAGE, "no-such-command")
+    assert theirs.returncode == 127
