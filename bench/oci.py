@@ -6,7 +6,7 @@ interleave=True)``) so that both sides of each pair meet the same moments of the
 - ``podman --runtime R run --rm busybox /bin/true`` with R = minictr-runtime and R = runc:
   podman 4.3 with its conmon, as a user types it (podman's default network for root, its
   default confinement), with a private store under the work dir holding a ``localhost/busybox``
-  image imported from the benchmark's rootfs, and a default subnet of its own (``free_subnet``).
+  image imported from the benchmark's rootfs, and a default network of its own (``podman_config``).
   Everything but the runtime is the same on both
   sides, so the difference of the two medians is the difference of the runtimes' create +
   start + delete as podman calls them.
@@ -37,15 +37,14 @@ PODMAN_ROWS = ("podman --runtime minictr-runtime run --rm busybox true", "podman
 BUNDLE_ROWS = ("minictr-runtime create+start+delete BUNDLE", "runc create+start+delete BUNDLE")
 IMAGE = "localhost/busybox:latest"
 CONTAINERS_CONF = ('[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=1024:1024"]\n\n'
-                   '[network]\ndefault_subnet = "{subnet}"\n\n'
+                   '[network]\nnetwork_config_dir = "{networks}"\n\n'
                    '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
 LIFECYCLE = ('{ "$0" --root "$1" create --bundle "$2" "$3" && "$0" --root "$1" start "$3"; } | cat; '
              '"$0" --root "$1" delete --force "$3"')
 
 
-def free_subnet() -> str:
-    """A /24 for podman's default network that no route on the host covers: podman's own default,
-    10.88.0.0/16, is minictr's default bridge's too, and two bridges with one subnet break both."""
+def free_subnet(second: int = 214) -> str:
+    """A /24 in ``10.SECOND.0.0/16`` that no route on the host covers."""
     import ipaddress
 
     routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
@@ -56,10 +55,38 @@ def free_subnet() -> str:
         except ValueError:
             continue
     for i in range(200):
-        net = ipaddress.ip_network(f"10.214.{(os.getpid() + i) % 200 + 20}.0/24")
+        net = ipaddress.ip_network(f"10.{second}.{(os.getpid() + i) % 200 + 20}.0/24")
         if not any(net.overlaps(t) for t in taken if t.prefixlen > 0):
             return str(net)
-    raise RuntimeError("no free 10.214.x.0/24 for podman's network")
+    raise RuntimeError(f"no free 10.{second}.x.0/24 for podman's network")
+
+
+def podman_config(where: Path, second: int = 214) -> Path:
+    """``where/containers.conf`` for a private podman (and the network it names); returns its path.
+
+    Beyond the settings some hosts need (``default_ulimits`` where rlimits cannot be raised,
+    the cgroupfs manager where systemd is not the init, a file events log), podman's default
+    network ``podman`` gets a config file of its own (``network_config_dir``): a subnet that no
+    route covers and a bridge named after ``where``. Every podman store on a host otherwise
+    shares one bridge, ``podman0``, and podman's subnet, 10.88.0.0/16, which is minictr's
+    default bridge's too: the first user's address on podman0 wins, and the containers of
+    any other subnet attached to it cannot reach their gateway."""
+    import hashlib
+    import json
+
+    networks = where / "networks"
+    networks.mkdir(parents=True, exist_ok=True)
+    subnet = free_subnet(second)
+    tag = hashlib.sha256(str(where).encode()).hexdigest()
+    (networks / "podman.json").write_text(json.dumps({
+        "name": "podman", "id": tag, "driver": "bridge", "network_interface": f"mcp{tag[:10]}",
+        "created": "2026-01-01T00:00:00Z",
+        "subnets": [{"subnet": subnet, "gateway": subnet.rsplit(".", 1)[0] + ".1"}],
+        "ipv6_enabled": False, "internal": False, "dns_enabled": False, "ipam_options": {"driver": "host-local"},
+    }, indent=1))
+    conf = where / "containers.conf"
+    conf.write_text(CONTAINERS_CONF.format(networks=networks))
+    return conf
 
 
 def runtime_command(py: str, work: Path, repo: Path) -> str:
@@ -82,8 +109,7 @@ class PodmanStore:
         self.dir = work / "podman"
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.conf = self.dir / "containers.conf"
-        self.conf.write_text(CONTAINERS_CONF.format(subnet=free_subnet()))
+        self.conf = podman_config(self.dir)
         self.runroot = tempfile.mkdtemp(prefix="mc-bench-rr-")
         self.args = ["--root", str(self.dir / "storage"), "--runroot", self.runroot, "--storage-driver", "vfs"]
 

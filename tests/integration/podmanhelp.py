@@ -3,7 +3,8 @@
 - ``Podman``: podman 4.3 with its storage, runroot and containers.conf under a temp dir, so a
   test never touches the user's podman store: ``default_ulimits`` (this host cannot raise
   rlimits, NOTES.md), the cgroupfs manager (PID 1 is not systemd), a file events log, and a
-  default network subnet that no route on the host covers (``free_subnet``).
+  default network of its own: a free subnet on a bridge named for this store
+  (``bench.oci.podman_config``), not the host's shared ``podman0``.
   ``import_busybox`` gives it a ``localhost/busybox`` image made from the tests' busybox rootfs.
 - ``runtime_command``: an executable podman can take for ``--runtime``. The venv's console
   script ``minictr-runtime`` when it exists, else ``python -m minictr.oci``; either way behind a
@@ -26,39 +27,9 @@ import tempfile
 from pathlib import Path
 
 import minictr
+from bench.oci import podman_config
 
 REPO = Path(minictr.__file__).resolve().parent.parent
-
-CONTAINERS_CONF = """[containers]
-default_ulimits = ["nofile=1024:1024","nproc=1024:1024"]
-
-[network]
-default_subnet = "{subnet}"
-
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-"""
-
-
-def free_subnet() -> str:
-    """A /24 for podman's default network that no route on the host covers. podman's own default,
-    10.88.0.0/16, is also minictr's default bridge (minictr0): with both up, the host routes
-    10.88/16 to one of them and containers on the other cannot reach their gateway."""
-    import ipaddress
-
-    routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
-    taken = []
-    for word in routes.split():
-        try:
-            taken.append(ipaddress.ip_network(word, strict=False))
-        except ValueError:
-            continue
-    for i in range(200):
-        net = ipaddress.ip_network(f"10.213.{(os.getpid() + i) % 200 + 20}.0/24")
-        if not any(net.overlaps(t) for t in taken if t.prefixlen > 0):
-            return str(net)
-    raise RuntimeError("no free 10.213.x.0/24 for podman's test network")
 
 IMAGE = "localhost/busybox:latest"
 
@@ -87,8 +58,7 @@ class Podman:
     def __init__(self, root: Path):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        conf = root / "containers.conf"
-        conf.write_text(CONTAINERS_CONF.format(subnet=free_subnet()))
+        conf = podman_config(root, second=213)
         self.env = {**os.environ, "CONTAINERS_CONF": str(conf), "TMPDIR": str(root)}
         self.runroot = tempfile.mkdtemp(prefix="mc-pr-")
         self.global_args = ["--root", str(root / "storage"), "--runroot", self.runroot, "--storage-driver", "vfs"]
