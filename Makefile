@@ -15,10 +15,11 @@ export MINICTR_ROOT ?= /var/lib/minictr
 # APT_LAB: the packages of the host commands the lessons run (each LESSON's `tools` in
 # minictr/labs/lNN.py; tests/unit/test_make_lab_tools.py checks that every one is covered
 # here or by an Essential package): ps (procps), nsenter/unshare/ipcmk (util-linux),
-# ip (iproute2), ping (iputils-ping), skopeo and docker-registry (lesson 08).
+# ip (iproute2), ping (iputils-ping), skopeo and docker-registry (lesson 08), podman, conmon
+# and runc (lesson 14: podman drives minictr-runtime, runc runs the same bundle).
 # Rootless runs: newuidmap/newgidmap (uidmap) for subordinate id ranges, slirp4netns for their network.
 APT_BASE := busybox-static iproute2 iputils-ping nftables python3-venv ca-certificates uidmap slirp4netns
-APT_LAB  := procps util-linux skopeo docker-registry
+APT_LAB  := procps util-linux skopeo docker-registry podman conmon runc
 APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium
 
 .PHONY: help setup setup-test apt apt-test venv image lab lab-kernel test unit integration demo \

@@ -136,6 +136,9 @@ def markdown(res: dict) -> str:
         "",
     ]
     out += [f"- {row_label(k, views)}: `{v}`" for k, v in res.get("commands", {}).items()]
+    if res.get("oci"):
+        from .oci import markdown as oci_markdown
+        out += ["", oci_markdown(res["oci"])]
     if "profile" in res:
         from .profile import markdown as profile_markdown
         out += ["", "## Where the time of `minictr run` goes", "",

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from minictr import timing
 
-from . import fixtures, profile, report, rootless, scaling
+from . import fixtures, oci, profile, report, rootless, scaling
 from .fixtures import REPO
 from .view import ENTRY_ROW, HOST, V1_ONLY, V1View, as_root, can_make_view, host_cgroups, hybrid
 
@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-scaling", action="store_true", help="only the start-latency table")
     ap.add_argument("--interleaved-runs", type=int, default=100,
                     help="rounds of the round-robin second opinion (0: none; default 100)")
+    ap.add_argument("--oci-runs", type=int, default=30,
+                    help="rounds of the OCI runtime rows: podman with minictr-runtime or runc, a bundle's "
+                         "create+start+delete (0: none; default 30)")
     ap.add_argument("--profile-runs", type=int, default=20,
                     help="runs for the phase-by-phase breakdown of one start (0: none; default 20)")
     ap.add_argument("--clean", action="store_true",
@@ -190,6 +193,9 @@ def run(args, v1_view: V1View | None, user: "rootless.BenchUser | None" = None) 
         print(f"bench: the same, round-robin x {args.interleaved_runs} ...", file=sys.stderr)
         results["interleaved"] = timing.time_commands(cmds, runs=args.interleaved_runs, warmup=args.warmup,
                                                       env=env, cwd=str(REPO), interleave=True)
+    if args.oci_runs:
+        print(f"bench: minictr-runtime against runc, round-robin x {args.oci_runs} ...", file=sys.stderr)
+        results["oci"] = oci.run(py, work, REPO, rootfs, bundle, env, runs=args.oci_runs, warmup=min(3, args.warmup))
     if args.profile_runs:
         print("bench: where the time goes ...", file=sys.stderr)  # (bench/profile.py)
         results["profile"] = profile.profile(py, env, runs=args.profile_runs, work=work)

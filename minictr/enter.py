@@ -88,7 +88,9 @@ def exec_in(ref: str, argv: list[str], *, env=(), workdir: str | None = None, us
     # gives the capabilities there that joining them needs (rootless, or --userns).
     kinds = [_PROC_NAMES.get(k, k) for k in cfg.namespaces]
     from . import cgroups
-    mgr = cgroups.open(st.id)
+    # the dirs recorded at create when there are any (an OCI container placed by cgroupsPath is
+    # not under any minictr/ dir that a search would find), else the search
+    mgr = cgroups.open(st.id, known=st.cgroup_paths)
     join = mgr.join_files() if mgr is not None else ()
     try:
         fds = open_namespaces(st.pid, kinds)

@@ -480,6 +480,11 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         if msg["type"] == "detach":
             # The OCI create/start split (minictr.oci): the parent is `create`, which exits now;
             # `start` comes later from another process. We wait on the exec fifo instead.
+            stage = "exec"
+            # runc looks the command up at create, and podman tells "not found" (its exit 127)
+            # from a start that failed (126) by create's error: so the lookup fails create too.
+            _find_command(cfg.args, next((e[5:] for e in cfg.env if e.startswith("PATH=")), DEFAULT_PATH),
+                          cfg.cwd)
             stage = "exec fifo"
             ch = _wait_for_start(kernel, ch, got[0], msg.get("preserve_fds", 0))
             stage = "startContainer hook"
@@ -747,6 +752,20 @@ def _exec(args: tuple[str, ...], env: dict[str, str]) -> None:
         raise _ExecFailed(f'exec "{name}": {denied.strerror}', denied.errno, EXIT_CANNOT_INVOKE)
     where = "no such file or directory" if "/" in name else "executable file not found in $PATH"
     raise _ExecFailed(f'exec "{name}": {where}', ENOENT, EXIT_NOT_FOUND)
+
+
+def _find_command(args: tuple[str, ...], path: str, cwd: str) -> None:
+    """Raise ``_ExecFailed`` (exit 127) unless ``args[0]`` is a file ``_exec`` would find: a path
+    that exists, or a bare name in one of ``path``'s directories (empty means ``cwd``)."""
+    name = args[0] if args else ""
+    if not name:
+        return  # refused with its own message where the command is run
+    if "/" in name:
+        if not os.path.exists(os.path.join(cwd, name)):
+            raise _ExecFailed(f'exec "{name}": no such file or directory', ENOENT, EXIT_NOT_FOUND)
+        return
+    if not any(os.path.isfile(os.path.join(d or cwd, name)) for d in path.split(":")):
+        raise _ExecFailed(f'exec "{name}": executable file not found in $PATH', ENOENT, EXIT_NOT_FOUND)
 
 
 class _ExecFailed(Exception):

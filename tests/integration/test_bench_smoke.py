@@ -11,7 +11,7 @@ import pytest
 from bench import view
 
 REPO = Path(__file__).resolve().parents[2]
-NEEDED = ("hyperfine", "runc", "crun", "bwrap", "unshare", "nsenter")
+NEEDED = ("hyperfine", "runc", "crun", "bwrap", "unshare", "nsenter", "podman")
 
 
 @pytest.mark.skipif(any(shutil.which(t) is None for t in NEEDED),
@@ -21,8 +21,9 @@ def test_bench_run_writes_table_and_chart(tmp_path):
     env = dict(os.environ, MINICTR_ROOT=str(tmp_path / "unused-store"),
                MINICTR_RUNTIME_DIR=str(tmp_path / "unused-run"))
     proc = subprocess.run([sys.executable, "-m", "bench.run", "--runs", "2", "--warmup", "0", "--no-scaling", "--profile-runs", "2", "--interleaved-runs", "2",
+                           "--oci-runs", "2",
                            "--python", sys.executable, "--work", str(tmp_path / "work"), "--out", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     md = (out / "latest.md").read_text()
     hybrid = view.hybrid()
@@ -44,6 +45,12 @@ def test_bench_run_writes_table_and_chart(tmp_path):
     assert "### A second opinion: round-robin" in md and md.count("| runc run |") == 2
     for phase in ("interpreter start", "imports", "child builds the container", "cleanup", "**sum**"):
         assert f"| {phase} |" in md
+    # minictr-runtime in runc's place: under podman, and a bundle's create+start+delete (bench/oci.py)
+    assert "## The OCI runtime command: minictr-runtime in runc's place" in md
+    for row in ("podman --runtime minictr-runtime run --rm busybox true", "podman --runtime runc run --rm busybox true",
+                "minictr-runtime create+start+delete BUNDLE", "runc create+start+delete BUNDLE"):
+        assert f"| {row} |" in md, row
+    assert os.listdir(tmp_path / "work" / "oci-minictr-state") == []
     assert (out / "latest.png").stat().st_size > 1000
     assert (out / "hyperfine.json").exists()
     # every container cleaned up after itself

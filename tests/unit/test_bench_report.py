@@ -88,3 +88,29 @@ def test_oci_seccomp_is_dockers_profile_resolved_for_a_default_container():
     assert not {"mount", "open_by_handle_at", "keyctl"} & allowed   # SYS_ADMIN, DAC_READ_SEARCH: not
     assert all(not set(r) - {"names", "action", "errnoRet", "args"} for r in spec["syscalls"])  # resolved
     seccomp_profile.parse(spec)   # and still a valid profile
+
+
+def test_the_oci_section_pairs_each_runtime_with_runc():
+    from bench import oci
+
+    lat = {oci.PODMAN_ROWS[0]: timing.stats([0.20, 0.21, 0.22]), oci.PODMAN_ROWS[1]: timing.stats([0.19, 0.20, 0.21]),
+           oci.BUNDLE_ROWS[0]: timing.stats([0.06, 0.06, 0.06]), oci.BUNDLE_ROWS[1]: timing.stats([0.03, 0.03, 0.03])}
+    res = _results()
+    res["oci"] = {"latency": lat, "commands": {k: k for k in lat}}
+    md = report.markdown(res)
+    assert "## The OCI runtime command: minictr-runtime in runc's place" in md
+    assert f"| {oci.PODMAN_ROWS[0]} | 210.0 | " in md and f"| {210 / 200:.2f} |" in md
+    assert f"| {oci.BUNDLE_ROWS[0]} | 60.0 | 0.0 | 2.00 |" in md
+    assert f"| {oci.BUNDLE_ROWS[1]} | 30.0 | 0.0 | 1.00 |" in md
+    assert "## The OCI runtime command" not in report.markdown(_results())   # no rows, no section
+
+
+def test_the_oci_rows_run_the_same_script_on_both_sides(tmp_path):
+    from bench import oci
+
+    cmds = oci.commands("/x/minictr-runtime", tmp_path / "bundle", tmp_path, None)
+    assert list(cmds) == list(oci.BUNDLE_ROWS)       # no podman store: no podman rows
+    ours, theirs = cmds.values()
+    assert ours[:3] == theirs[:3] == ["sh", "-c", oci.LIFECYCLE]
+    assert ours[3] == "/x/minictr-runtime" and theirs[3].endswith("runc")
+    assert ours[5:] == theirs[5:] and ours[4] != theirs[4]   # same bundle and id, a state root each

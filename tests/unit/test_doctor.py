@@ -265,7 +265,7 @@ def test_cgroups_missing_controllers(tmp_path):
     by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, probe=False, lessons=LESSONS)}
     c = by["cgroup controllers"]
     assert c.status == "fail" and "memory" in c.detail and "pids" in c.detail
-    assert c.lessons == ("07", "09", "11")
+    assert c.lessons == ("07", "09", "11", "14")  # 14: its hand-written bundle's memory and pids limits
     # no lesson needs what is missing: a warning
     fake = [Lesson("07", "cgroups", True, controllers=("cpu",))]
     by = {c.name: c for c in doctor.check_cgroups(root, proc_self_cgroup, probe=False, lessons=fake)}
@@ -277,7 +277,7 @@ def test_cgroups_none(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "pc").write_text("")
     [c] = doctor.check_cgroups(str(tmp_path / "empty"), str(tmp_path / "pc"), lessons=LESSONS)
-    assert c.status == "fail" and c.lessons == ("07", "09", "10", "11", "12", "13")  # 10-13: a cgroup namespace
+    assert c.status == "fail" and c.lessons == ("07", "09", "10", "11", "12", "13", "14")  # 10-13: a cgroup namespace
 
 
 def test_overlay_not_listed_no_probe(tmp_path):
