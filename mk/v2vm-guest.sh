@@ -26,7 +26,7 @@ TESTS=(tests/v2 tests/integration/test_cgroups_host.py tests/integration/test_cg
        tests/integration/test_doctor_host.py tests/integration/test_lean_run.py
        tests/integration/test_network_host.py tests/integration/test_image_overlay.py
        tests/integration/test_tarball_overlay.py -m "not slow")
-NBVAL=(--nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval.cfg)
+NBVAL=(--nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/nbval.cfg)
 failed=0
 
 disk_full() {

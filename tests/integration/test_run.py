@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from ttyhelp import close_pty, read_until, spawn_in_pty
+from ttyhelp import close_pty, read_until, spawn_in_pty, wait_foreground_job
 
 
 def test_command_is_pid_1_with_its_own_hostname(mc, rootfs_dir):
@@ -131,10 +131,10 @@ def test_interactive_tty_shell_with_job_control(mc, rootfs_dir):
         os.write(fd, b"echo $((6*7))\n")
         read_until(fd, b"42")
         os.write(fd, b"sleep 30\n")
-        time.sleep(0.3)
+        wait_foreground_job(pid, ["sleep", "30"])  # not a pause: a Ctrl-C before it would hit the shell
         os.write(fd, b"\x03")  # Ctrl-C: the container's line discipline signals its foreground job
-        os.write(fd, b"echo back-$((1+1))\n")
-        read_until(fd, b"back-2", timeout=5)
+        os.write(fd, b"echo back-$?\n")
+        read_until(fd, b"back-130")  # 128 + SIGINT: the Ctrl-C ended it (not its 30 s)
         os.write(fd, b"exit 5\n")
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 5

@@ -7,10 +7,12 @@ import time
 
 import pytest
 
+from patience import HANG_S
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: namespaces, mounts and cgroups")
 
 
-def wait_handoff(pid: int, timeout: float = 10) -> None:
+def wait_handoff(pid: int, timeout: float = HANG_S) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -31,7 +33,7 @@ def test_the_same_pid_supervises_with_less_memory_and_relays_stdin(mc, rootfs_di
     try:
         wait_handoff(p.pid)
         assert rss_kb(p.pid) < 12 * 1024  # the full CLI holds about 14 MB
-        out, err = p.communicate(b"through the small supervisor\n", timeout=10)
+        out, err = p.communicate(b"through the small supervisor\n", timeout=HANG_S)
     finally:
         if p.poll() is None:
             p.kill()
@@ -44,14 +46,14 @@ def test_signals_reach_the_container_after_the_handoff(mc, rootfs_dir):
     p = mc.popen("run", "--rm", rootfs_dir, "sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done")
     wait_handoff(p.pid)
     p.send_signal(signal.SIGTERM)
-    assert p.wait(timeout=10) == 42
+    assert p.wait(timeout=HANG_S) == 42
     assert mc.states() == []
 
 
 def test_oom_is_reported_after_the_handoff(mc, rootfs_dir):
     p = mc.popen("run", "--name", "latehog", "--memory", "32m", rootfs_dir, "sh", "-c",
                  "sleep 1; dd if=/dev/zero of=/dev/null bs=100M count=1", stderr=subprocess.PIPE, text=True)
-    _, err = p.communicate(timeout=30)
+    _, err = p.communicate(timeout=HANG_S)
     assert p.returncode == 137, err
     assert err.strip().splitlines()[-1] == "container latehog was killed: out of memory (limit 32MiB)"
     assert "Exited (137)" in mc("ps", "-a").stdout
@@ -63,7 +65,7 @@ def test_a_killed_small_supervisor_is_cleaned_up_by_gc(mc, rootfs_dir):
     wait_handoff(p.pid)
     p.kill()
     p.wait()
-    deadline = time.time() + 10
+    deadline = time.time() + HANG_S
     while "Exited (137)" not in mc("ps", "-a").stdout and time.time() < deadline:
         time.sleep(0.05)  # the init dies with its parent (PR_SET_PDEATHSIG); gc marks it
     assert "Exited (137)" in mc("ps", "-a").stdout
