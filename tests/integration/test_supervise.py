@@ -22,17 +22,23 @@ def wait_handoff(pid: int, timeout: float = HANG_S) -> None:
     raise AssertionError("the CLI never handed off to the small supervisor")
 
 
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+def mapped_files(pid: int) -> set[str]:
+    """The files mapped into the process (the pathname column of /proc/PID/maps, proc(5))."""
+    with open(f"/proc/{pid}/maps") as f:
+        return {os.path.basename(line.split()[5]) for line in f if len(line.split()) > 5}
 
 
-def test_the_same_pid_supervises_with_less_memory_and_relays_stdin(mc, rootfs_dir):
+def test_the_same_pid_supervises_without_ctypes_and_relays_stdin(mc, rootfs_dir):
     p = mc.popen("run", "--rm", "-i", "--name", "small", rootfs_dir, "cat",
                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_handoff(p.pid)
-        assert rss_kb(p.pid) < 12 * 1024  # the full CLI holds about 14 MB
+        # The small supervisor, not the CLI: no ctypes (the CLI's syscalls load it, with libffi).
+        # How much memory that saves is bench's figure (bench/scaling.py, concurrency: VmRSS and
+        # Pss of each waiting CLI), not a limit here: the RSS depends on the host (77 MB in the
+        # pure v2 VM of `make test-v2`, against 10 MB here).
+        libs = mapped_files(p.pid)
+        assert not [f for f in libs if f.startswith(("_ctypes", "libffi"))], sorted(libs)
         out, err = p.communicate(b"through the small supervisor\n", timeout=HANG_S)
     finally:
         if p.poll() is None:
