@@ -74,6 +74,7 @@ facts() {
     echo "/sys/fs/cgroup: $(stat -fc %T /sys/fs/cgroup)"
     echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
     echo "this service's group: $(cat /proc/self/cgroup)"
+    echo "transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
     local have
     have=$("$PY" -c 'import platform; print(platform.python_version())')
     echo "python: $have (the host's venv: $HOST_PYTHON)"

@@ -74,6 +74,7 @@ def test_a_killed_small_supervisor_is_cleaned_up_by_gc(mc, rootfs_dir):
     deadline = time.time() + HANG_S
     while "Exited (137)" not in mc("ps", "-a").stdout and time.time() < deadline:
         time.sleep(0.05)  # the init dies with its parent (PR_SET_PDEATHSIG); gc marks it
-    assert "Exited (137)" in mc("ps", "-a").stdout
+    ps = mc("ps", "-a")
+    assert "Exited (137)" in ps.stdout, (ps.stdout, ps.stderr, sorted(os.listdir(mc.tmp / "run")))
     assert mc("rm", "doomed2").returncode == 0
     assert mc.states() == []
