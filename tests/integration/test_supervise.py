@@ -49,10 +49,14 @@ def test_the_same_pid_supervises_without_ctypes_and_relays_stdin(mc, rootfs_dir)
 
 
 def test_signals_reach_the_container_after_the_handoff(mc, rootfs_dir):
-    p = mc.popen("run", "--rm", rootfs_dir, "sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done")
+    p = mc.popen("run", "--rm", rootfs_dir, "sh", "-c", "trap 'exit 42' TERM; echo trapped; while :; do sleep 0.05; done",
+                 stdout=subprocess.PIPE)
+    # The container says when its trap is set: a SIGTERM before that kills sh (143) on a slow machine
+    assert p.stdout.readline() == b"trapped\n"
     wait_handoff(p.pid)
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=HANG_S) == 42
+    p.stdout.close()
     assert mc.states() == []
 
 
