@@ -26,7 +26,10 @@ TESTS=(tests/v2 tests/integration/test_cgroups_host.py tests/integration/test_cg
        tests/integration/test_doctor_host.py tests/integration/test_lean_run.py
        tests/integration/test_network_host.py tests/integration/test_image_overlay.py
        tests/integration/test_tarball_overlay.py -m "not slow")
-NBVAL=(--nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval.cfg)
+# nbval gives a kernel 60 s to start; under TCG on a loaded host Jupyter's kernel took longer
+# (notebook 01's first cell errored): a limit for a hang here, as the step's own timeout.
+NBVAL=(--nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/nbval.cfg
+       --nbval-kernel-startup-timeout 600)
 failed=0
 
 disk_full() {
@@ -74,6 +77,7 @@ facts() {
     echo "/sys/fs/cgroup: $(stat -fc %T /sys/fs/cgroup)"
     echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
     echo "this service's group: $(cat /proc/self/cgroup)"
+    echo "transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
     local have
     have=$("$PY" -c 'import platform; print(platform.python_version())')
     echo "python: $have (the host's venv: $HOST_PYTHON)"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from patience import HANG_S
+
 
 def static_busybox() -> str:
     for path in ("/bin/busybox", "/usr/bin/busybox"):
@@ -64,7 +66,7 @@ class Minictr:
     def popen(self, *args, **kw) -> subprocess.Popen:
         return subprocess.Popen(self.argv(*args), env=self.env, **kw)
 
-    def running_state(self, name: str, timeout: float = 15, where=lambda st: True) -> dict:
+    def running_state(self, name: str, timeout: float = HANG_S, where=lambda st: True) -> dict:
         """The state file of the container called ``name`` once it runs (and ``where(state)`` holds)."""
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from cpuload import Spinner, assert_about_half
+from patience import HANG_S
 from minictr import cgroups
 
 
@@ -27,7 +28,7 @@ class Seen:
     def note(self):
         self.ids.update(self.mc.states())
 
-    def state(self, name, status=None, timeout=10) -> dict:
+    def state(self, name, status=None, timeout=HANG_S) -> dict:
         deadline = time.time() + timeout
         while time.time() < deadline:
             self.note()
@@ -73,7 +74,7 @@ def test_no_oom_message_for_an_ordinary_sigkill(mc, rootfs_dir, seen):
     p = mc.popen("run", "--name", "shot", "--memory", "32m", rootfs_dir, "sleep", "30",
                  stderr=subprocess.PIPE, text=True)
     os.kill(seen.state("shot", "running")["pid"], signal.SIGKILL)  # from the host: PID 1 cannot refuse it
-    _, err = p.communicate(timeout=10)
+    _, err = p.communicate(timeout=HANG_S)
     assert p.returncode == 137
     assert "out of memory" not in err
     assert seen.state("shot")["oom_killed"] is False
@@ -104,7 +105,7 @@ def test_cpus_half_a_cpu(mc, rootfs_dir, seen):
         assert_about_half(cgroups.cpu_percent(before, after) / 100, (c1 - c0) / wall)
     finally:
         mc("rm", "-f", "spin")  # a shell as PID 1 ignores SIGTERM; SIGKILL it
-        p.wait(timeout=10)
+        p.wait(timeout=HANG_S)
 
 
 def test_cgroup_namespace_shows_root(mc, rootfs_dir, seen):
@@ -127,7 +128,7 @@ def test_cpu_shares_and_cpuset_reach_the_cgroup(mc, rootfs_dir, seen):
         assert open(paths["cpuset"] + "/cpuset.cpus").read().strip() == "0"
     finally:
         mc("rm", "-f", "tuned")  # a shell as PID 1 ignores SIGTERM; SIGKILL it
-        p.wait(timeout=10)
+        p.wait(timeout=HANG_S)
 
 
 @pytest.mark.parametrize("flags,words", [
@@ -158,7 +159,7 @@ def test_stats_no_stream(mc, rootfs_dir, seen):
         assert mc("stats", "--no-stream", "nosuch").returncode == 1
     finally:
         mc("rm", "-f", "watched")  # a shell as PID 1 ignores SIGTERM; SIGKILL it
-        p.wait(timeout=10)
+        p.wait(timeout=HANG_S)
 
 
 @pytest.mark.slow

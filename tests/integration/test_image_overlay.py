@@ -63,17 +63,30 @@ def test_writes_land_in_the_container_upper_only(tmp_path):
     assert (tmp_path / "store" / "layers" / img.diff_ids[0][7:] / "etc" / "hostname").read_text() == "minictr\n"
 
 
-def test_cached_start_does_not_grow_with_image_size(tmp_path):
-    import time
+def test_a_cached_start_neither_unpacks_nor_copies_the_image(tmp_path):
+    """Once its layers are cached, a container's root costs the same for any image size: nothing
+    of the image is read, unpacked or copied; only three empty directories are made. (Shown by
+    what it does, not by a stopwatch: the time, flat in the image's size, is bench's figure,
+    bench/scaling.py's image_size rows; a time limit here failed under a slow emulated CPU.)"""
     store = Store()
     big = add_image(store, [{f"d{i}": None, **{f"d{i}/f{j}": "x" * 4096 for j in range(300)}} for i in range(5)],
                     name="big:1")
-    prepare_rootfs(store, big, tmp_path / "warm")           # fills the cache
-    t0 = time.perf_counter()
-    for i in range(20):
-        prepare_rootfs(store, big, tmp_path / f"c{i}")
-    per_container = (time.perf_counter() - t0) / 20
-    assert per_container < 0.01, f"{per_container * 1000:.1f} ms per cached prepare_rootfs"
+    warm = prepare_rootfs(store, big, tmp_path / "warm")           # fills the cache
+    cached = {p: os.lstat(p).st_ino for p in warm.lowers}
+    # the layer blobs go: a start that unpacked or read the image now fails
+    for layer in big.layers:
+        blob = store.blob_path(layer["digest"])
+        assert blob.is_file()
+        blob.unlink()
+    for i in range(3):
+        r = prepare_rootfs(store, big, tmp_path / f"c{i}")
+        assert r.is_overlay and r.lowers == warm.lowers
+        assert {p: os.lstat(p).st_ino for p in r.lowers} == cached   # the same cached dirs, not copies
+        assert sorted(os.listdir(tmp_path / f"c{i}")) == ["rootfs", "upper", "work"]
+        assert [os.listdir(tmp_path / f"c{i}" / d) for d in ("rootfs", "upper", "work")] == [[], [], []]
+    assert sorted(p.name for p in store.layers_dir.iterdir() if not p.name.startswith(".")) == \
+        sorted(d[7:] for d in big.diff_ids)
+    assert list(store.tmp_dir.iterdir()) == []
 
 
 def test_concurrent_first_runs_build_and_unpack_once(tmp_path):

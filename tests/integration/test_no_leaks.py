@@ -21,7 +21,7 @@ def test_fifty_runs_leave_nothing(mc, rootfs_dir, tmp_path):
             assert mc("run", "--rm", "busybox", "sh", "-c", "exit 7").returncode == 7
         elif kind == 3:  # the CLI is SIGKILLed while its container runs
             p = mc.popen("run", "--rm", "--name", f"k{i}", rootfs_dir, "sleep", "60")
-            killed.append(mc.running_state(f"k{i}", timeout=10))
+            killed.append(mc.running_state(f"k{i}"))
             p.send_signal(signal.SIGKILL)
             p.wait()
         else:  # not --rm: stays listed until removed

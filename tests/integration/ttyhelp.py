@@ -9,6 +9,8 @@ import struct
 import termios
 import time
 
+from patience import HANG_S
+
 
 def winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -37,7 +39,7 @@ def close_pty(pid: int, fd: int) -> None:
     os.close(fd)
 
 
-def read_until(fd: int, needle: bytes, timeout: float = 10) -> bytes:
+def read_until(fd: int, needle: bytes, timeout: float = HANG_S) -> bytes:
     """Read ``fd`` until ``needle`` appears; AssertionError naming what came if it does not in time.
     Stops early at end of file (the other side closed)."""
     buf = b""
@@ -54,3 +56,26 @@ def read_until(fd: int, needle: bytes, timeout: float = 10) -> bytes:
                 break
             buf += data
     return buf
+
+
+def wait_foreground_job(ancestor: int, argv: list[str], timeout: float = HANG_S) -> int:
+    """Wait until a descendant of ``ancestor`` runs ``argv`` as the foreground job of its
+    terminal, and return its PID: a Ctrl-C typed from now on reaches it. (proc(5): in
+    /proc/PID/stat the process group equals the terminal's foreground group, tpgid.)"""
+    want = "\0".join(argv).encode() + b"\0"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for name in os.listdir("/proc"):
+            try:
+                if not name.isdigit() or open(f"/proc/{name}/cmdline", "rb").read() != want:
+                    continue
+                fields = open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()
+                ppid, pgrp, tpgid = int(fields[1]), int(fields[2]), int(fields[5])
+                while ppid not in (0, 1, ancestor):
+                    ppid = int(open(f"/proc/{ppid}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue  # it exited meanwhile
+            if ppid == ancestor and pgrp == tpgid:
+                return int(name)
+        time.sleep(0.05)
+    raise AssertionError(f"no descendant of {ancestor} ran {argv} in the foreground within {timeout} s")

@@ -8,14 +8,17 @@ or whose PID 1 is not systemd, a test skips with the reason; in the VM, where
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from minictr import cgroups
 
-_spec = importlib.util.spec_from_file_location(
-    "integration_conftest", Path(__file__).resolve().parent.parent / "integration" / "conftest.py")
+_INTEGRATION = Path(__file__).resolve().parent.parent / "integration"
+if str(_INTEGRATION) not in sys.path:
+    sys.path.insert(0, str(_INTEGRATION))  # its conftest imports its helper modules (patience) by name
+_spec = importlib.util.spec_from_file_location("integration_conftest", _INTEGRATION / "conftest.py")
 _integration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_integration)
 mc = _integration.mc

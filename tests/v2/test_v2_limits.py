@@ -4,6 +4,7 @@ the group goes, and OOM as 137 (Documentation/admin-guide/cgroup-v2.rst, cgroups
 import json
 import os
 
+from patience import HANG_S
 from v2help import CGROUP_ROOT, group_of, read
 
 
@@ -19,7 +20,7 @@ def test_limits_are_written_in_the_containers_v2_group(v2, mc, rootfs_dir):
     p = mc.popen("run", "--name", "limited", "--memory", "32m", "--pids-limit", "20", "--cpus", "0.5",
                  rootfs_dir, "sleep", "60")
     try:
-        st = mc.running_state("limited", timeout=30, where=lambda st: st.get("pid"))
+        st = mc.running_state("limited", where=lambda st: st.get("pid"))
         group = group_of(st["pid"])
         assert group.endswith("/minictr/" + st["id"]), group
         assert os.path.isfile(os.path.join(CGROUP_ROOT, group.lstrip("/"), "cgroup.controllers"))
@@ -34,7 +35,7 @@ def test_limits_are_written_in_the_containers_v2_group(v2, mc, rootfs_dir):
         assert "oom_kill 0" in read(group, "memory.events").splitlines()
     finally:
         mc("rm", "-f", "limited")
-        p.wait(timeout=30)
+        p.wait(timeout=HANG_S)
     assert not os.path.exists(os.path.join(CGROUP_ROOT, group.lstrip("/"))), "group left behind"
 
 

@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 
+from patience import HANG_S
 from v2help import CGROUP_ROOT, group_of, read
 
 
@@ -23,7 +24,7 @@ def systemd_run(mc, unit: str, *args) -> list[str]:
             *mc.argv(*args)]
 
 
-def unit_gone(unit: str, timeout: float = 30) -> bool:
+def unit_gone(unit: str, timeout: float = HANG_S) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
         r = subprocess.run(["systemctl", "is-active", "--quiet", unit])
@@ -36,9 +37,9 @@ def unit_gone(unit: str, timeout: float = 30) -> bool:
 def test_run_from_a_service_puts_the_container_outside_the_services_group(systemd, mc, rootfs_dir):
     unit = f"minictr-v2-test-{os.getpid()}.service"
     subprocess.run(systemd_run(mc, unit, "run", "--name", "svc", "--memory", "48m", "--pids-limit", "30",
-                               rootfs_dir, "sleep", "60"), check=True, timeout=30)
+                               rootfs_dir, "sleep", "60"), check=True, timeout=HANG_S)
     try:
-        st = mc.running_state("svc", timeout=30, where=lambda st: st.get("pid"))
+        st = mc.running_state("svc", where=lambda st: st.get("pid"))
         show = subprocess.run(["systemctl", "show", "-P", "ControlGroup", unit], capture_output=True,
                               text=True, check=True).stdout.strip()
         assert show.startswith("/system.slice/") and show.endswith(unit), show
@@ -63,6 +64,6 @@ def test_a_service_run_ends_with_the_containers_status(systemd, mc, rootfs_dir):
     unit = f"minictr-v2-status-{os.getpid()}.service"
     # --wait: systemd-run returns when the service ends, with its exit status
     argv = systemd_run(mc, unit, "run", "--rm", "--memory", "32m", rootfs_dir, "sh", "-c", "exit 7")
-    r = subprocess.run([argv[0], "--wait", "--pipe", *argv[1:]], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([argv[0], "--wait", "--pipe", *argv[1:]], capture_output=True, text=True, timeout=HANG_S)
     assert r.returncode == 7, (r.stdout, r.stderr)
     assert mc.states() == []
