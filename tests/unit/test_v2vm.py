@@ -108,12 +108,3 @@ def test_every_checkout_path_the_guest_names_exists():
     paths = set(re.findall(r"(?<![\w/$])((?:tests|notebooks)/[\w./-]*\w)", script))
     assert {"tests/notebooks/nbval.cfg", "tests/v2", "tests/integration/test_supervise.py"} <= paths
     assert [p for p in sorted(paths) if not (REPO / p).exists()] == []
-
-
-def test_ci_runs_test_v2_after_test_with_a_time_limit():
-    lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
-    first = lines.index("make test")
-    v2 = [i for i, line in enumerate(lines) if line.split()[-1:] == ["test-v2"]]
-    assert len(v2) == 1 and v2[0] > first
-    assert "V2VM_TIMEOUT=" in lines[v2[0]]
