@@ -402,12 +402,21 @@ class _Build:
         self.say(f"COMMIT {' '.join(tags)}".rstrip())
         with self.store.transaction():
             cfg_bytes = oci.canonical_json(doc)
-            self.store.put_blob(cfg_bytes)
+            self._put(cfg_bytes)
             manifest = {"schemaVersion": 2, "mediaType": oci.OCI_MANIFEST,
                         "config": oci.descriptor(oci.OCI_CONFIG, cfg_bytes),
                         "layers": [_oci_layer(desc) for desc, _ in cur.layers]}
-            digest = self.store.put_blob(oci.canonical_json(manifest))
+            digest = self._put(oci.canonical_json(manifest))
             return self.store.add_image(digest, tags)
+
+    def _put(self, data: bytes) -> str:
+        """A blob into the store; one that is there already (an unchanged rebuild's config and
+        manifest) is claimed for the transaction rather than written again: put_blob would
+        write and fsync a temp file, then drop it for the one in place."""
+        digest = oci.sha256_digest(data)
+        if not self.store.claim(digest):
+            self.store.put_blob(data, digest)
+        return digest
 
     # ---- the cache index ---------------------------------------------------------------------
     def read_cache(self) -> dict:
