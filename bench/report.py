@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import builds, everyday
 from .view import ENTRY_ROW, HOST, V1_ONLY
 
 BASELINES = ("runc run", "crun run")
@@ -84,16 +85,29 @@ def confinement_table(lat: dict) -> str:
 
 def markdown(res: dict) -> str:
     m = res["machine"]
-    lat = res["latency"]
+    lat = res.get("latency")
     views = res.get("views", {})
-    runs = next(iter(lat.values()))["runs"]
     out = [
-        "# minictr start latency, side by side",
+        "# minictr start latency, side by side" if lat else "# minictr side by side (a selection of the rows)",
         "",
         f"{m['date']} · {m['nproc']} CPUs ({m['cpu']}) · kernel {m['kernel']} · {m['python']}"
         + (f" · load average {m['load']} at the start" if "load" in m else ""),
-        f"host cgroups: {m['cgroups']} · {m['runc']} · {m['crun']} · {m['bwrap']} · {m['hyperfine']}",
+        f"host cgroups: {m['cgroups']} · {m['runc']} · {m['crun']} · {m['bwrap']} · {m['hyperfine']}"
+        + (f" · {m['podman']} · {m['buildah']}" if "podman" in m else ""),
         "",
+    ]
+    if lat:
+        out += _latency_sections(res, lat, views)
+    if res.get("everyday"):
+        out += [everyday.markdown(res["everyday"])]
+    if res.get("build"):
+        out += [builds.markdown(res["build"])]
+    return _rest(res, out)
+
+
+def _latency_sections(res: dict, lat: dict, views: dict) -> list[str]:
+    runs = next(iter(lat.values()))["runs"]
+    out = [
         f"`/bin/true` in the same busybox rootfs, {runs} runs each after warm-up, one hyperfine run "
         "(`hyperfine -N`, no shell). IQR is the spread of the middle half of the runs.",
         "",
@@ -131,11 +145,12 @@ def markdown(res: dict) -> str:
         note = view_entry_note(il, views)
         if note:
             out += [note, ""]
-    out += [
-        "Commands:",
-        "",
-    ]
+    out += ["Commands:", ""]
     out += [f"- {row_label(k, views)}: `{v}`" for k, v in res.get("commands", {}).items()]
+    return out + [""]
+
+
+def _rest(res: dict, out: list[str]) -> str:
     if res.get("oci"):
         from .oci import markdown as oci_markdown
         out += ["", oci_markdown(res["oci"])]

@@ -2,6 +2,7 @@
 
     python -m bench.run                    # the full run: about 3 minutes
     python -m bench.run --runs 20 --no-scaling
+    python -m bench.run --only everyday,build --everyday-runs 10 --build-runs 3   # issue 16/17 rows alone
 
 All runtimes start ``/bin/true`` in the same busybox root filesystem (see
 fixtures.py). Two rootless rows run ``minictr run`` and ``podman run`` as the same
@@ -11,7 +12,11 @@ hybrid cgroup host only crun's rows run in a v1-only view (crun refuses
 hybrid hosts), and a row of their own times entering that view (view.py).
 
 Results go to ``bench/results/``: latest.md (table), latest.png (chart),
-latest.json (all numbers, not committed) and hyperfine.json.
+latest.json (all numbers, not committed) and hyperfine.json; with ``--only``,
+latest-SECTIONS.md and .json instead (latest.md is left alone).
+
+Issue 16's rows against podman are everyday.py's, issue 17's builds against
+buildah builds.py's (podman and buildah set up by podman.py).
 """
 
 from __future__ import annotations
@@ -29,11 +34,29 @@ from pathlib import Path
 
 from minictr import timing
 
-from . import fixtures, oci, profile, report, rootless, scaling
+from . import builds, everyday, fixtures, oci, profile, report, rootless, scaling
 from .fixtures import REPO
 from .view import ENTRY_ROW, HOST, V1_ONLY, V1View, as_root, can_make_view, host_cgroups, hybrid
 
 RESULTS = REPO / "bench" / "results"
+#: What ``--only`` can select, in the order they run.
+SECTIONS = ("latency", "oci", "everyday", "build", "profile", "scaling")
+
+
+def sections(only: str | None, no_scaling: bool = False) -> tuple[str, ...]:
+    """The sections to run: all (less scaling with ``--no-scaling``), or those ``--only`` names."""
+    if not only:
+        return tuple(s for s in SECTIONS if not (no_scaling and s == "scaling"))
+    names = [w.strip() for w in only.split(",") if w.strip()]
+    bad = [w for w in names if w not in SECTIONS]
+    if bad or not names:
+        raise ValueError(f"--only: unknown section {', '.join(bad) or '(none)'}; choose from {', '.join(SECTIONS)}")
+    return tuple(s for s in SECTIONS if s in names)
+
+
+def out_stem(only: str | None) -> str:
+    """``latest`` for a full run; ``latest-SECTIONS`` for ``--only`` (a partial run leaves latest.md alone)."""
+    return "latest" if not only else "latest-" + "-".join(sections(only))
 
 
 def machine() -> dict:
@@ -59,6 +82,7 @@ def machine() -> dict:
         "runc": version(["runc", "--version"]), "crun": version(["crun", "--version"]),
         "bwrap": version(["bwrap", "--version"]), "hyperfine": version(["hyperfine", "--version"]),
         "unshare": version(["unshare", "--version"]),
+        "podman": version(["podman", "--version"]), "buildah": version(["buildah", "--version"]),
     }
 
 
@@ -131,6 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--oci-runs", type=int, default=30,
                     help="rounds of the OCI runtime rows: podman with minictr-runtime or runc, a bundle's "
                          "create+start+delete (0: none; default 30)")
+    ap.add_argument("--everyday-runs", type=int, default=20,
+                    help="rounds of issue 16's rows against podman: run -d + stop, run --rm on a bridge and on "
+                         "none, exec (0: none; default 20)")
+    ap.add_argument("--build-runs", type=int, default=5,
+                    help="rounds of issue 17's rows: minictr build against buildah bud, cold and cached "
+                         "(0: none; default 5)")
+    ap.add_argument("--only", metavar="SECTIONS",
+                    help=f"comma-separated, from {','.join(SECTIONS)} (default: all); the results go to "
+                         "latest-SECTIONS.md/.json and latest.md is left alone")
     ap.add_argument("--profile-runs", type=int, default=20,
                     help="runs for the phase-by-phase breakdown of one start (0: none; default 20)")
     ap.add_argument("--clean", action="store_true",
@@ -140,18 +173,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-view", action="store_true",
                     help="no v1-only cgroup view for crun (on a hybrid host crun's rows are then left out)")
     args = ap.parse_args(argv)
+    try:
+        args.sections = sections(args.only, args.no_scaling)
+    except ValueError as e:
+        ap.error(str(e))
     if not as_root():
         return 1
     with contextlib.ExitStack() as stack:
         v1_view = None
-        if hybrid() and shutil.which("crun"):
+        if "latency" in args.sections and hybrid() and shutil.which("crun"):
             if args.no_view or not can_make_view():
                 print("bench: crun refuses a hybrid cgroup host and has no v1-only view: no crun rows",
                       file=sys.stderr)
             else:
                 v1_view = stack.enter_context(V1View())
         user = None
-        if not args.no_rootless:
+        if "latency" in args.sections and not args.no_rootless:
             why = rootless.available()
             if why:
                 print(f"bench: no rootless rows: {why}", file=sys.stderr)
@@ -177,39 +214,52 @@ def run(args, v1_view: V1View | None, user: "rootless.BenchUser | None" = None) 
     bundle = fixtures.make_bundle(work, rootfs)
     seccomp_bundle = fixtures.make_bundle(work, rootfs, name="bundle-seccomp", seccomp=fixtures.oci_seccomp())
     results = {"machine": machine()}
-    cmds, views = latency_commands(py, rootfs, bundle, work, seccomp_bundle, v1_view)
-    if hybrid() and v1_view is None:
-        cmds = {k: v for k, v in cmds.items() if not k.startswith("crun")}
-    if user is not None:  # minictr and podman rootless, both as the same ordinary user
-        rows = rootless.commands(user, fixtures.minictr_command(py), rootfs, REPO)
-        cmds.update(rows)
-        views.update({k: HOST for k in rows})
-    results["views"] = {k: views[k] for k in cmds}
-    print(f"bench: timing {len(cmds)} commands x {args.runs} runs ...", file=sys.stderr)
-    results["latency"] = timing.time_commands(cmds, runs=args.runs, warmup=args.warmup, env=env,
-                                              cwd=str(REPO), json_path=str(out / "hyperfine.json"))
-    results["commands"] = {k: " ".join(v) for k, v in cmds.items()}
-    if args.interleaved_runs:
-        print(f"bench: the same, round-robin x {args.interleaved_runs} ...", file=sys.stderr)
-        results["interleaved"] = timing.time_commands(cmds, runs=args.interleaved_runs, warmup=args.warmup,
-                                                      env=env, cwd=str(REPO), interleave=True)
-    if args.oci_runs:
+    todo = args.sections
+    if "latency" in todo:
+        cmds, views = latency_commands(py, rootfs, bundle, work, seccomp_bundle, v1_view)
+        if hybrid() and v1_view is None:
+            cmds = {k: v for k, v in cmds.items() if not k.startswith("crun")}
+        if user is not None:  # minictr and podman rootless, both as the same ordinary user
+            rows = rootless.commands(user, fixtures.minictr_command(py), rootfs, REPO)
+            cmds.update(rows)
+            views.update({k: HOST for k in rows})
+        results["views"] = {k: views[k] for k in cmds}
+        print(f"bench: timing {len(cmds)} commands x {args.runs} runs ...", file=sys.stderr)
+        results["latency"] = timing.time_commands(cmds, runs=args.runs, warmup=args.warmup, env=env,
+                                                  cwd=str(REPO), json_path=str(out / "hyperfine.json"))
+        results["commands"] = {k: " ".join(v) for k, v in cmds.items()}
+        if args.interleaved_runs:
+            print(f"bench: the same, round-robin x {args.interleaved_runs} ...", file=sys.stderr)
+            results["interleaved"] = timing.time_commands(cmds, runs=args.interleaved_runs, warmup=args.warmup,
+                                                          env=env, cwd=str(REPO), interleave=True)
+    if "oci" in todo and args.oci_runs:
         print(f"bench: minictr-runtime against runc, round-robin x {args.oci_runs} ...", file=sys.stderr)
         results["oci"] = oci.run(py, work, REPO, rootfs, bundle, env, runs=args.oci_runs, warmup=min(3, args.warmup))
-    if args.profile_runs:
+    mc = fixtures.minictr_command(py)
+    if "everyday" in todo and args.everyday_runs:
+        print(f"bench: run -d + stop, bridge, exec against podman, round-robin x {args.everyday_runs} ...",
+              file=sys.stderr)
+        results["everyday"] = everyday.run(mc, work, rootfs, env, runs=args.everyday_runs,
+                                           warmup=min(2, args.warmup))
+    if "build" in todo and args.build_runs:
+        print(f"bench: minictr build against buildah bud, round-robin x {args.build_runs} ...", file=sys.stderr)
+        results["build"] = builds.run(mc, work, rootfs, env, runs=args.build_runs, warmup=min(1, args.warmup))
+    if "profile" in todo and args.profile_runs:
         print("bench: where the time goes ...", file=sys.stderr)  # (bench/profile.py)
         results["profile"] = profile.profile(py, env, runs=args.profile_runs, work=work)
-    if not args.no_scaling:
+    if "scaling" in todo:
         print("bench: image size ...", file=sys.stderr)
         results["image_size"] = scaling.image_size(py, work, REPO, env, runs=max(10, args.runs // 5))
         print("bench: unpack throughput ...", file=sys.stderr)
         results["unpack"] = scaling.unpack(work)
         print("bench: concurrency ...", file=sys.stderr)
         results["concurrency"] = scaling.concurrency(py, work, REPO, env)
-    (out / "latest.json").write_text(json.dumps(results, indent=1))
+    stem = out_stem(args.only)
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
     md = report.markdown(results)
-    (out / "latest.md").write_text(md)
-    report.chart(results, out / "latest.png")
+    (out / f"{stem}.md").write_text(md)
+    if "latency" in results:
+        report.chart(results, out / f"{stem}.png")
     print(md)
     if args.clean:
         from minictr.fsutil import remove_tree

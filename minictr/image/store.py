@@ -262,8 +262,9 @@ class Store(Blobs):
             named = {e["digest"] for e in entries if (e.get("annotations") or {}).get(oci.REF_NAME)}
             entries = [e for e in entries
                        if (e.get("annotations") or {}).get(oci.REF_NAME) or e["digest"] not in named]
-            index["manifests"] = entries
-            self._write_index(index)
+            if entries != index["manifests"]:  # the same names on the same image: nothing to write (or fsync)
+                index["manifests"] = entries
+                self._write_index(index)
         return self._image(manifest_digest, names[0] if names else None)
 
     # -- reading -------------------------------------------------------

@@ -21,9 +21,9 @@ def test_bench_run_writes_table_and_chart(tmp_path):
     env = dict(os.environ, MINICTR_ROOT=str(tmp_path / "unused-store"),
                MINICTR_RUNTIME_DIR=str(tmp_path / "unused-run"))
     proc = subprocess.run([sys.executable, "-m", "bench.run", "--runs", "2", "--warmup", "0", "--no-scaling", "--profile-runs", "2", "--interleaved-runs", "2",
-                           "--oci-runs", "2",
+                           "--oci-runs", "2", "--everyday-runs", "1", "--build-runs", "1",
                            "--python", sys.executable, "--work", str(tmp_path / "work"), "--out", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr
     md = (out / "latest.md").read_text()
     hybrid = view.hybrid()
@@ -59,3 +59,8 @@ def test_bench_run_writes_table_and_chart(tmp_path):
     with open("/proc/self/mountinfo") as f:
         assert str(tmp_path) not in f.read()
     assert view.hybrid() == hybrid      # the host's own cgroup2 mount is still there
+    # issue 16's and 17's rows, against podman and buildah (one round each), and nothing of theirs left
+    if shutil.which("podman") and shutil.which("buildah"):
+        assert "| run -d, then stop |" in md and "| exec CTR true |" in md and "Bridge set-up" in md
+        assert "| cold (`--no-cache`) |" in md and "| cached (nothing changed) |" in md
+        assert not (tmp_path / "work" / "containers").exists()

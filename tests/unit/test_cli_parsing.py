@@ -68,3 +68,41 @@ def test_debug_is_read_only_from_the_leading_flags(argv, expected):
 def test_debug_shows_the_traceback_of_a_usage_error(capsys):
     assert cli.main(["--debug", "run", "--bogus", "busybox"]) == 125
     assert "Traceback" in capsys.readouterr().err
+
+
+def _commands(parser) -> dict:
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return sub.choices
+
+
+def test_command_modules_name_the_module_that_registers_each_command():
+    import importlib
+
+    registered = {}
+    for modname in cli.SUBCOMMAND_MODULES:
+        parser = cli._parser_class()(prog="minictr")
+        importlib.import_module(modname).register(parser.add_subparsers(parser_class=cli._parser_class()))
+        registered.update(dict.fromkeys(_commands(parser), modname))
+    assert cli.COMMAND_MODULES == registered
+    assert set(_commands(cli.build_parser())) == set(registered) | {"run", "ps", "rm"}
+
+
+def _option_table(parser) -> list:
+    return sorted((tuple(a.option_strings), a.dest, a.nargs, repr(a.default), str(a.choices), a.help)
+                  for a in parser._actions)
+
+
+@pytest.mark.parametrize("command", sorted(cli.COMMAND_MODULES))
+def test_a_one_module_parser_reads_its_commands_as_the_full_one_does(command):
+    full, small = _commands(cli.build_parser())[command], _commands(cli.build_parser(only=command))[command]
+    assert _option_table(small) == _option_table(full) and small.format_help() == full.format_help()
+
+
+def test_main_builds_only_the_parser_of_its_command(capsys):
+    # an unknown image to `history` fails in cli_build's own command, parsed by its own parser
+    assert cli.main(["history", "--no-trunc", "nosuchimage-xyz"]) == 1
+    assert "nosuchimage-xyz" in capsys.readouterr().err
+    assert cli.main(["build", "--bogus", "."]) == 125                  # its usage errors are still one line
+    assert "build: unrecognized arguments: --bogus" in capsys.readouterr().err
+    assert cli.main(["nosuchcommand"]) == 125                           # an unknown one: the full parser's word
+    assert "invalid choice: 'nosuchcommand'" in capsys.readouterr().err
