@@ -46,13 +46,14 @@ class BenchUser:
     """A throwaway ordinary user for the rootless rows (a context manager)."""
 
     def __init__(self, work: Path):
-        self.base = work / "rootless-user"
         self.name = "minictr-bench-" + secrets.token_hex(2)
 
     def __enter__(self) -> "BenchUser":
-        if self.base.exists():
-            shutil.rmtree(self.base)
-        self.base.mkdir(parents=True)
+        from minictr.labs.kit import reachable_mkdtemp
+
+        # The user's home must be reachable by the user: the work dir may sit under a
+        # directory that others cannot pass (a test's tmp_path is 0700).
+        self.base = Path(reachable_mkdtemp("mcb-user-"))
         self.base.chmod(0o755)
         self.home = self.base / "home"
         subprocess.run(["useradd", "--create-home", "--home-dir", str(self.home), "--shell", "/bin/sh",
