@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from minictr.oci import cli
+
 HERE = Path(__file__).parent
 REPO = str(HERE.parent.parent.parent)
 HEAVY = ("json", "hashlib", "re", "enum", "minictr.security.seccomp", "minictr.security.bpf")
@@ -39,3 +41,13 @@ def test_reading_a_bundle_with_podmans_seccomp_imports_no_json_nor_hashlib_once_
     assert again.split()[0] == hashlib.sha256(b"not-hex-id").hexdigest()  # the same id as before
     assert not modules & set(HEAVY), modules & set(HEAVY)
 
+
+
+def test_state_prints_runcs_shape_without_json(tmp_path, capsys):
+    doc = {"ociVersion": "1.1.0", "id": "box", "pid": 7, "status": "créé", "annotations": {"a": "b\n"}}
+    cli._print_object(doc)
+    out = capsys.readouterr().out
+    assert json.loads(out) == doc
+    assert out.splitlines()[1] == '  "ociVersion": "1.1.0",' and out.endswith("}\n")
+    _, modules = loaded_after("from minictr.oci import cli\ncli._print_object({'id': 'x'})")
+    assert "json" not in modules
