@@ -51,3 +51,8 @@ def test_state_prints_runcs_shape_without_json(tmp_path, capsys):
     assert out.splitlines()[1] == '  "ociVersion": "1.1.0",' and out.endswith("}\n")
     _, modules = loaded_after("from minictr.oci import cli\ncli._print_object({'id': 'x'})")
     assert "json" not in modules
+
+
+def test_start_kill_state_and_delete_need_no_config_module_nor_json():
+    _, modules = loaded_after("from minictr.oci import cli, runtime, state")
+    assert not modules & {"minictr.config", "minictr.container", "minictr.oci.spec", *HEAVY}, modules
