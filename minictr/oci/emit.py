@@ -12,9 +12,9 @@ The runtime spec, v1.1: config.md, config-linux.md.
 
 from __future__ import annotations
 
-import json
 import os
 
+from .. import leanjson
 from ..config import ContainerConfig
 
 OCI_VERSION = "1.1.0"
@@ -178,7 +178,7 @@ def _linux(cfg: ContainerConfig, bounding, devices, masks) -> dict:
         linux["devices"] = [{"path": d.path, "type": d.type, "major": d.major, "minor": d.minor,
                              "fileMode": d.mode, "uid": d.uid, "gid": d.gid} for d in cfg.devices]
     if sec.seccomp_spec:
-        linux["seccomp"] = json.loads(sec.seccomp_spec)
+        linux["seccomp"] = leanjson.loads(sec.seccomp_spec)
     elif not sec.privileged:
         from .seccomp import profile_to_oci
         seccomp = profile_to_oci(sec.seccomp, bounding)

@@ -36,10 +36,12 @@ import time
 from _signal import SIGKILL
 
 from .. import state
-from ..config import ContainerConfig
 from ..errors import AlreadyExists, ConfigError, ContainerSetupError, NotFound
 from ..record import replace
 from . import state as oci
+
+if TYPE_CHECKING := False:  # start, state, kill and delete never need config.py's records (~1-2 ms)
+    from ..config import ContainerConfig
 
 #: The FIFO the created init waits on, in the container's state dir.
 EXEC_FIFO = "exec.fifo"

@@ -17,7 +17,6 @@ Man pages: seccomp(2), seccomp_rule_add(3).
 
 from __future__ import annotations
 
-import json
 import os
 
 from ..errors import ConfigError, SpecError
@@ -29,10 +28,13 @@ _OCI_RULE = ("names", "action", "errnoRet", "args")
 _HARMLESS_FLAGS = ("SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW")
 
 
-def compile_oci(doc: dict, caps, reader=None, arch: str | None = None) -> tuple[str, bytes]:
-    """``(canonical JSON text, BPF program)`` of a linux.seccomp object. Raises SpecError naming the field."""
-    from ..security import seccomp, seccomp_profile
+def compile_oci(doc: dict, caps, reader=None, arch: str | None = None, *,
+                cache: str | None = None) -> tuple[str, bytes]:
+    """``(JSON text, BPF program)`` of a linux.seccomp object. Raises SpecError naming the field.
 
+    The text is the document's compact JSON, in its own key order (``leanjson``).
+    ``cache``: the compiled programs' dir (default: ``seccomp_cache.cache_dir()``).
+    """
     where = "linux.seccomp"
     for key in doc:
         if key not in _OCI_TOP:
@@ -53,9 +55,28 @@ def compile_oci(doc: dict, caps, reader=None, arch: str | None = None) -> tuple[
                 if key not in _OCI_RULE:
                     raise SpecError(f"{where}.syscalls[{i}].{key}", rule[key], "is not a seccomp rule field",
                                     hint=", ".join(_OCI_RULE))
+    # The compile is cached (security.seccomp_cache): podman sends the same profile to every
+    # create, and compiling it cost ~46 ms of each. The key is the document's own JSON text.
+    from ..leanjson import dumps
+    from ..security.seccomp_cache import oci_program
+    text = dumps(doc)
+    program, notes = oci_program(text, caps, arch or os.uname().machine,
+                                 lambda: _compile(doc, caps, arch), sources=(__file__,), cache=cache)
+    if reader is not None:
+        for field, why in notes:
+            reader.warn(field, why)
+    return text, program
+
+
+def _compile(doc: dict, caps, arch: str | None) -> tuple[bytes, list]:
+    """``(program, notes)``: compile_oci's miss (notes: the ``[field, why]`` of each skipped name)."""
+    from ..security import seccomp, seccomp_profile
+
+    where = "linux.seccomp"
+    notes: list = []
     docker = {k: v for k, v in doc.items() if k in ("defaultAction", "defaultErrnoRet", "architectures", "syscalls")}
     if isinstance(docker.get("syscalls"), list):
-        docker["syscalls"] = _first_rule_wins(_known_names_only(docker["syscalls"], reader),
+        docker["syscalls"] = _first_rule_wins(_known_names_only(docker["syscalls"], notes),
                                               docker.get("defaultAction"), docker.get("defaultErrnoRet"))
     try:
         profile = seccomp_profile.parse(docker, "config.json")
@@ -67,15 +88,15 @@ def compile_oci(doc: dict, caps, reader=None, arch: str | None = None) -> tuple[
         raise SpecError(f"{where}.{e.value}" if e.field == "seccomp profile field" else where, doc.get("syscalls")
                         if e.field != "seccomp profile field" else _value_at(docker, str(e.value)),
                         e.message.split(": ", 1)[-1], hint=e.hint) from None
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")), program
+    return program, notes
 
 
-def _known_names_only(rules: list, reader) -> list:
+def _known_names_only(rules: list, notes: list) -> list:
     """The rules without the syscall names no architecture we know has (a rule left with none goes).
 
     Why not refuse them, as ``--security-opt seccomp=FILE`` does: podman's own profile
     names calls of other machines (``pciconfig_iobase`` is alpha's and powerpc's), and
-    runc, through libseccomp, skips a name it cannot resolve. Each one is warned about.
+    runc, through libseccomp, skips a name it cannot resolve. Each one is noted (create warns).
     """
     from ..security.seccomp_profile import _known_anywhere
     out = []
@@ -86,8 +107,8 @@ def _known_names_only(rules: list, reader) -> list:
             continue
         known = [n for n in names if _known_anywhere(n)]
         for j, n in enumerate(names):
-            if n not in known and reader is not None:
-                reader.warn(f"linux.seccomp.syscalls[{i}].names[{j}]", f"{n!r} is no syscall minictr knows: skipped")
+            if n not in known:
+                notes.append([f"linux.seccomp.syscalls[{i}].names[{j}]", f"{n!r} is no syscall minictr knows: skipped"])
         if known:
             out.append({**rule, "names": known})
     return out
@@ -151,6 +172,7 @@ def profile_to_oci(setting: str, caps, arch: str | None = None) -> dict | None:
     from ..security import seccomp, seccomp_profile
     from ..security.seccomp_cache import DEFAULT_PROFILE
 
+    import json
     path = DEFAULT_PROFILE if setting == "default" else setting
     with open(path, "rb") as f:
         raw = json.loads(f.read())

@@ -16,10 +16,9 @@ capabilities(7), setrlimit(2), personality(2), proc(5) (oom_score_adj), sysctl(8
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 
+from .. import leanjson
 from ..config import (ContainerConfig, Hook, MountSpec, Network, Rootfs, Security,
                       is_id, is_name)
 from ..errors import ConfigError, SpecError
@@ -37,7 +36,13 @@ IGNORED_LINUX = ("intelRdt", "mountLabel", "timeOffsets", "memoryPolicy", "netDe
 def config_id(container_id: str) -> str:
     """The 64-hex ``ContainerConfig.id`` of an OCI container id: itself if it is one (podman's
     are), else the sha256 of it, so that one OCI id always maps to the same minictr id."""
-    return container_id if is_id(container_id) else hashlib.sha256(container_id.encode()).hexdigest()
+    if is_id(container_id):
+        return container_id
+    try:  # CPython's builtin sha256: ``import hashlib`` loads OpenSSL first (~4-17 ms of a create)
+        from _sha256 import sha256
+    except ImportError:  # pragma: no cover - another Python
+        from hashlib import sha256
+    return sha256(container_id.encode()).hexdigest()
 
 
 def load_bundle(bundle_dir: str, container_id: str, warn=None) -> ContainerConfig:
@@ -50,7 +55,7 @@ def load_bundle(bundle_dir: str, container_id: str, warn=None) -> ContainerConfi
         raise SpecError("(file)", path, f"cannot be read: {e.strerror}",
                         hint="give the bundle directory that holds config.json (--bundle)") from None
     try:
-        doc = json.loads(raw)
+        doc = leanjson.loads(raw)  # json's own C scanner, without importing json (re, enum)
     except (ValueError, UnicodeDecodeError) as e:
         raise SpecError("(file)", path, f"is not JSON: {e}") from None
     return from_oci(doc, bundle_dir, container_id, warn)
