@@ -18,10 +18,17 @@ export MINICTR_ROOT ?= /var/lib/minictr
 # ip (iproute2), ping (iputils-ping), skopeo and docker-registry (lesson 08).
 APT_BASE := busybox-static iproute2 iputils-ping nftables python3-venv ca-certificates
 APT_LAB  := procps util-linux skopeo docker-registry
-APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium
+APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium nodejs npm
+# The workshop's hub (workshop/README.md): node for configurable-http-proxy, and what rootless
+# minictr uses: newuidmap/newgidmap (uidmap) and outbound networking (slirp4netns).
+APT_HUB  := nodejs npm uidmap slirp4netns
+HUB_PREFIX ?= /opt/minictr-hub
+USERS      ?= workshop/users.txt
+# The hub test's proxy (tests/integration/test_workshop_hub.py): npm's, outside the venv.
+CHP        := build/workshop/proxy/node_modules/.bin/configurable-http-proxy
 
 .PHONY: help setup setup-test apt apt-test venv image lab lab-kernel test unit integration demo \
-        notebooks check-notebooks bench site clean
+        notebooks check-notebooks bench site clean workshop-hub workshop-hub-stop workshop-proxy
 
 help:  ## list every target (this text)
 	@echo "minictr: \`make lab\` and \`make test\` set up what they need first (as root, on Debian or Ubuntu)."
@@ -29,7 +36,7 @@ help:  ## list every target (this text)
 
 setup: apt venv image  ## the set-up that lab and test run first (idempotent: safe to run again)
 
-setup-test: setup apt-test  ## setup, plus the tools the tests compare against
+setup-test: setup apt-test workshop-proxy  ## setup, plus the tools the tests compare against
 
 apt:  ## install the Debian packages the runtime and every lesson need (only those missing)
 	@bash .ci/apt-ensure $(APT_BASE) $(APT_LAB)
@@ -45,7 +52,7 @@ venv: $(VENV)/.installed  ## .venv: the dependencies from PyPI, with this checko
 $(VENV)/.installed: pyproject.toml mk/devinstall.py
 	test -x $(PY) || $(SYSTEM_PY) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) mk/devinstall.py lab test site
+	$(PY) mk/devinstall.py lab test site workshop
 	touch $@
 
 image: venv  ## build the default busybox image offline
@@ -82,6 +89,17 @@ stress: venv  ## the store under concurrent use and runs killed at random moment
 # the lessons that exist. The `site` extra is in the venv (`make venv`), since tests/browser builds it too.
 site: venv  ## build the lesson site into build/site/_build/html (README: "The lesson site")
 	$(PY) mk/site.py --out build/site
+
+# A JupyterHub for a room: every participant a Unix user with rootless minictr (workshop/README.md).
+workshop-hub:  ## install and start the workshop's JupyterHub on this VM for USERS=file (root; idempotent)
+	@bash .ci/apt-ensure $(APT_BASE) $(APT_LAB) $(APT_HUB)
+	$(SYSTEM_PY) workshop/install_hub.py --users $(USERS) --prefix $(HUB_PREFIX) $(HUB_ARGS)
+
+workshop-hub-stop:  ## stop the workshop's hub (and every participant's server)
+	$(SYSTEM_PY) workshop/install_hub.py stop --prefix $(HUB_PREFIX)
+
+workshop-proxy:  ## configurable-http-proxy from the npm registry into build/workshop/proxy (the hub test's)
+	@test -x $(CHP) || npm install --prefix build/workshop/proxy --no-fund --no-audit -q configurable-http-proxy
 
 clean:  ## remove the venv
 	rm -rf $(VENV) *.egg-info .pytest_cache
