@@ -28,7 +28,7 @@ USERS      ?= workshop/users.txt
 CHP        := build/workshop/proxy/node_modules/.bin/configurable-http-proxy
 
 .PHONY: help setup setup-test apt apt-test venv image lab lab-kernel test unit integration demo \
-        notebooks check-notebooks bench site clean workshop-hub workshop-hub-stop workshop-proxy
+        notebooks check-notebooks bench site clean workshop-hub workshop-stop workshop-proxy
 
 help:  ## list every target (this text)
 	@echo "minictr: \`make lab\` and \`make test\` set up what they need first (as root, on Debian or Ubuntu)."
@@ -95,7 +95,7 @@ workshop-hub:  ## install and start the workshop's JupyterHub on this VM for USE
 	@bash .ci/apt-ensure $(APT_BASE) $(APT_LAB) $(APT_HUB)
 	$(SYSTEM_PY) workshop/install_hub.py --users $(USERS) --prefix $(HUB_PREFIX) $(HUB_ARGS)
 
-workshop-hub-stop:  ## stop the workshop's hub (and every participant's server)
+workshop-stop:  ## stop the workshop's hub (and every participant's server)
 	$(SYSTEM_PY) workshop/install_hub.py stop --prefix $(HUB_PREFIX)
 
 workshop-proxy:  ## configurable-http-proxy from the npm registry into build/workshop/proxy (the hub test's)

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -74,16 +75,20 @@ def remove_user(name: str) -> None:
 
 @contextlib.contextmanager
 def throwaway_users(n: int):
+    """``n`` users made by the installer's own steps (0700 home, subordinate ids), each with a password."""
+    sys.path.insert(0, str(REPO / "workshop"))
+    import install_hub
+    import roster
+
     tag = secrets.token_hex(2)
-    names = [f"{PREFIX}{tag}-{chr(ord('a') + i)}" for i in range(n)]
+    people = [roster.Participant(f"{PREFIX}{tag}-{chr(ord('a') + i)}", secrets.token_urlsafe(12)) for i in range(n)]
     try:
-        for name in names:
-            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name],
-                           check=True, capture_output=True)
-        yield names
+        with open(os.devnull, "w") as quiet:
+            install_hub.apply(install_hub.user_steps(people, os.devnull), out=quiet)
+        yield people
     finally:
-        for name in names:
-            remove_user(name)
+        for p in people:
+            remove_user(p.name)
 
 
 class Hub:
@@ -200,8 +205,8 @@ class Kernel:
             kind, content = msg["msg_type"], msg["content"]
             if kind == "stream":
                 out.append(content["text"])
-            elif kind == "error":
-                error = "\n".join(content["traceback"])
+            elif kind == "error":  # IPython's traceback, without its colours
+                error = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(content["traceback"]))
             elif kind == "execute_reply":
                 replied = True
             elif kind == "status" and content["execution_state"] == "idle":
