@@ -16,7 +16,8 @@ export MINICTR_ROOT ?= /var/lib/minictr
 # minictr/labs/lNN.py; tests/unit/test_make_lab_tools.py checks that every one is covered
 # here or by an Essential package): ps (procps), nsenter/unshare/ipcmk (util-linux),
 # ip (iproute2), ping (iputils-ping), skopeo and docker-registry (lesson 08).
-APT_BASE := busybox-static iproute2 iputils-ping nftables python3-venv ca-certificates
+# Rootless runs: newuidmap/newgidmap (uidmap) for subordinate id ranges, slirp4netns for their network.
+APT_BASE := busybox-static iproute2 iputils-ping nftables python3-venv ca-certificates uidmap slirp4netns
 APT_LAB  := procps util-linux skopeo docker-registry
 APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium nodejs npm
 # The workshop's hub (workshop/README.md): node for configurable-http-proxy, and what rootless

@@ -41,6 +41,7 @@ every import of every module against it::
         monitor           the small monitor of a detached container: reaps, logs, attach, restarts
     L1  kernel features, one package or module each
         namespaces        namespace kinds, their CLONE_* flags, /proc/PID/ns
+        userns            user namespaces: --userns plans, subuid ranges, writing the maps, host refusals
         rootfs            the mount plan as data, and the one loop that applies it
         users             an image's User (or -u) to uid, gid and groups
         tty               the user's terminal <-> the container's pty (run -t)
@@ -51,6 +52,7 @@ every import of every module against it::
         network.bridge    the Linux bridge of a network, ip_forward and route_localnet
         network.nft       minictr's own nftables table: masquerade and published ports, as data
         network.ports     -p/-P parsing, the ps PORTS column, host ports in use
+        network.slirp     a rootless container's network: slirp4netns, its ready and exit fds, -p via its API
         network.resolv    the container's /etc/resolv.conf and /etc/hosts
         network.networks  the bridge network and user-defined ones: create, ls, rm, inspect
         network.attach    a container's network set-up and teardown, recorded in its state
@@ -74,6 +76,7 @@ every import of every module against it::
         names             random docker-style container names
         timing            time commands side by side (bench/, lesson 00)
         layers            this table
+        paths             where the store and the state live: root's dirs, or the user's XDG dirs
         logs              a container's log in docker's json-file format: write, read, --since, --tail
 
 Only ``syscalls.py`` touches ctypes. Only the front ends print or exit: the

@@ -78,7 +78,10 @@ RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
     (("-p", "--publish"), APPEND, "[IP:]HOST:CTR[/udp]", "publish a container port on the host, e.g. 8081:80 "
                                                          "(repeatable)"),
     (("-P", "--publish-all"), BOOL, None, "publish every port the image EXPOSEs on a free host port"),
-    (("--network",), VALUE, "NET", "bridge (default), none (lo only), host (the host's), or a network's name"),
+    (("--network",), VALUE, "NET", "bridge (root's default), slirp4netns (rootless default), none (lo only), "
+                                   "host (the host's), or a network's name"),
+    (("--userns",), VALUE, "MODE", "host (root's default), auto (a user namespace: root inside is not root "
+                                   "outside; rootless default), keep-id (rootless: your uid inside too)"),
     (("--dns",), APPEND, "IP", "a nameserver for the container's /etc/resolv.conf (repeatable)"),
     (("--add-host",), APPEND, "NAME:IP", "a line in the container's /etc/hosts (repeatable)"),
     (("-v", "--volume"), APPEND, "SRC:CTR[:ro]", "bind a host path or a named volume (repeatable)"),
@@ -205,13 +208,21 @@ def _security(args):
 def network_from_args(args):
     """The ``Network`` of -p, --network, --dns, --add-host (the default network is ``bridge``, as docker's)."""
     from .config import Network
-    mode = args.network or "bridge"
+    mode = args.network or default_network()
     if not (args.publish or args.dns or args.add_host):
         return Network(mode=mode)
     from .network.ports import parse
     from .network.resolv import parse_add_host
     return Network(mode=mode, ports=tuple(parse(p) for p in args.publish), dns=tuple(args.dns),
                    add_hosts=tuple(parse_add_host(h) for h in args.add_host))
+
+
+def default_network() -> str:
+    """docker's ``bridge`` for root; rootless, podman's ``slirp4netns`` where it is installed, else ``none``."""
+    if os.geteuid() == 0:
+        return "bridge"
+    from .userns import which
+    return "slirp4netns" if which("slirp4netns") else "none"
 
 
 def volumes_from_args(args) -> list:
@@ -226,7 +237,6 @@ def volumes_from_args(args) -> list:
 def cmd_run(args) -> int:
     from . import cli_flags, container
 
-    require_root("minictr run")
     if args.restart not in (None, "no"):
         if not args.detach:
             raise UsageError("run: --restart needs -d: the monitor of a detached container restarts it",
@@ -243,6 +253,7 @@ def cmd_run(args) -> int:
         resources=cli_flags.resources_from_args(args), security=_security(args),
         restart=args.restart or "no",
         network=network_from_args(args), publish_all=args.publish_all, volumes=volumes_from_args(args),
+        userns=args.userns, notify=lambda line: print(line, file=sys.stderr),
     )
     if args.detach:
         from . import lifecycle

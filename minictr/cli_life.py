@@ -72,12 +72,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_wait)
 
 
-def _require_root(what: str) -> None:
-    if os.geteuid() != 0:
-        raise MinictrError(f"{what} needs root: namespaces, mounts and cgroups are privileged",
-                           hint="run it with sudo, or use the lab VM")
-
-
 def _each(refs, action) -> int:
     """``action(ref)`` for each container, docker's way: print the ref, or one error line and go on."""
     failed = 0
@@ -235,7 +229,6 @@ def scan_detach_keys(data: bytes, keys: bytes = DETACH_KEYS) -> tuple[bytes, byt
 def cmd_exec(args) -> int:
     from . import enter
 
-    _require_root("minictr exec")
     cmd = list(args.cmd)
     if cmd[:1] == ["--"]:
         cmd = cmd[1:]
@@ -256,7 +249,6 @@ def cmd_stop(args) -> int:
 
 def cmd_restart(args) -> int:
     from . import lifecycle
-    _require_root("minictr restart")
     return _each(args.containers, lambda ref: lifecycle.restart(ref, args.time))
 
 
@@ -268,7 +260,6 @@ def cmd_kill(args) -> int:
 
 def cmd_start(args) -> int:
     from . import lifecycle
-    _require_root("minictr start")
     if not args.attach:
         return _each(args.containers, lifecycle.start)
     if len(args.containers) != 1:

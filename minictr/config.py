@@ -65,6 +65,9 @@ class Rootfs(Record):
     work: str | None = None
     readonly: bool = False
     volatile: bool = False  # overlay "volatile": no syncs of a writable layer that is thrown away (run --rm)
+    # overlay "userxattr": mounted inside a user namespace (Linux 5.11+), overlayfs keeps its opaque
+    # marks in user.overlay.* xattrs, as an unprivileged user can set no trusted.* ones
+    userxattr: bool = False
 
     @property
     def is_overlay(self) -> bool:
@@ -172,6 +175,10 @@ class ContainerConfig(Record):
     exposed_ports: tuple[str, ...] = ()
     network: Network = Network()  # "none": lo only (the CLI's default is "bridge")
     mounts: tuple[VolumeMount, ...] = ()
+    # The user namespace's maps, as OCI's linux.uidMappings/gidMappings: (container_id, host_id, size)
+    # triples, in order; empty = no maps. Set with "user" in ``namespaces`` (see minictr.userns).
+    uid_map: tuple[tuple[int, int, int], ...] = ()
+    gid_map: tuple[tuple[int, int, int], ...] = ()
 
     def validate(self) -> "ContainerConfig":
         """Raise ``ConfigError`` for anything the kernel would refuse later. Returns self."""
@@ -193,9 +200,43 @@ class ContainerConfig(Record):
         if unknown:
             raise ConfigError("namespaces", sorted(unknown), "unknown namespace kind")
         parse_restart_policy(self.restart_policy)
+        validate_id_map("uid_map", self.uid_map)
+        validate_id_map("gid_map", self.gid_map)
+        if ("user" in self.namespaces) != bool(self.uid_map and self.gid_map):
+            raise ConfigError("namespaces", "user" if "user" in self.namespaces else "no user",
+                              "a user namespace needs both a uid_map and a gid_map, and maps need a user namespace",
+                              hint="use --userns=auto, or leave both maps empty")
         if self.pivot is False and "mount" not in self.namespaces:
             raise ConfigError("namespaces", "no mount", "a chroot container still needs its own mount namespace")
         return self
+
+
+#: The kernel takes at most 340 lines in a uid_map or gid_map (user_namespaces(7), Linux 4.15+).
+MAX_MAP_LINES = 340
+_ID_MAX = 2**32 - 1  # (uid_t)-1 is no id at all
+
+
+def validate_id_map(field: str, entries) -> None:
+    """Refuse a map the kernel would refuse when it is written (user_namespaces(7), "uid_map and gid_map files").
+
+    Each entry is ``(container_id, host_id, size)`` with ``size >= 1``; neither
+    the container ranges nor the host ranges may overlap; at most 340 entries.
+    """
+    if len(entries) > MAX_MAP_LINES:
+        raise ConfigError(field, len(entries), f"has more than {MAX_MAP_LINES} entries (the kernel's limit)")
+    for entry in entries:
+        if (not isinstance(entry, tuple) or len(entry) != 3
+                or not all(isinstance(n, int) and not isinstance(n, bool) for n in entry)):
+            raise ConfigError(field, entry, "each entry must be (container_id, host_id, size), three integers")
+        inside, outside, size = entry
+        if size < 1 or inside < 0 or outside < 0 or inside + size > _ID_MAX or outside + size > _ID_MAX:
+            raise ConfigError(field, entry, "ids must be 0 or more, size at least 1, and the ranges below 2**32-1")
+    for which, label in ((0, "container"), (1, "host")):
+        ranges = sorted((e[which], e[which] + e[2]) for e in entries)
+        for (_a, end), (start, _b) in zip(ranges, ranges[1:]):
+            if start < end:
+                raise ConfigError(field, entries, f"two entries overlap in their {label} ids",
+                                  hint="each id may be mapped once in each direction")
 
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")

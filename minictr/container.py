@@ -49,7 +49,7 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             tty: bool = False, interactive: bool = False, init: bool = False, pivot: bool = True,
             rm: bool = False, resources: Resources | None = None, readonly: bool = False,
             security: Security | None = None, restart: str = "no", network: Network | None = None,
-            publish_all: bool = False, volumes=()) -> ContainerConfig:
+            publish_all: bool = False, volumes=(), userns: str | None = None, notify=None) -> ContainerConfig:
     """Resolve the image, make the container's root, and return a validated config.
 
     ``image`` is an image in the store (``busybox``), a rootfs tarball
@@ -60,7 +60,14 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
     has its host ports picked and checked here, before anything is made
     (``publish_all``: also the image's EXPOSEd ports, as ``-P``).
     ``volumes`` are ``(kind, VolumeMount)`` pairs from ``minictr.volumes.parse_*``.
+    ``userns`` is ``--userns`` (host, auto, keep-id; see ``minictr.userns``): an
+    ordinary user's container always gets a user namespace, root's only when asked.
+    ``notify(line)`` is told a note for the user (the CLI prints it), e.g. that
+    newuidmap is missing and only one uid is mapped.
     """
+    maps = _user_maps(userns, resources, network)
+    if maps.note and notify is not None:
+        notify(maps.note)  # refusals first: one line, nothing made
     security = with_seccomp_filter(security or Security())
     container_id = os.urandom(32).hex()
     if name is None:
@@ -93,7 +100,9 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             raise ImageNotFound(f"no such file: {image}", hint="check the path to the rootfs tarball")
         else:
             from .image import quick
-            found = quick.find(image)  # the common case, without importing the whole store
+            # root's container in a user namespace gets a copy whose owners are shifted into its range
+            shifted = bool(maps.uid_map) and os.geteuid() == 0
+            found = None if shifted else quick.find(image)  # the common case, without importing the whole store
             if found is not None:
                 image_config, image_id = found.config, found.id
                 _make_bundle(bundle, stub)
@@ -104,7 +113,10 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
                 img = images.lookup_or_build(store, image)  # builds busybox when it is missing
                 image_config, image_id = img.config or {}, img.id
                 _make_bundle(bundle, stub)
-                root = images.prepare_rootfs(store, img, bundle)
+                root = images.prepare_rootfs(store, img, bundle, overlay=False if shifted else None)
+                if shifted:
+                    from .userns import shift_owners
+                    shift_owners(bundle, root.path, maps.uid_map, maps.gid_map)
             volatile = rm and root.is_overlay and volatile_overlay_supported()
             if readonly or volatile:
                 root = replace(root, readonly=readonly, volatile=volatile)
@@ -120,12 +132,13 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
             restart_policy=restart, stop_signal=image_config.get("StopSignal") or "SIGTERM",
             env=merge_env(image_config.get("Env") or [], list(env)),
             cwd=workdir or image_config.get("WorkingDir") or "/",
-            user=user if user is not None else (image_config.get("User") or None),
+            user=user if user is not None else (maps.user or image_config.get("User") or None),
             hostname=hostname or container_id[:12], tty=tty, interactive=interactive, init=init,
             pivot=pivot, auto_remove=rm, resources=resources or Resources(),
             labels=tuple(sorted((image_config.get("Labels") or {}).items())), image_id=image_id,
             security=security, network=network, mounts=mounts,
-            namespaces=DEFAULT_NAMESPACES - {"net"} if network.mode == "host" else DEFAULT_NAMESPACES,
+            namespaces=(DEFAULT_NAMESPACES - {"net"} if network.mode == "host" else DEFAULT_NAMESPACES)
+            | ({"user"} if maps.uid_map else set()), uid_map=maps.uid_map, gid_map=maps.gid_map,
             **docker_config(image_config, list(args), entrypoint),
         )
         return cfg.validate()
@@ -135,8 +148,40 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
         raise
 
 
+def _user_maps(mode: str | None, resources: Resources | None, network: Network | None):
+    """The user namespace maps of ``--userns`` (``userns.UserMaps``), and what a rootless run refuses.
+
+    Root without ``--userns`` reads nothing. An ordinary user: the host's
+    settings that forbid a user namespace, limits without a delegated cgroup,
+    and a bridge network are refused here, each with one line, before anything is made.
+    """
+    if os.geteuid() == 0 and mode in (None, "host"):
+        from .userns import UserMaps
+        return UserMaps()
+    from . import userns
+    maps = userns.plan_for_me(mode)
+    if maps.uid_map:
+        userns.check_host()
+    if os.geteuid() != 0:
+        if resources is not None and resources.any():
+            from .cgroups.delegation import check_limits
+            check_limits(resources)
+        if network is not None and network.mode not in ("none", "host", "slirp4netns"):
+            from .errors import ConfigError
+            raise ConfigError("--network", network.mode, "a bridge needs root: veths and the host's bridge are "
+                              "made in the host's network namespace",
+                              hint="use --network slirp4netns (outbound, and -p) or --network none, or run as root")
+    return maps
+
+
 def _resolve_network(network: Network, image_config: dict | None) -> Network:
     """The network with every host port picked and checked (``PortInUse``: one line, nothing made)."""
+    if network.mode == "slirp4netns":
+        if network.ports or image_config is not None:
+            from .network.ports import exposed, resolve
+            ports = list(network.ports) + (exposed(image_config) if image_config is not None else [])
+            return replace(network, ports=tuple(resolve(ports, ())))
+        return network
     if network.mode in ("none", "host"):
         if network.ports or image_config is not None:
             from .errors import ConfigError
@@ -177,6 +222,11 @@ def _network_files(cfg: ContainerConfig, dir: str, own_root: bool) -> tuple[Volu
 
 def network_up(c: "Container") -> None:
     """Plug a created container (its init waits at exec) into its network. Recorded first."""
+    if c.state.network.get("network") == "slirp4netns":
+        from .network import slirp
+        slirp.start(c.state.network, c.init.pid, os.path.dirname(c.state.path()))
+        c.state.save()
+        return
     from .network import attach
     attach.connect(c.state.network, c.init.pid)
 
@@ -256,7 +306,12 @@ class Container:
                          labels=dict(cfg.labels), config=_config_dict(cfg))
         st.supervisor_pid, st.supervisor_start = os.getpid(), state.process_start(os.getpid()) or 0
         net = cfg.network
-        if net.mode not in ("none", "host"):
+        if net.mode == "slirp4netns":
+            from .network import slirp
+            from .network.ports import show
+            st.network = slirp.intent(net.ports)
+            st.ports = [show(p) for p in net.ports]
+        elif net.mode not in ("none", "host"):
             from .network import attach
             from .network.ports import show
             # Recorded before anything is made: a killed CLI's leftovers are found from this.
@@ -266,7 +321,7 @@ class Container:
         c = cls(cfg, st, kernel)
         c.keep_storage = keep_storage
         try:
-            if st.network:
+            if st.network and net.mode != "slirp4netns":
                 dir = os.path.dirname(st.path())
                 attach.prepare(st.network, cfg.id, cfg.name, cfg.hostname, dir, net.dns, net.add_hosts)
                 st.save()
@@ -381,6 +436,11 @@ def _config_dict(cfg: ContainerConfig) -> dict:
 def _cgroup_create(cfg: ContainerConfig, kernel: Syscalls):
     """The container's cgroups, with its limits and its device allow list."""
     from . import cgroups
+    if os.geteuid() != 0:
+        # Rootless: a group only for limits, in the subtree delegated to the user
+        # (prepare refused the limits otherwise); no device rules: the devices
+        # cgroup is root's, and the user namespace already denies mknod and raw devices.
+        return cgroups.create(cfg.id, cfg.resources) if cfg.resources.any() else None
     from .security import devices
     mgr = cgroups.create(cfg.id, cfg.resources)
     try:

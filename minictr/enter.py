@@ -67,7 +67,9 @@ def exec_in(ref: str, argv: list[str], *, env=(), workdir: str | None = None, us
     if kernel is None:
         from .syscalls import linux
         kernel = linux()
-    kinds = [_PROC_NAMES.get(k, k) for k in cfg.namespaces if k != "user"]
+    # The user namespace comes first (SETNS_ORDER): it owns the others, and joining it
+    # gives the capabilities there that joining them needs (rootless, or --userns).
+    kinds = [_PROC_NAMES.get(k, k) for k in cfg.namespaces]
     from . import cgroups
     mgr = cgroups.open(st.id)
     join = mgr.join_files() if mgr is not None else ()

@@ -67,6 +67,8 @@ def config_from_saved(saved: dict) -> ContainerConfig:
     d["network"] = Network(mode=net.get("mode", "none"), ports=tuple(tuple(p) for p in net.get("ports") or ()),
                            dns=tuple(net.get("dns") or ()), add_hosts=tuple(tuple(h) for h in net.get("add_hosts") or ()))
     d["mounts"] = tuple(VolumeMount(**m) for m in d.get("mounts") or ())
+    for key in ("uid_map", "gid_map"):
+        d[key] = tuple(tuple(e) for e in d.get(key) or ())
     return ContainerConfig(**{k: v for k, v in d.items() if k in ContainerConfig._fields})
 
 

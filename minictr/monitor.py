@@ -331,7 +331,8 @@ def main(argv: list[str]) -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)  # a closed terminal or attach client must not end the monitor
-    runtime = os.environ.get("MINICTR_RUNTIME_DIR", "/run/minictr")
+    from .paths import runtime_dir
+    runtime = runtime_dir()
     code = 0
     try:
         mon = Monitor(os.path.join(runtime, container_id), pid, out, err, pty, stdin)

@@ -28,6 +28,24 @@ exit status 1::
     status: running                            or {"error", stage: "exec", errno}, exit 126/127
     waitpid(child)
 
+With a user namespace ("user" in ``namespaces``: rootless runs, ``--userns``)
+the child makes it first, so that it owns every namespace made after it, and
+the parent writes its maps (minictr.userns; newuidmap/newgidmap for ranges)::
+
+    parent                                     child (the go-between)
+    fork()  (no CLONE_NEWPID yet)  ────────►  join its cgroup (still the host's ids)
+                                               unshare(CLONE_NEWUSER)
+                 ◄──────────────────────────  {"userns"}
+    write /proc/C/setgroups "deny" (alone),
+    /proc/C/uid_map, /proc/C/gid_map
+    (or newuidmap C ..., newgidmap C ...)
+    send {"mapped"}  ──────────────────────►  setresgid/setresuid(0): root inside
+                                               unshare(CLONE_NEWPID)
+                                               clone(CLONE_PARENT) ──► the init, PID 1: our child
+                 ◄──────────────────────────  {"init", pid}; exit      waits until the go-between is gone,
+    waitpid(go-between)                                                 then goes on as above
+                                                                        (unshare mnt uts ipc net cgroup ...)
+
 Why the child joins its cgroup itself, first thing. A cgroup namespace is
 rooted at the cgroup the process is in *when it unshares*, so the container
 sees its own cgroup as ``/``; and what the child allocates from then on is
@@ -50,7 +68,7 @@ kernel wants CAP_SYS_ADMIN for a filter, so it goes in before the user switch,
 as runc does: see the comments in ``_child``). ``config.Security.seccomp_filter``
 holds the compiled program; empty means no filter and no call.
 
-Man pages: fork(2), execve(2), unshare(2), setns(2), pid_namespaces(7),
+Man pages: fork(2), clone(2), execve(2), unshare(2), setns(2), pid_namespaces(7), user_namespaces(7),
 prctl(2) (PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS), unix(7) (SOCK_SEQPACKET,
 SCM_RIGHTS), pty(7), capabilities(7), seccomp(2).
 
@@ -73,12 +91,14 @@ from _signal import SIG_DFL, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM,
 
 # Everything the child needs must be imported here, at the top: after
 # pivot_root the host's files (and so Python's own modules) are out of reach.
-from . import leanjson, namespaces, rootfs
+from . import leanjson, namespaces, rootfs, userns
 from .config import ContainerConfig
 from .errors import ContainerSetupError, MinictrError
 from .security import capabilities, masks
 from .syscalls import PR_SET_PDEATHSIG, CloneFlags, Syscalls
 from .users import resolve_user
+
+_PR_SET_DUMPABLE = 4  # prctl(2)
 
 #: The child exits with these when it could not exec, as docker's runtime does.
 EXIT_SETUP_FAILED, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND = 125, 126, 127
@@ -173,7 +193,10 @@ def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_r
     (``CgroupManager.join_files()``).
     """
     parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-    pid = _fork(kernel, new_pid_ns="pid" in config.namespaces)
+    user = "user" in config.namespaces
+    # With a user namespace the child makes the PID namespace itself, after the
+    # user namespace, so that the new user namespace owns it (see _enter_userns).
+    pid = _fork(kernel, new_pid_ns="pid" in config.namespaces and not user)
     if pid == 0:  # the child: never returns into the caller's code
         code = EXIT_SETUP_FAILED
         try:
@@ -182,7 +205,106 @@ def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_r
         finally:
             os._exit(code)
     child_sock.close()
-    return Init(pid, Channel(parent_sock))
+    channel = Channel(parent_sock)
+    if user:
+        try:
+            pid = _map_userns(config, channel, pid)
+        except BaseException:
+            _kill_and_reap(pid)
+            channel.close()
+            raise
+    return Init(pid, channel)
+
+
+def _map_userns(cfg: ContainerConfig, ch: Channel, pid: int) -> int:
+    """The parent's half of the user namespace handshake (drawn in the module docstring).
+
+    Returns the pid of the container's init: the child itself, or (with a PID
+    namespace) the process it cloned as our child, once the child has exited.
+    """
+    msg, _ = ch.recv()
+    _check_reply(msg, "userns")
+    # Why the parent writes the maps: a process may not map ids into its own
+    # new namespace beyond the one it has; a process outside, with the
+    # privilege (root, or newuidmap's setuid bit), writes them (user_namespaces(7)).
+    userns.write_maps(pid, cfg.uid_map, cfg.gid_map)
+    ch.send("mapped")
+    if "pid" not in cfg.namespaces:
+        return pid
+    msg, _ = ch.recv()
+    _check_reply(msg, "init")
+    os.waitpid(pid, 0)  # the go-between has exited (or is about to): reap it
+    return int(msg["pid"])
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _check_reply(msg: dict | None, expected: str) -> None:
+    if msg is None:
+        raise ContainerSetupError("user namespace", "the container's init exited before its user namespace was mapped")
+    if msg["type"] == "error":
+        raise ContainerSetupError(msg["stage"], msg["message"], errno=msg.get("errno"),
+                                  hint=msg.get("hint"), exit_code=msg.get("exit_code", EXIT_SETUP_FAILED))
+    if msg["type"] != expected:
+        raise ContainerSetupError("user namespace", f"unexpected message {msg!r}")
+
+
+def _enter_userns(cfg: ContainerConfig, ch: Channel, kernel: Syscalls) -> None:
+    """The child's half of the handshake. Returns in the container's init; a go-between never returns."""
+    try:
+        kernel.unshare(CloneFlags.NEWUSER)
+    except OSError as e:
+        # Say which host setting refused it, if one did (read-only checks).
+        found = userns.refusal()
+        if found is None:
+            raise
+        raise userns.UsernsError(f"unshare(CLONE_NEWUSER): {os.strerror(e.errno)}: {found[0]}",
+                                 hint=found[1]) from None
+    ch.send("userns")
+    msg, _ = ch.recv()
+    if msg is None or msg.get("type") != "mapped":
+        os._exit(EXIT_SETUP_FAILED)  # the parent could not map us, and says why itself
+    # Why become 0 now: until setresuid, our ids are what our host ids map to
+    # (65534 when unmapped), and the set-up's files (the upper dir, mount
+    # points) must be made as the container's root. The maps are in: this
+    # works for any id they map (we hold every capability in the namespace).
+    if any(inside == 0 for inside, _h, _n in cfg.gid_map):
+        os.setresgid(0, 0, 0)
+    if any(inside == 0 for inside, _h, _n in cfg.uid_map):
+        os.setresuid(0, 0, 0)
+    # Why: a change of ids makes a process non-dumpable, and then only the host's
+    # root may open its /proc/PID/ns files; the user must (slirp4netns joins our
+    # network namespace, exec joins them all). runc's nsexec does the same. The
+    # command's execve sets it again from the binary it runs.
+    kernel.prctl(_PR_SET_DUMPABLE, 1)
+    if "pid" not in cfg.namespaces:
+        return
+    # Why not unshare(CLONE_NEWPID) in the parent, as without a user namespace:
+    # a PID namespace belongs to the user namespace its maker was in, and
+    # mounting /proc needs CAP_SYS_ADMIN in *that* one. Made here, it is ours.
+    kernel.unshare(CloneFlags.NEWPID)
+    gone_r, gone_w = os.pipe()
+    # Why CLONE_PARENT: the init (PID 1 of the new namespace) is born as the
+    # parent's own child, so the parent waitpid()s it as without a user namespace.
+    pid = kernel.clone_parent()
+    if pid == 0:  # the init
+        os.close(gone_w)
+        os.read(gone_r, 1)  # end-of-file once the go-between has exited: its "init" message went first
+        os.close(gone_r)
+        # The death signal is not inherited by a new process: set it again.
+        kernel.prctl(PR_SET_PDEATHSIG, SIGKILL)
+        return
+    ch.send("init", pid=pid)
+    os._exit(0)
 
 
 def _fork(kernel: Syscalls, new_pid_ns: bool) -> int:
@@ -235,6 +357,10 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         for path in join:  # first: before the cgroup namespace, and before we allocate anything
             _write_file(path, b"0")
 
+        if "user" in cfg.namespaces:
+            stage = "user namespace"
+            _enter_userns(cfg, ch, kernel)  # first: the user namespace owns the ones made after it
+
         stage = "namespaces"
         flags = namespaces.flags_for(cfg.namespaces - {"pid", "user"})
         if flags:
@@ -254,7 +380,8 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         if cfg.mounts:  # volumes, and the network's /etc files
             from .volumes import steps
             extra = steps(cfg.mounts, cfg.rootfs.path, own_root)
-        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable, extra), kernel)
+        rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable, extra,
+                                 userns="user" in cfg.namespaces), kernel)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(kernel, cfg.rootfs.path)
 
@@ -342,7 +469,13 @@ def confine(kernel: Syscalls, sec, user, at=lambda stage: None) -> None:
         kernel.seccomp_set_mode_filter(sec.seccomp_filter)
 
     at("user")
-    os.setgroups(list(user.groups))
+    try:
+        os.setgroups(list(user.groups))
+    except PermissionError:
+        # A user namespace mapped without newgidmap has setgroups "deny" (see
+        # minictr.userns): the supplementary groups stay what they are.
+        if _setgroups_allowed():
+            raise
     os.setgid(user.gid)
     os.setuid(user.uid)
 
@@ -367,6 +500,14 @@ def confine(kernel: Syscalls, sec, user, at=lambda stage: None) -> None:
         # means no setup call of ours has to be allowed by it.
         at("seccomp")
         kernel.seccomp_set_mode_filter(sec.seccomp_filter)
+
+
+def _setgroups_allowed(proc: str = "/proc/self") -> bool:
+    try:
+        with open(f"{proc}/setgroups", "rb") as f:
+            return f.read().strip() != b"deny"
+    except OSError:
+        return True
 
 
 def _write_file(path: str, data: bytes) -> None:

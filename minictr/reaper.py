@@ -42,7 +42,10 @@ def destroy_cgroup(container_id: str) -> None:
 
 def network_down(st: state.State) -> None:
     """Undo the container's network (ports, veth, address; the bridge with its last user). Idempotent."""
-    if st.network and not st.network.get("down") and st.network.get("network") not in ("none", "host"):
+    if st.network and not st.network.get("down") and st.network.get("network") == "slirp4netns":
+        from .network import slirp
+        slirp.stop(st.network)
+    elif st.network and not st.network.get("down") and st.network.get("network") not in ("none", "host"):
         from .network import attach
         attach.detach(st.network, st.id)
 

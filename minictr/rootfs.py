@@ -48,6 +48,7 @@ class Device(Record):
     major: int
     minor: int
     mode: int = 0o666
+    bind: str | None = None  # in a user namespace: bind this host node (mknod is refused there)
 
 
 class Symlink(Record):
@@ -85,7 +86,7 @@ DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
 
 def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
          hostname: str | None = None, masked: tuple[str, ...] = (), readonly: tuple[str, ...] = (),
-         sys_writable: bool = False, extra=()) -> list[Step]:
+         sys_writable: bool = False, extra=(), userns: bool = False) -> list[Step]:
     """Every step that turns ``rootfs.path`` into a container root, in order.
 
     ``cgroupfs`` lists the host's cgroup hierarchies as ``(dir under
@@ -105,6 +106,8 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
     ``sys_writable`` mounts /sys read-write (``--privileged``).
     ``extra`` are the volumes' steps (``minictr.volumes.steps``): after the
     kernel's file systems, before the masks and the read-only remount of the root.
+    ``userns``: the init is in a user namespace of its own, where mknod(2) of a
+    device is refused: /dev gets bind mounts of the host's nodes, as runc's rootless mode.
     """
     r = rootfs.path.rstrip("/") or "/"
     nosuid_nodev_noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC
@@ -119,6 +122,10 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
         # The image layers (read-only, shared by every container of the image)
         # under the container's own writable upper dir.
         data = f"lowerdir={':'.join(rootfs.lowers)},upperdir={rootfs.upper},workdir={rootfs.work}"
+        if rootfs.userxattr:
+            # Mounted in a user namespace (Linux 5.11+): overlayfs reads its
+            # opaque-dir marks from user.overlay.*, which an unprivileged user can set.
+            data += ",userxattr"
         if rootfs.volatile:
             # Why: an --rm container's upper dir is deleted when it exits, so
             # nothing in it needs to reach the disk. "volatile" (Linux 5.10)
@@ -138,7 +145,8 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
         Mount("proc", f"{r}/proc", "proc", nosuid_nodev_noexec),
         Mount("tmpfs", f"{r}/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k"),
     ]
-    steps += [Device(f"{r}/dev/{name}", major, minor) for name, major, minor in DEFAULT_DEVICES]
+    steps += [Device(f"{r}/dev/{name}", major, minor, bind=f"/dev/{name}" if userns else None)
+              for name, major, minor in DEFAULT_DEVICES]
     steps += [
         # A devpts of our own ("newinstance"): the container's ptys are numbered
         # from 0 and the host's are invisible. /dev/ptmx must point into it.
@@ -187,6 +195,10 @@ def apply(steps: list[Step], kernel: Syscalls) -> None:
             if step.mkdir:
                 _mkdir(step.target)
             kernel.mount(step.source, step.target, step.fstype, step.flags, step.data)
+        elif isinstance(step, Device) and step.bind:
+            _replace(step.path)
+            os.close(os.open(step.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+            kernel.mount(step.bind, step.path, None, MS.BIND)
         elif isinstance(step, Device):
             _replace(step.path)
             # Why mknod and not a bind mount of the host's node: we are real

@@ -25,7 +25,9 @@ STATUSES = ("creating", "created", "running", "stopped")
 
 
 def runtime_dir() -> str:
-    return os.environ.get("MINICTR_RUNTIME_DIR", "/run/minictr")
+    """``$MINICTR_RUNTIME_DIR``, /run/minictr for root, the user's XDG runtime dir otherwise (see minictr.paths)."""
+    from .paths import runtime_dir as _dir
+    return _dir()
 
 
 class State(Record, frozen=False):
@@ -78,7 +80,10 @@ class State(Record, frozen=False):
         data = leanjson.dumps({f: getattr(self, f) for f in self._fields})
         if create and not os.path.isdir(d):
             owner = f"{self.supervisor_pid}.{self.supervisor_start}" if self.supervisor_pid else f"{os.getpid()}.0"
-            new = os.path.join(runtime_dir(), f".new-{self.id}-{owner}")
+            top = runtime_dir()
+            if not os.path.isdir(top):  # rootless, in a shared tmp dir: other users must not read it
+                os.makedirs(top, mode=0o700 if os.geteuid() else 0o755, exist_ok=True)
+            new = os.path.join(top, f".new-{self.id}-{owner}")
             os.makedirs(new, mode=0o700)
             with open(os.path.join(new, "state.json"), "w") as f:
                 f.write(data)

@@ -102,6 +102,11 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 # bpf(2) commands (from <linux/bpf.h>).
 BPF_PROG_LOAD, BPF_PROG_ATTACH, BPF_PROG_DETACH = 5, 8, 9
 
+# clone(2) by number: glibc's clone() wants a new stack and a function; this one is fork(2)-like.
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220, "riscv64": 220, "ppc64le": 120, "s390x": 120, "armv7l": 120}
+CLONE_PARENT = 0x00008000
+_SIGCHLD = 17
+
 # glibc has no wrapper for bpf(2): syscall(2) by number.
 _SYS_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351, "armv7l": 386}
 
@@ -135,6 +140,10 @@ class Syscalls:
         raise NotImplementedError
 
     def setns(self, fd: int, nstype: int = 0) -> None:
+        raise NotImplementedError
+
+    def clone_parent(self) -> int:
+        """fork(2), but the new process is a child of the caller's parent (CLONE_PARENT): pid, or 0 in it."""
         raise NotImplementedError
 
     def mount(self, source: str | None, target: str, fstype: str | None = None,
@@ -250,6 +259,15 @@ class LinuxSyscalls(Syscalls):
         c = self._ctypes
         ret = self._libc.syscall(c.c_long(nr), c.c_char_p(os.fsencode(new_root)), c.c_char_p(os.fsencode(put_old)))
         self._check(ret, "pivot_root", f"{new_root} {put_old}")
+
+    def clone_parent(self) -> int:
+        # A raw clone(2) with no new stack copies the caller as fork(2) does; the
+        # caller must be single-threaded (a fresh fork is). Python's own fork
+        # hooks do not run: nothing in the copy may rely on them (process.py).
+        c = self._ctypes
+        nr = self._nr(_SYS_CLONE, "clone")
+        return self._check(self._libc.syscall(c.c_long(nr), c.c_ulong(CLONE_PARENT | _SIGCHLD), c.c_ulong(0),
+                                              c.c_ulong(0), c.c_ulong(0), c.c_ulong(0)), "clone", "CLONE_PARENT")
 
     def sethostname(self, name: str) -> None:
         raw = name.encode()
@@ -418,6 +436,9 @@ class FakeSyscalls(Syscalls):
     def mount(self, source, target, fstype=None, flags=0, data=None):
         self._record("mount", source, target, fstype, int(flags), data)
     def umount2(self, target, flags=0): self._record("umount2", target, int(flags))
+    def clone_parent(self):
+        self._record("clone_parent")
+        return 4242  # a pretend pid: the fake never makes a process
     def pivot_root(self, new_root, put_old): self._record("pivot_root", new_root, put_old)
     def sethostname(self, name): self._record("sethostname", name)
     def prctl(self, option, arg2=0):

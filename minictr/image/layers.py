@@ -44,18 +44,23 @@ from .quick import MOUNT_DATA_MAX, overlay_options
 from ..fsutil import remove_tree
 
 
-def overlay_available(euid: int | None = None) -> bool:
+def overlay_available(euid: int | None = None, release: str | None = None) -> bool:
     """Can this process use overlayfs for container roots?
 
     ``MINICTR_NO_OVERLAY=1`` forces the copy fallback. Otherwise we need
-    root (mounting, whiteout device nodes, trusted.* xattrs) and a kernel with
-    overlay, built in or as a module the kernel can load on first mount.
-    ``euid`` is the user who would mount (this process's effective uid when None).
+    root (mounting, trusted.* xattrs), or for an ordinary user Linux 5.11+
+    (the overlay is mounted in the container's user namespace with "userxattr"),
+    and a kernel with overlay, built in or as a module the kernel can load on first mount.
+    ``euid`` is the user who would mount (this process's effective uid when None);
+    ``release`` is the kernel's (``uname -r``), which an ordinary user's mount depends on.
     """
     if os.environ.get("MINICTR_NO_OVERLAY", "") not in ("", "0"):
         return False
     if (os.geteuid() if euid is None else euid) != 0:
-        return False
+        # An ordinary user mounts it in a user namespace of their own: Linux 5.11+.
+        from .quick import userns_overlay_supported
+        if not userns_overlay_supported(release):
+            return False
     try:
         with open("/proc/filesystems") as f:
             if any(line.split()[-1:] == ["overlay"] for line in f):
@@ -227,7 +232,7 @@ def prepare_rootfs(store: Store, img: Image, container_dir: str | os.PathLike, *
             (cdir / d).mkdir(exist_ok=True)
         os.chmod(cdir / "upper", 0o755)  # the upper dir's mode becomes the mode of "/"
         return Rootfs(path=str(rootfs), lowers=tuple(reversed(lowers)),
-                      upper=str(cdir / "upper"), work=str(cdir / "work"))
+                      upper=str(cdir / "upper"), work=str(cdir / "work"), userxattr=os.geteuid() != 0)
     os.chmod(rootfs, 0o755)
     for l, d in zip(layers, diff_ids):
         extract_layer(store, l["digest"], d, rootfs, "apply")

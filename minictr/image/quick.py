@@ -37,8 +37,9 @@ _HEX = frozenset("0123456789abcdef")
 
 
 def store_root() -> str:
-    """``$MINICTR_ROOT`` or /var/lib/minictr."""
-    return os.path.normpath(os.environ.get("MINICTR_ROOT") or DEFAULT_ROOT)
+    """``$MINICTR_ROOT``, /var/lib/minictr for root, the user's XDG data dir otherwise (see minictr.paths)."""
+    from ..paths import store_root as _root
+    return _root()
 
 
 def overlay_options(lowers, upper, work) -> str:
@@ -101,23 +102,35 @@ def make_root(img: QuickImage, container_dir: str) -> Rootfs:
         os.mkdir(os.path.join(container_dir, d))
     os.chmod(os.path.join(container_dir, "upper"), 0o755)  # the upper dir's mode becomes the mode of "/"
     return Rootfs(path=os.path.join(container_dir, "rootfs"), lowers=tuple(reversed(img.layer_dirs)),
-                  upper=os.path.join(container_dir, "upper"), work=os.path.join(container_dir, "work"))
+                  upper=os.path.join(container_dir, "upper"), work=os.path.join(container_dir, "work"),
+                  userxattr=os.geteuid() != 0)
 
 
-def _overlay_usable(euid: int | None = None) -> bool:
-    """The quick half of ``layers.overlay_available``: root, no opt-out, overlay in /proc/filesystems.
+def _overlay_usable(euid: int | None = None, release: str | None = None) -> bool:
+    """The quick half of ``layers.overlay_available``: root (or Linux 5.11+), no opt-out, overlay in /proc/filesystems.
 
-    ``euid`` is the user who would mount (this process's effective uid when None).
+    ``euid`` is the user who would mount (this process's effective uid when None);
+    ``release`` the kernel's (``uname -r``) that an ordinary user's mount depends on.
     """
     if os.environ.get("MINICTR_NO_OVERLAY", "") not in ("", "0"):
         return False
-    if (os.geteuid() if euid is None else euid) != 0:
+    if (os.geteuid() if euid is None else euid) != 0 and not userns_overlay_supported(release):
         return False
     try:
         with open("/proc/filesystems") as f:
             return any(line.split()[-1:] == ["overlay"] for line in f)
     except OSError:
         return False
+
+
+def userns_overlay_supported(release: str | None = None) -> bool:
+    """Can an ordinary user mount overlayfs in a user namespace of their own? Linux 5.11 and later."""
+    release = release or os.uname().release
+    try:
+        major, minor = (int("".join(ch for ch in part if ch.isdigit()) or 0) for part in release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 11)
 
 
 def _is_digest(d) -> bool:

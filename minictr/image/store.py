@@ -58,8 +58,9 @@ _HELD: dict = {}
 
 
 def store_root() -> Path:
-    """``$MINICTR_ROOT`` or /var/lib/minictr."""
-    return Path(os.environ.get("MINICTR_ROOT") or DEFAULT_ROOT)
+    """``$MINICTR_ROOT``, /var/lib/minictr for root, the user's XDG data dir otherwise (see minictr.paths)."""
+    from ..paths import store_root as _root
+    return Path(_root())
 
 
 class Store(Blobs):

@@ -32,7 +32,8 @@ DEFAULT_ROOT = "/var/lib/minictr"   # as image.store.DEFAULT_ROOT (not imported:
 
 
 def cache_dir() -> str:
-    return os.path.join(os.environ.get("MINICTR_ROOT") or DEFAULT_ROOT, "cache")
+    from ..paths import store_root
+    return os.path.join(store_root(), "cache")
 
 
 def program_for(setting: str | None, caps, arch: str | None = None, *,

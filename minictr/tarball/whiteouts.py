@@ -9,7 +9,9 @@ this directory". ``extract(whiteouts=...)`` treats them in one of three ways:
 - ``overlay``: the layer is unpacked on its own, to be an overlayfs lowerdir:
   ``.wh.NAME`` becomes a character device 0:0 at ``NAME`` (overlayfs's own
   whiteout) and ``.wh..wh..opq`` sets the xattr ``trusted.overlay.opaque=y`` on
-  its directory. Both need root (CAP_MKNOD, CAP_SYS_ADMIN for ``trusted.*``).
+  its directory (root), or ``user.overlay.opaque=y`` for an ordinary user, whose
+  overlay is mounted with "userxattr" in a user namespace. A 0:0 whiteout device
+  needs no privilege since Linux 5.8; ``trusted.*`` needs CAP_SYS_ADMIN.
 - ``apply``: the layer is unpacked ON TOP of the tree of the layers below it
   (the copy fallback when there is no overlayfs): ``.wh.NAME`` deletes ``NAME``;
   ``.wh..wh..opq`` deletes what the lower layers put in that directory, but
@@ -58,10 +60,14 @@ def whiteout(ex, m: tarfile.TarInfo, parts: list[str]) -> None:
         d = ex.res.abspath(real_dir)
         if ex.whiteouts == "overlay":
             # overlayfs: an opaque upper dir hides everything below it in lower layers.
+            # Root's overlay reads trusted.overlay.opaque (trusted.* needs CAP_SYS_ADMIN);
+            # an overlay mounted in a user namespace with "userxattr" (rootless, Linux
+            # 5.11+) reads user.overlay.opaque, which the layer's owner may set.
+            name = "trusted.overlay.opaque" if os.geteuid() == 0 else "user.overlay.opaque"
             try:
-                os.setxattr(d, "trusted.overlay.opaque", b"y", follow_symlinks=False)
-            except OSError as e:  # trusted.* xattrs need CAP_SYS_ADMIN
-                raise SyscallError("setxattr", e.errno, f"trusted.overlay.opaque on {d}") from None
+                os.setxattr(d, name, b"y", follow_symlinks=False)
+            except OSError as e:
+                raise SyscallError("setxattr", e.errno, f"{name} on {d}") from None
         else:
             opaque(ex, real_dir)
         return

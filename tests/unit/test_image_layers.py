@@ -30,7 +30,8 @@ def test_no_overlay_env_forces_the_fallback(monkeypatch):
     assert layers.overlay_available() is False
     assert layers.overlay_available(euid=0) is False
     monkeypatch.delenv("MINICTR_NO_OVERLAY")
-    assert layers.overlay_available(euid=1000) is False      # not root: no overlay mounts
+    assert layers.overlay_available(euid=1000, release="5.10.0") is False  # not root, before 5.11: no overlay
+    assert layers.overlay_available(euid=1000, release="5.11.2") is True   # rootless, in its user namespace
 
 
 def test_layer_cache_unpacks_once(tmp_path, monkeypatch):

@@ -63,7 +63,9 @@ def test_quick_steps_aside_without_overlay(store, monkeypatch):
     assert quick.find("busybox", str(store.root)) is None                 # left to it: the opt-out
     assert quick._overlay_usable(euid=0) is False
     monkeypatch.delenv("MINICTR_NO_OVERLAY")
-    assert quick._overlay_usable(euid=1000) is False                      # not root
+    assert quick._overlay_usable(euid=1000, release="5.10.0-28-amd64") is False  # not root, before 5.11
+    assert quick._overlay_usable(euid=1000, release="5.11.0") is True       # in a user namespace, with userxattr
+    assert quick._overlay_usable(euid=1000, release="6.18.44-fc-v1045") is True
 
 
 def test_quick_steps_aside_for_a_broken_index(store):
