@@ -306,8 +306,9 @@ def plan(people, lay: Layout, users_file: str, url: str, use_systemd: bool, pyth
     return steps
 
 
-def apply(steps: list[Step], dry_run: bool = False, out=sys.stdout) -> int:
+def apply(steps: list[Step], dry_run: bool = False, out=None) -> int:
     """Run the steps not done yet; return how many ran (or would run)."""
+    out = out or sys.stdout
     ran = 0
     for step in steps:
         if step.done():

@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -138,8 +139,8 @@ def test_a_participant_cannot_read_another_ones_home(room):
 def lesson00(room):
     """Lesson 00's container cells in every kernel (the first user with the reading's solution)."""
     _hub, names, kernels = room
-    boxes = {}
-    for i, name in enumerate(names):
+
+    def lesson(i: int, name: str) -> str:
         k = kernels[name]
         k.execute(code_cell("require_root"))
         k.execute(code_cell('"minictr", "doctor"'))   # the doctor's table, as this user (imports subprocess)
@@ -151,7 +152,10 @@ def lesson00(room):
         k.execute(solution("00.ns_differences") if i == 0 else code_cell("def ns_differences"))
         out = k.execute(code_cell('check("00.ns_differences"'))
         assert ("all" in out and "checks passed" in out) if i == 0 else "not written yet" in out, out
-        boxes[name] = k.execute("print(box.id)").strip()
+        return k.execute("print(box.id)").strip()
+
+    with ThreadPoolExecutor(len(names)) as pool:   # the room works at once (one websocket per kernel)
+        boxes = dict(zip(names, pool.map(lesson, range(len(names)), names)))
     assert len(set(boxes.values())) == len(names)
     return boxes
 
@@ -196,6 +200,34 @@ def test_the_progress_table_shows_who_passed_the_exercise(room, lesson00):
     rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:] if line.startswith("minictr-")}
     assert out.splitlines()[0].split()[:2] == ["user", "00.ns_differences"]
     assert rows == {a: "ok", b: "-", c: "-"}, out
+
+
+def test_one_participant_through_lesson_00_fits_the_hubs_memory_limit(room, lesson00):
+    """Sizing, measured (workshop/README.md "Sizing" cites the artifact this writes): the first
+    user also runs lesson 00's heaviest cells (the explorers, the timing chart with matplotlib),
+    then workshop/sizing.py sums the user's processes. It must fit the 1G that SystemdSpawner's
+    MemoryMax gets by default (jupyterhub_config.py), with room to spare."""
+    hub, (a, b, _c), kernels = room
+    for marker in ("NamespaceExplorer(", "FilesystemView(root_a", "def timed(fn, runs)"):
+        kernels[a].execute(code_cell(marker), timeout=120)
+    sys.path.insert(0, str(REPO / "workshop"))
+    import sizing
+
+    after_lesson, light = sizing.measure(a), sizing.measure(b)
+    peak_kib = int(kernels[a].execute(
+        "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"))
+    hub_kib = sum(sizing.memory_kb(pid)[1] for pid in (hub.proc.pid, int((hub.state / "proxy.pid").read_text())))
+    report = (f"one participant after lesson 00 (server, kernel, its container): {after_lesson}\n"
+              f"one participant after lesson 00's container cells only: {light}\n"
+              f"the kernel's peak RSS (ru_maxrss): {peak_kib / 1024:.0f} MiB\n"
+              f"the hub and its proxy, PSS: {hub_kib / 1024:.0f} MiB\n")
+    artifacts = REPO / "tests" / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "workshop-sizing.txt").write_text(report)
+    print(report)
+    assert after_lesson["processes"] >= 3      # the server, the kernel, the container (and its init)
+    assert 50 < after_lesson["pss_mib"] < 512, report
+    assert after_lesson["cpu_s"] > 0
 
 
 def test_lesson_00_last_cell_removes_each_container(room, lesson00):
