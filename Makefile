@@ -19,10 +19,13 @@ export MINICTR_ROOT ?= /var/lib/minictr
 # Rootless runs: newuidmap/newgidmap (uidmap) for subordinate id ranges, slirp4netns for their network.
 APT_BASE := busybox-static iproute2 iputils-ping nftables python3-venv ca-certificates uidmap slirp4netns
 APT_LAB  := procps util-linux skopeo docker-registry
-APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium nodejs npm
-# The workshop's hub (workshop/README.md): node for configurable-http-proxy, and what rootless
-# minictr uses: newuidmap/newgidmap (uidmap) and outbound networking (slirp4netns).
-APT_HUB  := nodejs npm uidmap slirp4netns
+APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium
+# The workshop's hub (workshop/README.md): what rootless minictr uses, newuidmap/newgidmap
+# (uidmap) and outbound networking (slirp4netns); and Node for configurable-http-proxy: Debian's
+# nodejs and npm, unless an npm is there already (NodeSource's nodejs has its own, and conflicts
+# with Debian's npm package).
+APT_HUB  := uidmap slirp4netns
+NPM_APT  := command -v npm >/dev/null || bash .ci/apt-ensure nodejs npm
 HUB_PREFIX ?= /opt/minictr-hub
 USERS      ?= workshop/users.txt
 # The hub test's proxy (tests/integration/test_workshop_hub.py): npm's, outside the venv.
@@ -94,12 +97,14 @@ site: venv  ## build the lesson site into build/site/_build/html (README: "The l
 # A JupyterHub for a room: every participant a Unix user with rootless minictr (workshop/README.md).
 workshop-hub:  ## install and start the workshop's JupyterHub on this VM for USERS=file (root; idempotent)
 	@bash .ci/apt-ensure $(APT_BASE) $(APT_LAB) $(APT_HUB)
+	@$(NPM_APT)
 	$(SYSTEM_PY) workshop/install_hub.py --users $(USERS) --prefix $(HUB_PREFIX) $(HUB_ARGS)
 
 workshop-stop:  ## stop the workshop's hub (and every participant's server)
 	$(SYSTEM_PY) workshop/install_hub.py stop --prefix $(HUB_PREFIX)
 
 workshop-proxy:  ## configurable-http-proxy from the npm registry into build/workshop/proxy (the hub test's)
+	@$(NPM_APT)
 	@test -x $(CHP) || npm install --prefix build/workshop/proxy --no-fund --no-audit -q configurable-http-proxy
 
 clean:  ## remove the venv
