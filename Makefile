@@ -28,8 +28,12 @@ APT_HUB  := uidmap slirp4netns
 NPM_APT  := command -v npm >/dev/null || bash .ci/apt-ensure nodejs npm
 HUB_PREFIX ?= /opt/minictr-hub
 USERS      ?= workshop/users.txt
-# The hub test's proxy (tests/integration/test_workshop_hub.py): npm's, outside the venv.
-CHP        := build/workshop/proxy/node_modules/.bin/configurable-http-proxy
+# configurable-http-proxy 4.x: 5.x needs Node 20, and Debian 12 and Ubuntu 24.04 ship Node 18
+# (22.04: 12; 4.6 runs on 10 and later). The hub test's copy (tests/integration/test_workshop_hub.py)
+# is the one the VM gets (workshop/install_hub.py: CHP_SPEC), in build/, outside the venv.
+CHP_SPEC   := configurable-http-proxy@4
+CHP_DIR    := build/workshop/proxy-chp4
+CHP        := $(CHP_DIR)/node_modules/.bin/configurable-http-proxy
 
 .PHONY: help setup setup-test apt apt-test venv image lab lab-kernel test unit integration demo \
         notebooks check-notebooks bench site clean workshop-hub workshop-stop workshop-proxy
@@ -103,9 +107,9 @@ workshop-hub:  ## install and start the workshop's JupyterHub on this VM for USE
 workshop-stop:  ## stop the workshop's hub (and every participant's server)
 	$(SYSTEM_PY) workshop/install_hub.py stop --prefix $(HUB_PREFIX)
 
-workshop-proxy:  ## configurable-http-proxy from the npm registry into build/workshop/proxy (the hub test's)
+workshop-proxy:  ## configurable-http-proxy 4 from the npm registry into build/workshop/ (the hub test's)
 	@$(NPM_APT)
-	@test -x $(CHP) || npm install --prefix build/workshop/proxy --no-fund --no-audit -q configurable-http-proxy
+	@test -x $(CHP) || npm install --prefix $(CHP_DIR) --no-fund --no-audit -q $(CHP_SPEC)
 
 clean:  ## remove the venv
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -47,6 +47,8 @@ UNIT = "minictr-hub.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 SKIP = (".git", ".venv", "build", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "artifacts", "*.egg-info")
 SUBID_COUNT = 65536
+# 4.x: 5.x needs Node 20, and Debian 12 and Ubuntu 24.04 ship 18 (Ubuntu 22.04: 12); the Makefile's CHP_SPEC.
+CHP_SPEC = "configurable-http-proxy@4"
 
 
 class Step(NamedTuple):
@@ -289,7 +291,7 @@ def plan(people, lay: Layout, users_file: str, url: str, use_systemd: bool, pyth
         Step(f"install configurable-http-proxy from the npm registry into {lay.proxy}",
              lambda: os.path.exists(lay.chp),
              lambda: sh("npm", "install", "--prefix", lay.proxy, "--no-fund", "--no-audit",
-                        "configurable-http-proxy")),
+                        CHP_SPEC)),
         Step("make the admin service's API token (state/api_token, 0600)", lambda: os.path.exists(token_path),
              lambda: write_file(token_path, secrets.token_hex(32) + "\n", 0o600)),
         Step("copy the user list to the prefix", lambda: same_text(os.path.join(prefix, "users.txt"), users_text),
@@ -304,6 +306,21 @@ def plan(people, lay: Layout, users_file: str, url: str, use_systemd: bool, pyth
     steps.append(Step("start (or restart) the hub " + ("as " + UNIT if use_systemd else "in the background"),
                       up_to_date, start))
     return steps
+
+
+def unsearchable_parent(prefix: str) -> str | None:
+    """The first existing directory above ``prefix`` that other users cannot enter, if any.
+
+    Every participant's server imports minictr from PREFIX/src: each directory on the way
+    must let others through (o+x), as /opt does and a ``mktemp -d`` directory does not.
+    """
+    path = os.path.dirname(os.path.abspath(prefix))
+    while True:
+        if os.path.isdir(path) and not os.stat(path).st_mode & 0o001:
+            return path
+        if path == "/":
+            return None
+        path = os.path.dirname(path)
 
 
 def apply(steps: list[Step], dry_run: bool = False, out=None) -> int:
@@ -340,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if os.geteuid() != 0 and not args.dry_run:
         print("workshop-hub: run as root (sudo make workshop-hub ...): it creates users and a service",
+              file=sys.stderr)
+        return 1
+    closed = unsearchable_parent(lay.prefix)
+    if closed:
+        print(f"workshop-hub: {closed} is closed to other users (mode {os.stat(closed).st_mode & 0o777:04o}), so "
+              f"participants could not read {lay.src}: choose another --prefix, or chmod o+x {closed}",
               file=sys.stderr)
         return 1
     try:

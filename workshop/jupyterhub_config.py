@@ -14,7 +14,7 @@ variable with the default a VM wants:
   MINICTR_HUB_AUTH           pam | shared                  pam (README: "Logging in")
   MINICTR_HUB_SHARED_PASSWORD, MINICTR_HUB_ADMIN_PASSWORD  for `shared` only
   MINICTR_HUB_API_TOKEN      token of the `workshop-admin` service (or STATE/api_token)
-  MINICTR_HUB_PROXY          configurable-http-proxy       on PATH, or build/workshop/proxy
+  MINICTR_HUB_PROXY          configurable-http-proxy       on PATH, or make workshop-proxy's
   MINICTR_HUB_MEM, MINICTR_HUB_CPU  per-user limits, SystemdSpawner only   1G, 1
 
 Who serves what:
@@ -74,7 +74,7 @@ def spawner_kind(setting, pid1_is_systemd):
 
 def proxy_command():
     found = env("MINICTR_HUB_PROXY") or shutil.which("configurable-http-proxy")
-    local = os.path.join(REPO, "build", "workshop", "proxy", "node_modules", ".bin", "configurable-http-proxy")
+    local = os.path.join(REPO, "build", "workshop", "proxy-chp4", "node_modules", ".bin", "configurable-http-proxy")
     return found or local
 
 

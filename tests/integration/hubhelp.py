@@ -100,7 +100,7 @@ class Hub:
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(16)
         self.log = state / "hub.log"
-        proxy = REPO / "build" / "workshop" / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+        proxy = REPO / "build" / "workshop" / "proxy-chp4" / "node_modules" / ".bin" / "configurable-http-proxy"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("MINICTR_", "JUPYTER"))},
             "MINICTR_HUB_URL": self.url,

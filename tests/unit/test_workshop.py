@@ -150,14 +150,35 @@ def test_the_plan_runs_only_what_is_not_done(tmp_path):
 def test_a_dry_run_lists_every_step_and_changes_nothing(tmp_path, capsys):
     users = tmp_path / "users.txt"
     users.write_text("ada\n@tim\n")
-    assert install_hub.main(["--dry-run", "--prefix", str(tmp_path / "hub"), "--users", str(users),
+    prefix = Path(f"/nonexistent-minictr-{tmp_path.name}/hub")  # pytest's tmp dirs are 0700: closed to users
+    assert install_hub.main(["--dry-run", "--prefix", str(prefix), "--users", str(users),
                              "--spawner", "local"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert not (tmp_path / "hub").exists()
+    assert not prefix.parent.exists()
     assert any("copy this checkout" in line for line in lines)
     assert any("configurable-http-proxy from the npm registry" in line for line in lines)
     assert sum("create Unix user" in line for line in lines) == 2
     assert lines[-1] == "  would start (or restart) the hub in the background"
+
+
+def test_the_prefix_must_be_reachable_by_participants(tmp_path, capsys):
+    closed = tmp_path / "closed"
+    (closed / "a").mkdir(parents=True)
+    closed.chmod(0o700)
+    tmp_path.chmod(0o755)
+    assert install_hub.unsearchable_parent(str(closed / "a" / "hub")) == str(closed)
+    assert install_hub.unsearchable_parent("/opt/minictr-hub") is None
+    users = tmp_path / "users.txt"
+    users.write_text("ada\n")
+    assert install_hub.main(["--dry-run", "--prefix", str(closed / "a" / "hub"), "--users", str(users)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"chmod o+x {closed}" in err
+
+
+def test_the_vm_and_the_test_get_the_same_proxy():
+    """configurable-http-proxy 4: 5.x needs Node 20, and Debian 12 ships 18."""
+    makefile = (REPO / "Makefile").read_text()
+    assert f"CHP_SPEC   := {install_hub.CHP_SPEC}\n" in makefile and install_hub.CHP_SPEC.endswith("@4")
 
 
 def test_a_bad_user_list_is_one_line(tmp_path, capsys):
