@@ -30,6 +30,7 @@ every import of every module against it::
         inspect_view      docker container inspect's JSON for a container
         build.builder     minictr build: the steps run (RUN in a container), the cache, the commit
         doctor            can this machine run the lessons, and if not, why
+        doctor_rootless   doctor for an ordinary user: user namespaces, subuids, delegation, lessons
         doctor_sec        doctor: what the host supports of a container's confinement
         lifecycle         run -d (double fork, then the monitor), start, stop, kill, restart, wait
         enter             exec: a second process joins a running container's namespaces
@@ -52,7 +53,7 @@ every import of every module against it::
         network.bridge    the Linux bridge of a network, ip_forward and route_localnet
         network.nft       minictr's own nftables table: masquerade and published ports, as data
         network.ports     -p/-P parsing, the ps PORTS column, host ports in use
-        network.slirp     a rootless container's network: slirp4netns, its ready and exit fds, -p via its API
+        network.slirp     a rootless container's network: slirp4netns, -p through its API socket
         network.resolv    the container's /etc/resolv.conf and /etc/hosts
         network.networks  the bridge network and user-defined ones: create, ls, rm, inspect
         network.attach    a container's network set-up and teardown, recorded in its state

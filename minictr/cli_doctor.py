@@ -2,8 +2,8 @@
 
 Exit status 0 when every lesson can run, 1 otherwise (warnings do not count).
 ``--json`` prints the same data for scripts and CI. The checks live in
-``minictr/doctor.py`` and ``minictr/doctor_sec.py`` (what the host supports of a
-container's confinement); this module hands them the lessons' records
+``minictr/doctor.py``, ``minictr/doctor_sec.py`` (what the host supports of a
+container's confinement) and, for an ordinary user, ``minictr/doctor_rootless.py``; this module hands them the lessons' records
 (``minictr.labs.lessons()``) and prints.
 """
 
@@ -23,11 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
+    import os
+
     from . import doctor, doctor_sec, labs
 
     # The lessons' LESSON records say what each failure blocks; doctor itself never imports the labs.
     lessons = labs.lessons()
     checks = doctor.run_checks(lessons=lessons, probes=not args.no_probes)
+    if os.geteuid() != 0:  # an ordinary user: what rootless mode offers here, and what to enable
+        from . import doctor_rootless
+        checks += doctor_rootless.run_checks(lessons=lessons)
     checks += doctor_sec.run_checks(doctor.read_status(), probes=not args.no_probes, lessons=lessons)
     if args.json:
         print(json.dumps(doctor.as_dict(checks), indent=2))

@@ -91,7 +91,8 @@ def lessons_where(lessons: Iterable, need: Callable) -> tuple[str, ...]:
 
 
 def root_lessons(lessons: Iterable) -> tuple[str, ...]:
-    return lessons_where(lessons, lambda lesson: lesson.needs_root)
+    """The lessons that need real root: ``privilege="root"`` (the others run rootless too)."""
+    return lessons_where(lessons, lambda lesson: lesson.needs_root and getattr(lesson, "privilege", "root") == "root")
 
 
 def namespace_lessons(lessons: Iterable, kind: str) -> tuple[str, ...]:
@@ -122,7 +123,8 @@ def check_root(euid: int | None = None, lessons: Sequence = ()) -> Check:
     euid = os.geteuid() if euid is None else euid
     if euid == 0:
         return Check("root", OK, "running as uid 0")
-    return Check("root", FAIL, f"running as uid {euid}: namespaces, mounts and cgroups need root",
+    return Check("root", FAIL, f"running as uid {euid}: namespaces, mounts and cgroups need root "
+                 "(rootless mode runs some lessons: see the rootless checks)",
                  "run it with sudo: sudo .venv/bin/python -m minictr doctor (or use the lab VM)",
                  root_lessons(lessons))
 

@@ -184,13 +184,14 @@ class Init:
 
 
 def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_root: bool = False,
-          join: tuple[str, ...] = ()) -> Init:
+          join: tuple[str, ...] = (), write_maps=None) -> Init:
     """Fork the container's init. It builds the container and waits at exec for ``Init.start()``.
 
     ``cgroupfs`` is what ``rootfs.plan`` mounts at /sys/fs/cgroup; ``own_root``
     says the root is the container's own copy, where /etc/hostname may be written;
     ``join`` are the files the child writes "0" into to join its cgroup
-    (``CgroupManager.join_files()``).
+    (``CgroupManager.join_files()``); ``write_maps(pid, uid_map, gid_map)``
+    writes a user namespace's maps (default ``userns.write_maps``; tests record).
     """
     parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     user = "user" in config.namespaces
@@ -208,7 +209,7 @@ def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_r
     channel = Channel(parent_sock)
     if user:
         try:
-            pid = _map_userns(config, channel, pid)
+            pid = _map_userns(config, channel, pid, write_maps or userns.write_maps)
         except BaseException:
             _kill_and_reap(pid)
             channel.close()
@@ -216,7 +217,7 @@ def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_r
     return Init(pid, channel)
 
 
-def _map_userns(cfg: ContainerConfig, ch: Channel, pid: int) -> int:
+def _map_userns(cfg: ContainerConfig, ch: Channel, pid: int, write_maps) -> int:
     """The parent's half of the user namespace handshake (drawn in the module docstring).
 
     Returns the pid of the container's init: the child itself, or (with a PID
@@ -227,7 +228,7 @@ def _map_userns(cfg: ContainerConfig, ch: Channel, pid: int) -> int:
     # Why the parent writes the maps: a process may not map ids into its own
     # new namespace beyond the one it has; a process outside, with the
     # privilege (root, or newuidmap's setuid bit), writes them (user_namespaces(7)).
-    userns.write_maps(pid, cfg.uid_map, cfg.gid_map)
+    write_maps(pid, cfg.uid_map, cfg.gid_map)
     ch.send("mapped")
     if "pid" not in cfg.namespaces:
         return pid

@@ -59,6 +59,12 @@ def remove_leftovers(st: state.State, cgroup_gone: bool = False) -> None:
     network_down(st)
     if st.bundle:
         remove_tree(st.bundle, ignore_errors=True)
+        uid_map = (st.config or {}).get("uid_map")
+        if uid_map and os.path.lexists(st.bundle) and os.geteuid() != 0:
+            # Rootless: files made inside as a subordinate id are not the user's to delete
+            # here; inside a user namespace with the same maps they are (userns.remove_inside).
+            from .userns import remove_inside
+            remove_inside(st.bundle, tuple(map(tuple, uid_map)), tuple(map(tuple, st.config.get("gid_map") or ())))
     st.remove()
 
 

@@ -196,14 +196,17 @@ def map_text(entries) -> bytes:
     return "".join(f"{a} {b} {n}\n" for a, b, n in entries).encode()
 
 
-def write_maps(pid: int, uid_map, gid_map, *, proc: str = "/proc", spawn=None) -> None:
+def write_maps(pid: int, uid_map, gid_map, *, proc: str = "/proc", spawn=None,
+               euid: int | None = None, egid: int | None = None) -> None:
     """Write the user namespace maps of process ``pid`` (the parent's half of the handshake).
 
     Each file takes one write(2), once (user_namespaces(7)). When the maps need
     privilege this process lacks, ``newuidmap``/``newgidmap`` write them
     (``spawn(argv)`` runs one and returns its exit status; tests pass a fake).
+    ``euid``/``egid``: the writer's ids (default: this process's).
     """
-    euid, egid = os.geteuid(), os.getegid()
+    euid = os.geteuid() if euid is None else euid
+    egid = os.getegid() if egid is None else egid
     if needs_helper(uid_map, gid_map, euid, egid):
         run = spawn or _spawn
         for prog, entries in ((NEWUIDMAP, uid_map), (NEWGIDMAP, gid_map)):
@@ -226,14 +229,15 @@ def write_maps(pid: int, uid_map, gid_map, *, proc: str = "/proc", spawn=None) -
 
 
 def _write(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     try:
-        os.write(fd, data)
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
     except OSError as e:
         raise UsernsError(f"write {path}: {os.strerror(e.errno)}",
                           hint="see user_namespaces(7), \"uid_map and gid_map files\"") from None
-    finally:
-        os.close(fd)
 
 
 def _spawn(argv: list[str]) -> int:
@@ -328,3 +332,51 @@ def shift_owners(bundle: str, root: str, uid_map, gid_map) -> int:
                 os.chmod(path, stat.S_IMODE(st.st_mode))
             changed += 1
     return changed
+
+
+def remove_inside(path: str, uid_map, gid_map, kernel=None) -> bool:
+    """Remove ``path`` as root of a new user namespace with these maps (podman's ``unshare rm``).
+
+    A rootless container's root may have made files as one of the user's
+    subordinate ids (keep-id's root, any non-root user inside), which the user
+    cannot delete outside. Inside a user namespace with the same maps they are
+    root's own. The same handshake as a container's start, in a forked child.
+    Returns True when ``path`` is gone.
+    """
+    from .fsutil import remove_tree
+    from .syscalls import CloneFlags
+    if kernel is None:
+        from .syscalls import linux
+        kernel = linux()
+    up_r, up_w = os.pipe()      # child -> parent: "unshared"
+    go_r, go_w = os.pipe()      # parent -> child: "mapped"
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(up_r)
+            os.close(go_w)
+            kernel.unshare(CloneFlags.NEWUSER)
+            os.write(up_w, b"u")
+            if os.read(go_r, 1) == b"m":
+                if any(inside == 0 for inside, _h, _n in gid_map):
+                    os.setresgid(0, 0, 0)
+                if any(inside == 0 for inside, _h, _n in uid_map):
+                    os.setresuid(0, 0, 0)
+                remove_tree(path, ignore_errors=True)
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(up_w)
+    os.close(go_r)
+    try:
+        if os.read(up_r, 1) == b"u":
+            write_maps(pid, uid_map, gid_map)
+            os.write(go_w, b"m")
+    except (OSError, MinictrError):
+        pass  # the child reads end-of-file and gives up; the caller sees the path is still there
+    finally:
+        os.close(up_r)
+        os.close(go_w)
+        os.waitpid(pid, 0)
+    return not os.path.lexists(path)

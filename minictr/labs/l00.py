@@ -18,7 +18,7 @@ from .kit import Case, CaseFailed, ChildInNamespaces, Exercise, has_root, regist
 from .lesson import Lesson
 
 # needs_root: the lab starts containers (`minictr run busybox ...`), though the exercise does not
-LESSON = Lesson("00", "A container is just a process", needs_root=True, tools=("ps",))
+LESSON = Lesson("00", "A container is just a process", needs_root=True, tools=("ps",), privilege="either")
 
 
 # -- the reference, as a learner writes it ---------------------------------------------------

@@ -19,7 +19,7 @@ from .kit import Case, CaseFailed, Exercise, lazy, register
 from .lesson import Lesson
 
 # needs_root: the lab starts containers (`minictr run busybox ...`), though the exercise does not
-LESSON = Lesson("01", "Processes", needs_root=True, tools=("sleep",))
+LESSON = Lesson("01", "Processes", needs_root=True, tools=("sleep",), privilege="either")
 
 
 # -- the checks ----------------------------------------------------------------------

@@ -42,7 +42,7 @@ from .kit import Case, CaseFailed, Exercise, exc_line, lazy, register, rmtree
 from .lesson import Lesson
 
 # needs_root: the lab starts containers (`minictr run busybox ...`), though the exercise does not
-LESSON = Lesson("02", "An image is just a tarball", needs_root=True, tools=("dpkg-query",))
+LESSON = Lesson("02", "An image is just a tarball", needs_root=True, tools=("dpkg-query",), privilege="either")
 
 
 # -- the checks ----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from .lesson import Lesson
 __all__ = ["LESSON", "breakout", "run_chrooted"]
 
 LESSON = Lesson("03", "chroot, and why it is not enough", needs_root=True, tools=("nsenter", "unshare"),
-                namespaces=("mnt",))
+                namespaces=("mnt",), privilege="root")
 
 
 # -- the reference: the chroot breakout ------------------------------------------------------

@@ -23,7 +23,7 @@ from .lesson import Lesson
 
 __all__ = ["LESSON", "enter_root", "trace_pivot", "format_call", "PIVOT_NEW_ROOT"]
 
-LESSON = Lesson("04", "Mount namespace and pivot_root", needs_root=True, namespaces=("mnt",))
+LESSON = Lesson("04", "Mount namespace and pivot_root", needs_root=True, namespaces=("mnt",), privilege="root")
 
 
 # -- the reference: the pivot_root sequence --------------------------------------------------

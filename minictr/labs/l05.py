@@ -43,7 +43,7 @@ from .lesson import Lesson
 __all__ = ["LESSON", "in_child", "in_namespaces_of", "free_subnet", "run_in_container"]
 
 LESSON = Lesson("05", "UTS, IPC and network namespaces", needs_root=True,
-                tools=("ip", "ping", "ipcmk", "nsenter"), namespaces=("uts", "ipc", "net"))
+                tools=("ip", "ping", "ipcmk", "nsenter"), namespaces=("uts", "ipc", "net"), privilege="root")
 
 
 def in_child(fn: Callable[[], Any], flags: int = 0, *, timeout: float = 20.0) -> Any:

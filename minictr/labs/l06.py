@@ -35,7 +35,7 @@ from ..syscalls import CloneFlags
 
 __all__ = ["LESSON", "as_pid1", "children_of", "tiny_init", "zombies_of"]
 
-LESSON = Lesson("06", "PID namespace", needs_root=True, tools=("nsenter", "sh", "sleep"), namespaces=("pid",))
+LESSON = Lesson("06", "PID namespace", needs_root=True, tools=("nsenter", "sh", "sleep"), namespaces=("pid",), privilege="root")
 
 
 # -- the reference: a tiny init --------------------------------------------------------------

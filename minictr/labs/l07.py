@@ -39,7 +39,7 @@ from .kit import Case, CaseFailed, Exercise, register
 from .lesson import Lesson
 
 LESSON = Lesson("07", "cgroups", needs_root=True, tools=("sh", "true"), namespaces=("cgroup",),
-                controllers=("memory", "pids", "cpu"))
+                controllers=("memory", "pids", "cpu"), privilege="root")
 
 #: The pid the check asks to confine (the fake never signals real processes).
 FAKE_PID = 4242

@@ -43,7 +43,7 @@ from .kit import Case, CaseFailed, Exercise, in_child, private_mount_namespace, 
 from .lesson import Lesson
 
 LESSON = Lesson("08", "Image metadata", needs_root=True, tools=("skopeo", "docker-registry"), namespaces=("mnt",),
-                filesystems=("overlay",))
+                filesystems=("overlay",), privilege="root")
 
 
 # -- references: minictr's own code ---------------------------------------------------------

@@ -24,7 +24,7 @@ from .lesson import Lesson
 
 LESSON = Lesson("09", "Putting it together", needs_root=True, tools=("nsenter",),
                 namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"), controllers=("memory", "pids"),
-                filesystems=("overlay",))
+                filesystems=("overlay",), privilege="root")
 
 MAX_MEMORY = 64 << 20
 MAX_PIDS = 50

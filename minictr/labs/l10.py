@@ -35,7 +35,7 @@ from .lesson import Lesson
 __all__ = ["LESSON", "QUIZZES", "as_the_container", "decode_caps", "no_mkdir_profile"]
 
 LESSON = Lesson("10", "What root in a container may do", needs_root=True, confines=True,
-                namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"))
+                namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"), privilege="root")
 
 
 # -- exercise 1: decode CapEff --------------------------------------------------------------

@@ -30,7 +30,7 @@ from .lesson import Lesson
 __all__ = ["LESSON", "QUIZZES", "enter", "ORDER"]
 
 LESSON = Lesson("12", "A container that lives on", needs_root=True, tools=("ps",),
-                namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"))
+                namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"), privilege="root")
 
 #: The order of setns(2): user first (it gives the powers over the others), mnt last (it changes /).
 ORDER = ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt")

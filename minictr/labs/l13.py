@@ -40,7 +40,7 @@ from .lesson import Lesson
 __all__ = ["LESSON", "QUIZZES", "cache_key", "changes", "make_upper"]
 
 LESSON = Lesson("13", "Building images", needs_root=True, tools=("tar", "gzip", "dpkg-query"),
-                namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"), filesystems=("overlay",))
+                namespaces=("mnt", "uts", "ipc", "net", "pid", "cgroup"), filesystems=("overlay",), privilege="root")
 
 
 # -- exercise 1: the whiteouts of a layer diff ------------------------------------------------

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Lesson"]
+__all__ = ["Lesson", "PRIVILEGES"]
+
+#: What a lesson's experiments need: real root; an ordinary user with user namespaces
+#: (rootless, lesson 15); or either of them (doctor says which run for the user at hand).
+PRIVILEGES = ("root", "rootless", "either")
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,13 @@ class Lesson:
     - ``controllers``: cgroup controllers it uses ("memory", "pids", "cpu");
     - ``filesystems``: filesystem types it mounts beyond proc/sysfs/tmpfs ("overlay");
     - ``confines``: its experiments rely on the runtime's confinement (capabilities,
-      seccomp, the device allow list), which doctor checks the host supports.
+      seccomp, the device allow list), which doctor checks the host supports;
+    - ``privilege``: ``"root"`` (its experiments need real root: raw unshare, mounts,
+      cgroup writes, veths), ``"rootless"`` (they need an ordinary user's user
+      namespace) or ``"either"`` (they run as root, and rootless in a user
+      namespace through minictr's rootless mode). ``minictr doctor`` run by an
+      ordinary user says from it which lessons run. ``needs_root`` stays what the
+      notebook's first probe cell (``require_root``) reports.
     """
 
     number: str
@@ -36,3 +46,9 @@ class Lesson:
     controllers: tuple[str, ...] = ()
     filesystems: tuple[str, ...] = ()
     confines: bool = False
+    privilege: str = "root"
+
+    def __post_init__(self) -> None:
+        if self.privilege not in PRIVILEGES:
+            raise ValueError(f"lesson {self.number}: privilege must be one of {', '.join(PRIVILEGES)}, "
+                             f"not {self.privilege!r}")

@@ -29,6 +29,7 @@ from ..errors import MinictrError
 MODE = "slirp4netns"
 GUEST_IP = "10.0.2.100"
 READY_TIMEOUT = 10.0
+SOCKET = "slirp.sock"
 
 
 class SlirpError(MinictrError):
@@ -60,7 +61,7 @@ def start(record: dict, pid: int, dir: str) -> dict:
     if binary is None:
         raise SlirpError("--network slirp4netns: slirp4netns is not installed",
                          hint="apt-get install slirp4netns, or use --network none")
-    sock = os.path.join(dir, "slirp.sock")
+    sock = os.path.join(dir, SOCKET)
     ready_r, ready_w = os.pipe()
     report_r, report_w = os.pipe()
     exit_fd = os.pidfd_open(pid)
@@ -68,10 +69,13 @@ def start(record: dict, pid: int, dir: str) -> dict:
         middle = os.fork()
         if middle == 0:  # the go-between: spawn it, say its pid, go
             try:
+                # Why relative: a socket's path may be at most 107 bytes (unix(7)), and a
+                # state dir under $XDG_RUNTIME_DIR with a 64-digit id can be longer.
+                os.chdir(dir)
                 os.set_inheritable(ready_w, True)
                 os.set_inheritable(exit_fd, True)
                 devnull = os.open(os.devnull, os.O_RDWR)
-                slirp = os.posix_spawn(binary, command(binary, pid, sock, ready_w, exit_fd), os.environ,
+                slirp = os.posix_spawn(binary, command(binary, pid, SOCKET, ready_w, exit_fd), os.environ,
                                        file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0),
                                                      (os.POSIX_SPAWN_DUP2, devnull, 1),
                                                      (os.POSIX_SPAWN_DUP2, devnull, 2)],
@@ -112,9 +116,11 @@ def request(sock_path: str, message: dict, timeout: float = 5.0) -> dict:
     """One request on slirp4netns' API socket: a JSON object out, a JSON object back."""
     import _socket
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    # The path through an O_PATH fd of its directory is short whatever the directory's is (unix(7): 107 bytes).
+    dir_fd = os.open(os.path.dirname(sock_path) or ".", os.O_PATH | os.O_CLOEXEC)
     try:
         s.settimeout(timeout)
-        s.connect(sock_path)
+        s.connect(f"/proc/self/fd/{dir_fd}/{os.path.basename(sock_path)}")
         s.sendall(leanjson.dumps(message).encode())
         s.shutdown(_socket.SHUT_WR)
         data = b""
@@ -125,6 +131,7 @@ def request(sock_path: str, message: dict, timeout: float = 5.0) -> dict:
             data += chunk
     finally:
         s.close()
+        os.close(dir_fd)
     return leanjson.loads(data) if data.strip() else {}
 
 
