@@ -19,12 +19,12 @@ export MINICTR_ROOT ?= /var/lib/minictr
 # Rootless runs: newuidmap/newgidmap (uidmap) for subordinate id ranges, slirp4netns for their network.
 APT_BASE := busybox-static iproute2 iputils-ping nftables python3-venv ca-certificates uidmap slirp4netns
 APT_LAB  := procps util-linux skopeo docker-registry
-APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium
-# The workshop's hub (workshop/README.md): what rootless minictr uses, newuidmap/newgidmap
-# (uidmap) and outbound networking (slirp4netns); and Node for configurable-http-proxy: Debian's
+# nodejs: runs the hub test's configurable-http-proxy (make workshop-proxy fetches it with npm into
+# build/; mk/v2vm.py copies it into the v2 VM, where Debian's Node 18 runs it).
+APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium nodejs
+# The workshop's hub (workshop/README.md) needs Node for configurable-http-proxy: Debian's
 # nodejs and npm, unless an npm is there already (NodeSource's nodejs has its own, and conflicts
-# with Debian's npm package).
-APT_HUB  := uidmap slirp4netns
+# with Debian's npm package). Rootless minictr's uidmap and slirp4netns are in APT_BASE.
 NPM_APT  := command -v npm >/dev/null || bash .ci/apt-ensure nodejs npm
 HUB_PREFIX ?= /opt/minictr-hub
 USERS      ?= workshop/users.txt
@@ -100,7 +100,7 @@ site: venv  ## build the lesson site into build/site/_build/html (README: "The l
 
 # A JupyterHub for a room: every participant a Unix user with rootless minictr (workshop/README.md).
 workshop-hub:  ## install and start the workshop's JupyterHub on this VM for USERS=file (root; idempotent)
-	@bash .ci/apt-ensure $(APT_BASE) $(APT_LAB) $(APT_HUB)
+	@bash .ci/apt-ensure $(APT_BASE) $(APT_LAB)
 	@$(NPM_APT)
 	$(SYSTEM_PY) workshop/install_hub.py --users $(USERS) --prefix $(HUB_PREFIX) $(HUB_ARGS)
 
