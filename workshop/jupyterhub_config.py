@@ -16,6 +16,7 @@ variable with the default a VM wants:
   MINICTR_HUB_API_TOKEN      token of the `workshop-admin` service (or STATE/api_token)
   MINICTR_HUB_PROXY          configurable-http-proxy       on PATH, or make workshop-proxy's
   MINICTR_HUB_MEM, MINICTR_HUB_CPU  per-user limits, SystemdSpawner only   1G, 1
+  MINICTR_HUB_START_TIMEOUT  seconds a server may take to start  120
 
 Who serves what:
 - every participant's single-user server runs as that Unix user, from this Python's
@@ -152,7 +153,8 @@ c.Spawner.notebook_dir = "~"
 c.Spawner.default_url = f"/lab/tree/{LAB_DIR}/{FIRST_NOTEBOOK}"
 c.Spawner.environment = {"MINICTR_CHECK_LOG": CHECK_LOG}
 c.Spawner.pre_spawn_hook = prepare_home
-c.Spawner.start_timeout = 120                # a full room starts at once: give each server time
+# A full room starts at once: give each server time (MINICTR_HUB_START_TIMEOUT on a slow machine).
+c.Spawner.start_timeout = int(env("MINICTR_HUB_START_TIMEOUT") or 120)
 c.Spawner.http_timeout = 60
 if kind == "systemd":
     c.JupyterHub.spawner_class = "systemdspawner.SystemdSpawner"

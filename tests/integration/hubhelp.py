@@ -94,7 +94,7 @@ def throwaway_users(n: int):
 
 
 class Hub:
-    def __init__(self, users_file: Path, state: Path, spawner: str = "local"):
+    def __init__(self, users_file: Path, state: Path, spawner: str = "local", start_timeout: int = 120):
         self.state = state
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -109,6 +109,7 @@ class Hub:
             "MINICTR_HUB_STATE": str(state),
             "MINICTR_HUB_USERS": str(users_file),
             "MINICTR_HUB_SPAWNER": spawner,
+            "MINICTR_HUB_START_TIMEOUT": str(start_timeout),
             "MINICTR_HUB_API_TOKEN": self.token,
             "MINICTR_HUB_PROXY": os.environ.get("MINICTR_HUB_PROXY") or str(proxy),
             "PYTHONPATH": str(REPO),
@@ -138,7 +139,7 @@ class Hub:
             return "(no log)"
 
     def api(self, method: str, path: str, **kw) -> requests.Response:
-        return requests.request(method, f"{self.url}/hub/api{path}", timeout=30,
+        return requests.request(method, f"{self.url}/hub/api{path}", timeout=120,
                                 headers={"Authorization": f"token {self.token}"}, **kw)
 
     def start_server(self, name: str) -> None:
@@ -189,14 +190,15 @@ class Hub:
 class Kernel:
     """One kernel of ``user``'s server, reached through the hub's proxy."""
 
-    def __init__(self, hub: Hub, user: str):
+    def __init__(self, hub: Hub, user: str, timeout: float = 30):
         self.base = f"{hub.url}/user/{user}/api"
         self.headers = {"Authorization": f"token {hub.token}"}
-        r = requests.post(f"{self.base}/kernels", headers=self.headers, json={"name": "python3"}, timeout=30)
+        r = requests.post(f"{self.base}/kernels", headers=self.headers, json={"name": "python3"}, timeout=timeout)
         assert r.status_code == 201, (r.status_code, r.text)
         self.id = r.json()["id"]
         ws_url = self.base.replace("http://", "ws://") + f"/kernels/{self.id}/channels"
-        self.ws = websocket.create_connection(ws_url, header=[f"Authorization: token {hub.token}"], timeout=60)
+        self.ws = websocket.create_connection(ws_url, header=[f"Authorization: token {hub.token}"],
+                                              timeout=max(60, timeout))
         self.session = uuid.uuid4().hex
 
     def execute(self, code: str, timeout: float = 60) -> str:
