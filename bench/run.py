@@ -4,7 +4,8 @@
     python -m bench.run --runs 20 --no-scaling
 
 All runtimes start ``/bin/true`` in the same busybox root filesystem (see
-fixtures.py). The start-latency commands are timed in one hyperfine run.
+fixtures.py). Two rootless rows run ``minictr run`` and ``podman run`` as the same
+throwaway ordinary user (rootless.py; ``--no-rootless`` leaves them out). The start-latency commands are timed in one hyperfine run.
 Every row runs in the host's own cgroup view, as its users run it; on a
 hybrid cgroup host only crun's rows run in a v1-only view (crun refuses
 hybrid hosts), and a row of their own times entering that view (view.py).
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from minictr import timing
 
-from . import fixtures, profile, report, scaling
+from . import fixtures, profile, report, rootless, scaling
 from .fixtures import REPO
 from .view import ENTRY_ROW, HOST, V1_ONLY, V1View, as_root, can_make_view, host_cgroups, hybrid
 
@@ -131,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="runs for the phase-by-phase breakdown of one start (0: none; default 20)")
     ap.add_argument("--clean", action="store_true",
                     help="remove the work dir at the end (the 500 MB image takes about 1 GB there)")
+    ap.add_argument("--no-rootless", action="store_true",
+                    help="no rootless rows (they make a throwaway user: minictr and podman both run as it)")
     ap.add_argument("--no-view", action="store_true",
                     help="no v1-only cgroup view for crun (on a hybrid host crun's rows are then left out)")
     args = ap.parse_args(argv)
@@ -144,10 +147,17 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
             else:
                 v1_view = stack.enter_context(V1View())
-        return run(args, v1_view)
+        user = None
+        if not args.no_rootless:
+            why = rootless.available()
+            if why:
+                print(f"bench: no rootless rows: {why}", file=sys.stderr)
+            else:  # removed at the end, whatever happens (userdel -r)
+                user = stack.enter_context(rootless.BenchUser(Path(args.work)))
+        return run(args, v1_view, user)
 
 
-def run(args, v1_view: V1View | None) -> int:
+def run(args, v1_view: V1View | None, user: "rootless.BenchUser | None" = None) -> int:
 
     py = args.python
     if not os.path.exists(py):
@@ -167,6 +177,10 @@ def run(args, v1_view: V1View | None) -> int:
     cmds, views = latency_commands(py, rootfs, bundle, work, seccomp_bundle, v1_view)
     if hybrid() and v1_view is None:
         cmds = {k: v for k, v in cmds.items() if not k.startswith("crun")}
+    if user is not None:  # minictr and podman rootless, both as the same ordinary user
+        rows = rootless.commands(user, fixtures.minictr_command(py), rootfs, REPO)
+        cmds.update(rows)
+        views.update({k: HOST for k in rows})
     results["views"] = {k: views[k] for k in cmds}
     print(f"bench: timing {len(cmds)} commands x {args.runs} runs ...", file=sys.stderr)
     results["latency"] = timing.time_commands(cmds, runs=args.runs, warmup=args.warmup, env=env,

@@ -65,9 +65,9 @@ def prepare(image: str, args=(), *, name: str | None = None, env=(), workdir: st
     ``notify(line)`` is told a note for the user (the CLI prints it), e.g. that
     newuidmap is missing and only one uid is mapped.
     """
-    maps = _user_maps(userns, resources, network)
+    maps = _user_maps(userns, resources, network)  # refusals first: one line, nothing made
     if maps.note and notify is not None:
-        notify(maps.note)  # refusals first: one line, nothing made
+        notify(maps.note)
     security = with_seccomp_filter(security or Security())
     container_id = os.urandom(32).hex()
     if name is None:
@@ -323,6 +323,11 @@ class Container:
         try:
             if st.network and net.mode != "slirp4netns":
                 dir = os.path.dirname(st.path())
+                if cfg.uid_map and os.geteuid() == 0 and st.bundle:
+                    # root's --userns: the container's root (an unprivileged id outside) cannot
+                    # enter the state dir (0700, root's) to bind these; its own dir it can.
+                    dir = os.path.join(st.bundle, "etc")
+                    os.makedirs(dir, mode=0o755, exist_ok=True)
                 attach.prepare(st.network, cfg.id, cfg.name, cfg.hostname, dir, net.dns, net.add_hosts)
                 st.save()
                 cfg = c.config = replace(cfg, mounts=_network_files(cfg, dir, bool(st.bundle)) + cfg.mounts)

@@ -75,7 +75,9 @@ SCM_RIGHTS), pty(7), capabilities(7), seccomp(2).
 Why over 400 lines: the protocol drawn above is one conversation between the parent and
 the child, and the order of the confinement steps (capabilities, no_new_privs, seccomp
 last) is part of it; exec (a second process entering the same container) applies the
-same steps, so they are written once, here.
+same steps, so they are written once, here. The user namespace handshake (rootless runs,
+``--userns``) is a part of the same conversation, so it is here too; what it computes
+(the maps, newuidmap, the host's refusals) lives in minictr.userns.
 """
 
 from __future__ import annotations
@@ -382,7 +384,7 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             from .volumes import steps
             extra = steps(cfg.mounts, cfg.rootfs.path, own_root)
         rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable, extra,
-                                 userns="user" in cfg.namespaces), kernel)
+                                 userns="user" in cfg.namespaces, host_net="net" not in cfg.namespaces), kernel)
         stage = "pivot_root" if cfg.pivot else "chroot"
         (rootfs.pivot_into if cfg.pivot else rootfs.chroot_into)(kernel, cfg.rootfs.path)
 

@@ -86,7 +86,7 @@ DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
 
 def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
          hostname: str | None = None, masked: tuple[str, ...] = (), readonly: tuple[str, ...] = (),
-         sys_writable: bool = False, extra=(), userns: bool = False) -> list[Step]:
+         sys_writable: bool = False, extra=(), userns: bool = False, host_net: bool = False) -> list[Step]:
     """Every step that turns ``rootfs.path`` into a container root, in order.
 
     ``cgroupfs`` lists the host's cgroup hierarchies as ``(dir under
@@ -108,6 +108,9 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
     kernel's file systems, before the masks and the read-only remount of the root.
     ``userns``: the init is in a user namespace of its own, where mknod(2) of a
     device is refused: /dev gets bind mounts of the host's nodes, as runc's rootless mode.
+    ``host_net`` (with ``userns``): the init shares the host's network namespace,
+    which its user namespace does not own, so sysfs cannot be mounted: the
+    host's /sys is bound instead, read-only (runc does the same).
     """
     r = rootfs.path.rstrip("/") or "/"
     nosuid_nodev_noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC
@@ -159,10 +162,16 @@ def plan(rootfs: Rootfs, cgroupfs: tuple[tuple[str, str, str | None], ...] = (),
         Symlink(f"{r}/dev/stderr", "/proc/self/fd/2"),
         Mount("shm", f"{r}/dev/shm", "tmpfs", nosuid_nodev_noexec, "mode=1777,size=65536k"),
         Mount("mqueue", f"{r}/dev/mqueue", "mqueue", nosuid_nodev_noexec),
+    ]
+    if userns and host_net:
+        steps.append(Mount("/sys", f"{r}/sys", None, MS.BIND | MS.REC))
+        if not sys_writable:
+            steps.append(ReadOnly(f"{r}/sys"))
+    else:
         # sysfs shows the network devices of the mounting process's network
         # namespace; read-only so that the container cannot tune the host's kernel.
-        Mount("sysfs", f"{r}/sys", "sysfs", nosuid_nodev_noexec | (0 if sys_writable else MS.RDONLY)),
-    ]
+        steps.append(Mount("sysfs", f"{r}/sys", "sysfs",
+                           nosuid_nodev_noexec | (0 if sys_writable else MS.RDONLY)))
     steps += _cgroup_steps(f"{r}/sys/fs/cgroup", cgroupfs)
     steps += list(extra)
     steps += [ReadOnly(r + p) for p in readonly] + [Mask(r + p, f"{r}/dev/null") for p in masked]

@@ -133,8 +133,10 @@ def one_line(text: str) -> str:
 
 def test_a_user_runs_busybox_as_root_inside_and_themselves_outside(clean):
     u = clean
-    r = u("run", "--rm", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map; echo made > /made; cat /made")
+    r = u("run", "--rm", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map; echo made > /made; cat /made; "
+          "grep ' / / ' /proc/self/mountinfo | grep -o 'overlay.*userxattr'")
     assert r.returncode == 0, r.stderr
+    assert "userxattr" in r.stdout   # overlayfs, mounted in the user namespace (Linux 5.11+)
     lines = r.stdout.split("\n")
     assert lines[0] == "0"
     assert lines[1].split() == ["0", str(u.uid), "1"]                 # root inside is the user outside
@@ -296,3 +298,26 @@ def test_userns_auto_as_root_maps_root_inside_to_an_unprivileged_range(open_stor
         uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
     assert uids == ["1000000000"] * 4   # outside, the container's root is nobody in particular
     assert m("rm", "-f", "auto").returncode == 0
+    # root's default bridge network too: the container's root binds its /etc/hosts from its own dir
+    r = m("run", "--rm", "--userns=auto", "busybox", "sh", "-c", "ip -4 -o addr show eth0 | grep -c inet")
+    assert (r.returncode, r.stdout.strip()) == (0, "1"), r.stderr
+
+
+def test_without_newuidmap_one_uid_is_mapped_with_a_one_line_note(clean):
+    u = clean
+    env = dict(u.env, PATH="/nonexistent")  # no newuidmap (nor slirp4netns: the network is none)
+    r = subprocess.run([*MINICTR, "run", "--rm", "busybox", "/bin/cat", "/proc/self/uid_map"], env=env,
+                       cwd=str(u.home), capture_output=True, text=True, timeout=90, preexec_fn=u.demote)
+    assert r.returncode == 0, r.stderr
+    assert one_line(r.stderr).startswith("note: newuidmap/newgidmap not found: mapping only your own uid")
+    assert [line.split() for line in r.stdout.splitlines()] == [["0", str(u.uid), "1"]]
+
+
+def test_the_copy_fallback_runs_rootless_too(clean):
+    u = clean
+    env = dict(u.env, MINICTR_NO_OVERLAY="1")
+    r = subprocess.run([*MINICTR, "run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                        "grep ' / ' /proc/self/mountinfo | grep -c overlay; echo x > /x && cat /x"], env=env,
+                       cwd=str(u.home), capture_output=True, text=True, timeout=90, preexec_fn=u.demote)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0", "x"]   # no overlay at /: the image was copied into the container's dir

@@ -76,7 +76,7 @@ def test_replace_asdict_copy_and_pickle():
     assert replace(cfg, name="m").name == "m" and cfg.name == "n"
     d = asdict(cfg)
     assert d["rootfs"] == {"path": "/r", "lowers": ("/l",), "upper": None, "work": None, "readonly": False,
-                          "volatile": False}
+                          "volatile": False, "userxattr": False}
     assert d["resources"]["memory"] == 1 << 20
     assert pickle.loads(pickle.dumps(cfg)) == cfg
     assert copy.deepcopy(cfg) == cfg

@@ -144,3 +144,25 @@ def test_an_rm_containers_overlay_is_volatile_and_a_kept_ones_is_not():
 def test_volatile_needs_linux_5_10(release, ok):
     from minictr.rootfs import volatile_overlay_supported
     assert volatile_overlay_supported(release) is ok
+
+
+def test_in_a_user_namespace_devices_are_bound_and_sys_too_on_the_hosts_network():
+    from minictr.config import Rootfs
+    from minictr.rootfs import Device, Mount, ReadOnly, plan
+    steps = plan(Rootfs("/r"), userns=True, host_net=True)
+    devices = [s for s in steps if isinstance(s, Device)]
+    assert devices and all(d.bind == "/dev/" + d.path.rsplit("/", 1)[1] for d in devices)  # mknod is refused
+    assert not any(isinstance(s, Mount) and s.fstype == "sysfs" for s in steps)  # not our network namespace
+    assert any(isinstance(s, Mount) and s.source == "/sys" and s.target == "/r/sys" for s in steps)
+    assert ReadOnly("/r/sys") in steps
+    own_net = plan(Rootfs("/r"), userns=True)
+    assert any(isinstance(s, Mount) and s.fstype == "sysfs" for s in own_net)
+    assert all(d.bind is None for d in plan(Rootfs("/r")) if isinstance(d, Device))  # root: fresh nodes
+
+
+def test_an_overlay_in_a_user_namespace_reads_user_xattrs():
+    from minictr.config import Rootfs
+    from minictr.rootfs import Mount, plan
+    (ov,) = [s for s in plan(Rootfs("/r", lowers=("/l",), upper="/u", work="/w", userxattr=True))
+             if isinstance(s, Mount) and s.fstype == "overlay"]
+    assert ov.data.endswith(",userxattr")
