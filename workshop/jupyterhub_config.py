@@ -17,6 +17,8 @@ variable with the default a VM wants:
   MINICTR_HUB_PROXY          configurable-http-proxy       on PATH, or make workshop-proxy's
   MINICTR_HUB_MEM, MINICTR_HUB_CPU  per-user limits, SystemdSpawner only   1G, 1
   MINICTR_HUB_START_TIMEOUT  seconds a server may take to start  120
+  MINICTR_HUB_PROXY_EXTERNAL 1: the proxy is started by someone else (its own service; with
+                             CONFIGPROXY_AUTH_TOKEN), and survives the hub's restarts   0
 
 Who serves what:
 - every participant's single-user server runs as that Unix user, from this Python's
@@ -118,6 +120,10 @@ c.JupyterHub.bind_url = env("MINICTR_HUB_URL") or "http://:8000"
 c.JupyterHub.hub_bind_url = env("MINICTR_HUB_API_URL") or "http://127.0.0.1:8081"
 c.ConfigurableHTTPProxy.api_url = env("MINICTR_HUB_PROXY_API_URL") or "http://127.0.0.1:8001"
 c.ConfigurableHTTPProxy.command = [proxy_command()]
+# An external proxy keeps the room's connections through a hub restart; the hub finds it at
+# api_url, with the CONFIGPROXY_AUTH_TOKEN both are given. (JupyterHub gives a proxy it starts
+# itself 10 s to answer: too short on a machine as slow as the v2 VM's emulation.)
+c.ConfigurableHTTPProxy.should_start = env("MINICTR_HUB_PROXY_EXTERNAL") != "1"
 c.ConfigurableHTTPProxy.pid_file = os.path.join(STATE, "proxy.pid")
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(STATE, "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = os.path.join(STATE, "jupyterhub_cookie_secret")

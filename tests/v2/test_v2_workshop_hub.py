@@ -41,7 +41,7 @@ def test_systemdspawner_gives_each_participant_a_delegated_cgroup(systemd, tmp_p
         name = people[0].name
         users = tmp_path / "users.txt"
         users.write_text(name + "\n")
-        hub = Hub(users, state, spawner="auto", start_timeout=SLOW)
+        hub = Hub(users, state, spawner="auto", start_timeout=SLOW, external_proxy=True)
         kernel = None
         unit = f"jupyter-{name}-singleuser.service"
         try:
