@@ -150,8 +150,8 @@ class Hub:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the hub exited with {self.proc.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(self.url + "/hub/api/", timeout=2).status_code == 200:
+            with contextlib.suppress(requests.RequestException):  # refused, or an external proxy waiting for it
+                if requests.get(self.url + "/hub/api/", timeout=5).status_code == 200:
                     return
             time.sleep(0.3)
         raise AssertionError(f"the hub did not answer in {timeout} s:\n{self.log_tail()}")

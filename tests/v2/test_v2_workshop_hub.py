@@ -31,6 +31,7 @@ def show(unit: str, prop: str) -> str:
 SLOW = 900
 
 
+@pytest.mark.slow          # not in make test-v2's default selection: ARGS=tests/v2/test_v2_workshop_hub.py
 @pytest.mark.timeout(2400)
 def test_systemdspawner_gives_each_participant_a_delegated_cgroup(systemd, tmp_path):
     if not PROXY.exists():
