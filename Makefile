@@ -19,8 +19,7 @@ export MINICTR_ROOT ?= /var/lib/minictr
 # Rootless runs: newuidmap/newgidmap (uidmap) for subordinate id ranges, slirp4netns for their network.
 APT_BASE := busybox-static iproute2 iputils-ping nftables python3-venv ca-certificates uidmap slirp4netns
 APT_LAB  := procps util-linux skopeo docker-registry
-# nodejs: runs the hub test's configurable-http-proxy (make workshop-proxy fetches it with npm into
-# build/; mk/v2vm.py copies it into the v2 VM, where Debian's Node 18 runs it).
+# nodejs: runs the hub test's configurable-http-proxy (make workshop-proxy fetches it with npm into build/).
 APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium nodejs
 # The workshop's hub (workshop/README.md) needs Node for configurable-http-proxy: Debian's
 # nodejs and npm, unless an npm is there already (NodeSource's nodejs has its own, and conflicts

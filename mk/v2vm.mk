@@ -17,5 +17,5 @@ v2vm-tools:  ## install qemu and mmdebstrap, which the v2 VM needs
 v2vm-image: venv v2vm-tools  ## build (or find) the cached pure cgroup v2 VM image
 	$(PY) mk/v2vm.py build --packages "$(V2VM_PACKAGES)"
 
-test-v2: venv v2vm-tools workshop-proxy  ## the tests again in a pure cgroup v2 VM with systemd (qemu; ARGS=... for one file)
+test-v2: venv v2vm-tools  ## the tests again in a pure cgroup v2 VM with systemd (qemu; ARGS=... for one file)
 	$(PY) mk/v2vm.py run --packages "$(V2VM_PACKAGES)" -- $(ARGS)

@@ -62,19 +62,11 @@ def env_int(name: str, default: int) -> int:
 
 # -- a run --------------------------------------------------------------------
 
-#: Ignored files the tests in the VM need too: the workshop hub test's proxy (make workshop-proxy).
-PAYLOAD_EXTRA = ("build/workshop/proxy-chp4",)
-
-
 def checkout_files() -> list[str]:
-    """The checkout as git sees it (tracked files and new ones not ignored), and PAYLOAD_EXTRA's files."""
+    """The checkout as git sees it: tracked files and new ones that are not ignored."""
     r = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                        capture_output=True, check=True)
-    files = [p for p in r.stdout.decode().split("\0") if p and os.path.lexists(os.path.join(REPO, p))]
-    for extra in PAYLOAD_EXTRA:
-        for top, _dirs, names in os.walk(os.path.join(REPO, extra)):
-            files += [os.path.relpath(os.path.join(top, n), REPO) for n in names]
-    return files
+    return [p for p in r.stdout.decode().split("\0") if p and os.path.lexists(os.path.join(REPO, p))]
 
 
 def copy_tree(src: str, dst: str) -> None:

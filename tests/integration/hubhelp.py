@@ -94,8 +94,7 @@ def throwaway_users(n: int):
 
 
 class Hub:
-    def __init__(self, users_file: Path, state: Path, spawner: str = "local", start_timeout: int = 120,
-                 external_proxy: bool = False):
+    def __init__(self, users_file: Path, state: Path, spawner: str = "local", start_timeout: int = 120):
         self.state = state
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -116,31 +115,7 @@ class Hub:
             "PYTHONPATH": str(REPO),
         }
         self.proc: subprocess.Popen | None = None
-        self.proxy: subprocess.Popen | None = None
-        if external_proxy:
-            self.env.update(MINICTR_HUB_PROXY_EXTERNAL="1", CONFIGPROXY_AUTH_TOKEN=secrets.token_hex(16))
-
-    def start_proxy(self, timeout: float) -> None:
-        """configurable-http-proxy on its own, as a service would run it (MINICTR_HUB_PROXY_EXTERNAL)."""
-        api = self.env["MINICTR_HUB_PROXY_API_URL"].rsplit(":", 1)[1]
-        hub = self.env["MINICTR_HUB_API_URL"]
-        with open(self.state / "proxy.log", "wb") as log:
-            self.proxy = subprocess.Popen(
-                [self.env["MINICTR_HUB_PROXY"], "--ip", "127.0.0.1", "--port", str(self.port),
-                 "--api-ip", "127.0.0.1", "--api-port", api, "--default-target", hub,
-                 "--error-target", hub + "/hub/error"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proxy.poll() is None, (self.state / "proxy.log").read_text()
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", int(api)), timeout=2):
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"the proxy did not listen in {timeout} s")
-
     def start(self, timeout: float = 40) -> None:
-        if self.env.get("MINICTR_HUB_PROXY_EXTERNAL") == "1":
-            self.start_proxy(timeout)
         jupyterhub = Path(sys.prefix) / "bin" / "jupyterhub"
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
@@ -150,7 +125,7 @@ class Hub:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the hub exited with {self.proc.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(requests.RequestException):  # refused, or an external proxy waiting for it
+            with contextlib.suppress(requests.RequestException):  # refused, or not answered yet
                 if requests.get(self.url + "/hub/api/", timeout=5).status_code == 200:
                     return
             time.sleep(0.3)
@@ -204,10 +179,6 @@ class Hub:
         if pid_file.exists():  # the proxy runs in the hub's session: the killpg above reached it
             with contextlib.suppress(ValueError, ProcessLookupError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        if self.proxy is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proxy.pid, signal.SIGKILL)
-            self.proxy.wait()
         print(f"hub stopped in {time.monotonic() - t0:.1f} s")
         artifacts = REPO / "tests" / "artifacts"
         artifacts.mkdir(exist_ok=True)

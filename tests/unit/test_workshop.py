@@ -86,6 +86,12 @@ def test_the_config_on_a_host_without_systemd(tmp_path, monkeypatch):
     assert c.Spawner.pre_spawn_hook is ns["prepare_home"]
     assert c.JupyterHub.services == [{"name": "workshop-admin", "api_token": "t0k"}]
     assert c.JupyterHub.load_roles[0]["scopes"] == ["admin:users", "admin:servers", "access:servers"]
+    assert c.ConfigurableHTTPProxy.should_start is True and c.Spawner.start_timeout == 120
+
+
+def test_a_proxy_of_its_own_and_a_slow_machine(tmp_path, monkeypatch):
+    c, _ns = hub_config(tmp_path, monkeypatch, SPAWNER="local", PROXY_EXTERNAL="1", START_TIMEOUT="900")
+    assert c.ConfigurableHTTPProxy.should_start is False and c.Spawner.start_timeout == 900
 
 
 def test_the_config_where_systemd_is_pid_1(tmp_path, monkeypatch):
