@@ -10,7 +10,7 @@ Then: nobody sees or removes another's containers or images, and workshop/progre
 shows who passed the exercise. On the way out the hub stops every server, and every
 process, home and /run/user dir of the three users goes (userdel -r), failure or not.
 
-About 55 s on the 2-core test machine (90-120 s while its load average was 7-12). Needs root (useradd, a hub that switches users), configurable-http-proxy
+About 40-55 s on the 2-core test machine (90-120 s while its load average was 7-12). Needs root (useradd, a hub that switches users), configurable-http-proxy
 (``make workshop-proxy``) and jupyterhub in the venv (the ``workshop`` extra).
 """
 
