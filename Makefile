@@ -20,10 +20,23 @@ export MINICTR_ROOT ?= /var/lib/minictr
 # Rootless runs: newuidmap/newgidmap (uidmap) for subordinate id ranges, slirp4netns for their network.
 APT_BASE := busybox-static iproute2 iputils-ping nftables python3-venv ca-certificates uidmap slirp4netns
 APT_LAB  := procps util-linux skopeo docker-registry podman conmon runc
-APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium
+# nodejs: runs the hub test's configurable-http-proxy (make workshop-proxy fetches it with npm into build/).
+APT_TEST := umoci podman buildah runc crun hyperfine bubblewrap chromium nodejs
+# The workshop's hub (workshop/README.md) needs Node for configurable-http-proxy: Debian's
+# nodejs and npm, unless an npm is there already (NodeSource's nodejs has its own, and conflicts
+# with Debian's npm package). Rootless minictr's uidmap and slirp4netns are in APT_BASE.
+NPM_APT  := command -v npm >/dev/null || bash .ci/apt-ensure nodejs npm
+HUB_PREFIX ?= /opt/minictr-hub
+USERS      ?= workshop/users.txt
+# configurable-http-proxy 4.x: 5.x needs Node 20, and Debian 12 and Ubuntu 24.04 ship Node 18
+# (22.04: 12; 4.6 runs on 10 and later). The hub test's copy (tests/integration/test_workshop_hub.py)
+# is the one the VM gets (workshop/install_hub.py: CHP_SPEC), in build/, outside the venv.
+CHP_SPEC   := configurable-http-proxy@4
+CHP_DIR    := build/workshop/proxy-chp4
+CHP        := $(CHP_DIR)/node_modules/.bin/configurable-http-proxy
 
 .PHONY: help setup setup-test apt apt-test venv image lab lab-kernel test unit integration demo \
-        notebooks check-notebooks bench site clean
+        notebooks check-notebooks bench site clean workshop-hub workshop-stop workshop-proxy
 
 help:  ## list every target (this text)
 	@echo "minictr: \`make lab\` and \`make test\` set up what they need first (as root, on Debian or Ubuntu)."
@@ -31,7 +44,7 @@ help:  ## list every target (this text)
 
 setup: apt venv image  ## the set-up that lab and test run first (idempotent: safe to run again)
 
-setup-test: setup apt-test  ## setup, plus the tools the tests compare against
+setup-test: setup apt-test workshop-proxy  ## setup, plus the tools the tests compare against
 
 apt:  ## install the Debian packages the runtime and every lesson need (only those missing)
 	@bash .ci/apt-ensure $(APT_BASE) $(APT_LAB)
@@ -47,7 +60,7 @@ venv: $(VENV)/.installed  ## .venv: the dependencies from PyPI, with this checko
 $(VENV)/.installed: pyproject.toml mk/devinstall.py
 	test -x $(PY) || $(SYSTEM_PY) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) mk/devinstall.py lab test site
+	$(PY) mk/devinstall.py lab test site workshop
 	touch $@
 
 image: venv  ## build the default busybox image offline
@@ -84,6 +97,19 @@ stress: venv  ## the store under concurrent use and runs killed at random moment
 # the lessons that exist. The `site` extra is in the venv (`make venv`), since tests/browser builds it too.
 site: venv  ## build the lesson site into build/site/_build/html (README: "The lesson site")
 	$(PY) mk/site.py --out build/site
+
+# A JupyterHub for a room: every participant a Unix user with rootless minictr (workshop/README.md).
+workshop-hub:  ## install and start the workshop's JupyterHub on this VM for USERS=file (root; idempotent)
+	@bash .ci/apt-ensure $(APT_BASE) $(APT_LAB)
+	@$(NPM_APT)
+	$(SYSTEM_PY) workshop/install_hub.py --users $(USERS) --prefix $(HUB_PREFIX) $(HUB_ARGS)
+
+workshop-stop:  ## stop the workshop's hub (and every participant's server)
+	$(SYSTEM_PY) workshop/install_hub.py stop --prefix $(HUB_PREFIX)
+
+workshop-proxy:  ## configurable-http-proxy 4 from the npm registry into build/workshop/ (the hub test's)
+	@$(NPM_APT)
+	@test -x $(CHP) || npm install --prefix $(CHP_DIR) --no-fund --no-audit -q $(CHP_SPEC)
 
 clean:  ## remove the venv
 	rm -rf $(VENV) *.egg-info .pytest_cache
