@@ -1,10 +1,12 @@
-"""The terminal tests' pty: start minictr on one, read what came up to a needle, clean up."""
+"""The terminal tests' pty: start minictr on one, read what came up to a needle, clean up;
+receive the one a runtime sends to a --console-socket."""
 
 import fcntl
 import os
 import pty
 import select
 import signal
+import socket
 import struct
 import termios
 import time
@@ -54,3 +56,21 @@ def read_until(fd: int, needle: bytes, timeout: float = 10) -> bytes:
                 break
             buf += data
     return buf
+
+
+def pty_from_console_socket(path: str, start) -> int:
+    """Listen on the unix socket ``path`` as conmon does, call ``start()`` (which runs the runtime with
+    ``--console-socket path`` and checks it), and return the one fd it sent (SCM_RIGHTS): the pty master."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    listener.settimeout(20)
+    try:
+        start()
+        conn, _ = listener.accept()
+        _msg, fds, _flags, _addr = socket.recv_fds(conn, 1024, 1)
+        conn.close()
+    finally:
+        listener.close()
+    assert len(fds) == 1, fds
+    return fds[0]
