@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from lab_contract import LessonContract, needs_root
+from lab_contract import LessonContract, diagnosis, needs_root
 
 from minictr.labs import checks, l15
 from minictr.labs.kit import in_child
@@ -117,9 +117,7 @@ class TestContract(LessonContract):
     (maps_three_args, "take proc as a fourth parameter"),
 ])
 def test_write_maps_diagnoses_the_mistake(capsys, wrong, says):
-    needs_root("15.write_maps")
-    checks.check("15.write_maps", wrong)
-    assert says in capsys.readouterr().out
+    assert says in diagnosis("15.write_maps", wrong, capsys)
 
 
 def test_write_maps_ignoring_proc_is_named():
@@ -138,9 +136,7 @@ def test_write_maps_ignoring_proc_is_named():
     (map_list, "return the map's text"),
 ])
 def test_rootless_map_diagnoses_the_mistake(capsys, wrong, says):
-    needs_root("15.rootless_map")
-    checks.check("15.rootless_map", wrong)
-    assert says in capsys.readouterr().out
+    assert says in diagnosis("15.rootless_map", wrong, capsys)
 
 
 def test_the_kernel_refuses_overlapping_lines_even_from_root():
