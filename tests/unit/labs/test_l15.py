@@ -21,22 +21,23 @@ def _write(path, text):
         f.write(text)
 
 
+def _maps_in_order(where, uid_map, gid_map):
+    """The reference's three writes, in its order, into ``where`` (/proc/PID), with these two maps."""
+    _write(f"{where}/uid_map", uid_map)
+    _write(f"{where}/setgroups", "deny")
+    _write(f"{where}/gid_map", gid_map)
+
+
 def maps_swapped(pid, uid, gid, proc="/proc"):
-    _write(f"{proc}/{pid}/uid_map", f"{uid} 0 1\n")
-    _write(f"{proc}/{pid}/setgroups", "deny")
-    _write(f"{proc}/{pid}/gid_map", f"{gid} 0 1\n")
+    _maps_in_order(f"{proc}/{pid}", f"{uid} 0 1\n", f"{gid} 0 1\n")
 
 
 def maps_range(pid, uid, gid, proc="/proc"):
-    _write(f"{proc}/{pid}/uid_map", f"0 {uid} 65536\n")
-    _write(f"{proc}/{pid}/setgroups", "deny")
-    _write(f"{proc}/{pid}/gid_map", f"0 {gid} 65536\n")
+    _maps_in_order(f"{proc}/{pid}", f"0 {uid} 65536\n", f"0 {gid} 65536\n")
 
 
 def maps_gid_is_uid(pid, uid, gid, proc="/proc"):
-    _write(f"{proc}/{pid}/uid_map", f"0 {uid} 1\n")
-    _write(f"{proc}/{pid}/setgroups", "deny")
-    _write(f"{proc}/{pid}/gid_map", f"0 {uid} 1\n")
+    _maps_in_order(f"{proc}/{pid}", f"0 {uid} 1\n", f"0 {uid} 1\n")
 
 
 def maps_no_deny(pid, uid, gid, proc="/proc"):
@@ -56,9 +57,7 @@ def maps_twice(pid, uid, gid, proc="/proc"):
 
 
 def maps_own(pid, uid, gid, proc="/proc"):
-    _write(f"{proc}/self/uid_map", f"0 {uid} 1\n")
-    _write(f"{proc}/self/setgroups", "deny")
-    _write(f"{proc}/self/gid_map", f"0 {gid} 1\n")
+    _maps_in_order(f"{proc}/self", f"0 {uid} 1\n", f"0 {gid} 1\n")
 
 
 def maps_real_proc(pid, uid, gid, proc="/proc"):
