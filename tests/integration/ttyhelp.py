@@ -16,6 +16,24 @@ def winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
+def pty_from_console_socket(path: str, start) -> int:
+    """Listen on the unix socket ``path`` as conmon does, call ``start()`` (which runs the runtime with
+    ``--console-socket path`` and checks it), and return the one fd it sent (SCM_RIGHTS): the pty master."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    listener.settimeout(20)
+    try:
+        start()
+        conn, _ = listener.accept()
+        _msg, fds, _flags, _addr = socket.recv_fds(conn, 1024, 1)
+        conn.close()
+    finally:
+        listener.close()
+    assert len(fds) == 1, fds
+    return fds[0]
+
+
 def spawn_in_pty(mc, *args, rows: int | None = None, cols: int | None = None) -> tuple[int, int]:
     """Start ``minictr ARGS`` (of ``mc``'s store) on a new pty, of the given size if any: (pid, master fd)."""
     pid, fd = pty.fork()
@@ -56,21 +74,3 @@ def read_until(fd: int, needle: bytes, timeout: float = 10) -> bytes:
                 break
             buf += data
     return buf
-
-
-def pty_from_console_socket(path: str, start) -> int:
-    """Listen on the unix socket ``path`` as conmon does, call ``start()`` (which runs the runtime with
-    ``--console-socket path`` and checks it), and return the one fd it sent (SCM_RIGHTS): the pty master."""
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(1)
-    listener.settimeout(20)
-    try:
-        start()
-        conn, _ = listener.accept()
-        _msg, fds, _flags, _addr = socket.recv_fds(conn, 1024, 1)
-        conn.close()
-    finally:
-        listener.close()
-    assert len(fds) == 1, fds
-    return fds[0]
