@@ -104,39 +104,13 @@ def oci_seccomp(arch: str | None = None) -> dict:
     and ``excludes`` match its capabilities (docker's 14, as minictr's default),
     the architecture and the kernel; the native architecture and its
     sub-architectures (x86 and x32 on x86_64). runc then compiles it with
-    libseccomp. Built from minictr's copy of the profile (security/seccomp_default.json).
+    libseccomp. Built from minictr's copy of the profile (security/seccomp_default.json)
+    by ``minictr.oci.seccomp.profile_to_oci``, the resolver ``minictr-runtime`` uses.
     """
-    import platform
+    from minictr.oci.seccomp import profile_to_oci
+    from minictr.security import capabilities
 
-    from minictr.security import capabilities, seccomp, seccomp_profile
-    from minictr.security.seccomp_cache import DEFAULT_PROFILE
-
-    arch = arch or platform.machine()
-    raw = json.loads(Path(DEFAULT_PROFILE).read_text())
-    profile = seccomp_profile.load(DEFAULT_PROFILE)
-    go_arch, _table = seccomp_profile.target(arch)
-    native = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}[arch]
-    arches = [native]
-    for m in raw.get("archMap", []):
-        if m["architecture"] == native:
-            arches += m.get("subArchitectures", [])
-    caps = frozenset(capabilities.DEFAULT)
-    kernel = seccomp.kernel_version()
-    rules = []
-    for rule in profile.rules:
-        if not rule.applies(caps, go_arch, kernel):
-            continue
-        out: dict = {"names": list(rule.names), "action": rule.action}
-        if rule.errno is not None:
-            out["errnoRet"] = rule.errno
-        if rule.args:
-            out["args"] = [{"index": a.index, "value": a.value, "valueTwo": a.value_two, "op": a.op}
-                           for a in rule.args]
-        rules.append(out)
-    spec = {"defaultAction": profile.default_action, "architectures": arches, "syscalls": rules}
-    if profile.default_errno is not None:
-        spec["defaultErrnoRet"] = profile.default_errno
-    return spec
+    return profile_to_oci("default", capabilities.DEFAULT, arch)
 
 
 def build_big_image(work: Path, size_mb: int = 500, name: str = BIG_IMAGE) -> tuple[str, Path]:

@@ -25,7 +25,9 @@ Man pages: mount(2), mount(8) (the option names), mount_namespaces(7) (propagati
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 from .syscalls import MountFlags as MS
 
@@ -92,6 +94,23 @@ def in_root(root: str, path: str, max_links: int = 40) -> str:
     files. Here ``/`` means ``root``, and ``..`` never climbs above it (runc does
     the same with its securejoin).
     """
+    try:
+        done = walk_in_root(root, path, max_links=max_links)
+    except OSError as e:  # ELOOP, the only error of a walk that is not strict
+        raise OSError(e.errno, f"too many levels of symbolic links in {path}") from None
+    return os.path.join(root, *done) if done else root
+
+
+def walk_in_root(root: str, path: str, strict: bool = False, follow_last: bool = True,
+                 max_links: int = 40) -> list[str]:
+    """The real components of ``path`` below ``root``, every symlink resolved inside ``root``.
+
+    An absolute target starts again at ``root``; ``..`` stops at it. Not ``strict``:
+    what is not there (yet) is taken as it is. ``strict``: a missing component raises
+    FileNotFoundError, a file where a directory must be NotADirectoryError, as open(2).
+    ``follow_last=False`` keeps a final symlink as it is. More than ``max_links``
+    symlinks: OSError(ELOOP). ``minictr build``'s COPY sources use it too (build/ignore.py).
+    """
     parts = [p for p in path.split("/") if p not in ("", ".")]
     done: list[str] = []
     links = 0
@@ -102,18 +121,26 @@ def in_root(root: str, path: str, max_links: int = 40) -> str:
                 done.pop()
             continue
         candidate = os.path.join(root, *done, part)
-        try:
-            target = os.readlink(candidate)
-        except OSError:  # not a symlink, or not there (yet): take it as it is
+        if strict:
+            mode = os.lstat(candidate).st_mode
+            if parts and not stat.S_ISDIR(mode) and not stat.S_ISLNK(mode):
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", "/".join(done + [part]))
+        target = None
+        if parts or follow_last:
+            try:
+                target = os.readlink(candidate)
+            except OSError:  # not a symlink, or not there (yet): take it as it is
+                pass
+        if target is None:
             done.append(part)
             continue
         links += 1
         if links > max_links:
-            raise OSError(40, f"too many levels of symbolic links in {path}")  # ELOOP
+            raise OSError(errno.ELOOP, "Too many levels of symbolic links", "/".join(done + [part]))
         if target.startswith("/"):
             done = []
         parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-    return os.path.join(root, *done) if done else root
+    return done
 
 
 def steps(specs, root: str, cgroupfs=(), devices=()) -> list:

@@ -214,13 +214,7 @@ class Init:
             self._raise_if_error(msg, expected=None)
 
     def _raise_if_error(self, msg: dict | None, expected: str | None) -> None:
-        if msg is None:
-            raise ContainerSetupError("init", "the container's init exited before it was ready")
-        if msg["type"] == "error":
-            raise ContainerSetupError(msg["stage"], msg["message"], errno=msg.get("errno"),
-                                      hint=msg.get("hint"), exit_code=msg.get("exit_code", EXIT_SETUP_FAILED))
-        if msg["type"] != expected:
-            raise ContainerSetupError("init", f"unexpected message {msg!r}")
+        _check_reply(msg, expected, "init", "the container's init exited before it was ready")
 
 
 def spawn(config: ContainerConfig, kernel: Syscalls, cgroupfs: tuple = (), own_root: bool = False,
@@ -265,7 +259,7 @@ def _map_userns(cfg: ContainerConfig, ch: Channel, pid: int, write_maps) -> int:
     namespace) the process it cloned as our child, once the child has exited.
     """
     msg, _ = ch.recv()
-    _check_reply(msg, "userns")
+    _check_reply(msg, "userns", "user namespace", _GONE_BEFORE_MAPPED)
     # Why the parent writes the maps: a process may not map ids into its own
     # new namespace beyond the one it has; a process outside, with the
     # privilege (root, or newuidmap's setuid bit), writes them (user_namespaces(7)).
@@ -274,7 +268,7 @@ def _map_userns(cfg: ContainerConfig, ch: Channel, pid: int, write_maps) -> int:
     if "pid" not in cfg.namespaces:
         return pid
     msg, _ = ch.recv()
-    _check_reply(msg, "init")
+    _check_reply(msg, "init", "user namespace", _GONE_BEFORE_MAPPED)
     os.waitpid(pid, 0)  # the go-between has exited (or is about to): reap it
     return int(msg["pid"])
 
@@ -290,14 +284,19 @@ def _kill_and_reap(pid: int) -> None:
         pass
 
 
-def _check_reply(msg: dict | None, expected: str) -> None:
+_GONE_BEFORE_MAPPED = "the container's init exited before its user namespace was mapped"
+
+
+def _check_reply(msg: dict | None, expected: str | None, stage: str, gone: str) -> None:
+    """Raise ContainerSetupError unless ``msg`` is the ``expected`` reply: the child's own error
+    (its stage, errno, hint and exit code), ``gone`` if it closed the channel, else an unexpected message."""
     if msg is None:
-        raise ContainerSetupError("user namespace", "the container's init exited before its user namespace was mapped")
+        raise ContainerSetupError(stage, gone)
     if msg["type"] == "error":
         raise ContainerSetupError(msg["stage"], msg["message"], errno=msg.get("errno"),
                                   hint=msg.get("hint"), exit_code=msg.get("exit_code", EXIT_SETUP_FAILED))
     if msg["type"] != expected:
-        raise ContainerSetupError("user namespace", f"unexpected message {msg!r}")
+        raise ContainerSetupError(stage, f"unexpected message {msg!r}")
 
 
 def _enter_userns(cfg: ContainerConfig, ch: Channel, kernel: Syscalls) -> None:

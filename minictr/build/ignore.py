@@ -34,6 +34,7 @@ import re
 import stat
 
 from ..errors import BuildError
+from ..mountspec import walk_in_root
 from ..record import Record
 
 IGNORE_FILES = (".containerignore", ".dockerignore")
@@ -169,29 +170,7 @@ def resolve(root: str, rel: str, follow_last: bool = True) -> str:
 
     Raises FileNotFoundError for a missing component, OSError(ELOOP) for a loop.
     """
-    todo = [p for p in rel.split("/") if p not in ("", ".")]
-    done: list[str] = []
-    links = 0
-    while todo:
-        part = todo.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        st = os.lstat(os.path.join(root, *done, part))
-        if stat.S_ISLNK(st.st_mode) and (todo or follow_last):
-            links += 1
-            if links > MAX_SYMLINKS:
-                raise OSError(40, "Too many levels of symbolic links", "/".join(done + [part]))
-            target = os.readlink(os.path.join(root, *done, part))
-            if target.startswith("/"):
-                done = []
-            todo = [p for p in target.split("/") if p not in ("", ".")] + todo
-            continue
-        if todo and not stat.S_ISDIR(st.st_mode):
-            raise NotADirectoryError(20, "Not a directory", "/".join(done + [part]))
-        done.append(part)
-    return "/".join(done)
+    return "/".join(walk_in_root(root, rel, strict=True, follow_last=follow_last, max_links=MAX_SYMLINKS))
 
 
 def has_magic(src: str) -> bool:

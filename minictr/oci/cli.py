@@ -297,31 +297,37 @@ def cmd_list(opts, pos, log) -> int:
     from . import runtime
     from .state import document
     rows = [document(st, current) for st, current in runtime.containers()]
-    fmt = opts.get("format", "table")
     if opts.get("quiet"):
         print("\n".join(r["id"] for r in rows))
-    elif fmt == "json":
-        _print_json(rows, indent=None)
-    elif fmt == "table":
-        print(f"{'ID':<20} {'PID':<8} {'STATUS':<10} {'BUNDLE':<40} CREATED")
+        return 0
+
+    def table():
+        yield f"{'ID':<20} {'PID':<8} {'STATUS':<10} {'BUNDLE':<40} CREATED"
         for r in rows:
-            print(f"{r['id']:<20} {r['pid']:<8} {r['status']:<10} {r['bundle']:<40} {r['created']}")
-    else:
-        raise ConfigError("--format", fmt, "use table or json")
-    return 0
+            yield f"{r['id']:<20} {r['pid']:<8} {r['status']:<10} {r['bundle']:<40} {r['created']}"
+    return _print_as(opts, rows, table)
 
 
 def cmd_ps(opts, pos, log) -> int:
     from . import runtime
     pids = runtime.processes(pos[0])
+
+    def table():
+        from .. import procfs
+        yield f"{'PID':<8} CMD"
+        for pid in pids:
+            yield f"{pid:<8} {procfs.status(pid).get('Name', '?')}"
+    return _print_as(opts, pids, table)
+
+
+def _print_as(opts, doc, table) -> int:
+    """``--format json``: ``doc`` on one line; ``table`` (the default): the lines ``table()`` yields."""
     fmt = opts.get("format", "table")
     if fmt == "json":
-        _print_json(pids, indent=None)
+        _print_json(doc, indent=None)
     elif fmt == "table":
-        from .. import procfs
-        print(f"{'PID':<8} CMD")
-        for pid in pids:
-            print(f"{pid:<8} {procfs.status(pid).get('Name', '?')}")
+        for line in table():
+            print(line)
     else:
         raise ConfigError("--format", fmt, "use table or json")
     return 0

@@ -21,10 +21,7 @@ PROPAGATIONS = ("private", "rprivate", "slave", "rslave", "shared", "rshared", "
 
 def namespaces(r: Reader, linux: dict) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
     kinds, joins = set(), []
-    for i, ns in enumerate(r.get(linux, "namespaces", "linux", list, [])):
-        where = f"linux.namespaces[{i}]"
-        if not isinstance(ns, dict):
-            raise r.bad(where, ns, "must be an object")
+    for where, ns in r.objects(linux, "namespaces", "linux"):
         kind = NAMESPACE_KINDS.get(r.get(ns, "type", where, str, required=True))
         if kind is None:
             raise r.bad(f"{where}.type", ns["type"], "is not a namespace kind",
@@ -50,10 +47,7 @@ def namespaces(r: Reader, linux: dict) -> tuple[frozenset[str], tuple[tuple[str,
 
 def mappings(r: Reader, linux: dict, key: str) -> tuple[tuple[int, int, int], ...]:
     out = []
-    for i, m in enumerate(r.get(linux, key, "linux", list, [])):
-        where = f"linux.{key}[{i}]"
-        if not isinstance(m, dict):
-            raise r.bad(where, m, "must be an object")
+    for where, m in r.objects(linux, key, "linux"):
         c, h, n = (r.get(m, k, where, int, required=True) for k in ("containerID", "hostID", "size"))
         if min(c, h) < 0 or n < 1:
             raise r.bad(where, m, "needs ids >= 0 and a size >= 1")
@@ -63,10 +57,7 @@ def mappings(r: Reader, linux: dict, key: str) -> tuple[tuple[int, int, int], ..
 
 def devices(r: Reader, linux: dict) -> tuple[DeviceNode, ...]:
     out = []
-    for i, d in enumerate(r.get(linux, "devices", "linux", list, [])):
-        where = f"linux.devices[{i}]"
-        if not isinstance(d, dict):
-            raise r.bad(where, d, "must be an object")
+    for where, d in r.objects(linux, "devices", "linux"):
         path = r.get(d, "path", where, str, required=True)
         if not path.startswith("/dev/") or ".." in path.split("/"):
             raise r.bad(f"{where}.path", path, "must be a path under /dev without '..'")

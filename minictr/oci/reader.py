@@ -46,5 +46,15 @@ class Reader:
                 raise self.bad(f"{where}.{key}[{i}]" if where else f"{key}[{i}]", item, "must be a string")
         return tuple(value)
 
+    def objects(self, obj: dict, key: str, where: str) -> list[tuple[str, dict]]:
+        """``(path, item)`` for each item of the list at ``key``, each checked to be an object."""
+        out = []
+        for i, item in enumerate(self.get(obj, key, where, list, [])):
+            path = f"{where}.{key}[{i}]" if where else f"{key}[{i}]"
+            if not isinstance(item, dict):
+                raise self.bad(path, item, "must be an object")
+            out.append((path, item))
+        return out
+
 
 _WORDS = {str: "a string", dict: "an object", list: "a list"}

@@ -181,10 +181,7 @@ def _process(r: Reader, p: dict) -> dict:
         size = (r.get(console, "height", "process.consoleSize", int, 0),
                 r.get(console, "width", "process.consoleSize", int, 0))
     rlimits = []
-    for i, item in enumerate(r.get(p, "rlimits", "process", list, [])):
-        where = f"process.rlimits[{i}]"
-        if not isinstance(item, dict):
-            raise r.bad(where, item, "must be an object")
+    for where, item in r.objects(p, "rlimits", "process"):
         kind = r.get(item, "type", where, str, required=True)
         soft, hard = (r.get(item, k, where, int, required=True) for k in ("soft", "hard"))
         from ..config import RLIMITS
@@ -263,10 +260,7 @@ def _hooks(r: Reader, hooks: dict) -> tuple[Hook, ...]:
     for stage, entries in hooks.items():
         if stage not in HOOK_STAGES:
             raise r.bad(f"hooks.{stage}", entries, "is not a hook stage", hint=", ".join(HOOK_STAGES))
-        for i, h in enumerate(r.get(hooks, stage, "hooks", list, [])):
-            where = f"hooks.{stage}[{i}]"
-            if not isinstance(h, dict):
-                raise r.bad(where, h, "must be an object")
+        for where, h in r.objects(hooks, stage, "hooks"):
             path = r.get(h, "path", where, str, required=True)
             if not path.startswith("/"):
                 raise r.bad(f"{where}.path", path, "must be an absolute path")
@@ -280,10 +274,7 @@ def _hooks(r: Reader, hooks: dict) -> tuple[Hook, ...]:
 def _mounts(r: Reader, doc: dict, bundle_dir: str) -> tuple[MountSpec, ...]:
     from ..mountspec import check_options, is_bind
     out = []
-    for i, m in enumerate(r.get(doc, "mounts", "", list, [])):
-        where = f"mounts[{i}]"
-        if not isinstance(m, dict):
-            raise r.bad(where, m, "must be an object")
+    for where, m in r.objects(doc, "mounts", ""):
         dest = r.get(m, "destination", where, str, required=True)
         if not dest.startswith("/") or ".." in dest.split("/"):
             raise r.bad(f"{where}.destination", dest, "must be an absolute path without '..'")

@@ -11,13 +11,13 @@ import array
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from ttyhelp import pty_from_console_socket
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: namespaces, mounts and cgroups")
 
@@ -143,20 +143,11 @@ def test_delete_force_kills_a_created_container_and_leaves_nothing(oci):
 
 def test_the_console_socket_receives_the_pty_master(oci, tmp_path):
     path = str(tmp_path / "console.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(1)
-    listener.settimeout(20)
-    try:
+
+    def create():
         r = oci.create("tty", "sh", "-c", "tty; echo cols $(stty size)", flags=("--tty", "--console-socket", path))
         assert r.returncode == 0, (tmp_path / "tty.out").read_text()
-        conn, _ = listener.accept()
-        msg, fds, _flags, _addr = socket.recv_fds(conn, 1024, 1)
-        conn.close()
-    finally:
-        listener.close()
-    assert len(fds) == 1
-    master = fds[0]
+    master = pty_from_console_socket(path, create)
     try:
         assert os.isatty(master)
         assert oci("start", "tty").returncode == 0
@@ -282,20 +273,12 @@ def test_exec_with_a_terminal_sends_its_pty_to_the_console_socket(oci, tmp_path)
     assert oci.create("exectty", "sleep", "60").returncode == 0
     assert oci("start", "exectty").returncode == 0
     path = str(tmp_path / "exec.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(1)
-    listener.settimeout(20)
-    try:
+
+    def exec_tty():
         r = oci("exec", "--tty", "--detach", "--console-socket", path, "--pid-file", str(tmp_path / "pid"),
                 "exectty", "sh", "-c", "tty; sleep 10", out=tmp_path / "exec.out")
         assert r.returncode == 0, (tmp_path / "exec.out").read_text()
-        conn, _ = listener.accept()
-        _msg, fds, _flags, _addr = socket.recv_fds(conn, 1024, 1)
-        conn.close()
-    finally:
-        listener.close()
-    (master,) = fds
+    master = pty_from_console_socket(path, exec_tty)
     try:
         text = b""
         deadline = time.monotonic() + 5

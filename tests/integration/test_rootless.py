@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MINICTR, Minictr
-from ttyhelp import read_until
+from ttyhelp import close_pty, read_until
 
 CHECKOUT = str(Path(__file__).resolve().parents[2])
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -177,12 +177,7 @@ def test_run_it_gives_the_user_a_terminal(clean):
         assert status == 3, out
         assert b"/dev/pts/0" in out   # the pty is the container's own devpts
     finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(fd)
+        close_pty(pid, fd)
 
 
 def test_images_load_into_the_users_own_store(clean, tmp_path):

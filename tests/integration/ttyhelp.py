@@ -1,10 +1,12 @@
-"""The terminal tests' pty: start minictr on one, read what came up to a needle, clean up."""
+"""The terminal tests' pty: start minictr on one, read what came up to a needle, clean up;
+receive the one a runtime sends to a --console-socket."""
 
 import fcntl
 import os
 import pty
 import select
 import signal
+import socket
 import struct
 import termios
 import time
@@ -14,6 +16,24 @@ from patience import HANG_S
 
 def winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def pty_from_console_socket(path: str, start) -> int:
+    """Listen on the unix socket ``path`` as conmon does, call ``start()`` (which runs the runtime with
+    ``--console-socket path`` and checks it), and return the one fd it sent (SCM_RIGHTS): the pty master."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    listener.settimeout(20)
+    try:
+        start()
+        conn, _ = listener.accept()
+        _msg, fds, _flags, _addr = socket.recv_fds(conn, 1024, 1)
+        conn.close()
+    finally:
+        listener.close()
+    assert len(fds) == 1, fds
+    return fds[0]
 
 
 def spawn_in_pty(mc, *args, rows: int | None = None, cols: int | None = None) -> tuple[int, int]:

@@ -191,38 +191,43 @@ def test_pid_file_is_written_whole(tmp_path):
     assert path.read_text() == "1234" and os.listdir(tmp_path) == ["pid"]
 
 
-def test_start_wakes_on_exec_or_on_an_error_in_the_fifo(tmp_path):
-    """The exec fifo, without a container: a writer that closes (exec) is success; one that writes a
-    report is its error; a process that dies without ever opening the fifo is an error too."""
+def _exec_report(fifo: str, child) -> dict | None:
+    """Make the exec fifo, fork a process that runs ``child(fifo)`` and exits, and return
+    ``runtime._wait_for_exec``'s report on it."""
     from minictr.oci import runtime
-    fifo = str(tmp_path / "exec.fifo")
-    for message, expected in ((None, None), (b'{"type":"error","message":"exec \\"x\\": not found"}',
-                                             "not found")):
-        os.mkfifo(fifo)
-        pid = os.fork()
-        if pid == 0:
-            fd = os.open(fifo, os.O_WRONLY)  # blocks until the reader below
-            if message:
-                os.write(fd, message)
-            os._exit(0)
-        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        try:
-            report = runtime._wait_for_exec(fd, pid)
-        finally:
-            os.close(fd)
-            os.waitpid(pid, 0)
-            os.unlink(fifo)
-        assert (report or {}).get("message", None) if expected else report is None
-        if expected:
-            assert expected in report["message"]
     os.mkfifo(fifo)
     pid = os.fork()
     if pid == 0:
-        os._exit(0)  # never opens the fifo
+        try:
+            child(fifo)
+        finally:
+            os._exit(0)
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        report = runtime._wait_for_exec(fd, pid)
+        return runtime._wait_for_exec(fd, pid)
     finally:
         os.close(fd)
         os.waitpid(pid, 0)
+        os.unlink(fifo)
+
+
+def _writer(message: bytes | None):
+    def child(fifo: str) -> None:
+        fd = os.open(fifo, os.O_WRONLY)  # blocks until the reader opens it
+        if message:
+            os.write(fd, message)
+    return child
+
+
+def test_start_wakes_on_exec_or_on_an_error_in_the_fifo(tmp_path):
+    """The exec fifo, without a container: a writer that closes (exec) is success; one that writes a
+    report is its error; a process that dies without ever opening the fifo is an error too."""
+    fifo = str(tmp_path / "exec.fifo")
+    for message, expected in ((None, None), (b'{"type":"error","message":"exec \\"x\\": not found"}',
+                                             "not found")):
+        report = _exec_report(fifo, _writer(message))
+        assert (report or {}).get("message", None) if expected else report is None
+        if expected:
+            assert expected in report["message"]
+    report = _exec_report(fifo, lambda fifo: None)  # never opens the fifo
     assert "exited before it could start" in report["message"]

@@ -26,6 +26,13 @@ def needs_root(exercise_id: str, why: str = "") -> None:
         pytest.skip(f"the checks of {exercise_id} need root{why}; run the tests as root")
 
 
+def diagnosis(exercise_id: str, answer, capsys) -> str:
+    """What ``check(exercise_id, answer)`` prints, as the notebook shows it (skips where the checks need root)."""
+    needs_root(exercise_id)
+    checks.check(exercise_id, answer)
+    return capsys.readouterr().out
+
+
 def assert_reference_passes(exercise_id: str, min_outcomes: int = 1) -> None:
     result = checks.run_checks(exercise_id, checks.get(exercise_id).reference())
     assert result.failures == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from lab_contract import LessonContract, needs_root
+from lab_contract import LessonContract, diagnosis, needs_root
 
 from minictr.labs import checks, l15
 from minictr.labs.kit import in_child
@@ -21,22 +21,23 @@ def _write(path, text):
         f.write(text)
 
 
+def _maps_in_order(where, uid_map, gid_map):
+    """The reference's three writes, in its order, into ``where`` (/proc/PID), with these two maps."""
+    _write(f"{where}/uid_map", uid_map)
+    _write(f"{where}/setgroups", "deny")
+    _write(f"{where}/gid_map", gid_map)
+
+
 def maps_swapped(pid, uid, gid, proc="/proc"):
-    _write(f"{proc}/{pid}/uid_map", f"{uid} 0 1\n")
-    _write(f"{proc}/{pid}/setgroups", "deny")
-    _write(f"{proc}/{pid}/gid_map", f"{gid} 0 1\n")
+    _maps_in_order(f"{proc}/{pid}", f"{uid} 0 1\n", f"{gid} 0 1\n")
 
 
 def maps_range(pid, uid, gid, proc="/proc"):
-    _write(f"{proc}/{pid}/uid_map", f"0 {uid} 65536\n")
-    _write(f"{proc}/{pid}/setgroups", "deny")
-    _write(f"{proc}/{pid}/gid_map", f"0 {gid} 65536\n")
+    _maps_in_order(f"{proc}/{pid}", f"0 {uid} 65536\n", f"0 {gid} 65536\n")
 
 
 def maps_gid_is_uid(pid, uid, gid, proc="/proc"):
-    _write(f"{proc}/{pid}/uid_map", f"0 {uid} 1\n")
-    _write(f"{proc}/{pid}/setgroups", "deny")
-    _write(f"{proc}/{pid}/gid_map", f"0 {uid} 1\n")
+    _maps_in_order(f"{proc}/{pid}", f"0 {uid} 1\n", f"0 {uid} 1\n")
 
 
 def maps_no_deny(pid, uid, gid, proc="/proc"):
@@ -56,9 +57,7 @@ def maps_twice(pid, uid, gid, proc="/proc"):
 
 
 def maps_own(pid, uid, gid, proc="/proc"):
-    _write(f"{proc}/self/uid_map", f"0 {uid} 1\n")
-    _write(f"{proc}/self/setgroups", "deny")
-    _write(f"{proc}/self/gid_map", f"0 {gid} 1\n")
+    _maps_in_order(f"{proc}/self", f"0 {uid} 1\n", f"0 {gid} 1\n")
 
 
 def maps_real_proc(pid, uid, gid, proc="/proc"):
@@ -117,9 +116,7 @@ class TestContract(LessonContract):
     (maps_three_args, "take proc as a fourth parameter"),
 ])
 def test_write_maps_diagnoses_the_mistake(capsys, wrong, says):
-    needs_root("15.write_maps")
-    checks.check("15.write_maps", wrong)
-    assert says in capsys.readouterr().out
+    assert says in diagnosis("15.write_maps", wrong, capsys)
 
 
 def test_write_maps_ignoring_proc_is_named():
@@ -138,9 +135,7 @@ def test_write_maps_ignoring_proc_is_named():
     (map_list, "return the map's text"),
 ])
 def test_rootless_map_diagnoses_the_mistake(capsys, wrong, says):
-    needs_root("15.rootless_map")
-    checks.check("15.rootless_map", wrong)
-    assert says in capsys.readouterr().out
+    assert says in diagnosis("15.rootless_map", wrong, capsys)
 
 
 def test_the_kernel_refuses_overlapping_lines_even_from_root():
