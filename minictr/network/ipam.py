@@ -57,10 +57,11 @@ def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return (a[0] & mask) == (b[0] & mask)
 
 
-def host_routes(text: str | None = None, skip_dev: str = "") -> list[tuple[int, int]]:
+def host_routes(text: str | None = None, skip_dev: str = "", only_dev: str = "") -> list[tuple[int, int]]:
     """The host's IPv4 routes as (network, prefix), from /proc/net/route (little-endian hex).
 
-    ``skip_dev``: not the routes of that interface (minictr's own bridge, made by another store).
+    ``skip_dev``: not the routes of that interface (minictr's own bridge, made by another store);
+    ``only_dev``: only that interface's.
     """
     if text is None:
         with open("/proc/net/route") as f:
@@ -72,10 +73,16 @@ def host_routes(text: str | None = None, skip_dev: str = "") -> list[tuple[int, 
             continue
         dest = int.from_bytes(bytes.fromhex(fields[1]), "little")
         mask = int.from_bytes(bytes.fromhex(fields[7]), "little")
-        if mask == 0 or fields[0] == skip_dev:
+        if mask == 0 or fields[0] == skip_dev or (only_dev and fields[0] != only_dev):
             continue  # the default route collides with nothing
         out.append((dest, bin(mask).count("1")))
     return out
+
+
+def device_subnet(dev: str, text: str | None = None) -> str | None:
+    """The subnet routed to ``dev`` (the route the kernel made for its address), or None."""
+    routes = host_routes(text, only_dev=dev)
+    return f"{format_ip(routes[0][0])}/{routes[0][1]}" if routes else None
 
 
 def free_subnet(routes: list[tuple[int, int]], taken: tuple[str, ...] = (),

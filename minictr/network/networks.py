@@ -80,8 +80,10 @@ def load(name: str) -> dict:
         if name != DEFAULT:
             raise NotFound(f"no such network: {name}",
                            hint=f"`minictr network ls` lists them; `minictr network create {name}` makes it") from None
-    subnet = os.environ.get("MINICTR_SUBNET") or ipam.free_subnet(ipam.host_routes(skip_dev=DEFAULT_BRIDGE),
-                                                                         _taken_subnets(DEFAULT))
+    # The default bridge is host-wide, every store's: if another store made it already, this
+    # store's default network is on its subnet (a route added since may make another look free).
+    subnet = (os.environ.get("MINICTR_SUBNET") or ipam.device_subnet(DEFAULT_BRIDGE)
+              or ipam.free_subnet(ipam.host_routes(skip_dev=DEFAULT_BRIDGE), _taken_subnets(DEFAULT)))
     return _save(_new(DEFAULT, subnet, DEFAULT_BRIDGE))
 
 

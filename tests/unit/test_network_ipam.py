@@ -64,3 +64,9 @@ def test_random_start_still_stays_inside_the_subnet(tmp_path):
     assert len(got) == 50
     assert all(ipam.overlaps((ipam.parse_ip(ip), 32), (ipam.parse_ip("10.9.0.0"), 24)) for ip in got)
     assert not got & {"10.9.0.0", "10.9.0.1", "10.9.0.255"}
+
+
+def test_the_default_bridge_s_subnet_is_read_from_its_route():
+    """Another store made minictr0 already: a new store's default network joins its subnet."""
+    assert ipam.device_subnet("minictr0", ROUTES) == "10.89.0.0/16"
+    assert ipam.device_subnet("minictr9", ROUTES) is None
