@@ -51,3 +51,74 @@ def pytest_collection_modifyitems(config, items):
     for item in notebook_items:
         if _needs_root(Path(str(item.parent.fspath))):
             item.add_marker(pytest.mark.skip(reason=ROOT_REASON))
+
+
+# --- Running side by side (`make test` runs pytest with pytest-xdist: -n 2 --dist loadfile) ---
+#
+# loadfile keeps each file on one worker: a notebook's cells share one kernel, and a module's
+# fixtures (the browser test's JupyterLab server) start once. What files on two workers may still
+# share is the host: a lesson notebook uses fixed host-wide names (lesson 11: the nft table and
+# namespaces "lesson11", port 18111, the network lesson11-net; lesson 15: the veth lesson15-a ...),
+# and three files run every lesson (strict nbval here, tests/browser/test_lab.py and
+# tests/integration/test_lessons_solved.py). So a test that runs lesson NN holds the lock
+# ``lesson-NN`` while it runs (an nbval notebook from its first cell to its last): the same lesson
+# never runs twice at once, and different lessons do. A worker holds at most one lock at a time,
+# so two workers cannot deadlock. Without xdist (one process) there is nothing to lock.
+
+_LOCK_DIR_ENV = "MINICTR_TEST_LOCK_DIR"
+_held: dict = {}   # in a worker: {"key": lesson number, "fd": the locked file's fd}
+
+
+def _lesson_of(item) -> str | None:
+    """The lesson number ("11") that ``item`` runs, or None: an nbval cell, or a test with a notebook parameter."""
+    if _is_notebook(item.parent):
+        name = Path(str(item.parent.fspath)).name
+        return name[:2] if name[:2].isdigit() else None
+    callspec = getattr(item, "callspec", None)
+    for value in (callspec.params.values() if callspec else ()):
+        if isinstance(value, Path) and value.suffix == ".ipynb" and value.name[:2].isdigit():
+            return value.name[:2]
+    return None
+
+
+def _release() -> None:
+    if _held:
+        os.close(_held.pop("fd"))   # closing the fd drops the flock
+        _held.pop("key")
+
+
+def pytest_configure(config):
+    # The controller (not a worker) of an xdist run makes the lock dir; its workers inherit the variable.
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        import tempfile
+        os.environ[_LOCK_DIR_ENV] = tempfile.mkdtemp(prefix="minictr-test-locks-")
+
+
+def pytest_unconfigure(config):
+    path = os.environ.get(_LOCK_DIR_ENV)
+    if path and getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        import shutil
+        shutil.rmtree(path, ignore_errors=True)
+        del os.environ[_LOCK_DIR_ENV]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    lock_dir = os.environ.get(_LOCK_DIR_ENV)
+    if not lock_dir or not hasattr(item.config, "workerinput"):
+        return
+    key = _lesson_of(item)
+    if _held.get("key") == key:
+        return
+    _release()
+    if key is not None:
+        import fcntl
+        fd = os.open(os.path.join(lock_dir, f"lesson-{key}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)   # waits while another worker runs this lesson
+        _held.update(key=key, fd=fd)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    if _held and (nextitem is None or _lesson_of(nextitem) != _held["key"]):
+        _release()
