@@ -57,16 +57,25 @@ def pytest_collection_modifyitems(config, items):
 #
 # loadfile keeps each file on one worker: a notebook's cells share one kernel, and a module's
 # fixtures (the browser test's JupyterLab server) start once. What files on two workers may still
-# share is the host: a lesson notebook uses fixed host-wide names (lesson 11: the nft table and
-# namespaces "lesson11", port 18111, the network lesson11-net; lesson 15: the veth lesson15-a ...),
-# and three files run every lesson (strict nbval here, tests/browser/test_lab.py and
-# tests/integration/test_lessons_solved.py). So a test that runs lesson NN holds the lock
-# ``lesson-NN`` while it runs (an nbval notebook from its first cell to its last): the same lesson
-# never runs twice at once, and different lessons do. A worker holds at most one lock at a time,
-# so two workers cannot deadlock. Without xdist (one process) there is nothing to lock.
+# share is the host, and two locks (flock, in a directory the controller makes) cover it:
+#
+# - ``lesson-NN``: a lesson notebook uses fixed host-wide names (lesson 11: the nft table and
+#   namespaces "lesson11", port 18111, the network lesson11-net; lesson 15: the veth lesson15-a ...),
+#   and three files run every lesson (strict nbval here, tests/browser/test_lab.py and
+#   tests/integration/test_lessons_solved.py). A test that runs lesson NN holds ``lesson-NN`` (an
+#   nbval notebook from its first cell to its last): the same lesson never runs twice at once,
+#   different lessons do.
+# - ``host``: every test holds it shared; a test marked ``alone`` (it compares host-wide state before
+#   and after: the host's mount table, its interfaces, a sysctl) holds it exclusive, so it runs while
+#   the other worker waits. ``gate`` (held only while taking ``host``) lets a waiting ``alone`` test
+#   in before the other worker's next test.
+#
+# Order: a lesson lock first, then gate, then host; an ``alone`` test runs no lesson, and a worker
+# holds at most one lesson lock, so no two workers wait on each other. Without xdist (one process)
+# there is nothing to lock.
 
 _LOCK_DIR_ENV = "MINICTR_TEST_LOCK_DIR"
-_held: dict = {}   # in a worker: {"key": lesson number, "fd": the locked file's fd}
+_held: dict = {}   # in a worker: {"lesson": (number, fd)} across tests, {"host": fd} during one test
 
 
 def _lesson_of(item) -> str | None:
@@ -81,10 +90,11 @@ def _lesson_of(item) -> str | None:
     return None
 
 
-def _release() -> None:
-    if _held:
-        os.close(_held.pop("fd"))   # closing the fd drops the flock
-        _held.pop("key")
+def _lock(lock_dir: str, name: str, how: int) -> int:
+    import fcntl
+    fd = os.open(os.path.join(lock_dir, name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, how)   # waits while the other worker holds it (exclusive, or shared against how=LOCK_EX)
+    return fd
 
 
 def pytest_configure(config):
@@ -107,18 +117,24 @@ def pytest_runtest_setup(item):
     lock_dir = os.environ.get(_LOCK_DIR_ENV)
     if not lock_dir or not hasattr(item.config, "workerinput"):
         return
+    import fcntl
     key = _lesson_of(item)
-    if _held.get("key") == key:
-        return
-    _release()
-    if key is not None:
-        import fcntl
-        fd = os.open(os.path.join(lock_dir, f"lesson-{key}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)   # waits while another worker runs this lesson
-        _held.update(key=key, fd=fd)
+    if "lesson" in _held and _held["lesson"][0] != key:
+        os.close(_held.pop("lesson")[1])   # closing the fd drops the flock
+    if key is not None and "lesson" not in _held:
+        _held["lesson"] = (key, _lock(lock_dir, f"lesson-{key}", fcntl.LOCK_EX))
+    gate = _lock(lock_dir, "gate", fcntl.LOCK_EX)
+    try:
+        alone = item.get_closest_marker("alone") is not None
+        _held["host"] = _lock(lock_dir, "host", fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+    finally:
+        os.close(gate)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item, nextitem):
-    if _held and (nextitem is None or _lesson_of(nextitem) != _held["key"]):
-        _release()
+    # After the fixtures' teardown (trylast): a test's clean-up still counts as the test.
+    if "host" in _held:
+        os.close(_held.pop("host"))
+    if "lesson" in _held and (nextitem is None or _lesson_of(nextitem) != _held["lesson"][0]):
+        os.close(_held.pop("lesson")[1])
