@@ -112,12 +112,54 @@ def pytest_unconfigure(config):
         del os.environ[_LOCK_DIR_ENV]
 
 
+# The notebooks' kernels use the store and runtime dir of the environment: `make` exports
+# MINICTR_ROOT=/var/lib/minictr, where `make image` built the default image. Two workers must not
+# share them (a notebook lists the containers and images there, and compares the listing), so under
+# xdist each worker's kernels get a store and runtime dir of its own, with the default image built
+# into it first, as `make image` does. Its notebooks run in turn in it, as they do in one process.
+_worker_dirs: list = []
+
+
+def _private_notebook_dirs(worker: str) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix=f"minictr-nbval-{worker}-")
+    os.environ.update(MINICTR_ROOT=os.path.join(tmp, "store"), MINICTR_RUNTIME_DIR=os.path.join(tmp, "run"))
+    _worker_dirs.append(tmp)
+    built = subprocess.run([sys.executable, "-m", "minictr", "image", "build-default"],
+                           capture_output=True, text=True, timeout=300)
+    if built.returncode != 0:
+        raise RuntimeError(f"minictr image build-default failed in {tmp}:\n{built.stdout}{built.stderr}")
+
+
+def pytest_sessionfinish(session):
+    """A worker removes its notebooks' dirs: containers left first; kept (and named) if a mount remains."""
+    import shutil
+    import subprocess
+    import sys
+
+    for tmp in _worker_dirs:
+        subprocess.run([sys.executable, "-c", "from minictr import container, state\n"
+                        "for s in state.list_states():\n    container.remove(s.id, force=True)\n"],
+                       capture_output=True, timeout=120, check=False)
+        with open("/proc/self/mountinfo") as f:
+            mounted = [line for line in f if tmp in line]
+        if mounted:
+            print(f"\nmounts left under {tmp} (not deleted):\n" + "".join(mounted))
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     lock_dir = os.environ.get(_LOCK_DIR_ENV)
     if not lock_dir or not hasattr(item.config, "workerinput"):
         return
     import fcntl
+    if not _worker_dirs and _is_notebook(item.parent):
+        _private_notebook_dirs(item.config.workerinput["workerid"])
     key = _lesson_of(item)
     if "lesson" in _held and _held["lesson"][0] != key:
         os.close(_held.pop("lesson")[1])   # closing the fd drops the flock
