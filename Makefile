@@ -63,7 +63,7 @@ lab: setup  ## set everything up and open JupyterLab at lesson 00
 # lesson NN holds a lock so the same lesson never runs twice at once (conftest.py). TEST_WORKERS=0:
 # one process, as before. TEST_ARGS: more pytest arguments (e.g. --durations=30).
 TEST_WORKERS ?= 2
-test: setup-test check-notebooks  ## set everything up and run every test, notebooks included (2 workers)
+test: setup-test check-notebooks  ## set up, check the notebooks, then one run on 2 workers: strict nbval + tests/ (unit, integration, browser)
 	$(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
 	    --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/nbval.cfg \
 	    tests $(NB_DIR)/ $(TEST_ARGS)
