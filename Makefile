@@ -60,11 +60,13 @@ lab: setup  ## set everything up and open JupyterLab at lesson 00
 # run of strict nbval on every notebook (the same options as `make nbval`) and of tests/ (unit,
 # integration, browser), on TEST_WORKERS processes (pytest-xdist). --dist loadfile keeps a file on one
 # worker (a notebook's cells share one kernel; a module's fixtures start once); a test that runs
-# lesson NN holds a lock so the same lesson never runs twice at once (conftest.py). TEST_WORKERS=0:
-# one process, as before. TEST_ARGS: more pytest arguments (e.g. --durations=30).
+# lesson NN holds a lock so the same lesson never runs twice at once (conftest.py).
+# --no-loadscope-reorder: files go out in collection order, so tests/browser/test_lab.py (the longest
+# file: every lesson in JupyterLab) starts first, not after every file with more tests.
+# TEST_WORKERS=0: one process, as before. TEST_ARGS: more pytest arguments (e.g. --durations=30).
 TEST_WORKERS ?= 2
 test: setup-test check-notebooks  ## set up, check the notebooks, then one run on 2 workers: strict nbval + tests/ (unit, integration, browser)
-	$(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+	$(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 	    --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/nbval.cfg \
 	    tests $(NB_DIR)/ $(TEST_ARGS)
 

@@ -54,7 +54,8 @@ def test_the_test_rule_names_every_step_in_one_place():
                             "-o", "venv", "-o", "image"], capture_output=True, text=True, check=True).stdout.replace("\\\n", " ")
     nbval_args = next(line for line in nbval.splitlines() if " -m pytest " in line).split()
     assert set(nbval_args[nbval_args.index("pytest"):]) - {"notebooks/"} <= set(args)
-    assert {"tests", "notebooks/", "--dist", "loadfile", "-n"} <= set(args)
+    assert {"tests", "notebooks/", "--dist", "loadfile", "-n", "--no-loadscope-reorder"} <= set(args)
+    assert args.index("tests") < args.index("notebooks/")   # tests/browser/test_lab.py, the longest file, goes first
     assert args[args.index("--dist") + 1] == "loadfile" and args[args.index("-n") + 1] == "2"
 
 
