@@ -165,6 +165,8 @@ def pytest_runtest_setup(item):
         os.close(_held.pop("lesson")[1])   # closing the fd drops the flock
     if key is not None and "lesson" not in _held:
         _held["lesson"] = (key, _lock(lock_dir, f"lesson-{key}", fcntl.LOCK_EX))
+    if "host" in _held:   # never two: a shared lock left open would keep an `alone` test out for good
+        os.close(_held.pop("host"))
     gate = _lock(lock_dir, "gate", fcntl.LOCK_EX)
     try:
         alone = item.get_closest_marker("alone") is not None
@@ -173,10 +175,14 @@ def pytest_runtest_setup(item):
         os.close(gate)
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    # After the fixtures' teardown (trylast): a test's clean-up still counts as the test.
-    if "host" in _held:
-        os.close(_held.pop("host"))
-    if "lesson" in _held and (nextitem is None or _lesson_of(nextitem) != _held["lesson"][0]):
-        os.close(_held.pop("lesson")[1])
+    # Around the fixtures' teardown: a test's clean-up still counts as the test, and the locks go
+    # even when that clean-up fails (a failing teardown raises; a lock kept would stop the other worker).
+    try:
+        return (yield)
+    finally:
+        if "host" in _held:
+            os.close(_held.pop("host"))
+        if "lesson" in _held and (nextitem is None or _lesson_of(nextitem) != _held["lesson"][0]):
+            os.close(_held.pop("lesson")[1])
