@@ -70,10 +70,19 @@ lab: setup  ## set everything up and open JupyterLab at lesson 00
 	$(VENV)/bin/jupyter lab --allow-root --ip=127.0.0.1 --no-browser \
 	    --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00-a-container-is-a-process.ipynb
 
-# Every step of `make test` is named here: the notebook check and strict nbval
-# (mk/notebooks.mk), then pytest on tests/ (unit, integration, browser).
-test: setup-test check-notebooks nbval  ## set everything up and run every test, notebooks included
-	$(PY) -m pytest -q -p no:cacheprovider tests
+# Every step of `make test` is named here: the notebook check (mk/notebooks.mk), then ONE pytest
+# run of strict nbval on every notebook (the same options as `make nbval`) and of tests/ (unit,
+# integration, browser), on TEST_WORKERS processes (pytest-xdist). --dist loadfile keeps a file on one
+# worker (a notebook's cells share one kernel; a module's fixtures start once); a test that runs
+# lesson NN holds a lock so the same lesson never runs twice at once (conftest.py).
+# --no-loadscope-reorder: files go out in collection order, so tests/browser/test_lab.py (the longest
+# file: every lesson in JupyterLab) starts first, not after every file with more tests.
+# TEST_WORKERS=0: one process, as before. TEST_ARGS: more pytest arguments (e.g. --durations=30).
+TEST_WORKERS ?= 2
+test: setup-test check-notebooks  ## set up, check the notebooks, then one run on 2 workers: strict nbval + tests/ (unit, integration, browser)
+	$(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+	    --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/nbval.cfg \
+	    tests $(NB_DIR)/ $(TEST_ARGS)
 
 unit: venv  ## the unit tests only (no root needed)
 	$(PY) -m pytest -q tests/unit

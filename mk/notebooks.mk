@@ -4,7 +4,8 @@
 #   make nbval            strict nbval: every cell run again, outputs compared through tests/notebooks/nbval.cfg
 #                         (the nbval hooks: conftest.py at the top of the checkout; notebooks/ holds only lessons)
 #   make lab-kernel       install the kernelspec "minictr (root via sudo)" for a user with sudo
-# The Makefile's `test` rule runs check-notebooks and nbval (tests/browser runs inside `pytest tests`).
+# The Makefile's `test` rule runs check-notebooks, then strict nbval with these same options in its one
+# pytest run (tests/ too, on 2 workers); `make nbval` is that part alone, in one process.
 
 NB_DIR    := notebooks
 NOTEBOOKS  = $(sort $(wildcard $(NB_DIR)/*.ipynb))

@@ -242,6 +242,7 @@ def test_python_app_from_binary_built_and_served(mc, tmp_path):
         mc("rm", "-f", "pyapp")
 
 
+@pytest.mark.alone  # the host's interfaces now vs in the step: other tests' veths come and go
 def test_run_steps_are_confined_and_have_no_network_unless_network_host(mc, tmp_path):
     ctx = make_context(tmp_path / "ctx", "FROM busybox\nRUN ls /sys/class/net > /nets && grep -E '^(CapEff|Seccomp):' "
                                          "/proc/self/status\nCMD [\"cat\", \"/nets\"]\n")

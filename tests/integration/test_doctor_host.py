@@ -31,6 +31,7 @@ def _probe_leftovers() -> list[str]:
     return found
 
 
+@pytest.mark.alone  # the host's mount table before and after; another test's mounts would differ
 def test_doctor_exit_0_here(mc):
     before = (_mountinfo(), socket.gethostname(), os.readlink("/proc/self/ns/mnt"))
     r = mc("doctor")

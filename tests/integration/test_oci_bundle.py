@@ -65,6 +65,7 @@ def values(out: str) -> dict:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
+@pytest.mark.alone  # ip_forward before and after: the default bridge, made by another test's run, sets it
 def test_process_fields_of_a_bundle_are_applied(bundle):
     doc = base("echo nofile=$(ulimit -n); echo nproc=$(ulimit -u); echo oom=$(cat /proc/self/oom_score_adj); "
                "echo umask=$(umask); echo groups=$(id -G); echo shmmax=$(cat /proc/sys/kernel/shmmax); "

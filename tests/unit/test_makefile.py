@@ -41,7 +41,22 @@ def test_the_test_rule_names_every_step_in_one_place():
     test_rules = [(f, rest) for f, t, rest in rules() if t == "test"]
     assert len(test_rules) == 1 and test_rules[0][0] == "Makefile", test_rules
     prerequisites = test_rules[0][1].split("##")[0].split()
-    assert prerequisites == ["setup-test", "check-notebooks", "nbval"]
+    assert prerequisites == ["setup-test", "check-notebooks"]
+    # ... and one pytest run does the rest: strict nbval of every notebook (as `make nbval`) and tests/,
+    # on workers that keep a file together (a notebook's cells need one kernel).
+    out = subprocess.run(["make", "-s", "--no-print-directory", "-n", "-C", str(REPO), "test",
+                          "-o", "setup-test", "-o", "check-notebooks"],
+                         capture_output=True, text=True, check=True).stdout.replace("\\\n", " ")
+    pytest_lines = [line for line in out.splitlines() if " -m pytest " in line]
+    assert len(pytest_lines) == 1, out
+    args = pytest_lines[0].split()
+    nbval = subprocess.run(["make", "-s", "--no-print-directory", "-n", "-C", str(REPO), "nbval",
+                            "-o", "venv", "-o", "image"], capture_output=True, text=True, check=True).stdout.replace("\\\n", " ")
+    nbval_args = next(line for line in nbval.splitlines() if " -m pytest " in line).split()
+    assert set(nbval_args[nbval_args.index("pytest"):]) - {"notebooks/"} <= set(args)
+    assert {"tests", "notebooks/", "--dist", "loadfile", "-n", "--no-loadscope-reorder"} <= set(args)
+    assert args.index("tests") < args.index("notebooks/")   # tests/browser/test_lab.py, the longest file, goes first
+    assert args[args.index("--dist") + 1] == "loadfile" and args[args.index("-n") + 1] == "2"
 
 
 def devinstall():
