@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -73,6 +74,23 @@ def learner():
     assert subprocess.run(["id", name], capture_output=True).returncode != 0, "the test user is still there"
 
 
+def as_user(learner) -> tuple[dict, Callable[[], None]]:
+    """The user's environment (no MINICTR_ROOT: paths.py's XDG default) and a demote for preexec_fn."""
+    name, uid, gid, base = learner
+    runtime = base / "xdg-run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.chown(runtime, uid, gid)
+    env = {"HOME": str(base / "home"), "PATH": PATH, "PYTHONPATH": str(CHECKOUT), "USER": name, "LOGNAME": name,
+           "XDG_RUNTIME_DIR": str(runtime), "LANG": "C.UTF-8"}
+
+    def demote():
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+
+    return env, demote
+
+
 def test_the_either_lessons_are_00_to_02():
     assert either_lessons() == list(EITHER)
 
@@ -80,15 +98,7 @@ def test_the_either_lessons_are_00_to_02():
 def test_lessons_00_to_02_pass_strict_nbval_as_an_ordinary_user(learner):
     name, uid, gid, base = learner
     home, runtime = base / "home", base / "xdg-run"
-    runtime.mkdir(mode=0o700)
-    os.chown(runtime, uid, gid)
-    env = {"HOME": str(home), "PATH": PATH, "PYTHONPATH": str(CHECKOUT), "USER": name, "LOGNAME": name,
-           "XDG_RUNTIME_DIR": str(runtime), "LANG": "C.UTF-8"}   # no MINICTR_ROOT: the XDG default
-
-    def demote():
-        os.setgroups([])
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
+    env, demote = as_user(learner)
 
     started = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
@@ -110,3 +120,25 @@ def test_lessons_00_to_02_pass_strict_nbval_as_an_ordinary_user(learner):
         time.sleep(0.1)
     assert processes_of(uid) == [], "processes of the user left behind"
     print(f"lessons {', '.join(EITHER)} as {name}: {time.monotonic() - started:.0f} s")
+
+
+def test_make_setup_as_an_ordinary_user_skips_apt_and_builds_the_image_in_their_store(learner):
+    """`make lab`'s set-up (apt, venv, image) as the user: apt is skipped with a line, since the
+    packages are installed here; the venv is the shared one (-o: not remade, it is root's); the
+    busybox image goes to ~/.local/share/minictr, not /var/lib/minictr."""
+    name, uid, gid, base = learner
+    env, demote = as_user(learner)
+    venv = Path(sys.executable).parent.parent
+    r = subprocess.run(["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed", "setup"],
+                       cwd=str(CHECKOUT), env=env, preexec_fn=demote, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "apt: skipped, the Debian packages are installed (only installing them needs root)" in r.stdout
+    store = base / "home" / ".local" / "share" / "minictr"
+    assert (store / "index.json").stat().st_uid == uid
+    assert "busybox" in (store / "index.json").read_text()
+    # a package missing: the user is told to run the set-up as root first, and nothing is installed
+    r = subprocess.run(["bash", ".ci/apt-ensure", "busybox-static", "minictr-test-no-such-package"],
+                       cwd=str(CHECKOUT), env=env, preexec_fn=demote, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "installing them needs root: minictr-test-no-such-package\n" in r.stderr
+    assert "run `sudo make setup` first" in r.stderr
