@@ -1,6 +1,8 @@
 # minictr: two commands do everything (run as root on Debian or Ubuntu):
 #   make lab    set up, then open JupyterLab at lesson 00
 #   make test   set up, then run every test, notebooks included
+# As an ordinary user, `make lab` serves the lessons that run rootless (00-02) once the
+# Debian packages are there (`sudo make setup`, or `sudo make apt`): only installing them needs root.
 # `make help` lists every target: the text after `## ` on each rule's line.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -9,7 +11,9 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 # Debian's interpreter, not a pyenv shim: it is faster to start, and it is what learners have.
 SYSTEM_PY   ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
-export MINICTR_ROOT ?= /var/lib/minictr
+# The store and the state: minictr/paths.py's defaults, /var/lib/minictr and /run/minictr for
+# root, ~/.local/share/minictr and $XDG_RUNTIME_DIR/minictr for an ordinary user (MINICTR_ROOT
+# and MINICTR_RUNTIME_DIR override them). Not set here, so that `make lab` as a user uses theirs.
 
 # What the runtime and the lab need from Debian, and what the tests add.
 # APT_LAB: the packages of the host commands the lessons run (each LESSON's `tools` in
@@ -40,6 +44,7 @@ CHP        := $(CHP_DIR)/node_modules/.bin/configurable-http-proxy
 
 help:  ## list every target (this text)
 	@echo "minictr: \`make lab\` and \`make test\` set up what they need first (as root, on Debian or Ubuntu)."
+	@echo "As an ordinary user, \`make lab\` runs lessons 00-02 once \`sudo make setup\` has installed the packages."
 	@awk -F ':.*## ' '/^[a-z][a-z0-9-]*:.*## / { printf "  make %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 setup: apt venv image  ## the set-up that lab and test run first (idempotent: safe to run again)

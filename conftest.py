@@ -5,8 +5,10 @@ This file sits at the top of the checkout, out of the learner's folder
 conftest.py for every run, and these hooks act on notebook items only.
 
 - stderr is not compared: warnings and progress go there and vary from run to run.
-- A notebook needs root unless its metadata says ``"minictr": {"needs_root": false}``;
-  without root it is skipped, with the reason, as the probe cell would explain.
+- A notebook needs root unless its lesson's ``LESSON`` record (minictr/labs/lNN.py) says
+  ``privilege="either"`` or ``"rootless"`` (it then runs as an ordinary user too, in a user
+  namespace), or its metadata says ``"minictr": {"needs_root": false}``; without root it is
+  skipped, with the reason, as the probe cell would explain.
 - The kernel nbval starts (``--nbval-current-env``) imports minictr from this checkout.
 """
 
@@ -37,7 +39,12 @@ def pytest_collectstart(collector):
 
 def _needs_root(path: Path) -> bool:
     meta = json.loads(path.read_text()).get("metadata", {}).get("minictr", {})
-    return bool(meta.get("needs_root", True))
+    if "needs_root" in meta:
+        return bool(meta["needs_root"])
+    from minictr import labs
+
+    privilege = {lesson.number: lesson.privilege for lesson in labs.lessons()}.get(path.name[:2], "root")
+    return privilege == "root"
 
 
 def pytest_collection_modifyitems(config, items):

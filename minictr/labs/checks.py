@@ -122,14 +122,42 @@ def solution_cases(exercise_id: str) -> list[Case]:
     return get(exercise_id).cases()
 
 
-def require_root(what: str = "this notebook", *, status_path: str = "/proc/self/status") -> bool:
+def require_root(what: str = "this notebook", *, status_path: str = "/proc/self/status",
+                 lesson: str | None = None, refusal: Callable | None = None, euid: int | None = None) -> bool:
     """The probe cell at the top of a notebook: print whether the experiments can run.
 
     Returns True when they can. Prints one line when all is well, and an
     explanation with the fixes when not (it never raises: the learner can
     still read the notebook).
+
+    ``lesson`` ("00") names the notebook's lesson: when its ``LESSON`` record says
+    ``privilege="either"`` (or ``"rootless"``), an ordinary user whose host allows
+    user namespaces passes too, since minictr then runs containers in a user
+    namespace. That line is the same for root and for the ordinary user, so the
+    notebook's stored output is too. ``refusal()`` returns ``(why, fix)`` when a host
+    setting refuses user namespaces (default: ``userns.refusal``); ``euid`` defaults to ours.
     """
-    euid = os.geteuid()
+    euid = os.geteuid() if euid is None else euid
+    privilege = _privilege(lesson) if lesson else "root"
+    if lesson and what == "this notebook":
+        what = f"lesson {lesson}"
+    if privilege != "root":
+        if refusal is None:
+            from ..userns import refusal
+        refused = refusal() if euid != 0 else None
+        if (euid == 0 and _cap_sys_admin(status_path)) or (euid != 0 and refused is None):
+            print(f"ok: the experiments in {what} can run here, as root or as an ordinary user "
+                  "(in a user namespace).")
+            return True
+        if euid != 0:
+            why, fix = refused
+            print(f"needs a user namespace: as an ordinary user, {what} runs its containers in one;")
+            print(f"  the host refuses it: {why}.")
+            print("How to fix it, pick one:")
+            print(f"  - {fix};")
+            print("  - or run as root: `sudo make lab`.")
+            print("Run `python -m minictr doctor` for the full list of what this machine can do.")
+            return False
     if euid == 0 and _cap_sys_admin(status_path):
         print(f"ok: running as root with CAP_SYS_ADMIN, so the experiments in {what} can run.")
         return True
@@ -145,6 +173,13 @@ def require_root(what: str = "this notebook", *, status_path: str = "/proc/self/
     print("  - in JupyterHub, Binder or a docker container without --privileged: use the lab VM instead.")
     print("Run `python -m minictr doctor` for the full list of what this machine can do.")
     return False
+
+
+def _privilege(lesson: str) -> str:
+    """The ``privilege`` of lesson ``lesson``'s ``LESSON`` record ("root" if there is none)."""
+    from . import lessons
+
+    return {record.number: record.privilege for record in lessons()}.get(lesson, "root")
 
 
 def yours(fn: Callable | None) -> Callable | None:

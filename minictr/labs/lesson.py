@@ -35,7 +35,9 @@ class Lesson:
       namespace) or ``"either"`` (they run as root, and rootless in a user
       namespace through minictr's rootless mode). ``minictr doctor`` run by an
       ordinary user says from it which lessons run. ``needs_root`` stays what the
-      notebook's first probe cell (``require_root``) reports.
+      notebook's first probe cell (``require_root``) reports for a "root" lesson; an
+      "either" lesson's probe (``require_root(lesson="00")``) passes an ordinary user
+      too, and conftest.py's nbval hook runs its notebook without root.
     """
 
     number: str

@@ -86,3 +86,31 @@ def test_the_notebooks_imports_still_work():
     assert reference.breakout is l03.breakout
     assert exercises.run_chrooted is l03.run_chrooted and exercises.PIVOT_NEW_ROOT == l04.PIVOT_NEW_ROOT
     assert labs.lessons()  # the package itself
+
+
+def test_require_root_lets_an_ordinary_user_run_a_lesson_that_runs_either_way(tmp_path, capsys):
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nCapEff:\t000001ffffffffff\n")
+    same = ("ok: the experiments in lesson 01 can run here, as root or as an ordinary user "
+            "(in a user namespace).\n")
+    assert checks.require_root(lesson="01", euid=1000, refusal=lambda: None, status_path=str(status)) is True
+    assert capsys.readouterr().out == same
+    # root prints the very same line, so the notebook's stored output does not depend on who runs it
+    assert checks.require_root(lesson="01", euid=0, refusal=lambda: None, status_path=str(status)) is True
+    assert capsys.readouterr().out == same
+
+
+def test_require_root_names_the_host_setting_that_refuses_the_user_namespace(capsys):
+    refused = ("kernel.unprivileged_userns_clone=0 forbids unprivileged user namespaces",
+               "sysctl -w kernel.unprivileged_userns_clone=1")
+    assert checks.require_root(lesson="00", euid=1000, refusal=lambda: refused) is False
+    out = capsys.readouterr().out
+    assert out.startswith("needs a user namespace: as an ordinary user, lesson 00 runs its containers in one;")
+    assert "unprivileged_userns_clone=0 forbids" in out and "sysctl -w kernel.unprivileged_userns_clone=1" in out
+
+
+def test_require_root_keeps_its_message_for_a_lesson_that_needs_root(capsys):
+    assert checks.require_root(lesson="04", euid=1000, refusal=lambda: None) is False
+    out = capsys.readouterr().out
+    assert out.startswith("needs root: lesson 04 creates namespaces, mounts and chroots")
+    assert "this kernel runs as uid 1000, not root" in out
