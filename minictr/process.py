@@ -479,7 +479,7 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
         if msg["type"] == "detach":
             # The OCI create/start split (minictr.oci): the parent is `create`, which exits now;
             # `start` comes later from another process. We wait on the exec fifo instead.
-            stage = "exec"
+            stage = "lookup"
             # runc looks the command up at create, and podman tells "not found" (its exit 127)
             # from a start that failed (126) by create's error: so the lookup fails create too.
             _find_command(cfg.args, next((e[5:] for e in cfg.env if e.startswith("PATH=")), DEFAULT_PATH),

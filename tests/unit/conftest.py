@@ -20,7 +20,7 @@ def _links(prefix: str) -> set[str]:
 
 
 @pytest.fixture
-def exercise_sandbox(tmp_path, monkeypatch):
+def exercise_sandbox(tmp_path, monkeypatch, request):
     """For tests that run exercise checks: every temporary directory goes under tmp_path
     (the store and runtime dir are private for every test, see tests/conftest.py), and afterwards nothing is left behind: no
     temporary files, no renamed host, no network interface (the veth check's "vx..."
@@ -30,8 +30,13 @@ def exercise_sandbox(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(work))
     ours = (str(tmp_path), os.environ.get("MINICTR_ROOT", ""), os.environ.get("MINICTR_RUNTIME_DIR", ""))
     host, links, overlays = socket.gethostname(), _links("vx"), _overlay_mounts(*ours)
+    # The interfaces are host-wide: under pytest-xdist the other worker may be running lesson 05's
+    # veth check (a notebook) right now, so only a test that runs alone (marked ``alone``: the
+    # other worker waits, conftest.py) can compare them exactly. test_l05 is marked so.
+    exact_links = not hasattr(request.config, "workerinput") or request.node.get_closest_marker("alone")
     yield work
     assert os.listdir(work) == [], "a check left temporary files behind"
     assert socket.gethostname() == host, "a check renamed this machine"
-    assert _links("vx") <= links, "a check left a network interface behind"
+    if exact_links:
+        assert _links("vx") <= links, "a check left a network interface behind"
     assert _overlay_mounts(*ours) <= overlays, "a check left an overlay mount on the host"

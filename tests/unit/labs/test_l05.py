@@ -18,7 +18,9 @@ from minictr.labs.checks import run_checks
 
 
 
-pytestmark = pytest.mark.usefixtures("exercise_sandbox")  # private tmp, store; nothing left behind (conftest.py)
+# private tmp, store, nothing left behind (conftest.py); alone: its veth pairs are host-wide, and the
+# sandbox can tell a pair it left from another worker's only while nothing else runs
+pytestmark = [pytest.mark.usefixtures("exercise_sandbox"), pytest.mark.alone]
 
 
 @pytest.fixture(autouse=True)
