@@ -28,6 +28,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from minictr import procfs
+
 MINICTR_ROW = "minictr run --rm busybox, rootless"
 PODMAN_ROW = "podman run --rm (runc), rootless"
 PODMAN_IMAGE = "localhost/minictr-bench-busybox"
@@ -78,7 +80,7 @@ class BenchUser:
 
     def __exit__(self, *exc) -> None:
         self.run(Path("/"), ["podman", "system", "reset", "--force"])  # podman's storage: the user's files
-        for pid in _pids_of(self.uid):  # only this user's processes, all started here (podman's pause process)
+        for pid in procfs.pids_of_user(self.uid):  # only this user's processes, all started here (podman's pause process)
             try:
                 os.kill(pid, 9)
             except ProcessLookupError:
@@ -87,17 +89,6 @@ class BenchUser:
         shutil.rmtree(self.base, ignore_errors=True)
         shutil.rmtree(self.runtime, ignore_errors=True)
 
-
-def _pids_of(uid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    out.append(int(entry))
-            except OSError:
-                pass
-    return out
 
 
 def commands(user: BenchUser, mc: list[str], rootfs: Path, repo: Path) -> dict[str, list[str]]:

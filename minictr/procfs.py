@@ -127,3 +127,16 @@ def alive(pid: int | str, proc: str = "/proc") -> bool:
 def rss_kib(pid: int | str = "self", proc: str = "/proc") -> int:
     """VmRSS of /proc/PID/status, in KiB: the memory the process holds now."""
     return int(status(pid, proc)["VmRSS"].split()[0])
+
+
+def pids_of_user(uid: int, proc: str = "/proc") -> list[int]:
+    """The processes whose /proc/PID directory belongs to ``uid`` (their real user, as ps shows it)."""
+    pids = []
+    for entry in os.listdir(proc):
+        if entry.isdigit():
+            try:
+                if os.stat(f"{proc}/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except FileNotFoundError:
+                pass  # gone meanwhile
+    return pids

@@ -22,19 +22,11 @@ import pwd
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # the checkout: minictr's procfs reads /proc
+from minictr import procfs  # noqa: E402  (after the path above)
+
 UNIT_CGROUP = "/sys/fs/cgroup/system.slice/jupyter-{name}-singleuser.service"
 
-
-def processes_of(uid: int, proc: str = "/proc") -> list[int]:
-    pids = []
-    for entry in os.listdir(proc):
-        if entry.isdigit():
-            try:
-                if os.stat(os.path.join(proc, entry)).st_uid == uid:
-                    pids.append(int(entry))
-            except FileNotFoundError:
-                pass
-    return pids
 
 
 def memory_kb(pid: int, proc: str = "/proc") -> tuple[int, int]:
@@ -84,7 +76,7 @@ def unit_figures(name: str) -> dict[str, int]:
 
 def measure(name: str) -> dict:
     uid = pwd.getpwnam(name).pw_uid
-    pids = processes_of(uid)
+    pids = procfs.pids_of_user(uid)
     rss = pss = 0
     cpu = 0.0
     for pid in pids:

@@ -31,6 +31,8 @@ from pathlib import Path
 import requests
 import websocket
 
+from minictr import procfs
+
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "minictr-hubtest-"
 
@@ -41,22 +43,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pids_of(uid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    found.append(int(entry))
-            except FileNotFoundError:
-                pass
-    return found
-
 
 def kill_all_of(uid: int, wait: float = 5.0) -> None:
     """SIGKILL every process that runs as ``uid`` (a throwaway user's), until none is left."""
     deadline = time.monotonic() + wait
-    while (pids := pids_of(uid)) and time.monotonic() < deadline:
+    while (pids := procfs.pids_of_user(uid)) and time.monotonic() < deadline:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

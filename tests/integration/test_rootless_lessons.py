@@ -22,6 +22,8 @@ from typing import Callable
 
 import pytest
 
+from minictr import procfs
+
 CHECKOUT = Path(__file__).resolve().parents[2]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: the lessons whose LESSON record says privilege="either"
@@ -41,17 +43,6 @@ def notebook(number: str) -> str:
     return str(found.relative_to(CHECKOUT))
 
 
-def processes_of(uid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    out.append(int(entry))
-            except OSError:
-                pass
-    return out
-
 
 @pytest.fixture
 def learner():
@@ -64,7 +55,7 @@ def learner():
     try:
         yield name, pw.pw_uid, pw.pw_gid, base
     finally:
-        for pid in processes_of(pw.pw_uid):  # only this user's: all of them started by this test
+        for pid in procfs.pids_of_user(pw.pw_uid):  # only this user's: all of them started by this test
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -116,9 +107,9 @@ def test_lessons_00_to_02_pass_strict_nbval_as_an_ordinary_user(learner):
     state = runtime / "minictr"
     assert [n for n in (os.listdir(state) if state.exists() else []) if not n.startswith(".")] == []
     deadline = time.time() + 10
-    while processes_of(uid) and time.time() < deadline:
+    while procfs.pids_of_user(uid) and time.time() < deadline:
         time.sleep(0.1)
-    assert processes_of(uid) == [], "processes of the user left behind"
+    assert procfs.pids_of_user(uid) == [], "processes of the user left behind"
     print(f"lessons {', '.join(EITHER)} as {name}: {time.monotonic() - started:.0f} s")
 
 

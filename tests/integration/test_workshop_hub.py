@@ -29,7 +29,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from hubhelp import REPO, Hub, Kernel, pids_of, throwaway_users
+from hubhelp import REPO, Hub, Kernel, throwaway_users
+
+from minictr import procfs
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -248,6 +250,6 @@ def test_stopping_a_server_leaves_no_process_of_its_user(room):
     r = hub.api("DELETE", f"/users/{name}/server")
     assert r.status_code in (202, 204), r.text
     deadline = time.monotonic() + 20
-    while (left := pids_of(uid)) and time.monotonic() < deadline:
+    while (left := procfs.pids_of_user(uid)) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert left == [], f"processes of {name} left after its server stopped: {left}"

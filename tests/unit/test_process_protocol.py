@@ -196,58 +196,52 @@ def test_without_a_filter_nothing_is_loaded_and_the_command_runs(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-def test_hide_command_line_rewrites_cmdline_and_empties_environ():
-    """In a forked child (this process's own argv stays): /proc/self/cmdline shows the new words."""
-    from minictr.process import hide_command_line
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
-    with open("/proc/self/cmdline", "rb") as f:
-        ours = f.read()
+
+def _in_fork(body):
+    """``body()`` in a forked child (this process's own argv stays as it is); its repr'd result."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(r)
-            ok = hide_command_line(["minictr-init", "--", "sleep", "60"])
-            with open("/proc/self/cmdline", "rb") as f:
-                cmdline = f.read()
-            with open("/proc/self/environ", "rb") as f:
-                environ = f.read()
-            with open("/proc/self/comm", "rb") as f:
-                comm = f.read()
-            os.write(w, repr((ok, cmdline.rstrip(b"\0").split(b"\0"), environ.strip(b"\0"), comm)).encode())
+            os.write(w, repr(body()).encode())
         finally:
             os._exit(0)
     os.close(w)
     with os.fdopen(r, "rb") as f:
         got = f.read()
     os.waitpid(pid, 0)
-    assert ast.literal_eval(got.decode()) == (True, [b"minictr-init", b"--", b"sleep", b"60"], b"", b"minictr-init\n")
-    with open("/proc/self/cmdline", "rb") as f:
-        assert f.read() == ours  # the parent's own command line is untouched (pytest's, or an xdist worker's)
+    return ast.literal_eval(got.decode())
+
+
+def test_hide_command_line_rewrites_cmdline_and_empties_environ():
+    """In a forked child: /proc/self/cmdline shows the new words; the parent's stays."""
+    from minictr.process import hide_command_line
+
+    ours = _read("/proc/self/cmdline")
+
+    def body():
+        ok = hide_command_line(["minictr-init", "--", "sleep", "60"])
+        cmdline = _read("/proc/self/cmdline")
+        return ok, cmdline.rstrip(b"\0").split(b"\0"), _read("/proc/self/environ").strip(b"\0"), _read("/proc/self/comm")
+
+    assert _in_fork(body) == (True, [b"minictr-init", b"--", b"sleep", b"60"], b"", b"minictr-init\n")
+    assert _read("/proc/self/cmdline") == ours  # the parent's own command line is untouched (pytest's, or an xdist worker's)
 
 
 def test_hide_command_line_cuts_words_to_the_space_there_is():
     from minictr.process import hide_command_line
 
-    with open("/proc/self/cmdline", "rb") as f:
-        ours = f.read()
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            with open("/proc/self/cmdline", "rb") as f:
-                size = len(f.read())
-            hide_command_line(["x" * (size + 100)])
-            with open("/proc/self/cmdline", "rb") as f:
-                after = f.read()
-            os.write(w, repr((size, after)).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        size, after = ast.literal_eval(f.read().decode())
-    os.waitpid(pid, 0)
+    def body():
+        size = len(_read("/proc/self/cmdline"))
+        hide_command_line(["x" * (size + 100)])
+        return size, _read("/proc/self/cmdline")
+
+    size, after = _in_fork(body)
     assert after == b"x" * (size - 1) + b"\0"  # ends in a NUL: the kernel reads no further
 
 

@@ -87,3 +87,11 @@ def test_rss_kib_reads_vmrss(tmp_path):
     (tmp_path / "7").mkdir()
     (tmp_path / "7" / "status").write_text("Name:\tx\nVmRSS:\t   8612 kB\n")
     assert procfs.rss_kib(7, str(tmp_path)) == 8612
+
+
+def test_pids_of_user_reads_the_owner_of_each_proc_dir(tmp_path):
+    for pid in ("7", "8", "self"):
+        (tmp_path / pid).mkdir()
+    os.chown(tmp_path / "8", 4321, 4321)
+    assert procfs.pids_of_user(4321, str(tmp_path)) == [8]
+    assert os.getpid() in procfs.pids_of_user(os.getuid())
