@@ -143,7 +143,7 @@ def walk_in_root(root: str, path: str, strict: bool = False, follow_last: bool =
     return done
 
 
-def steps(specs, root: str, cgroupfs=(), devices=()) -> list:
+def steps(specs, root: str, cgroupfs=(), devices=(), userns: bool = False) -> list:
     """The plan's steps for ``specs`` (``config.MountSpec``) under the new root ``root``.
 
     ``cgroupfs`` is the container's cgroup view (as for ``rootfs.plan``), used for a
@@ -177,8 +177,11 @@ def steps(specs, root: str, cgroupfs=(), devices=()) -> list:
         if propagation:
             out.append(Mount(None, target, None, propagation, mkdir=False))
     if not dev_is_bind:
-        out += [Device(f"{r}/dev/{name}", major, minor) for name, major, minor in DEFAULT_DEVICES]
-        out += [Device(in_root(r, d.path), d.major, d.minor, d.mode, d.type, d.uid, d.gid) for d in devices]
+        # In a user namespace mknod(2) is refused: the host's nodes are bound instead, as runc's rootless mode does.
+        out += [Device(f"{r}/dev/{name}", major, minor, bind=f"/dev/{name}" if userns else None)
+                for name, major, minor in DEFAULT_DEVICES]
+        out += [Device(in_root(r, d.path), d.major, d.minor, d.mode, d.type, d.uid, d.gid,
+                       bind=d.path if userns else None) for d in devices]
         if not any(spec.destination == "/dev/ptmx" for spec in specs):
             out.append(Symlink(f"{r}/dev/ptmx", "pts/ptmx"))
         out += [Symlink(f"{r}/dev/fd", "/proc/self/fd"), Symlink(f"{r}/dev/stdin", "/proc/self/fd/0"),

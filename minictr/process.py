@@ -451,7 +451,8 @@ def _child(cfg: ContainerConfig, ch: Channel, kernel: Syscalls, cgroupfs: tuple 
             extra = steps(cfg.mounts, cfg.rootfs.path, own_root)
         if cfg.spec_mounts is not None:  # a bundle's own mount list replaces minictr's kernel file systems
             from . import mountspec
-            spec_steps = mountspec.steps(cfg.spec_mounts, cfg.rootfs.path, cgroupfs, cfg.devices)
+            spec_steps = mountspec.steps(cfg.spec_mounts, cfg.rootfs.path, cgroupfs, cfg.devices,
+                                         userns="user" in cfg.namespaces)
         rootfs.apply(rootfs.plan(cfg.rootfs, cgroupfs, hostname, masked, readonly, sec.sys_writable, extra,
                                  spec_steps if cfg.spec_mounts is not None else None,
                                  userns="user" in cfg.namespaces, host_net="net" not in cfg.namespaces), kernel)

@@ -40,8 +40,6 @@ def namespaces(r: Reader, linux: dict) -> tuple[frozenset[str], tuple[tuple[str,
         raise r.bad("linux.namespaces", [n.get("type") for n in linux.get("namespaces") or []],
                     "has no mount namespace: minictr builds the root in a mount namespace of its own",
                     hint='add {"type": "mount"}')
-    if "user" in kinds and not any(k == "user" for k, _p in joins):
-        r.warn("linux.namespaces", "user: a new user namespace is made only where minictr's rootless support is")
     return frozenset(kinds), tuple(joins)
 
 

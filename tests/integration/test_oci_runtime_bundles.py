@@ -65,6 +65,20 @@ def test_a_spec_bundle_runs_after_setting_root_path_and_args(oci, tmp_path, gene
     assert oci("delete", "spec1").returncode == 0
 
 
+def test_a_rootless_spec_bundle_makes_its_user_namespace(oci, tmp_path):
+    """`runc spec --rootless`: a new user namespace with the bundle's maps, /dev from the host's nodes."""
+    bundle = make_bundle(tmp_path / "bundle", oci.rootfs,
+                         ["sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo devnull"],
+                         ("runc", "spec", "--rootless"))
+    out = tmp_path / "out"
+    assert create(oci, bundle, "rl1", out).returncode == 0, out.read_text()
+    assert oci("start", "rl1").returncode == 0
+    text = wait_for(out, "devnull")
+    assert text.split() == ["0", "0", "0", "1", "devnull"]  # root inside, mapped to the one uid the spec names
+    assert oci.wait_status("rl1", "stopped")["status"] == "stopped"
+    assert oci("delete", "rl1").returncode == 0
+
+
 def test_a_bad_config_is_one_line_naming_the_field_and_leaves_nothing(oci, tmp_path):
     bundle = make_bundle(tmp_path / "bundle", oci.rootfs, ["true"],
                          edit=lambda d: d["process"].update(cwd="relative/dir"))
