@@ -41,7 +41,7 @@ from typing import Callable, NamedTuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import roster  # noqa: E402
+import roster  # noqa: E402  (workshop/roster.py: importable only after the path above)
 
 UNIT = "minictr-hub.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"

@@ -26,8 +26,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))
-import roster  # noqa: E402
-from minictr.labs import checks, progress  # noqa: E402
+import roster  # noqa: E402  (workshop/roster.py: importable only after the path above)
+from minictr.labs import checks, progress  # noqa: E402  (the checkout, likewise: a script run from it)
 
 LOG = ".local/state/minictr/checks.jsonl"
 INSTALLED_USERS = "/opt/minictr-hub/users.txt"

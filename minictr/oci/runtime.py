@@ -379,13 +379,16 @@ def exec_process(container_id: str, args: list[str], *, env=(), cwd: str | None 
     from .. import enter
     st, current = load(container_id)
     oci.check("exec", st, current)
-    on_process = None
     if process is not None:
         from .spec import with_process
-        on_process = lambda cfg: with_process(cfg, process, warn)  # noqa: E731
+
+        def on_process(cfg):  # exec --process: process.json's fields on top of the container's config
+            return with_process(cfg, process, warn)
         tty = tty or bool(process.get("terminal"))
-    elif not args:
-        raise ConfigError("process.args", [], "must name a command", hint="e.g. exec ID sh -c 'echo hi'")
+    else:
+        on_process = None
+        if not args:
+            raise ConfigError("process.args", [], "must name a command", hint="e.g. exec ID sh -c 'echo hi'")
     if tty and detach and not console_socket:
         raise ConfigError("--console-socket", "", "a detached exec with a terminal needs a console socket")
     on_pty = (lambda master: send_console(console_socket, master)) if tty and console_socket else None

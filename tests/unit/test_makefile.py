@@ -1,10 +1,10 @@
 """The Makefile says what it does: `make help` lists every target, `test` names every step,
 and the venv gets this checkout through a plain .pth line (mk/devinstall.py)."""
 
-import importlib.util
 import re
 import subprocess
 from pathlib import Path
+from scriptload import load_script
 
 try:
     import tomllib
@@ -60,10 +60,7 @@ def test_the_test_rule_names_every_step_in_one_place():
 
 
 def devinstall():
-    spec = importlib.util.spec_from_file_location("devinstall", REPO / "mk" / "devinstall.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("mk/devinstall.py")
 
 
 def test_devinstall_installs_the_extras_requirements_and_a_plain_script():

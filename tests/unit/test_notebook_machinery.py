@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -13,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from scriptload import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 CFG = REPO / "tests" / "notebooks" / "nbval.cfg"
@@ -20,10 +20,7 @@ CFG = REPO / "tests" / "notebooks" / "nbval.cfg"
 
 def _load(name: str):
     """mk/ holds scripts for make, not a package: load them by path."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "mk" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"mk/{name}.py")
 
 
 nbtool = _load("nbtool")

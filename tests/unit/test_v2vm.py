@@ -10,11 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from scriptload import load_script
 
 REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("v2vm", REPO / "mk" / "v2vm.py")
-v2vm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(v2vm)
+v2vm = load_script("mk/v2vm.py")
 v2vm_image = importlib.import_module("v2vm_image")   # mk/v2vm.py put mk/ on sys.path
 
 

@@ -4,7 +4,6 @@ progress table, cloud-init, and the Zero to JupyterHub values against what the g
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from minictr.labs import checks, progress
+from scriptload import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 WS = REPO / "workshop"
@@ -23,10 +23,7 @@ GUIDE = (WS / "README.md").read_text()
 
 def load(name: str):
     sys.path.insert(0, str(WS))
-    spec = importlib.util.spec_from_file_location(f"workshop_{name}", WS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"workshop/{name}.py", f"workshop_{name}")
 
 
 roster = load("roster")
@@ -203,7 +200,6 @@ def test_check_appends_its_result_to_the_log_only_when_asked(tmp_path, monkeypat
     assert not log.exists()
     monkeypatch.setenv(progress.LOG_ENV, str(log))
     checks.check("00.ns_differences", None)
-    from minictr.labs.l00 import LESSON  # noqa: F401  (the exercise's module)
     checks.check("00.ns_differences", checks.get("00.ns_differences").reference())
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["exercise"], e["status"]) for e in entries] == [
