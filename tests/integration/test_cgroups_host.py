@@ -146,6 +146,7 @@ def test_pids_limit_stops_a_fork_loop(make_group):
     wait(pid)
 
 
+@pytest.mark.alone  # a share of a CPU: another worker's busy test would take the CPU the quota allows
 def test_cpus_half_a_cpu(make_group):
     mgr = make_group(Resources(cpus=0.5))
 

@@ -91,6 +91,7 @@ def test_pids_limit_stops_a_fork_loop(mc, rootfs_dir, seen):
     mc("rm", "forker")
 
 
+@pytest.mark.alone  # a share of a CPU: another worker's busy test would take the CPU the quota allows
 def test_cpus_half_a_cpu(mc, rootfs_dir, seen):
     p = mc.popen("run", "--name", "spin", "--cpus", "0.5", rootfs_dir, "sh", "-c", "while :; do :; done")
     try:
