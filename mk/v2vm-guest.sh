@@ -66,6 +66,10 @@ step() {  # step NAME COMMAND...: run it under the time limit, keep its output a
 }
 
 finish() {
+    if [ "$failed" -ne 0 ]; then   # what systemd saw (units that failed, the spawner's, the user managers')
+        journalctl -b --no-pager -n 400 > "$R/journal.txt" 2>&1
+        echo "v2vm: the journal's last 400 lines are in journal.txt of the results"
+    fi
     echo "$failed" > "$R/exit"
     sync
     exit "$failed"

@@ -62,6 +62,10 @@ def env_int(name: str, default: int) -> int:
 
 # -- a run --------------------------------------------------------------------
 
+#: Ignored by git but needed in the VM: `make workshop-proxy`'s configurable-http-proxy.
+EXTRA_TREES = ("build/workshop",)
+
+
 def checkout_files() -> list[str]:
     """The checkout as git sees it: tracked files and new ones that are not ignored."""
     r = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -94,6 +98,9 @@ def make_payload(run: str, venv: str, args: list[str], step_timeout: int) -> str
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copy2(os.path.join(REPO, rel), dst, follow_symlinks=False)
     copy_tree(venv, os.path.join(root, venv.lstrip("/")))
+    for rel in EXTRA_TREES:   # built by make, ignored by git, needed inside (the hub tests' proxy)
+        if os.path.isdir(os.path.join(REPO, rel)):
+            copy_tree(os.path.join(REPO, rel), os.path.join(co, rel))
     host_python = subprocess.run([os.path.join(venv, "bin", "python"), "-c",
                                   "import platform; print(platform.python_version())"],
                                  capture_output=True, text=True, check=True).stdout.strip()

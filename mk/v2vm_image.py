@@ -19,7 +19,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BOOT_SCRIPT = os.path.join(HERE, "v2vm-boot.sh")
 #: Always in the image, whatever the Makefile adds: a booting systemd host and its kernel.
 BASE_PACKAGES = ("systemd", "systemd-sysv", "udev", "linux-image-amd64", "initramfs-tools", "kmod",
-                 "procps", "python3", "python3-venv", "dbus")  # dbus: systemd-run --wait, as on any install
+                 "procps", "python3", "python3-venv",
+                 "dbus",             # systemd-run --wait, as on any install
+                 "libpam-systemd")   # pam_systemd: a user's session, XDG_RUNTIME_DIR, user@UID.service
 IMAGE_SIZE = "8G"           # sparse: about 1 GB of it is used
 
 

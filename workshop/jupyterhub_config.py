@@ -28,8 +28,9 @@ Who serves what:
   *as the user*, so a symlink planted in the home cannot make root write elsewhere;
   and it makes /run/user/UID (XDG_RUNTIME_DIR: rootless minictr keeps its state there);
 - SystemdSpawner (where systemd is PID 1) runs each server in a unit of its own with
-  ``Delegate=yes``: the user owns a cgroup v2 subtree, so minictr's limits work
-  rootless; MemoryMax and CPUQuota cap each participant. LocalProcessSpawner elsewhere:
+  ``Delegate=yes``: the user owns a cgroup v2 subtree, and the server starts in a leaf
+  of it (``subgroup.py``), so minictr's limits work rootless; MemoryMax and CPUQuota cap
+  each participant. LocalProcessSpawner elsewhere:
   no per-user cgroup, and limit flags are refused with a reason.
 - ``MINICTR_CHECK_LOG`` makes the kernels append each exercise check's result to
   ~/.local/state/minictr/checks.jsonl, which ``workshop/progress.py`` reads.
@@ -164,6 +165,9 @@ c.Spawner.start_timeout = int(env("MINICTR_HUB_START_TIMEOUT") or 120)
 c.Spawner.http_timeout = 60
 if kind == "systemd":
     c.JupyterHub.spawner_class = "systemdspawner.SystemdSpawner"
+    # The server starts one level down (subgroup.py: DelegateSubgroup= before systemd 254), so the
+    # unit's delegated group holds no process and minictr may make limited groups in it.
+    c.Spawner.cmd = [sys.executable, os.path.join(HERE, "subgroup.py"), *c.Spawner.cmd]
     c.SystemdSpawner.unit_extra_properties = {"Delegate": "yes"}
     c.SystemdSpawner.mem_limit = env("MINICTR_HUB_MEM") or "1G"
     c.SystemdSpawner.cpu_limit = float(env("MINICTR_HUB_CPU") or 1)

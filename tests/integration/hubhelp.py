@@ -35,6 +35,15 @@ from minictr import procfs
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "minictr-hubtest-"
+NOTEBOOK = REPO / "notebooks" / "00-a-container-is-a-process.ipynb"
+
+
+def code_cell(marker: str) -> str:
+    """Lesson 00's code cell that contains ``marker`` (cells are found by content, not position)."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
+    assert found, f"lesson 00 has no code cell with {marker!r}: update this test with the notebook"
+    return found[0]
 
 
 def free_port() -> int:

@@ -29,23 +29,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from hubhelp import REPO, Hub, Kernel, throwaway_users
+from hubhelp import NOTEBOOK, REPO, Hub, Kernel, code_cell, throwaway_users
 
 from minictr import procfs
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
-NOTEBOOK = REPO / "notebooks" / "00-a-container-is-a-process.ipynb"
 READING = next((REPO / "lessons").glob("00-*.md"))
 PROXY = REPO / "build" / "workshop" / "proxy-chp4" / "node_modules" / ".bin" / "configurable-http-proxy"
-
-
-def code_cell(marker: str) -> str:
-    """Lesson 00's code cell that contains ``marker`` (cells are found by content, not position)."""
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
-    assert found, f"lesson 00 has no code cell with {marker!r}: update this test with the notebook"
-    return found[0]
 
 
 def solution(exercise: str) -> str:

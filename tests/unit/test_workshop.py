@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ def load(name: str):
 
 roster = load("roster")
 install_hub = load("install_hub")
+subgroup = load("subgroup")
 
 
 # ---- the user list ---------------------------------------------------------------------
@@ -98,6 +100,8 @@ def test_the_config_where_systemd_is_pid_1(tmp_path, monkeypatch):
     assert c.SystemdSpawner.unit_extra_properties == {"Delegate": "yes"}
     assert (c.SystemdSpawner.mem_limit, c.SystemdSpawner.cpu_limit) == ("768M", 1.0)
     assert c.SystemdSpawner.disable_user_sudo is False
+    # the server starts in a leaf of the unit's delegated group (subgroup.py), then execs as before
+    assert c.Spawner.cmd == [sys.executable, str(WS / "subgroup.py"), f"{sys.prefix}/bin/jupyterhub-singleuser"]
     assert c.JupyterHub.authenticator_class == "shared-password"
     assert c.SharedPasswordAuthenticator.user_password == "room"
     assert "services" not in c.JupyterHub  # no token: no service
@@ -293,3 +297,34 @@ def test_the_containerfile_builds_the_image_the_values_name():
     assert re.search(r"^FROM \S+base-notebook", text, re.M)
     assert "uidmap" in text and "busybox-static" in text and "mk/devinstall.py lab" in text
     assert "jovyan:100000:65536" in text
+
+
+# ---- subgroup.py: the server one level down in its unit's delegated group ------------------
+
+def fake_unit(tmp_path, owner: int) -> Path:
+    """A unit's v2 group as systemd leaves it with Delegate=yes: its cgroup.procs is the user's."""
+    unit = tmp_path / "system.slice" / "jupyter-ann-singleuser.service"
+    unit.mkdir(parents=True)
+    (unit / "cgroup.procs").write_text("4242\n")
+    os.chown(unit / "cgroup.procs", owner, owner)
+    return unit
+
+
+def test_subgroup_moves_the_server_into_a_leaf_of_a_delegated_group(tmp_path):
+    me = os.getuid()
+    unit = fake_unit(tmp_path, owner=me)
+    proc_self = tmp_path / "self-cgroup"
+    proc_self.write_text("0::/system.slice/jupyter-ann-singleuser.service\n")
+    group = subgroup.own_group(str(tmp_path), str(proc_self))
+    assert group == str(unit)
+    assert subgroup.move_into_leaf(group, 4242, uid=me) == str(unit / "server")
+    assert (unit / "server" / "cgroup.procs").read_text() == "4242"
+
+
+def test_subgroup_leaves_a_group_that_is_not_delegated_alone(tmp_path):
+    unit = fake_unit(tmp_path, owner=os.getuid())
+    assert subgroup.move_into_leaf(str(unit), 4242, uid=os.getuid() + 1) is None   # another's group
+    assert not (unit / "server").exists()
+    proc_self = tmp_path / "hybrid"
+    proc_self.write_text("12:pids:/user.slice\n0::/user.slice\n")    # cgroup v1 or hybrid: nothing to use
+    assert subgroup.own_group(str(tmp_path), str(proc_self)) is None

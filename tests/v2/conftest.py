@@ -32,9 +32,7 @@ def _unavailable(reason: str):
     pytest.skip(f"{reason}: run `make test-v2`, which boots a pure cgroup v2 VM")
 
 
-@pytest.fixture
-def v2():
-    """The layout of this pure v2 host (skips, or fails in the VM, anywhere else)."""
+def _pure_v2():
     if os.geteuid() != 0:
         _unavailable("these tests need root")
     layout = cgroups.detect()
@@ -43,10 +41,26 @@ def v2():
     return layout
 
 
-@pytest.fixture
-def systemd(v2):
-    """A pure v2 host whose PID 1 is systemd (sd_booted(3): /run/systemd/system exists)."""
+def _systemd():
+    layout = _pure_v2()
     if not os.path.isdir("/run/systemd/system"):
         _unavailable("PID 1 is not systemd")
-    return v2
+    return layout
 
+
+@pytest.fixture
+def v2():
+    """The layout of this pure v2 host (skips, or fails in the VM, anywhere else)."""
+    return _pure_v2()
+
+
+@pytest.fixture
+def systemd():
+    """A pure v2 host whose PID 1 is systemd (sd_booted(3): /run/systemd/system exists)."""
+    return _systemd()
+
+
+@pytest.fixture(scope="module")
+def systemd_module():
+    """``systemd`` for a module's fixtures (a user, a hub): checked before they make anything."""
+    return _systemd()
