@@ -133,3 +133,44 @@ def test_make_setup_as_an_ordinary_user_skips_apt_and_builds_the_image_in_their_
     assert r.returncode == 1
     assert "installing them needs root: minictr-test-no-such-package\n" in r.stderr
     assert "run `sudo make setup` first" in r.stderr
+
+
+def test_make_lab_as_an_ordinary_user_serves_lesson_00_and_runs_its_kernel_as_them(learner):
+    """`make lab` itself, as the user: JupyterLab answers on 127.0.0.1 with lesson 00, and a kernel
+    it starts is the user's; stopping it (SIGTERM to make's process group) leaves nothing."""
+    import re
+
+    import requests
+    name, uid, gid, base = learner
+    env, demote = as_user(learner)
+    venv = Path(sys.executable).parent.parent
+    lab = subprocess.Popen(["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed", "lab"],
+                           cwd=str(CHECKOUT), env=env, preexec_fn=demote, start_new_session=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        seen, url = [], None
+        deadline = time.monotonic() + 120
+        while url is None and time.monotonic() < deadline:
+            line = lab.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            m = re.search(r"(http://127\.0\.0\.1:\d+)/lab[^ ]*\?token=(\w+)", line)
+            url, token = (m.group(1), m.group(2)) if m else (None, None)
+        assert url, "JupyterLab printed no URL:\n" + "".join(seen[-30:])
+        auth = {"Authorization": f"token {token}"}
+        r = requests.get(f"{url}/api/contents/notebooks/{Path(notebook('00')).name}", headers=auth, timeout=30,
+                         params={"content": "0"})
+        assert r.status_code == 200 and r.json()["type"] == "notebook", r.text[:300]
+        r = requests.post(f"{url}/api/kernels", headers=auth, json={"name": "python3"}, timeout=60)
+        assert r.status_code == 201, r.text[:300]
+        kernels = [pid for pid in procfs.pids_of_user(uid)
+                   if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert kernels, "the kernel JupyterLab started does not run as the user"
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)   # make, and JupyterLab, which stops its kernels
+        lab.wait(timeout=60)
+    deadline = time.time() + 20
+    while procfs.pids_of_user(uid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert procfs.pids_of_user(uid) == [], "processes of the user left after JupyterLab stopped"
