@@ -71,8 +71,9 @@ $(VENV)/.installed: pyproject.toml mk/devinstall.py
 image: venv  ## build the default busybox image offline
 	$(PY) -m minictr image build-default
 
-lab: setup  ## set everything up and open JupyterLab at lesson 00
-	$(VENV)/bin/jupyter lab --allow-root --ip=127.0.0.1 --no-browser \
+LAB_PORT ?= 8888
+lab: setup  ## set everything up and open JupyterLab at lesson 00 (LAB_PORT=8888: the next free one if taken)
+	$(VENV)/bin/jupyter lab --allow-root --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
 	    --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00-a-container-is-a-process.ipynb
 
 # Every step of `make test` is named here: the notebook check (mk/notebooks.mk), then ONE pytest

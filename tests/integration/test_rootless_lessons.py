@@ -22,6 +22,7 @@ from typing import Callable
 
 import pytest
 
+from hubhelp import kill_all_of
 from minictr import procfs
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -55,11 +56,7 @@ def learner():
     try:
         yield name, pw.pw_uid, pw.pw_gid, base
     finally:
-        for pid in procfs.pids_of_user(pw.pw_uid):  # only this user's: all of them started by this test
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_all_of(pw.pw_uid)   # only this user's: all of them started by this test; until none is left
         subprocess.run(["userdel", "--remove", name], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
     assert subprocess.run(["id", name], capture_output=True).returncode != 0, "the test user is still there"
@@ -135,29 +132,40 @@ def test_make_setup_as_an_ordinary_user_skips_apt_and_builds_the_image_in_their_
     assert "run `sudo make setup` first" in r.stderr
 
 
-def test_make_lab_as_an_ordinary_user_serves_lesson_00_and_runs_its_kernel_as_them(learner):
+def test_make_lab_as_an_ordinary_user_serves_lesson_00_and_runs_its_kernel_as_them(learner, tmp_path):
     """`make lab` itself, as the user: JupyterLab answers on 127.0.0.1 with lesson 00, and a kernel
     it starts is the user's; stopping it (SIGTERM to make's process group) leaves nothing."""
     import re
+    import socket
 
     import requests
     name, uid, gid, base = learner
     env, demote = as_user(learner)
     venv = Path(sys.executable).parent.parent
-    lab = subprocess.Popen(["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed", "lab"],
-                           cwd=str(CHECKOUT), env=env, preexec_fn=demote, start_new_session=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with socket.socket() as s:   # a free port: a learner's own JupyterLab may hold 8888
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "lab.log"   # a file, not a pipe: a pipe nobody reads would block the server
+    with open(log, "wb") as out:
+        lab = subprocess.Popen(["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed",
+                                f"LAB_PORT={port}", "lab"], cwd=str(CHECKOUT), env=env, preexec_fn=demote,
+                               start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
     try:
-        seen, url = [], None
+        url, token = None, None
         deadline = time.monotonic() + 120
-        while url is None and time.monotonic() < deadline:
-            line = lab.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            m = re.search(r"(http://127\.0\.0\.1:\d+)/lab[^ ]*\?token=(\w+)", line)
-            url, token = (m.group(1), m.group(2)) if m else (None, None)
-        assert url, "JupyterLab printed no URL:\n" + "".join(seen[-30:])
+        while time.monotonic() < deadline and lab.poll() is None:
+            m = re.search(r"(http://127\.0\.0\.1:\d+)/lab[^ \n]*\?token=(\w+)", log.read_text(errors="replace"))
+            if m:
+                url, token = m.groups()
+                try:
+                    if requests.get(f"{url}/api/status", params={"token": token}, timeout=5).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass   # printed, not answering yet
+            time.sleep(0.2)
+        else:
+            raise AssertionError("JupyterLab did not answer:\n" + log.read_text(errors="replace")[-3000:])
+        assert url == f"http://127.0.0.1:{port}", url
         auth = {"Authorization": f"token {token}"}
         r = requests.get(f"{url}/api/contents/notebooks/{Path(notebook('00')).name}", headers=auth, timeout=30,
                          params={"content": "0"})
@@ -169,7 +177,12 @@ def test_make_lab_as_an_ordinary_user_serves_lesson_00_and_runs_its_kernel_as_th
         assert kernels, "the kernel JupyterLab started does not run as the user"
     finally:
         os.killpg(lab.pid, signal.SIGTERM)   # make, and JupyterLab, which stops its kernels
-        lab.wait(timeout=60)
+        try:
+            lab.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
+            lab.wait()
+            raise AssertionError("make lab did not stop on SIGTERM:\n" + log.read_text(errors="replace")[-3000:])
     deadline = time.time() + 20
     while procfs.pids_of_user(uid) and time.time() < deadline:
         time.sleep(0.1)
