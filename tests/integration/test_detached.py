@@ -11,6 +11,7 @@ import time
 import pytest
 
 from minictr import procfs
+from patience import HANG_S
 from ttyhelp import close_pty, read_until, spawn_in_pty
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: namespaces, mounts and cgroups")
@@ -43,7 +44,7 @@ def run_d(mc, *args) -> str:
     return cid
 
 
-def until(check, timeout=10.0):
+def until(check, timeout=HANG_S):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -183,7 +184,9 @@ def test_start_a_shows_the_output_and_passes_the_status_and_kill_sends_a_signal(
     r = mc("start", "-a", "once")
     assert (r.returncode, r.stdout, r.stderr) == (4, "out\n", "err\n")  # only this run's output
     assert mc("logs", "once").stdout == "out\nout\n"
-    run_d(mc, "--name", "trap", rootfs_dir, "sh", "-c", "trap 'exit 42' USR1; while :; do sleep 0.05; done")
+    run_d(mc, "--name", "trap", rootfs_dir, "sh", "-c", "trap 'exit 42' USR1; echo trapped; while :; do sleep 0.05; done")
+    # PID 1 ignores USR1 until its trap is set: wait for sh to say so
+    assert until(lambda: "trapped" in mc("logs", "trap").stdout), "the container never set its trap"
     assert mc("kill", "-s", "USR1", "trap").returncode == 0
     assert mc("wait", "trap").stdout == "42\n"
     assert mc("rm", "once", "trap").returncode == 0
