@@ -4,8 +4,8 @@ The record (``State.network``, a dict) says what was made, and is saved
 *before* each thing is made, so that whoever finds the container orphaned
 (``ps``/``rm`` after a SIGKILLed CLI, see container.gc) can undo it::
 
-    {"network": "bridge", "bridge": "minictr0", "subnet": "10.88.0.0/16",
-     "gateway": "10.88.0.1", "ip": "10.88.0.2", "veth": "mc1f2e3d4c5b6a7",
+    {"network": "bridge", "bridge": "minictr0", "subnet": "10.80.0.0/16",
+     "gateway": "10.80.0.1", "ip": "10.80.0.2", "veth": "mc1f2e3d4c5b6a7",
      "ports": [["", 18081, 80, "tcp"]], "down": false}
 
 ``prepare`` (before the init forks): the address, from the network's IPAM,

@@ -2,7 +2,7 @@
 
 A bridge is a virtual switch: each container's veth host end becomes one of
 its ports (``ip link set VETH master BRIDGE``), and the bridge itself holds the
-network's gateway address (``10.88.0.1/16``), the containers' default route.
+network's gateway address (``10.80.0.1/16``), the containers' default route.
 It is made on demand by the first container of its network, with three
 rtnetlink requests (``netlink.py``; ``script_create`` says the same in ``ip`` words). A user-defined
 network's bridge is deleted with its last container; the default ``minictr0``

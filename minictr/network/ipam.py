@@ -1,7 +1,7 @@
 """IP address management: who has which address of a network's subnet.
 
-One JSON file per network, ``{"subnet": "10.88.0.0/16", "gateway": "10.88.0.1",
-"allocations": {"10.88.0.2": {"id": ID, "name": NAME, ...}}}``, read and written
+One JSON file per network, ``{"subnet": "10.80.0.0/16", "gateway": "10.80.0.1",
+"allocations": {"10.80.0.2": {"id": ID, "name": NAME, ...}}}``, read and written
 under an exclusive flock(2) on a lock file beside it, so that two ``minictr
 run`` started together never get the same address. The gateway (the
 bridge's own address, ``.1``) is never given out, nor are the network and
@@ -11,7 +11,7 @@ no longer exist (a killed CLI), as ``ps`` and ``rm`` do.
 
 The subnet must not collide with a route of the host: ``free_subnet`` reads
 the host's IPv4 routes (``/proc/net/route``) and picks the first candidate
-that overlaps none of them, so a host on 10.88.0.0/16 itself still works.
+that overlaps none of them, so a host on 10.80.0.0/16 itself still works.
 
 Plain integer arithmetic on addresses (``ipaddress`` is not needed for a /16).
 
@@ -25,14 +25,18 @@ import os
 from .. import leanjson
 from ..errors import ConfigError, MinictrError
 
-#: Tried in order for the default network, and for ``network create`` without --subnet.
-CANDIDATES = tuple(f"10.{n}.0.0/16" for n in range(88, 100)) + tuple(f"172.{n}.0.0/16" for n in range(18, 32))
+#: Tried in order for the default network, and for ``network create`` without --subnet. Never
+#: 10.88.0.0/16: podman's default network (netavark's ``podman0``, CNI's ``cni-podman0``) takes it
+#: without looking at the host's routes, so a podman run after minictr0 exists would give the host
+#: two bridges on one subnet, and one side's containers no route back. Nor docker's 172.17.0.0/16.
+CANDIDATES = (tuple(f"10.{n}.0.0/16" for n in (*range(80, 88), *range(89, 100)))
+              + tuple(f"172.{n}.0.0/16" for n in range(18, 32)))
 
 
 def parse_ip(text: str) -> int:
     parts = text.split(".")
     if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
-        raise ConfigError("address", text, "is not an IPv4 address like 10.88.0.2")
+        raise ConfigError("address", text, "is not an IPv4 address like 10.80.0.2")
     return (int(parts[0]) << 24) | (int(parts[1]) << 16) | (int(parts[2]) << 8) | int(parts[3])
 
 
@@ -41,10 +45,10 @@ def format_ip(value: int) -> str:
 
 
 def parse_subnet(text: str) -> tuple[int, int]:
-    """``"10.88.0.0/16"`` -> (network address as int, prefix length). Host bits must be zero."""
+    """``"10.80.0.0/16"`` -> (network address as int, prefix length). Host bits must be zero."""
     addr, sep, prefix = text.partition("/")
     if not sep or not prefix.isdigit() or not 8 <= int(prefix) <= 30:
-        raise ConfigError("subnet", text, "give an IPv4 subnet with a prefix from /8 to /30, like 10.88.0.0/16")
+        raise ConfigError("subnet", text, "give an IPv4 subnet with a prefix from /8 to /30, like 10.80.0.0/16")
     base, bits = parse_ip(addr), int(prefix)
     if base & ((1 << (32 - bits)) - 1):
         raise ConfigError("subnet", text, "has host bits set", hint=f"use {format_ip(base & ~((1 << (32 - bits)) - 1) & 0xFFFFFFFF)}/{bits}")

@@ -4,7 +4,7 @@ A network is a small JSON file in the store, ``networks/NAME.json``:
 ``{"name", "id", "subnet", "gateway", "bridge", "created"}``, with its
 addresses in ``networks/NAME.ipam.json`` (see ipam.py). ``bridge`` is made on
 first use, on bridge ``minictr0`` and the first free subnet of
-``ipam.CANDIDATES`` (10.88.0.0/16 unless the host routes it), or
+``ipam.CANDIDATES`` (10.80.0.0/16 unless the host routes it; never podman's 10.88), or
 ``$MINICTR_SUBNET``. ``network create NAME [--subnet S]`` makes another, on
 bridge ``br-<first 12 of its id>``, as docker names them.
 
